@@ -1,0 +1,229 @@
+"""Filesystem primitives: atomic writes, lock files, fsync, link-or-copy.
+
+Everything that changes a file under ``.dsdt/`` goes through this module, so
+the crash-safety rules live in one place:
+
+* a new file is written to a temporary name in the target directory, fsynced
+  and moved into place with ``os.replace``; the directory is fsynced after;
+* a lock is a ``<path>.lock`` file created with ``O_CREAT | O_EXCL`` and held
+  with ``flock`` for its whole life, so a lock whose owner died (even by
+  SIGKILL) is recognised as stale and cleared without manual clean-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dsdt.errors import LockError
+
+#: A lock file without an owner record is only considered stale after this many seconds
+#: (covers the instant between its creation and the owner taking ``flock`` on it).
+_UNOWNED_LOCK_GRACE_S = 2.0
+_FICLONE = 0x40049409  # linux/fs.h: ioctl that makes a reflink copy
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def tmp_name(path: Path) -> Path:
+    """A unique temporary sibling of ``path`` (same directory, so same filesystem)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` so readers see either the old or the new content.
+
+    Args:
+        path: Destination file. Its parent directory is created if needed.
+        data: The complete new content.
+        mode: Permission bits of the new file.
+        sync: Fsync the file and its directory (durability), default True.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    if sync:
+        fsync_dir(path.parent)
+
+
+def write_once(path: Path, data: bytes, *, mode: int = 0o444) -> bool:
+    """Create ``path`` with ``data`` unless it already exists (immutable objects).
+
+    Returns:
+        True if this call created the file, False if it was already there.
+    """
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if somebody else won the race: never overwrite
+            created = True
+        except FileExistsError:
+            created = False
+    finally:
+        _unlink_quietly(tmp)
+    if created:
+        fsync_dir(path.parent)
+    return created
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def reflink(src_fd: int, dst_fd: int) -> bool:
+    """Try a copy-on-write clone of ``src_fd`` into ``dst_fd``; False if unsupported."""
+    try:
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+    except OSError:
+        return False
+    return True
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Make ``dst`` show the bytes of read-only ``src``: hardlink, else copy.
+
+    Only used for files dsdt owns and keeps read-only (blobs), never for a file
+    the user can still edit.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o444)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree dsdt made, including read-only files in it."""
+    if not path.exists():
+        return
+
+    def _onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+        os.chmod(os.path.dirname(p), 0o755)  # noqa: S103 - our own dir
+        func(p)
+
+    shutil.rmtree(path, onexc=_onerror)
+
+
+class FileLock:
+    """A ``<target>.lock`` file held with ``flock`` for its lifetime.
+
+    The lock file contains ``pid@host`` of its owner. A lock file whose
+    ``flock`` can be taken by somebody else has lost its owner (a crashed or
+    killed process) and is removed by the next process that wants the lock.
+    """
+
+    def __init__(self, target: Path, timeout: float = 30.0) -> None:
+        self.path = target.with_name(target.name + ".lock")
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, clearing a stale one, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self._clear_if_stale():
+                    continue
+                if time.monotonic() > deadline:
+                    raise LockError(
+                        f"{self.path} is held by another dsdt process; wait for it to finish "
+                        "(or remove the file if no dsdt process is running)"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+            self._fd = fd
+            return
+
+    def release(self) -> None:
+        """Remove the lock file (while still holding ``flock``), then let go."""
+        if self._fd is None:
+            return
+        _unlink_quietly(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+    def _clear_if_stale(self) -> bool:
+        """Remove the lock file if its owner is gone. True if the caller should retry now."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return True
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return False  # a live owner holds it
+                raise
+            st = os.fstat(fd)
+            owned = st.st_size > 0
+            if not owned and time.time() - st.st_mtime < _UNOWNED_LOCK_GRACE_S:
+                return False  # its creator may be about to flock it
+            try:
+                if os.stat(self.path).st_ino != st.st_ino:
+                    return True  # already replaced by a new lock
+            except FileNotFoundError:
+                return True
+            _unlink_quietly(self.path)
+            return True
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextmanager
+def locked(target: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold ``<target>.lock`` for the duration of a ``with`` block."""
+    with FileLock(target, timeout):
+        yield

@@ -1,0 +1,510 @@
+"""The user-facing :class:`Bundle`: open it, add data and metadata, close it.
+
+A bundle is *new* (made, nothing written), *open* (its view directory exists
+for managed files) or *closed* (its record is written and it is a member of
+its context). Closing writes blobs, then the record, then the membership ref;
+an exception anywhere before that last step leaves nothing behind, and a
+``with Bundle(...)`` block that raises writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dsdt._fs import remove_tree
+from dsdt.errors import BundleStateError, PathError, UsageError
+from dsdt.index import PARAM_PREFIX
+from dsdt.objects.codecs import DBLink, Decoder, Encoder
+from dsdt.objects.files import FileDecoder, FileEncoder
+from dsdt.objects.ids import check_uuid, new_uuid
+from dsdt.objects.record import BundleRecord, Dependency, Lineage, now_iso
+from dsdt.refs.names import check_bundle_name, check_tags
+from dsdt.repo import Repository
+
+_NO_DATA = object()
+_PRESENTATION = {"dataframe": "DF", "series": "DF", "ndarray": "TENSOR", "list": "TENSOR",
+                 "set": "TENSOR", "frozenset": "TENSOR", "tuple": "ROW", "dict": "ROW",
+                 "packed": "ROW", "none": "JSON", "dblink": "SCALAR"}
+
+
+@dataclass(frozen=True)
+class LineageInfo:
+    """Where a bundle came from (the ``Lineage`` of the spec, plus its identity)."""
+
+    uuid: str
+    name: str
+    processing_name: str
+    creation_date: datetime
+    depends_on: tuple[Dependency, ...]
+    code_ref: str
+    code_hash: str
+    git: dict[str, Any]
+    start_time: float
+    stop_time: float
+
+    @classmethod
+    def of(cls, rec: BundleRecord) -> LineageInfo:
+        """Build from a record."""
+        lin = rec.lineage
+        return cls(rec.uuid, rec.name, rec.processing_name, rec.created_at, lin.depends_on,
+                   lin.code_ref, lin.code_hash, dict(lin.git), lin.start_time, lin.stop_time)
+
+
+def default_processing_name(name: str, code_ref: str, params: dict[str, str],
+                            deps: tuple[Dependency, ...]) -> str:
+    """``<name>_<hash>``: a hash of the code ref, param keys *and* values, and inputs."""
+    summary = {"code_ref": code_ref, "params": sorted(params.items()),
+               "deps": sorted((d.arg_name, d.processing_name) for d in deps)}
+    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{name or 'bundle'}_{digest}"
+
+
+@dataclass
+class _Draft:
+    """The mutable state of an open bundle."""
+
+    name: str
+    owner: str
+    processing_name: str | None = None
+    data: Any = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    deps: list[Dependency] = field(default_factory=list)
+    code_ref: str = ""
+    code_hash: str = ""
+    git: dict[str, Any] = field(default_factory=dict)
+    start_time: float = 0.0
+    stop_time: float = 0.0
+
+
+class Bundle:
+    """A named, tagged, immutable version of some data, with its lineage.
+
+    Both documented forms work::
+
+        with Bundle("ctx", "scores") as b:          # 0.8: open, add, close on exit
+            b.add_data(df)
+        b = Bundle("ctx", name="x", data={"a": 1})  # 0.9: made and closed at once
+
+    Args:
+        local_context: Context the bundle is written to (``local`` or ``remote/local``).
+        name: Human name; many versions may share it.
+        owner: Owner; defaults to the current user.
+        data: When given (0.9 form), the bundle is opened, filled and closed at once.
+        processing_name, tags, params, dependencies, code_method, vc_info,
+        start_time, stop_time: Metadata for the 0.9 one-call form.
+        repo: The repository (default: the one found from the current directory).
+        follow_symlinks: Store what symlinks leaving an added directory point to
+            (default: the ``follow_symlinks`` setting, normally False: refuse them).
+    """
+
+    def __init__(self, local_context: str, name: str | None = None, owner: str | None = "",
+                 data: Any = _NO_DATA, processing_name: str | None = None,
+                 tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                 dependencies: Any = None, code_method: str | None = None,
+                 vc_info: tuple[str, str, str] | None = None, start_time: float = 0,
+                 stop_time: float = 0, *, repo: Repository | None = None,
+                 follow_symlinks: bool | None = None) -> None:
+        from dsdt.api import _context, _repo
+
+        self._repo = repo or _repo()
+        self.local_context = _context(self._repo, local_context)
+        if name:
+            check_bundle_name(name)
+        self._draft: _Draft | None = _Draft(name or "", owner or _user())
+        self._record: BundleRecord | None = None
+        self._uuid: str | None = None
+        self._data: Any = _NO_DATA
+        self._opened = False
+        self._follow = follow_symlinks
+        if data is not _NO_DATA and data is not None:
+            self.open()
+            self._fill(data, processing_name, tags, params, dependencies, code_method, vc_info,
+                       start_time, stop_time)
+            self.close()
+
+    def _fill(self, data: Any, processing_name: str | None, tags: Any, params: Any,
+              dependencies: Any, code_method: str | None, vc_info: Any,
+              start_time: float, stop_time: float) -> None:
+        try:
+            self.add_data(data)
+            if processing_name:
+                self.processing_name = processing_name
+            self.add_tags(tags or {})
+            self.add_params(params or {})
+            if dependencies:
+                self.add_dependencies(dependencies)
+            if code_method:
+                self.add_code_ref(code_method)
+            if vc_info:
+                self.add_git_info(*vc_info)
+            self.add_timing(start_time, stop_time)
+        except BaseException:
+            self.abandon()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @classmethod
+    def _from_record(cls, repo: Repository, ctx: str, rec: BundleRecord) -> Bundle:
+        b = cls.__new__(cls)
+        b._repo, b.local_context, b._draft, b._record = repo, ctx, None, rec
+        b._uuid, b._data, b._opened = rec.uuid, _NO_DATA, True
+        return b
+
+    def open(self, force_uuid: str | None = None) -> Bundle:
+        """Open the bundle for writing (creates its managed directory)."""
+        if self._opened:
+            raise BundleStateError("this bundle was already opened; make a new Bundle")
+        self._uuid = check_uuid(force_uuid) if force_uuid else new_uuid()
+        if self._repo.member_sha(self.local_context, self._uuid) is not None:
+            raise UsageError(f"bundle {self._uuid} already exists in {self.local_context!r}")
+        self._repo.view_dir(self._uuid).mkdir(parents=True, exist_ok=True)
+        self._opened = True
+        return self
+
+    def __enter__(self) -> Bundle:
+        return self.open()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abandon()
+        else:
+            self.close()
+
+    def abandon(self) -> None:
+        """Throw away an open bundle: nothing of it is kept."""
+        if self._draft is not None and self._uuid is not None:
+            remove_tree(self._repo.view_dir(self._uuid))
+        self._draft = None
+
+    def close(self) -> Bundle:
+        """Write the bundle: blobs, then the record, then the membership ref."""
+        draft = self._need_open()
+        try:
+            rec = self._build_record(draft)
+            sha = self._repo.write_record(rec)
+            self._repo.add_member(self.local_context, rec.uuid, sha)
+        except BaseException:
+            self.abandon()
+            raise
+        self._record, self._draft = rec, None
+        from dsdt.api import _prune_history
+
+        _prune_history(self._repo, self.local_context, rec)
+        return self
+
+    def _build_record(self, d: _Draft) -> BundleRecord:
+        repo = self._repo
+        view = repo.view_dir(self.uuid)
+        follow = repo.config.follow_symlinks if self._follow is None else self._follow
+        files = FileEncoder(repo.blobs, view, repo.stat_cache, follow)
+        node = Encoder(repo.blobs, files).encode_top(d.data)
+        name = d.name or (d.code_ref.rsplit(".", 1)[-1] if d.code_ref else "")
+        deps = tuple(d.deps)
+        git = d.git or (repo.git if d.code_ref else {})
+        kind = node["type"]
+        presentation = _PRESENTATION.get(kind, "SCALAR")
+        if kind == "directory" and node.get("as") == "list":
+            presentation = "TENSOR"
+        return BundleRecord(
+            uuid=self.uuid, name=name,
+            processing_name=d.processing_name
+            or default_processing_name(name, d.code_ref, d.params, deps),
+            owner=d.owner, created=now_iso(), data=node, presentation=presentation,
+            tags=dict(d.tags), params=dict(d.params),
+            lineage=Lineage(deps, d.code_ref, d.code_hash, dict(git), d.start_time, d.stop_time),
+        )
+
+    def _need_open(self) -> _Draft:
+        if self._draft is None or not self._opened:
+            state = "closed" if self._record is not None else "not open"
+            raise BundleStateError(f"bundle is {state}; only an open bundle can be changed")
+        return self._draft
+
+    def _draft_view(self) -> _Draft:
+        if self._draft is None:
+            raise BundleStateError("bundle was abandoned")
+        return self._draft
+
+    def _need_closed(self) -> BundleRecord:
+        if self._record is None:
+            raise BundleStateError("bundle is not closed yet; close it (or leave the with block)")
+        return self._record
+
+    # --- mutators (open bundles) -------------------------------------------------------
+
+    def add_data(self, data: Any) -> Bundle:
+        """Set the bundle's data (replacing earlier data)."""
+        from dsdt.objects.codecs import check_supported
+
+        check_supported(data)
+        self._need_open().data = data
+        return self
+
+    def add_tags(self, tags: dict[str, str]) -> Bundle:
+        """Add user tags (``str: str``); existing keys are updated."""
+        tags = check_tags(tags)
+        if any(k.startswith(PARAM_PREFIX) for k in tags):
+            raise UsageError(f"tag keys starting with {PARAM_PREFIX!r} are reserved for params")
+        self._need_open().tags.update(tags)
+        return self
+
+    def add_params(self, params: dict[str, str]) -> Bundle:
+        """Add parameters (``str: str``), shown in ``tags`` with the ``__param.`` prefix."""
+        self._need_open().params.update(check_tags(params, "params"))
+        return self
+
+    def add_dependencies(self, bundles: Any, arg_names: list[str] | None = None) -> Bundle:
+        """Record upstream bundles (one or a list) this one was made from."""
+        draft = self._need_open()
+        items = list(bundles) if isinstance(bundles, list | tuple) else [bundles]
+        names = arg_names or [f"_arg_{len(draft.deps) + i}" for i in range(len(items))]
+        if len(names) != len(items):
+            raise UsageError("give one arg name per dependency")
+        for b, arg in zip(items, names, strict=True):
+            if not isinstance(b, Bundle):
+                raise UsageError(f"a dependency must be a Bundle, not {type(b).__name__}")
+            draft.deps.append(Dependency(b.processing_name, b.uuid, str(arg)))
+        return self
+
+    def add_dependency(self, bundle: Bundle, arg_name: str | None = None) -> Bundle:
+        """Record one upstream bundle (0.8 name)."""
+        return self.add_dependencies([bundle], [arg_name] if arg_name else None)
+
+    def add_code_ref(self, code_ref: str) -> Bundle:
+        """Record the code that made the bundle (e.g. ``module.Class``)."""
+        self._need_open().code_ref = str(code_ref)
+        return self
+
+    def add_git_info(self, repo: str, commit: str, branch: str, dirty: bool = False) -> Bundle:
+        """Record the git facts of the code that made the bundle."""
+        self._need_open().git = {"repo": repo, "commit": commit, "branch": branch,
+                                 "dirty": bool(dirty)}
+        return self
+
+    def add_timing(self, start_time: float, stop_time: float) -> Bundle:
+        """Record when the producing code started and stopped (epoch seconds)."""
+        draft = self._need_open()
+        draft.start_time, draft.stop_time = float(start_time), float(stop_time)
+        return self
+
+    # --- managed files (open bundles) ---------------------------------------------------
+
+    def _managed(self, rel: str) -> Path:
+        self._need_open()
+        view = self._repo.view_dir(self.uuid).resolve()
+        path = (view / rel).resolve() if not Path(rel).is_absolute() else Path(rel).resolve()
+        if path != view and not path.is_relative_to(view):
+            raise PathError(f"{rel!r} is outside this bundle's directory {view}")
+        return path
+
+    def get_file(self, filename: str) -> str:
+        """A path inside the bundle to write a file to; add it with ``add_data``."""
+        path = self._managed(filename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def make_file(self, filename: str | list[str] | dict[str, str]) -> Any:
+        """Like :meth:`get_file`, returning ``luigi.LocalTarget``(s) of the same shape."""
+        import luigi
+
+        if isinstance(filename, dict):
+            return {k: luigi.LocalTarget(self.get_file(v)) for k, v in filename.items()}
+        if isinstance(filename, list):
+            targets = [luigi.LocalTarget(self.get_file(v)) for v in filename]
+            return targets[0] if len(targets) == 1 else targets
+        return luigi.LocalTarget(self.get_file(filename))
+
+    def get_directory(self, dir_name: str) -> str:
+        """Create a directory inside the bundle and return its path."""
+        path = self._managed(dir_name.rstrip("/"))
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    make_directory = get_directory
+
+    def copy_in_file(self, existing_file: str) -> Any:
+        """Copy an existing file into the bundle; returns a ``luigi.LocalTarget`` for it."""
+        import luigi
+
+        src = Path(existing_file)
+        if not src.is_file():
+            raise PathError(f"{existing_file} is not a file")
+        dst = Path(self.get_file(src.name))
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+        return luigi.LocalTarget(str(dst))
+
+    def db_table(self, dsn: str, table_name: str, schema_name: str) -> DBLink:
+        """A reference to a database table to store in the bundle (never copied)."""
+        self._need_open()
+        return DBLink(dsn, table_name, schema_name,
+                      f"db://{schema_name}.{table_name}@{dsn}")
+
+    # --- readers -----------------------------------------------------------------------
+
+    @property
+    def uuid(self) -> str:
+        """The bundle's uuid (assigned when opened)."""
+        if self._uuid is None:
+            raise BundleStateError("bundle has no uuid until it is opened")
+        return self._uuid
+
+    @property
+    def closed(self) -> bool:
+        """True once the bundle is written."""
+        return self._record is not None
+
+    @property
+    def name(self) -> str:
+        """Human name."""
+        return self._record.name if self._record else self._draft_view().name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._need_open().name = check_bundle_name(value)
+
+    @property
+    def processing_name(self) -> str:
+        """Processing name: bundles made the same way share it."""
+        if self._record:
+            return self._record.processing_name
+        d = self._draft_view()
+        return d.processing_name or default_processing_name(d.name, d.code_ref, d.params,
+                                                            tuple(d.deps))
+
+    @processing_name.setter
+    def processing_name(self, value: str) -> None:
+        self._need_open().processing_name = check_bundle_name(value)
+
+    @property
+    def owner(self) -> str:
+        """Owner."""
+        return self._record.owner if self._record else self._draft_view().owner
+
+    @property
+    def creation_date(self) -> datetime:
+        """When the bundle was closed (aware UTC datetime)."""
+        return self._need_closed().created_at
+
+    @property
+    def user_tags(self) -> dict[str, str]:
+        """Tags the user set (not parameters)."""
+        return dict(self._record.tags if self._record else self._draft_view().tags)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Parameters (without the ``__param.`` prefix)."""
+        return dict(self._record.params if self._record else self._draft_view().params)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """All tags: user tags, ``committed`` when committed, and ``__param.<k>`` params."""
+        out = self.user_tags
+        if self.closed and self.is_committed:
+            out["committed"] = "True"
+        out.update({PARAM_PREFIX + k: v for k, v in self.params.items()})
+        return out
+
+    @property
+    def is_committed(self) -> bool:
+        """True if committed in its context."""
+        return self._repo.member_sha(self.local_context, self.uuid, "committed") is not None
+
+    @property
+    def lineage(self) -> LineageInfo:
+        """Inputs, code and timing of the bundle."""
+        return LineageInfo.of(self._need_closed())
+
+    @property
+    def dependencies(self) -> dict[str, tuple[str, str]]:
+        """``{arg_name: (processing_name, uuid)}`` of upstream bundles."""
+        deps = self._record.lineage.depends_on if self._record else self._draft_view().deps
+        return {d.arg_name: (d.processing_name, d.uuid) for d in deps}
+
+    @property
+    def code_ref(self) -> str:
+        """The code reference (``module.Class``, ``add``...)."""
+        return self._need_closed().lineage.code_ref
+
+    @property
+    def git_info(self) -> dict[str, Any]:
+        """Git facts (repo, commit, branch, dirty) of the producing code."""
+        return dict(self._need_closed().lineage.git)
+
+    @property
+    def timing(self) -> tuple[float, float]:
+        """``(start_time, stop_time)`` of the producing code."""
+        lin = self._need_closed().lineage
+        return lin.start_time, lin.stop_time
+
+    @property
+    def local_dir(self) -> str:
+        """Directory where the bundle's files are (managed files while open)."""
+        return str(self._repo.view_dir(self.uuid))
+
+    @property
+    def presentation(self) -> str:
+        """How the data presents: DF, TENSOR, ROW, SCALAR or JSON."""
+        return self._need_closed().presentation
+
+    @property
+    def record(self) -> BundleRecord:
+        """The stored record of a closed bundle."""
+        return self._need_closed()
+
+    @property
+    def data(self) -> Any:
+        """The stored value, as it was stored (files as local paths)."""
+        if self._record is None:
+            return self._draft_view().data
+        if self._data is _NO_DATA:
+            repo = self._repo
+            files = FileDecoder(repo.blobs, repo.view_dir(self.uuid))
+            self._data = Decoder(repo.blobs.path, files).decode(self._record.data)
+        return self._data
+
+    def cat(self) -> Any:
+        """The data of a closed bundle."""
+        self._need_closed()
+        return self.data
+
+    def fill_from_hfr(self, hfr: BundleRecord | Bundle) -> Bundle:
+        """Make this new bundle a closed view of an existing record (0.8 API)."""
+        if self._opened or self._record is not None:
+            raise BundleStateError("fill_from_hfr needs a brand-new Bundle")
+        rec = hfr.record if isinstance(hfr, Bundle) else hfr
+        self._record, self._uuid, self._draft, self._opened = rec, rec.uuid, None, True
+        return self
+
+    def commit(self) -> Bundle:
+        """Commit this bundle in its context."""
+        self._repo.commit(self.local_context, self._need_closed().uuid)
+        return self
+
+    def rm(self) -> None:
+        """Remove this bundle from its context."""
+        from dsdt.api import rm
+
+        rm(self.local_context, uuid=self._need_closed().uuid, force=True)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("open" if self._draft is not None else "new")
+        uuid = self._uuid or "-"
+        return f"<Bundle {self.local_context}/{self.name or '?'} {uuid} ({state})>"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

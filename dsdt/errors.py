@@ -1,0 +1,103 @@
+"""The dsdt exception hierarchy.
+
+Every error dsdt raises derives from :class:`DsdtError`. Each class carries a
+process exit code (used only by the CLI) and a one-line message that says what
+went wrong and what to do about it. Builtin bases are mixed in where they fit,
+so ``except LookupError`` keeps working for callers that expect it.
+"""
+
+from __future__ import annotations
+
+
+class DsdtError(Exception):
+    """Root of every dsdt error.
+
+    Attributes:
+        exit_code: The process exit code the CLI uses for this error.
+    """
+
+    exit_code: int = 1
+
+
+class UsageError(DsdtError, ValueError):
+    """Arguments that do not make sense together or are malformed."""
+
+    exit_code = 2
+
+
+class InvalidNameError(UsageError):
+    """A bundle, context or ref name that dsdt cannot store safely."""
+
+
+class NotARepositoryError(DsdtError):
+    """No ``.dsdt`` directory was found."""
+
+    exit_code = 3
+
+
+class RepositoryExistsError(DsdtError):
+    """``init`` was asked to create a repository where one already exists."""
+
+    exit_code = 3
+
+
+class FormatVersionError(DsdtError):
+    """The repository's ``format_version`` is not one this dsdt understands."""
+
+    exit_code = 3
+
+
+class NotFoundError(DsdtError, LookupError):
+    """Something that was asked for does not exist."""
+
+    exit_code = 4
+
+
+class ContextNotFoundError(NotFoundError):
+    """A context name that does not exist."""
+
+
+class BundleNotFoundError(NotFoundError):
+    """No bundle matches the given name, uuid or tags."""
+
+
+class ContextExistsError(DsdtError):
+    """A context that was to be created already exists."""
+
+    exit_code = 5
+
+
+class UnsupportedValueError(DsdtError, TypeError):
+    """A value dsdt cannot store losslessly."""
+
+    exit_code = 6
+
+
+class BundleStateError(DsdtError):
+    """An operation not allowed in the bundle's state (open or closed)."""
+
+    exit_code = 7
+
+
+class ConflictError(DsdtError):
+    """A compare-and-swap lost: somebody else changed the ref first."""
+
+    exit_code = 8
+
+
+class LockError(DsdtError):
+    """A lock could not be taken in time."""
+
+    exit_code = 8
+
+
+class CorruptObjectError(DsdtError):
+    """A stored record, ref or blob does not match its hash or schema."""
+
+    exit_code = 9
+
+
+class PathError(DsdtError, OSError):
+    """A filesystem path given by the user is missing or not usable."""
+
+    exit_code = 10

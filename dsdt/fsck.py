@@ -1,0 +1,165 @@
+"""``fsck``: verify every ref, record and blob of a repository.
+
+Errors are things that are referenced but missing, corrupt or malformed:
+a ref whose value is not a record hash, a record that does not match that
+hash or the schema, a blob that is missing or does not hash to its id.
+Warnings are harmless leftovers of interrupted work that ``gc`` removes or
+the next writer clears: unreferenced records and blobs, commit marks without
+membership, stale locks, temporary files.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dsdt.errors import DsdtError
+from dsdt.objects.codecs import blob_ids
+from dsdt.objects.ids import is_sha256, is_uuid
+from dsdt.objects.record import load_yaml
+from dsdt.repo import BUNDLES, COMMITTED, Repository
+
+
+@dataclass
+class FsckReport:
+    """What fsck found."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    contexts: int = 0
+    refs: int = 0
+    records: int = 0
+    blobs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings are allowed)."""
+        return not self.errors
+
+
+def check(repo: Repository) -> FsckReport:
+    """Check the whole repository and return the report."""
+    report = FsckReport()
+    referenced: dict[str, str] = {}  # uuid -> record sha
+    contexts = repo.root / "refs" / "contexts"
+    for ctx_dir in sorted(contexts.iterdir()) if contexts.is_dir() else []:
+        if ctx_dir.name.startswith("."):
+            report.warnings.append(f"{ctx_dir}: left by an interrupted context deletion")
+            continue
+        _check_context(repo, ctx_dir, report, referenced)
+    _check_head(repo, report)
+    needed = _check_records(repo, referenced, report)
+    _check_blobs(repo, needed, report)
+    _check_leftovers(repo, report, set(referenced))
+    return report
+
+
+def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
+                   referenced: dict[str, str]) -> None:
+    ctx = ctx_dir.name
+    report.contexts += 1
+    try:
+        meta = load_yaml((ctx_dir / "context.yaml").read_bytes(), f"{ctx}/context.yaml")
+        if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
+            report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
+    except FileNotFoundError:
+        report.errors.append(f"{ctx_dir}: context.yaml is missing")
+    except DsdtError as e:
+        report.errors.append(str(e))
+    members: dict[str, str] = {}
+    for kind in (BUNDLES, COMMITTED):
+        for path in _ref_files(ctx_dir / kind, report):
+            report.refs += 1
+            uuid = path.name
+            value = path.read_bytes().decode("utf-8", "replace").strip()
+            where = f"{ctx}/{kind}/{uuid}"
+            if not is_uuid(uuid) or path.parent.name != uuid[:2]:
+                report.errors.append(f"ref {where}: not a bundle uuid in the right shard")
+            elif not is_sha256(value):
+                report.errors.append(f"ref {where}: value {value[:70]!r} is not a sha256")
+            elif kind == BUNDLES:
+                members[uuid] = value
+                if referenced.setdefault(uuid, value) != value:
+                    report.errors.append(f"ref {where}: names another record hash than "
+                                         "other contexts do")
+            elif members.get(uuid) is None and not (ctx_dir / BUNDLES / uuid[:2] / uuid).exists():
+                report.warnings.append(f"commit mark {where} without membership (harmless)")
+
+
+def _ref_files(base: Path, report: FsckReport) -> list[Path]:
+    out = []
+    if not base.is_dir():
+        return out
+    for shard in sorted(base.iterdir()):
+        for path in sorted(shard.iterdir()) if shard.is_dir() else [shard]:
+            if path.name.endswith(".lock"):
+                _check_lock(path, report)
+            elif path.name.startswith("."):
+                report.warnings.append(f"{path}: temporary file left by an interrupted write")
+            else:
+                out.append(path)
+    return out
+
+
+def _check_lock(path: Path, report: FsckReport) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        report.warnings.append(f"{path}: stale lock of a dead process (cleared on next write)")
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _check_head(repo: Repository, report: FsckReport) -> None:
+    head = repo.refs.read("HEAD")
+    if head and not (repo.root / "refs" / "contexts" / head / "context.yaml").is_file():
+        report.warnings.append(f"HEAD names context {head!r}, which does not exist")
+
+
+def _check_records(repo: Repository, referenced: dict[str, str],
+                   report: FsckReport) -> set[str]:
+    needed: set[str] = set()
+    for uuid, sha in sorted(referenced.items()):
+        report.records += 1
+        try:
+            rec = repo.read_record(uuid, sha)
+            needed.update(blob_ids(rec.data, repo.blobs.read))
+        except DsdtError as e:
+            report.errors.append(f"bundle {uuid}: {e}")
+        except (ValueError, KeyError, TypeError) as e:
+            report.errors.append(f"bundle {uuid}: malformed data node or tree ({e})")
+    return needed
+
+
+def _check_blobs(repo: Repository, needed: set[str], report: FsckReport) -> None:
+    for blob_id in sorted(needed):
+        report.blobs += 1
+        if not repo.blobs.has(blob_id):
+            report.errors.append(f"blob {blob_id} is referenced but missing from the cache")
+        elif not repo.blobs.verify(blob_id):
+            report.errors.append(f"blob {blob_id} does not match its sha256 (corrupt)")
+    unreferenced = [b for b in repo.blobs if b not in needed]
+    if unreferenced:
+        size = sum(repo.blobs.size(b) for b in unreferenced)
+        report.warnings.append(f"{len(unreferenced)} unreferenced blob(s), {size} bytes "
+                               "(left by removed bundles or interrupted writes)")
+
+
+def _check_leftovers(repo: Repository, report: FsckReport, referenced: set[str]) -> None:
+    records = repo.root / "records"
+    stray = [p for p in records.glob("*/*.yaml") if p.stem not in referenced]
+    if stray:
+        report.warnings.append(f"{len(stray)} record(s) not in any context "
+                               "(removed bundles or interrupted writes)")
+    temps = [p for p in records.glob("*/.*.tmp")]
+    if temps:
+        report.warnings.append(f"{len(temps)} temporary record file(s) from interrupted writes")

@@ -1,0 +1,395 @@
+"""Git facts about the work tree that encloses a path.
+
+dsdt records where a dataset came from: the remote URL, the commit, the branch
+and whether the work tree had uncommitted changes. Everything here is read with
+dulwich, so no ``git`` binary is needed. dulwich is imported lazily inside the
+functions so that importing this module (and starting the CLI) stays cheap.
+
+Inside containers, where no ``.git`` exists, the same facts can be supplied
+through ``PIPELINE_GIT_*`` environment variables (see :func:`git_info`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+ENV_HASH = "PIPELINE_GIT_HASH"
+ENV_FETCH_URL = "PIPELINE_GIT_FETCH_URL"
+ENV_BRANCH = "PIPELINE_GIT_BRANCH"
+ENV_DIRTY = "PIPELINE_GIT_DIRTY"
+
+_TRUE_WORDS = frozenset({"1", "true", "yes"})
+_FALSE_WORDS = frozenset({"0", "false", "no", ""})
+_METADATA_DIR = b".dsdt"
+_BRANCH_PREFIX = b"refs/heads/"
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """Git facts of a work tree.
+
+    Attributes:
+        repo: URL of the remote ``origin``; ``''`` if there is none.
+        commit: Hex SHA of ``HEAD``; ``''`` if the repository has no commit yet.
+        branch: Short name of the current branch; ``''`` if ``HEAD`` is detached.
+        dirty: True when there are staged changes or unstaged modifications of
+            tracked files. Untracked files do not count, and neither does
+            anything below a directory named ``.dsdt`` (dsdt's own metadata).
+    """
+
+    repo: str
+    commit: str
+    branch: str
+    dirty: bool
+
+    def as_dict(self) -> dict[str, str | bool]:
+        """Return the facts as a plain, JSON-friendly dict.
+
+        Returns:
+            A dict with the keys ``repo``, ``commit``, ``branch`` and ``dirty``.
+        """
+        return asdict(self)
+
+
+def find_worktree(path: Path) -> Path | None:
+    """Walk up from ``path`` to the nearest directory containing ``.git``.
+
+    ``.git`` may be a directory (an ordinary clone) or a file holding a
+    ``gitdir: ...`` line (``git worktree`` checkouts and submodules).
+
+    Args:
+        path: A file or directory; it does not have to exist.
+
+    Returns:
+        The work tree root, or None when no enclosing directory has a ``.git``.
+    """
+    start = Path(os.path.abspath(path))
+    for candidate in (start, *start.parents):
+        marker = candidate / ".git"
+        try:
+            if marker.is_dir() or marker.is_file():
+                return candidate
+        except OSError as exc:
+            logger.debug("cannot inspect %s: %s", marker, exc)
+    return None
+
+
+def git_info(path: Path) -> GitInfo | None:
+    """Return the git facts of the work tree enclosing ``path``.
+
+    If ``PIPELINE_GIT_HASH`` is set in the environment, the facts come from the
+    environment instead of from disk: ``PIPELINE_GIT_FETCH_URL`` (repo),
+    ``PIPELINE_GIT_HASH`` (commit), ``PIPELINE_GIT_BRANCH`` (branch) and
+    ``PIPELINE_GIT_DIRTY`` (dirty; ``1``/``true``/``yes`` mean True, anything
+    else False, case-insensitively).
+
+    ``dirty`` only reflects staged changes and unstaged modifications of
+    tracked files; untracked files and paths below a ``.dsdt`` directory are
+    ignored.
+
+    Args:
+        path: A file or directory inside the work tree.
+
+    Returns:
+        The facts, or None when ``path`` is not inside a git work tree or the
+        repository cannot be read (the reason is logged at debug level).
+    """
+    if ENV_HASH in os.environ:
+        return _info_from_env(os.environ)
+    worktree = find_worktree(path)
+    if worktree is None:
+        return None
+    try:
+        return _read_info(worktree)
+    except Exception as exc:  # noqa: BLE001 - a broken repo must never crash dsdt
+        logger.debug("cannot read git facts of %s: %r", worktree, exc)
+        return None
+
+
+def ensure_ignored(worktree: Path, patterns: list[str], gitignore: Path) -> None:
+    """Make sure ``gitignore`` contains every pattern as a line of its own.
+
+    Missing patterns are appended in the given order; the existing content is
+    kept byte-for-byte (a missing final newline is added before the first
+    appended line). The file and its parent directories are created if needed,
+    and the file is not touched at all when nothing is missing. Lines are
+    compared after stripping trailing whitespace. Appended lines use CRLF if
+    the file already does.
+
+    Args:
+        worktree: Root of the work tree the ``.gitignore`` belongs to.
+        patterns: Ignore patterns, one per line; blank ones are skipped.
+        gitignore: Path of the ``.gitignore``; a relative path is taken
+            relative to ``worktree``.
+
+    Raises:
+        ValueError: If a pattern contains a line break, or ``gitignore`` is
+            not inside ``worktree``.
+    """
+    target = _gitignore_path(worktree, gitignore)
+    wanted = _clean_patterns(patterns)
+    existing = target.read_bytes() if target.exists() else b""
+    missing = _missing_lines(existing, wanted)
+    if not missing:
+        return
+    newline = b"\r\n" if b"\r\n" in existing else b"\n"
+    prefix = newline if existing and not existing.endswith(b"\n") else b""
+    body = b"".join(line.encode("utf-8") + newline for line in missing)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("ab") as handle:
+        handle.write(prefix + body)
+
+
+def _parse_bool(value: str) -> bool:
+    """Parse a boolean flag from the environment.
+
+    Args:
+        value: The raw value, e.g. ``"True"``, ``"0"`` or ``""``.
+
+    Returns:
+        True for ``1``/``true``/``yes`` (any case), False otherwise.
+    """
+    word = value.strip().lower()
+    if word not in _TRUE_WORDS | _FALSE_WORDS:
+        logger.warning("unrecognised %s=%r, treating it as false", ENV_DIRTY, value)
+    return word in _TRUE_WORDS
+
+
+def _info_from_env(env: Mapping[str, str]) -> GitInfo:
+    """Build a GitInfo from ``PIPELINE_GIT_*`` variables.
+
+    Args:
+        env: The environment mapping.
+
+    Returns:
+        The facts described by the environment.
+    """
+    return GitInfo(
+        repo=env.get(ENV_FETCH_URL, "").strip(),
+        commit=env.get(ENV_HASH, "").strip(),
+        branch=env.get(ENV_BRANCH, "").strip(),
+        dirty=_parse_bool(env.get(ENV_DIRTY, "")),
+    )
+
+
+def _read_info(worktree: Path) -> GitInfo:
+    """Read the git facts of a work tree with dulwich.
+
+    Args:
+        worktree: Directory containing ``.git``.
+
+    Returns:
+        The facts.
+    """
+    from dulwich.repo import Repo
+
+    with Repo(str(worktree)) as repo:
+        names, sha = repo.refs.follow(b"HEAD")
+        return GitInfo(
+            repo=_origin_url(repo),
+            commit=_decode(sha or b""),
+            branch=_branch_name(names),
+            dirty=_is_dirty(repo, sha),
+        )
+
+
+def _origin_url(repo: Any) -> str:
+    """Return the URL of remote ``origin``, or ``''``.
+
+    Args:
+        repo: An open dulwich repository.
+
+    Returns:
+        The configured URL.
+    """
+    try:
+        return _decode(repo.get_config().get((b"remote", b"origin"), b"url"))
+    except KeyError:
+        return ""
+
+
+def _branch_name(names: list[bytes]) -> str:
+    """Return the short branch name ``HEAD`` points at, or ``''`` if detached.
+
+    Args:
+        names: The chain of symbolic refs followed from ``HEAD``.
+
+    Returns:
+        The branch name, e.g. ``main``.
+    """
+    target = names[-1] if names else b""
+    if not target.startswith(_BRANCH_PREFIX):
+        return ""
+    return _decode(target[len(_BRANCH_PREFIX) :])
+
+
+def _is_dirty(repo: Any, head: bytes | None) -> bool:
+    """Tell whether tracked files differ from ``HEAD`` (staged or not).
+
+    Args:
+        repo: An open dulwich repository.
+        head: SHA of the ``HEAD`` commit, None if there is no commit yet.
+
+    Returns:
+        True if a staged or unstaged change exists outside ``.dsdt`` dirs.
+    """
+    from dulwich.errors import NoIndexPresent
+
+    try:
+        index = repo.open_index()
+    except NoIndexPresent:
+        return False
+    tree = repo[head].tree if head else None
+    staged = (new or old for (old, new), _, _ in index.changes_from_tree(repo.object_store, tree))
+    return _any_relevant(staged) or _any_relevant(_unstaged(repo, index))
+
+
+def _unstaged(repo: Any, index: Any) -> Iterator[bytes]:
+    """Yield tracked paths whose work-tree content differs from the index.
+
+    Args:
+        repo: An open dulwich repository.
+        index: Its index.
+
+    Yields:
+        Tree paths (``/``-separated bytes).
+    """
+    from dulwich.index import get_unstaged_changes
+
+    config = repo.get_config_stack()
+    normalizer = repo.get_blob_normalizer(config=config)
+    changed = get_unstaged_changes(
+        index,
+        repo.path,
+        normalizer.checkin_normalize if normalizer is not None else None,
+        trust_ctime=config.get_boolean(b"core", b"trustctime", True),
+    )
+    for path in changed:
+        if not _is_gitlink(index, path) or _submodule_moved(repo, index[path], path):
+            yield path
+
+
+def _is_gitlink(index: Any, path: bytes) -> bool:
+    """Tell whether the index entry at ``path`` is a submodule (gitlink).
+
+    Args:
+        index: A dulwich index.
+        path: Tree path of the entry.
+
+    Returns:
+        True for a gitlink entry.
+    """
+    from dulwich.objects import S_IFGITLINK
+
+    return getattr(index[path], "mode", None) == S_IFGITLINK
+
+
+def _submodule_moved(repo: Any, entry: Any, path: bytes) -> bool:
+    """Tell whether a submodule's checked-out commit differs from the index.
+
+    dulwich resolves submodule paths against the process working directory, so
+    its verdict on gitlinks is unreliable; this re-checks against the work
+    tree. Like git, an uninitialised (empty) submodule counts as unchanged.
+
+    Args:
+        repo: An open dulwich repository.
+        entry: The gitlink index entry.
+        path: Tree path of the submodule.
+
+    Returns:
+        True if the submodule's ``HEAD`` is not the recorded commit.
+    """
+    from dulwich.index import read_submodule_head
+
+    full = os.path.join(os.fsencode(repo.path), *path.split(b"/"))
+    if not os.path.exists(os.path.join(full, b".git")):
+        return not os.path.isdir(full)
+    return read_submodule_head(full) != entry.sha
+
+
+def _any_relevant(paths: Iterable[bytes | None]) -> bool:
+    """Tell whether any path lies outside every ``.dsdt`` directory.
+
+    Args:
+        paths: Tree paths (``/``-separated bytes).
+
+    Returns:
+        True at the first relevant path.
+    """
+    return any(path and _METADATA_DIR not in path.split(b"/")[:-1] for path in paths)
+
+
+def _gitignore_path(worktree: Path, gitignore: Path) -> Path:
+    """Resolve ``gitignore`` against ``worktree`` and check it lies inside.
+
+    Args:
+        worktree: The work tree root.
+        gitignore: Absolute or worktree-relative path of the ignore file.
+
+    Returns:
+        The absolute path of the ignore file.
+
+    Raises:
+        ValueError: If the file is outside the work tree.
+    """
+    root = Path(os.path.abspath(worktree))
+    target = Path(os.path.abspath(root / gitignore))
+    if root != target.parent and root not in target.parents:
+        raise ValueError(f"{gitignore} is not inside the work tree {worktree}")
+    return target
+
+
+def _clean_patterns(patterns: list[str]) -> list[str]:
+    """Drop blank and duplicate patterns, reject multi-line ones.
+
+    Args:
+        patterns: Patterns as given by the caller.
+
+    Returns:
+        The patterns to ensure, in order, without trailing whitespace.
+
+    Raises:
+        ValueError: If a pattern contains a line break.
+    """
+    cleaned: list[str] = []
+    for pattern in patterns:
+        if "\n" in pattern or "\r" in pattern:
+            raise ValueError(f"ignore pattern must be a single line: {pattern!r}")
+        line = pattern.rstrip()
+        if line and line not in cleaned:
+            cleaned.append(line)
+    return cleaned
+
+
+def _missing_lines(existing: bytes, wanted: list[str]) -> list[str]:
+    """Return the wanted lines that ``existing`` does not contain yet.
+
+    Args:
+        existing: Current bytes of the ignore file.
+        wanted: Lines that must be present.
+
+    Returns:
+        The missing lines, in order.
+    """
+    text = existing.decode("utf-8", errors="surrogateescape")
+    present = {line.rstrip() for line in text.split("\n")}
+    return [line for line in wanted if line not in present]
+
+
+def _decode(raw: bytes) -> str:
+    """Decode bytes from git metadata.
+
+    Args:
+        raw: UTF-8 (normally) encoded bytes.
+
+    Returns:
+        The text; undecodable bytes are replaced.
+    """
+    return raw.decode("utf-8", errors="replace")

@@ -1,0 +1,286 @@
+"""The derived SQLite index behind ``ls``, ``search`` and ``get``.
+
+The index is a cache of what the refs and records say; it lives in
+``cache/index.sqlite`` (gitignored) and can be deleted at any time. Before
+answering a query it is brought up to date cheaply: membership refs are
+sharded into 256 directories per context, and a shard is re-read only when
+its directory's mtime differs from the one recorded (a shard modified within
+the filesystem's timestamp granularity is re-read next time too). So records
+that arrive by any route (``git pull``, a copy, another process) are seen,
+and ``ls`` over 100,000 bundles reads no record. All SQL is parameterised.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsdt.objects.record import BundleRecord
+
+_SCHEMA_VERSION = "1"
+_RACY_NS = 2_000_000_000
+_KINDS = ("bundles", "committed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS bundles(uuid TEXT PRIMARY KEY, sha TEXT, name TEXT,
+    processing_name TEXT, owner TEXT, created TEXT, created_ts REAL);
+CREATE INDEX IF NOT EXISTS bundles_name ON bundles(name);
+CREATE INDEX IF NOT EXISTS bundles_proc ON bundles(processing_name);
+CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uuid, key));
+CREATE INDEX IF NOT EXISTS tags_kv ON tags(key, value);
+CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
+CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_uuid);
+CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
+    PRIMARY KEY(ctx, kind, uuid));
+CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
+CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
+    PRIMARY KEY(ctx, kind, shard));
+"""
+
+PARAM_PREFIX = "__param."
+_COMMITTED = ("EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx AND c.kind='committed' "
+              "AND c.uuid=m.uuid)")
+_SELECT = (
+    "SELECT b.uuid, m.sha, b.name, b.processing_name, b.owner, b.created, "
+    + _COMMITTED + ", ROW_NUMBER() OVER (PARTITION BY b.name "
+    "ORDER BY b.created_ts DESC, b.uuid DESC), b.created_ts "
+    "FROM members m JOIN bundles b ON b.uuid = m.uuid AND b.sha = m.sha WHERE "
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bundle as the index knows it, within one context."""
+
+    uuid: str
+    sha: str
+    name: str
+    processing_name: str
+    owner: str
+    created: str
+    committed: bool
+
+
+@dataclass
+class Query:
+    """Filters for :meth:`Index.find`; every field is optional."""
+
+    name_glob: str | None = None
+    uuid: str | None = None
+    processing_name: str | None = None
+    tags: dict[str, str] | None = None
+    committed: bool | None = None
+    roots: bool | None = None
+    before: float | None = None
+    after: float | None = None
+    latest_per_name: bool = False
+
+
+def glob_to_sqlite(pattern: str) -> str:
+    """Translate a user name pattern (only ``*`` is special) into a GLOB pattern."""
+    return "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
+
+
+class Index:
+    """The SQLite index of one repository.
+
+    Args:
+        path: The database file.
+        refs_root: The ``refs/contexts`` directory it mirrors.
+        load_record: Reads and verifies the record of a uuid given the record
+            sha its ref names; raises on a missing or corrupt record.
+    """
+
+    def __init__(self, path: Path, refs_root: Path,
+                 load_record: Callable[[str, str], BundleRecord]) -> None:
+        self.path = path
+        self.refs_root = refs_root
+        self.load_record = load_record
+        self._db: sqlite3.Connection | None = None
+
+    def connect(self) -> sqlite3.Connection:
+        """The open connection (created, with the schema, on first use)."""
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- keeping up to date ------------------------------------------------------------
+
+    def refresh(self) -> list[str]:
+        """Bring the index up to date with the refs; return problems met (for fsck)."""
+        db = self.connect()
+        known = {(c, k, s): m for c, k, s, m in db.execute("SELECT * FROM shards")}
+        seen: set[tuple[str, str, str]] = set()
+        problems: list[str] = []
+        changes: list[tuple[str, str, str, int, Path]] = []
+        now = time.time_ns()
+        for ctx, kind, shard, path in self._shard_dirs():
+            seen.add((ctx, kind, shard))
+            try:
+                mtime = os.stat(path).st_mtime_ns
+            except FileNotFoundError:
+                continue
+            if known.get((ctx, kind, shard)) != mtime:
+                changes.append((ctx, kind, shard, 0 if now - mtime < _RACY_NS else mtime, path))
+        gone = [key for key in known if key not in seen]
+        if not changes and not gone:
+            return problems
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for ctx, kind, shard in gone:
+                for table in ("members", "shards"):
+                    db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
+                               (ctx, kind, shard))
+            for ctx, kind, shard, mtime, path in changes:
+                ok = self._rescan(db, ctx, kind, shard, path, problems)
+                db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
+                           (ctx, kind, shard, mtime if ok else 0))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return problems
+
+    def _shard_dirs(self) -> Iterable[tuple[str, str, str, Path]]:
+        if not self.refs_root.is_dir():
+            return
+        for ctx in os.scandir(self.refs_root):
+            if not ctx.is_dir():
+                continue
+            for kind in _KINDS:
+                base = Path(ctx.path) / kind
+                if base.is_dir():
+                    for shard in os.scandir(base):
+                        if shard.is_dir():
+                            yield ctx.name, kind, shard.name, Path(shard.path)
+
+    def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str, path: Path,
+                problems: list[str]) -> bool:
+        have = dict(db.execute(
+            "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
+        ok = True
+        present: set[str] = set()
+        for entry in os.scandir(path):
+            name = entry.name
+            if name.startswith(".") or name.endswith(".lock"):
+                continue
+            present.add(name)
+            try:
+                sha = Path(entry.path).read_text("utf-8").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                problems.append(f"ref {entry.path}: unreadable ({e})")
+                ok = False
+                continue
+            if have.get(name) == sha:
+                continue
+            try:
+                self._ensure_bundle(db, name, sha)
+            except Exception as e:  # noqa: BLE001 - reported, the member is skipped
+                problems.append(f"{kind} ref {ctx}/{name}: {e}")
+                ok = False
+                continue
+            db.execute("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?)",
+                       (ctx, kind, name, shard, sha))
+        for uuid in set(have) - present:
+            db.execute("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", (ctx, kind, uuid))
+        return ok
+
+    def _ensure_bundle(self, db: sqlite3.Connection, uuid: str, sha: str) -> None:
+        row = db.execute("SELECT sha FROM bundles WHERE uuid=?", (uuid,)).fetchone()
+        if row is not None and row[0] == sha:
+            return
+        rec = self.load_record(uuid, sha)
+        self.add_record(db, rec, sha)
+
+    @staticmethod
+    def add_record(db: sqlite3.Connection, rec: BundleRecord, sha: str) -> None:
+        """Insert (or replace) the searchable fields of one record."""
+        created_ts = rec.created_at.timestamp()
+        db.execute("INSERT OR REPLACE INTO bundles VALUES (?,?,?,?,?,?,?)",
+                   (rec.uuid, sha, rec.name, rec.processing_name, rec.owner, rec.created,
+                    created_ts))
+        db.execute("DELETE FROM tags WHERE uuid=?", (rec.uuid,))
+        tag_rows = [(rec.uuid, k, v) for k, v in rec.tags.items()]
+        tag_rows += [(rec.uuid, PARAM_PREFIX + k, v) for k, v in rec.params.items()]
+        db.executemany("INSERT INTO tags VALUES (?,?,?)", tag_rows)
+        db.execute("DELETE FROM deps WHERE uuid=?", (rec.uuid,))
+        db.executemany("INSERT OR IGNORE INTO deps VALUES (?,?)",
+                       [(rec.uuid, d.uuid) for d in rec.lineage.depends_on])
+
+    # --- queries -----------------------------------------------------------------------
+
+    def find(self, ctx: str, q: Query) -> list[Row]:
+        """Bundles of context ``ctx`` matching ``q``, newest first."""
+        self.refresh()
+        where = ["m.ctx = ?", "m.kind = 'bundles'"]
+        args: list[object] = [ctx]
+        if q.uuid is not None:
+            where.append("b.uuid = ?")
+            args.append(q.uuid)
+        if q.name_glob is not None:
+            where.append("b.name GLOB ?")
+            args.append(glob_to_sqlite(q.name_glob))
+        if q.processing_name is not None:
+            where.append("b.processing_name = ?")
+            args.append(q.processing_name)
+        for k, v in (q.tags or {}).items():
+            where.append(
+                "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=b.uuid AND t.key=? AND t.value=?)")
+            args += [k, v]
+        if q.roots is not None:
+            cond = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=b.uuid AND t.key='root_task')"
+            where.append(cond if q.roots else "NOT " + cond)
+        if q.committed is not None:
+            where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
+        if q.before is not None:
+            where.append("b.created_ts < ?")
+            args.append(q.before)
+        if q.after is not None:
+            where.append("b.created_ts >= ?")
+            args.append(q.after)
+        # Only fixed fragments are joined; every user value is a bound parameter.
+        sql = _SELECT + " AND ".join(where)
+        rows = self.connect().execute(sql, args).fetchall()
+        if q.latest_per_name:
+            rows = [r for r in rows if r[7] == 1]
+        rows.sort(key=lambda r: (r[8], r[0]), reverse=True)
+        return [Row(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+
+    def tags_of(self, uuids: list[str]) -> dict[str, dict[str, str]]:
+        """All tags (user and ``__param.``) of the given bundles."""
+        out: dict[str, dict[str, str]] = {u: {} for u in uuids}
+        db = self.connect()
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for uuid, k, v in db.execute(
+                    f"SELECT uuid, key, value FROM tags WHERE uuid IN ({marks})",  # noqa: S608
+                    chunk):
+                out[uuid][k] = v
+        return out
+
+    def contexts_of(self, uuid: str) -> list[str]:
+        """Contexts a bundle is a member of."""
+        self.refresh()
+        rows = self.connect().execute(
+            "SELECT ctx FROM members WHERE uuid=? AND kind='bundles'", (uuid,))
+        return sorted(r[0] for r in rows)

@@ -1,0 +1,1 @@
+"""Immutable objects: content-addressed blobs, bundle records and value codecs."""

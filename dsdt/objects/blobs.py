@@ -1,0 +1,247 @@
+"""The content-addressed blob store.
+
+A blob is an immutable byte string stored at ``blobs/<id[:2]>/<id>`` where the
+id is the sha256 of its bytes. Blobs are written once: streamed to a temporary
+file in the store's ``tmp`` directory while hashing, then moved into place and
+made read-only. Writing a blob that exists is a no-op, so identical data in
+two bundles (or two contexts) is stored once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from dsdt._fs import fsync_dir, reflink
+from dsdt.errors import CorruptObjectError, NotFoundError
+from dsdt.objects.ids import is_sha256
+
+_CHUNK = 4 << 20  # bytes per read when streaming large files
+_SMALL = 1 << 20  # files up to this size are read into memory in one go
+
+
+class BlobStore:
+    """A directory of content-addressed, read-only blobs.
+
+    Args:
+        root: The ``blobs`` directory.
+        tmp: A scratch directory on the same filesystem as ``root``.
+    """
+
+    def __init__(self, root: Path, tmp: Path) -> None:
+        self.root = root
+        self.tmp = tmp
+        self._pending_dirs: set[Path] = set()
+
+    def path(self, blob_id: str) -> Path:
+        """Where blob ``blob_id`` lives (whether or not it exists)."""
+        return self.root / blob_id[:2] / blob_id
+
+    def has(self, blob_id: str) -> bool:
+        """True if the blob is present in this store."""
+        return self.path(blob_id).is_file()
+
+    def size(self, blob_id: str) -> int:
+        """Size in bytes of a present blob."""
+        return self.path(blob_id).stat().st_size
+
+    def open(self, blob_id: str):  # type: ignore[no-untyped-def]
+        """Open a blob for binary reading."""
+        try:
+            return open(self.path(blob_id), "rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"blob {blob_id} is not in the local cache; pull the bundle with localize"
+            ) from None
+
+    def read(self, blob_id: str) -> bytes:
+        """The whole content of a blob."""
+        with self.open(blob_id) as f:
+            return f.read()
+
+    def new_tmp(self, suffix: str = "") -> Path:
+        """A fresh path in the scratch directory, for writers that produce a blob file."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return self.tmp / f"{os.getpid()}-{os.urandom(8).hex()}{suffix}"
+
+    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
+        """Store ``data``; return its id."""
+        blob_id = hashlib.sha256(data).hexdigest()
+        if not self.has(blob_id):
+            tmp = self.new_tmp()
+            with open(tmp, "wb") as f:
+                f.write(data)
+            self._install(tmp, blob_id, sync)
+        return blob_id
+
+    def put_file(self, src: Path, *, how: str = "copy", sync: bool = True) -> tuple[str, int]:
+        """Store the content of file ``src``; return ``(id, size)``.
+
+        Args:
+            src: The file to store. It is read once.
+            how: ``"copy"`` for a user's file; ``"move"`` for a scratch file dsdt
+                owns (moved into place); ``"link"`` for a file in a bundle's
+                view, which is made read-only and hardlinked into the store.
+            sync: Fsync the blob now. Batch writers pass False and call
+                :meth:`sync` once before writing anything that refers to the blobs.
+        """
+        if how == "move":
+            blob_id, size = hash_file(src)
+            if self.has(blob_id):
+                os.unlink(src)
+            else:
+                self._install(src, blob_id, sync)
+            return blob_id, size
+        if how == "link":
+            blob_id, size = hash_file(src)
+            os.chmod(src, 0o444)
+            if not self.has(blob_id):
+                self._link_in(src, blob_id, sync)
+            return blob_id, size
+        with open(src, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_size <= _SMALL:
+                data = f.read()
+                return self.put_bytes(data, sync=sync), len(data)
+            tmp = self.new_tmp()
+            with open(tmp, "wb") as out:
+                if reflink(f.fileno(), out.fileno()):
+                    blob_id, size = hash_file(src)
+                else:
+                    blob_id, size = _copy_hashing(f, out)
+            if self.has(blob_id):
+                os.unlink(tmp)
+            else:
+                self._install(tmp, blob_id, sync)
+            return blob_id, size
+
+    def _install(self, tmp: Path, blob_id: str, sync: bool) -> None:
+        os.chmod(tmp, 0o444)
+        if sync:
+            _fsync_file(tmp)
+        dest = self.path(blob_id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+        if sync:
+            fsync_dir(dest.parent)
+        else:
+            self._pending_dirs.add(dest.parent)
+
+    def _link_in(self, src: Path, blob_id: str, sync: bool) -> None:
+        dest = self.path(blob_id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if sync:
+            _fsync_file(src)
+        try:
+            os.link(src, dest)
+        except FileExistsError:
+            return
+        except OSError:  # another filesystem: fall back to a copy
+            self.put_file(src, sync=sync)
+            return
+        if sync:
+            fsync_dir(dest.parent)
+        else:
+            self._pending_dirs.add(dest.parent)
+
+    def sync(self) -> None:
+        """Make every blob written with ``sync=False`` durable (one filesystem sync)."""
+        if not self._pending_dirs:
+            return
+        _syncfs(self.root)
+        self._pending_dirs.clear()
+
+    def verify(self, blob_id: str) -> bool:
+        """True if the blob's bytes still hash to its id."""
+        return hash_file(self.path(blob_id))[0] == blob_id
+
+    def check(self, blob_id: str) -> None:
+        """Raise :class:`CorruptObjectError` unless the blob is present and intact."""
+        if not self.has(blob_id):
+            raise NotFoundError(f"blob {blob_id} is missing from the cache")
+        if not self.verify(blob_id):
+            raise CorruptObjectError(
+                f"blob {blob_id} does not match its sha256 (disk corruption or a hand edit); "
+                "remove it and pull or re-add the bundle"
+            )
+
+    def __iter__(self) -> Iterator[str]:
+        """Ids of every blob in the store."""
+        if not self.root.is_dir():
+            return
+        for shard in os.scandir(self.root):
+            if shard.is_dir():
+                for entry in os.scandir(shard.path):
+                    if is_sha256(entry.name):
+                        yield entry.name
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """Return ``(sha256 hex, size)`` of a file, read in large chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _copy_hashing(src, dst) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """Copy ``src`` to ``dst`` reading it once; hashing and writing overlap on two threads."""
+    h = hashlib.sha256()
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while (chunk := chunks.get()) is not None:
+                dst.write(chunk)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+            while chunks.get() is not None:
+                pass
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    size = 0
+    try:
+        while chunk := src.read(_CHUNK):
+            chunks.put(chunk)
+            h.update(chunk)  # releases the GIL: runs while the writer writes
+            size += len(chunk)
+    finally:
+        chunks.put(None)
+        thread.join()
+    if errors:
+        raise errors[0]
+    return h.hexdigest(), size
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path: Path) -> None:
+    """Flush the filesystem holding ``path`` (``syncfs(2)``; ``sync(2)`` where missing)."""
+    libc_name = ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
+    if fn is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if fn(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)

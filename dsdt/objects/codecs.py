@@ -1,0 +1,311 @@
+"""Value codecs: Python values <-> value nodes stored in a bundle record.
+
+A *node* is a small YAML-safe mapping with a ``type`` key. Scalars and
+containers are stored inline (lossless: a tuple stays a tuple, bytes stay
+bytes, dict keys keep their types); bulk data goes to blobs (DataFrames and
+Series as parquet, arrays as ``.npy``, files and directories byte for byte).
+Every supported type is listed in ``docs/format.md``; anything else is
+refused with :class:`UnsupportedValueError` before a single byte is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dsdt.errors import UnsupportedValueError
+from dsdt.objects.blobs import BlobStore
+from dsdt.objects.files import FileDecoder, FileEncoder
+from dsdt.objects.record import dump_yaml, load_yaml
+
+_INLINE_LIMIT = 4096  # str/bytes longer than this go to a blob
+_PACK_LIMIT = 64 * 1024  # a node tree whose YAML is larger is stored as a blob
+
+_SUPPORTED = (
+    "None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset, numpy scalars and "
+    "arrays, pandas DataFrame and Series, file and directory paths (str or pathlib.Path), "
+    "luigi LocalTarget, DBLink"
+)
+
+
+@dataclass(frozen=True)
+class DBLink:
+    """A reference to a database table, stored in a bundle but never copied or moved."""
+
+    dsn: str
+    table_name: str
+    schema_name: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class DirectoryList:
+    """A directory stored with its structure that presents as the list of its file paths."""
+
+    path: Path
+
+
+def _is_numpy(v: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(v, np.generic | np.ndarray)
+
+
+def _is_pandas(v: Any) -> bool:
+    pd = sys.modules.get("pandas")
+    return pd is not None and type(v) in (pd.DataFrame, pd.Series)
+
+
+def _local_target_path(v: Any) -> str | None:
+    luigi = sys.modules.get("luigi")
+    if luigi is not None and isinstance(v, luigi.LocalTarget):
+        return str(v.path)
+    return None
+
+
+def check_supported(value: Any, _depth: int = 0) -> None:
+    """Raise :class:`UnsupportedValueError` if ``value`` holds a type dsdt cannot store.
+
+    This walks containers only (not DataFrame content), so it is cheap and runs
+    before anything is written.
+    """
+    if _depth > 200:
+        raise UnsupportedValueError("value is nested more than 200 levels deep")
+    t = type(value)
+    if value is None or t in (bool, int, float, str, bytes, DBLink, DirectoryList) \
+            or isinstance(value, Path):
+        return
+    if t in (list, tuple, set, frozenset):
+        for item in value:
+            check_supported(item, _depth + 1)
+        return
+    if t is dict:
+        for k, v in value.items():
+            check_supported(k, _depth + 1)
+            check_supported(v, _depth + 1)
+        return
+    if _is_numpy(value) or _is_pandas(value) or _local_target_path(value) is not None:
+        return
+    raise UnsupportedValueError(
+        f"cannot store a value of type {t.__module__}.{t.__qualname__}; dsdt stores {_SUPPORTED}"
+    )
+
+
+class Encoder:
+    """Turns one Python value into a node, writing bulk data to a blob store.
+
+    Args:
+        blobs: Where blob data goes.
+        files: The file encoder (managed directory, symlink policy, stat cache).
+    """
+
+    def __init__(self, blobs: BlobStore, files: FileEncoder) -> None:
+        self.blobs = blobs
+        self.files = files
+
+    def encode_top(self, value: Any) -> dict[str, Any]:
+        """Encode a bundle's whole value; large inline trees are packed into a blob."""
+        check_supported(value)
+        node = self.encode(value)
+        if node["type"] in ("list", "tuple", "dict", "set", "frozenset"):
+            text = dump_yaml(node)
+            if len(text) > _PACK_LIMIT:
+                return {"type": "packed", "blob": self.blobs.put_bytes(text), "size": len(text)}
+        return node
+
+    def encode(self, v: Any) -> dict[str, Any]:
+        """Encode one value (recursively for containers)."""
+        t = type(v)
+        if v is None:
+            return {"type": "none"}
+        if t in (bool, int, float):
+            return {"type": t.__name__, "value": v}
+        if t is str:
+            return self.files.encode_path_str(v, self) or self._text(v)
+        if t is bytes:
+            return self._bytes(v)
+        if t in (list, tuple, set, frozenset):
+            return {"type": t.__name__, "items": [self.encode(x) for x in v]}
+        if t is dict:
+            items = [[self.encode(k), self.encode(x)] for k, x in v.items()]
+            return {"type": "dict", "items": items}
+        if isinstance(v, Path):
+            return self.files.encode_path(v)
+        if t is DirectoryList:
+            return self.files.encode_path(v.path, as_list=True)
+        if t is DBLink:
+            return {"type": "dblink", **asdict(v)}
+        if (target := _local_target_path(v)) is not None:
+            return self.files.encode_path(Path(target), from_target=True)
+        if _is_pandas(v):
+            return self._frame(v)
+        if _is_numpy(v):
+            return self._numpy(v)
+        check_supported(v)  # raises with the type's name
+        raise AssertionError("unreachable")
+
+    def _text(self, s: str) -> dict[str, Any]:
+        if len(s) <= _INLINE_LIMIT and not _has_surrogates(s):
+            return {"type": "str", "value": s}
+        data = s.encode("utf-8", "surrogatepass")
+        return {"type": "str", "blob": self.blobs.put_bytes(data), "size": len(data)}
+
+    def _bytes(self, b: bytes) -> dict[str, Any]:
+        if len(b) <= _INLINE_LIMIT:
+            return {"type": "bytes", "b64": base64.b64encode(b).decode("ascii")}
+        return {"type": "bytes", "blob": self.blobs.put_bytes(b), "size": len(b)}
+
+    def _frame(self, v: Any) -> dict[str, Any]:
+        from dsdt.objects import frames
+
+        return self._via_file(lambda tmp: frames.write_frame(v, tmp), ".parquet")
+
+    def _numpy(self, v: Any) -> dict[str, Any]:
+        import numpy as np
+
+        if isinstance(v, np.ndarray):
+            from dsdt.objects import frames
+
+            return self._via_file(lambda tmp: frames.write_array(v, tmp), ".npy")
+        dtype = v.dtype
+        if dtype.hasobject or dtype.fields is not None or np.dtype(dtype.str) != dtype:
+            raise UnsupportedValueError(f"cannot store a numpy scalar of dtype {dtype}")
+        return {"type": "npscalar", "dtype": dtype.str, "hex": v.tobytes().hex()}
+
+    def _via_file(self, write: Callable[[Path], dict[str, Any]], suffix: str) -> dict[str, Any]:
+        tmp = self.blobs.new_tmp(suffix)
+        try:
+            node = write(tmp)
+            blob_id, size = self.blobs.put_file(tmp, how="move")
+        finally:
+            tmp.unlink(missing_ok=True)
+        return {**node, "blob": blob_id, "size": size}
+
+
+def _has_surrogates(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class Decoder:
+    """Turns nodes back into Python values.
+
+    Args:
+        blob_path: Returns a readable local path for a blob id (fetching it if
+            the store knows how).
+        files: Presents file and directory nodes as local paths.
+    """
+
+    def __init__(self, blob_path: Callable[[str], Path], files: FileDecoder) -> None:
+        self.blob_path = blob_path
+        self.files = files
+
+    def decode(self, node: dict[str, Any]) -> Any:
+        """The value a node stands for."""
+        kind = node["type"]
+        method = getattr(self, f"_d_{kind}", None)
+        if method is None:
+            raise UnsupportedValueError(f"unknown value node type {kind!r}; upgrade dsdt")
+        return method(node)
+
+    def _d_none(self, node: dict[str, Any]) -> None:
+        return None
+
+    def _d_bool(self, node: dict[str, Any]) -> bool:
+        return bool(node["value"])
+
+    def _d_int(self, node: dict[str, Any]) -> int:
+        return int(node["value"])
+
+    def _d_float(self, node: dict[str, Any]) -> float:
+        return float(node["value"])
+
+    def _d_str(self, node: dict[str, Any]) -> str:
+        if "blob" in node:
+            return self.blob_path(node["blob"]).read_bytes().decode("utf-8", "surrogatepass")
+        return str(node["value"])
+
+    def _d_bytes(self, node: dict[str, Any]) -> bytes:
+        if "blob" in node:
+            return self.blob_path(node["blob"]).read_bytes()
+        return base64.b64decode(node["b64"])
+
+    def _d_list(self, node: dict[str, Any]) -> list[Any]:
+        return [self.decode(x) for x in node["items"]]
+
+    def _d_tuple(self, node: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(self.decode(x) for x in node["items"])
+
+    def _d_set(self, node: dict[str, Any]) -> set[Any]:
+        return {self.decode(x) for x in node["items"]}
+
+    def _d_frozenset(self, node: dict[str, Any]) -> frozenset[Any]:
+        return frozenset(self.decode(x) for x in node["items"])
+
+    def _d_dict(self, node: dict[str, Any]) -> dict[Any, Any]:
+        return {self.decode(k): self.decode(v) for k, v in node["items"]}
+
+    def _d_packed(self, node: dict[str, Any]) -> Any:
+        inner = load_yaml(self.blob_path(node["blob"]).read_bytes(), f"packed value {node['blob']}")
+        return self.decode(inner)
+
+    def _d_npscalar(self, node: dict[str, Any]) -> Any:
+        import numpy as np
+
+        return np.frombuffer(bytes.fromhex(node["hex"]), dtype=np.dtype(node["dtype"]))[0]
+
+    def _d_ndarray(self, node: dict[str, Any]) -> Any:
+        from dsdt.objects import frames
+
+        return frames.read_array(node, self.blob_path(node["blob"]))
+
+    def _d_dataframe(self, node: dict[str, Any]) -> Any:
+        from dsdt.objects import frames
+
+        return frames.read_frame(node, self.blob_path(node["blob"]))
+
+    _d_series = _d_dataframe
+
+    def _d_dblink(self, node: dict[str, Any]) -> DBLink:
+        return DBLink(node["dsn"], node["table_name"], node["schema_name"], node.get("url", ""))
+
+    def _d_file(self, node: dict[str, Any]) -> str:
+        return self.files.present_file(node)
+
+    def _d_directory(self, node: dict[str, Any]) -> str | list[str]:
+        return self.files.present_directory(node)
+
+
+def blob_ids(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = None) -> list[str]:
+    """Every blob id a node refers to (directory trees and packed values included).
+
+    Args:
+        node: A value node.
+        read_blob: Reads a blob's bytes, to look inside trees and packed values;
+            without it only the directly named blobs are listed.
+    """
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if "blob" in n:
+            found.append(n["blob"])
+        if "tree" in n:
+            found.append(n["tree"])
+            if read_blob is not None:
+                found.extend(FileDecoder.tree_blob_ids(read_blob(n["tree"])))
+        kind = n["type"]
+        if kind == "packed" and read_blob is not None:
+            stack.append(load_yaml(read_blob(n["blob"]), "packed value"))
+        elif kind in ("list", "tuple", "set", "frozenset"):
+            stack.extend(n["items"])
+        elif kind == "dict":
+            for k, v in n["items"]:
+                stack.extend((k, v))
+    return found

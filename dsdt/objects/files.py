@@ -1,0 +1,281 @@
+"""Files and directories inside bundles.
+
+A file node names its path relative to the bundle's *view* (the directory a
+reader sees, ``cache/views/<uuid>/``) and the blob holding its bytes. A
+directory node names a *tree*: a blob listing ``[relative path, blob id, size,
+executable]`` for every file under it, so a directory of 10,000 files is one
+small node in the record. Unchanged files are recognised by a stat cache and
+not read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from dsdt._fs import link_or_copy
+from dsdt.errors import PathError
+from dsdt.objects.blobs import BlobStore
+
+_WORKERS = 4
+
+
+class StatCache:
+    """Remembers the blob id of files by (path, size, mtime, ctime, inode).
+
+    An entry is only stored when the file's mtime is old enough that a later
+    change could not keep the same mtime (the "racy" window of the filesystem's
+    timestamp granularity), so a hit always means the bytes are unchanged.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INT, mtime INT,"
+                " ctime INT, ino INT, blob TEXT)"
+            )
+            self._db = db
+        return self._db
+
+    @staticmethod
+    def _key(st: os.stat_result) -> tuple[int, int, int, int]:
+        return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
+        """Blob ids of the given (path, stat) pairs that are known and unchanged."""
+        if not items or not self.path.exists():
+            return {}
+        db = self._conn()
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS q(path TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM q")
+        db.executemany("INSERT OR IGNORE INTO q VALUES (?)", [(p,) for p, _ in items])
+        rows = db.execute(
+            "SELECT s.path, s.size, s.mtime, s.ctime, s.ino, s.blob FROM stat s JOIN q USING(path)"
+        ).fetchall()
+        stats = dict(items)
+        return {r[0]: r[5] for r in rows if self._key(stats[r[0]]) == tuple(r[1:5])}
+
+    def store_many(self, items: list[tuple[str, os.stat_result, str]]) -> None:
+        """Remember blob ids of files whose mtime is outside the racy window."""
+        now = time.time_ns()
+        rows = [(p, *self._key(st), blob) for p, st, blob in items
+                if now - st.st_mtime_ns > _racy_window_ns(st)]
+        if rows:
+            db = self._conn()
+            with db:
+                db.executemany("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", rows)
+
+
+def _racy_window_ns(st: os.stat_result) -> int:
+    # A whole-second mtime suggests a coarse filesystem clock: distrust 2 s; else 100 ms.
+    return 2_000_000_000 if st.st_mtime_ns % 1_000_000_000 == 0 else 100_000_000
+
+
+class FileEncoder:
+    """Ingests files and directories named in a value into the blob store.
+
+    Args:
+        blobs: The blob store.
+        view_dir: The open bundle's view directory; files the user wrote there
+            (``get_file``/``make_file``) keep their relative paths and are
+            linked into the store instead of copied.
+        stat_cache: Lets unchanged files skip hashing.
+        follow_symlinks: Store what symlinks pointing outside an added
+            directory point to, instead of refusing them.
+    """
+
+    def __init__(self, blobs: BlobStore, view_dir: Path, stat_cache: StatCache | None = None,
+                 follow_symlinks: bool = False) -> None:
+        self.blobs = blobs
+        self.view_dir = view_dir
+        self.stat_cache = stat_cache
+        self.follow_symlinks = follow_symlinks
+        self._used: set[str] = set()
+        self._done: dict[str, dict[str, Any]] = {}
+
+    def encode_path_str(self, s: str, _encoder: object) -> dict[str, Any] | None:
+        """A file node if ``s`` names an existing file (or a managed directory), else None."""
+        if not s or "\0" in s:
+            return None
+        path = Path(s[7:] if s.startswith("file://") else s)
+        if path.is_file() or (path.is_dir() and self._managed_rel(path) is not None):
+            return self.encode_path(path)
+        return None
+
+    def encode_path(self, path: Path, *, from_target: bool = False,
+                    as_list: bool = False) -> dict[str, Any]:
+        """Ingest a file or directory; return its node."""
+        try:
+            real = str(path.resolve(strict=True))
+        except (FileNotFoundError, RuntimeError):
+            raise PathError(f"{path} does not exist; nothing was stored") from None
+        if real in self._done:
+            return self._done[real]
+        rel = self._managed_rel(path)
+        if Path(real).is_dir():
+            node = self._directory(Path(real), rel or self._claim(path.name or "root"), as_list)
+        else:
+            node = self._file(Path(real), rel or self._claim(path.name))
+        self._done[real] = node
+        return node
+
+    def _managed_rel(self, path: Path) -> str | None:
+        try:
+            rel = path.resolve().relative_to(self.view_dir.resolve())
+        except ValueError:
+            return None
+        return rel.as_posix() if rel.parts else None
+
+    def _claim(self, name: str) -> str:
+        """A bundle-relative path for an outside file: its name, made unique."""
+        rel, n = name, 1
+        while rel in self._used or (self.view_dir / rel).exists():
+            n += 1
+            rel = f"{n}/{name}"
+        self._used.add(rel)
+        return rel
+
+    def _file(self, real: Path, rel: str) -> dict[str, Any]:
+        st = real.stat()
+        [(blob_id, size)] = self._ingest([(real, st)])
+        return {"type": "file", "path": rel, "blob": blob_id, "size": size,
+                "exec": bool(st.st_mode & 0o111)}
+
+    def _directory(self, root: Path, rel: str, as_list: bool) -> dict[str, Any]:
+        files, dirs = self._walk(root)
+        results = self._ingest([(p, st) for _, p, st in files])
+        entries = [[r, blob, size, bool(st.st_mode & 0o111)]
+                   for (r, _, st), (blob, size) in zip(files, results, strict=True)]
+        tree = json.dumps({"files": sorted(entries), "dirs": sorted(dirs)},
+                          separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return {"type": "directory", "path": rel, "tree": self.blobs.put_bytes(tree),
+                "files": len(entries), "size": sum(e[2] for e in entries),
+                "as": "list" if as_list else "path"}
+
+    def _walk(self, root: Path) -> tuple[list[tuple[str, Path, os.stat_result]], list[str]]:
+        """Files (relative path, real path, stat) and empty directories under ``root``."""
+        files: list[tuple[str, Path, os.stat_result]] = []
+        dirs: list[str] = []
+        seen = {str(root)}
+        stack: list[tuple[Path, str]] = [(root, "")]
+        while stack:
+            directory, prefix = stack.pop()
+            entries = list(os.scandir(directory))
+            if not entries and prefix:
+                dirs.append(prefix.rstrip("/"))
+            for e in entries:
+                rel = prefix + e.name
+                real = Path(e.path)
+                if e.is_symlink():
+                    real = self._check_link(root, Path(e.path))
+                if real.is_dir():
+                    if str(real) not in seen:
+                        seen.add(str(real))
+                        stack.append((real, rel + "/"))
+                elif real.is_file():
+                    files.append((rel, real, real.stat()))
+        return files, dirs
+
+    def _check_link(self, root: Path, link: Path) -> Path:
+        target = link.resolve()
+        if not self.follow_symlinks and not target.is_relative_to(root):
+            raise PathError(
+                f"{link} is a symlink to {target}, outside {root}; nothing was stored "
+                "(ask to follow symlinks to store what it points to)"
+            )
+        if not target.exists():
+            raise PathError(f"{link} is a broken symlink; nothing was stored")
+        return target
+
+    def _ingest(self, items: list[tuple[Path, os.stat_result]]) -> list[tuple[str, int]]:
+        """Store each file's bytes (skipping unchanged ones); return (blob id, size) per item."""
+        keys = [(str(p), st) for p, st in items]
+        known = self.stat_cache.lookup_many(keys) if self.stat_cache else {}
+        view = str(self.view_dir.resolve()) + os.sep
+
+        def one(item: tuple[Path, os.stat_result]) -> tuple[str, int]:
+            path, st = item
+            blob_id = known.get(str(path))
+            if blob_id is not None and self.blobs.has(blob_id):
+                return blob_id, st.st_size
+            if str(path).startswith(view):
+                return self.blobs.put_file(path, how="link", sync=False)
+            return self.blobs.put_file(path, sync=False)
+
+        if len(items) > 8:
+            with ThreadPoolExecutor(_WORKERS) as pool:
+                results = list(pool.map(one, items))
+        else:
+            results = [one(i) for i in items]
+        self.blobs.sync()
+        if self.stat_cache:
+            fresh = [(k, st, r[0]) for (k, st), r in zip(keys, results, strict=True)
+                     if k not in known]
+            self.stat_cache.store_many(fresh)
+        return results
+
+
+class FileDecoder:
+    """Presents file and directory nodes as readable local paths in a bundle's view."""
+
+    def __init__(self, blobs: BlobStore, view_dir: Path) -> None:
+        self.blobs = blobs
+        self.view_dir = view_dir
+
+    def present_file(self, node: dict[str, Any]) -> str:
+        """Local path of a file node, linking it into the view if needed."""
+        path = self.view_dir / node["path"]
+        self._materialize(path, node["blob"], node["size"])
+        return str(path)
+
+    def present_directory(self, node: dict[str, Any]) -> str | list[str]:
+        """Local path of a directory node (or its file paths, for ``as: list``)."""
+        root = self.view_dir / node["path"]
+        tree = self.read_tree(node["tree"])
+        paths = []
+        for rel, blob_id, size, _exec in tree["files"]:
+            path = root / rel
+            self._materialize(path, blob_id, size)
+            paths.append(str(path))
+        for rel in tree["dirs"]:
+            (root / rel).mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        return paths if node.get("as") == "list" else str(root)
+
+    def read_tree(self, tree_id: str) -> dict[str, Any]:
+        """The parsed tree blob of a directory node."""
+        return json.loads(self.blobs.read(tree_id))
+
+    @staticmethod
+    def tree_blob_ids(tree: bytes) -> list[str]:
+        """Blob ids listed in a tree blob."""
+        return [e[1] for e in json.loads(tree)["files"]]
+
+    def _materialize(self, path: Path, blob_id: str, size: int) -> None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.st_size == size:
+            return
+        if st is not None:
+            path.unlink()
+        src = self.blobs.path(blob_id)
+        if not src.exists():
+            raise PathError(f"{path.name}: its data (blob {blob_id}) is not in the local cache; "
+                            "pull the bundle with localize")
+        with contextlib.suppress(FileExistsError):  # another reader made it at the same moment
+            link_or_copy(src, path)

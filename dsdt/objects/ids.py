@@ -1,0 +1,41 @@
+"""Identifiers: bundle uuids and sha256 object ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid as _uuid
+
+from dsdt.errors import UsageError
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def new_uuid() -> str:
+    """A fresh random bundle uuid (uuid4, lower-case canonical form)."""
+    return str(_uuid.uuid4())
+
+
+def is_uuid(text: str) -> bool:
+    """True if ``text`` is a canonical lower-case uuid."""
+    return isinstance(text, str) and bool(_UUID_RE.match(text))
+
+
+def check_uuid(text: str) -> str:
+    """Return ``text`` normalised to canonical form, or raise :class:`UsageError`."""
+    try:
+        value = str(_uuid.UUID(str(text)))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a bundle uuid (expected e.g. {new_uuid()})") from None
+    return value
+
+
+def is_sha256(text: str) -> bool:
+    """True if ``text`` is a lower-case hex sha256 digest."""
+    return isinstance(text, str) and bool(_SHA_RE.match(text))
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()

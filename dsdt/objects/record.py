@@ -1,0 +1,170 @@
+"""Bundle records: the immutable YAML description of one bundle.
+
+A record is written once, canonically (sorted keys, UTF-8, block style) with
+``yaml.safe_dump``, and read with the safe loader only; anything that does
+not match the schema below is refused as corrupt. The field list is the one
+documented in ``docs/format.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from dsdt.errors import CorruptObjectError
+from dsdt.objects.ids import is_uuid
+
+RECORD_FORMAT = 1
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """Canonical YAML bytes of plain data: sorted keys, UTF-8, block style."""
+    text = yaml.dump(
+        obj, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
+    )
+    return text.encode("utf-8")
+
+
+def load_yaml(data: bytes | str, what: str) -> Any:
+    """Parse YAML with the safe loader; a parse error is a :class:`CorruptObjectError`."""
+    try:
+        return yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader, never yaml.Loader
+    except yaml.YAMLError as e:
+        raise CorruptObjectError(f"{what} is not valid YAML: {_one_line(e)}") from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One upstream bundle used to make this one."""
+
+    processing_name: str
+    uuid: str
+    arg_name: str = ""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a bundle came from: its inputs, its code and when it ran."""
+
+    depends_on: tuple[Dependency, ...] = ()
+    code_ref: str = ""
+    code_hash: str = ""
+    git: dict[str, Any] = field(default_factory=dict)
+    start_time: float = 0.0
+    stop_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class BundleRecord:
+    """Everything dsdt knows about one bundle, as stored in ``records/``."""
+
+    uuid: str
+    name: str
+    processing_name: str
+    owner: str
+    created: str
+    data: dict[str, Any]
+    presentation: str
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage)
+    format: int = RECORD_FORMAT
+
+    @property
+    def created_at(self) -> datetime:
+        """Creation time as an aware UTC datetime."""
+        return datetime.fromisoformat(self.created)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, the one dumped to YAML."""
+        d = dataclasses.asdict(self)
+        d["lineage"]["depends_on"] = [dataclasses.asdict(x) for x in self.lineage.depends_on]
+        return d
+
+    def to_yaml(self) -> bytes:
+        """Canonical YAML bytes of the record."""
+        return dump_yaml(self.to_dict())
+
+    @classmethod
+    def from_yaml(cls, data: bytes, what: str = "record") -> BundleRecord:
+        """Parse and validate a record; raise :class:`CorruptObjectError` if it is not one."""
+        return cls.from_dict(load_yaml(data, what), what)
+
+    @classmethod
+    def from_dict(cls, d: Any, what: str = "record") -> BundleRecord:
+        """Validate plain data and build a record from it."""
+        try:
+            return _build(d)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptObjectError(f"{what} does not follow the record schema: {e}") from None
+
+
+def now_iso() -> str:
+    """The current time as the ISO-8601 UTC string records use."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+_FIELDS = {f.name for f in dataclasses.fields(BundleRecord)}
+_LINEAGE_FIELDS = {f.name for f in dataclasses.fields(Lineage)}
+
+
+def _build(d: Any) -> BundleRecord:
+    _require(isinstance(d, dict), "top level is not a mapping")
+    _require(set(d) == _FIELDS, f"fields {sorted(set(d) ^ _FIELDS)} missing or unexpected")
+    _require(d["format"] == RECORD_FORMAT, f"unknown record format {d['format']!r}")
+    _require(is_uuid(d["uuid"]), "uuid is not a uuid")
+    for key in ("name", "processing_name", "owner", "presentation"):
+        _require(isinstance(d[key], str), f"{key} is not a string")
+    created = d["created"]
+    _require(isinstance(created, str), "created is not a string")
+    _require(datetime.fromisoformat(created).tzinfo is not None, "created has no time zone")
+    for key in ("tags", "params"):
+        _require(_is_str_map(d[key]), f"{key} is not a string-to-string mapping")
+    _require(isinstance(d["data"], dict) and isinstance(d["data"].get("type"), str),
+             "data is not a value node")
+    return BundleRecord(
+        uuid=d["uuid"], name=d["name"], processing_name=d["processing_name"], owner=d["owner"],
+        created=created, data=d["data"], presentation=d["presentation"], tags=dict(d["tags"]),
+        params=dict(d["params"]), lineage=_lineage(d["lineage"]), format=d["format"],
+    )
+
+
+def _lineage(d: Any) -> Lineage:
+    _require(isinstance(d, dict) and set(d) == _LINEAGE_FIELDS, "lineage fields are wrong")
+    deps = d["depends_on"]
+    _require(isinstance(deps, list), "lineage.depends_on is not a list")
+    depends_on = []
+    for dep in deps:
+        _require(isinstance(dep, dict) and set(dep) == {"processing_name", "uuid", "arg_name"},
+                 "a dependency is malformed")
+        _require(all(isinstance(v, str) for v in dep.values()), "a dependency is malformed")
+        depends_on.append(Dependency(**dep))
+    _require(isinstance(d["code_ref"], str) and isinstance(d["code_hash"], str),
+             "lineage code fields are not strings")
+    _require(isinstance(d["git"], dict), "lineage.git is not a mapping")
+    for key in ("start_time", "stop_time"):
+        _require(isinstance(d[key], int | float) and not isinstance(d[key], bool),
+                 f"lineage.{key} is not a number")
+    return Lineage(tuple(depends_on), d["code_ref"], d["code_hash"], dict(d["git"]),
+                   float(d["start_time"]), float(d["stop_time"]))
+
+
+def _is_str_map(m: Any) -> bool:
+    return isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                       for k, v in m.items())
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)

@@ -1,0 +1,1 @@
+"""Mutable state: refs (context membership, commit marks), HEAD, and their names."""

@@ -1,0 +1,95 @@
+"""Validation of the names users give to contexts, bundles and tags.
+
+The rules follow git's ``check-ref-format`` where a name ends up in a path
+(contexts): no ``/``, ``\\``, ``..``, leading ``.``, trailing ``.``, ``.lock``
+suffix, control characters, whitespace, or ``~^:?*[``. Bundle names never
+become paths, but they follow the same rules (space allowed) so that every
+name is safe to show, glob and type on a command line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dsdt.errors import InvalidNameError, UsageError
+
+_BAD_ALWAYS = re.compile(r"[\x00-\x1f\x7f/\\~^:?*\[]")
+_MAX_BYTES = 255
+
+
+def _problem(name: str, allow_space: bool) -> str | None:
+    if not name:
+        return "it is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > _MAX_BYTES:
+        return f"it is longer than {_MAX_BYTES} bytes"
+    if m := _BAD_ALWAYS.search(name):
+        return f"it contains {m.group()!r}"
+    if not allow_space and any(c.isspace() for c in name):
+        return "it contains whitespace"
+    if name != name.strip():
+        return "it starts or ends with whitespace"
+    if name.startswith("."):
+        return "it starts with '.'"
+    if name.endswith("."):
+        return "it ends with '.'"
+    if ".." in name:
+        return "it contains '..'"
+    if name.endswith(".lock"):
+        return "it ends with '.lock'"
+    if "@{" in name or name == "@":
+        return "it contains '@{' or is '@'"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid unicode"
+    return None
+
+
+def check_context_name(name: Any) -> str:
+    """Return ``name`` if it is a valid local context name, else raise."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"a context name must be a string, not {type(name).__name__}")
+    if problem := _problem(name, allow_space=False):
+        raise InvalidNameError(f"invalid context name {name!r}: {problem}")
+    return name
+
+
+def split_context(spec: Any) -> tuple[str | None, str]:
+    """Split ``[remote/]local`` into ``(remote or None, local)``, validating both."""
+    if not isinstance(spec, str):
+        raise InvalidNameError(f"a context name must be a string, not {type(spec).__name__}")
+    if spec.count("/") > 1:
+        raise InvalidNameError(f"invalid context {spec!r}: use 'local' or 'remote/local'")
+    if "/" in spec:
+        remote, local = spec.split("/")
+        return check_context_name(remote), check_context_name(local)
+    return None, check_context_name(spec)
+
+
+def check_bundle_name(name: Any) -> str:
+    """Return ``name`` if it is a valid bundle name, else raise."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"a bundle name must be a string, not {type(name).__name__}")
+    if problem := _problem(name, allow_space=True):
+        raise InvalidNameError(f"invalid bundle name {name!r}: {problem}")
+    return name
+
+
+def check_tags(tags: Any, what: str = "tags") -> dict[str, str]:
+    """Validate a ``{str: str}`` mapping of tags (or params); return a plain copy."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise UsageError(f"{what} must be a dict of str to str, not {type(tags).__name__}")
+    for k, v in tags.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise UsageError(
+                f"{what} must map str to str; got {k!r}: {v!r} "
+                f"({type(k).__name__}: {type(v).__name__})"
+            )
+        if not k or _BAD_ALWAYS.search(k.replace("/", "").replace(":", "").replace("*", "")):
+            raise UsageError(f"invalid {what} key {k!r}: empty or contains control characters")
+        if "\x00" in v:
+            raise UsageError(f"invalid {what} value for {k!r}: contains a NUL character")
+    return dict(tags)

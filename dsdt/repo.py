@@ -1,0 +1,270 @@
+"""The repository: discovery, ``init``, contexts, records and membership refs.
+
+Paths under ``.dsdt/`` (see ``docs/format.md``)::
+
+    config.yaml                               settings, format_version
+    HEAD                                      current context (not checked in)
+    records/<uuid[:2]>/<uuid>.yaml            immutable bundle records
+    refs/contexts/<ctx>/context.yaml          a context and its remote binding
+    refs/contexts/<ctx>/bundles/<uuid[:2]>/<uuid>    membership: sha256 of the record
+    refs/contexts/<ctx>/committed/<uuid[:2]>/<uuid>  commit mark: sha256 of the record
+    cache/                                    blobs, views, index, stat cache (not checked in)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from dsdt._fs import remove_tree, write_once
+from dsdt.config import Config
+from dsdt.errors import (
+    ContextExistsError,
+    ContextNotFoundError,
+    CorruptObjectError,
+    NotARepositoryError,
+    RepositoryExistsError,
+)
+from dsdt.index import Index
+from dsdt.objects.blobs import BlobStore
+from dsdt.objects.files import StatCache
+from dsdt.objects.ids import sha256_bytes
+from dsdt.objects.record import BundleRecord, dump_yaml, load_yaml
+from dsdt.refs.names import check_context_name
+from dsdt.refs.store import RefStore
+
+DIRNAME = ".dsdt"
+DEFAULT_CONTEXT = "default"
+BUNDLES, COMMITTED = "bundles", "committed"
+
+
+@dataclass(frozen=True)
+class ContextInfo:
+    """A context and its remote binding."""
+
+    name: str
+    remote_context: str | None
+    remote_url: str | None
+    current: bool
+
+
+def template_dir() -> Path:
+    """The ``.dsdt-template`` skeleton shipped with dsdt."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_template", here.parent / ".dsdt-template"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise NotARepositoryError("dsdt's .dsdt-template is missing from the installation; reinstall")
+
+
+class Repository:
+    """An opened ``.dsdt`` directory.
+
+    Args:
+        root: The ``.dsdt`` directory itself.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if not (root / "config.yaml").is_file():
+            raise NotARepositoryError(f"{root} is not a dsdt repository (no config.yaml)")
+        self.config = Config.load(root / "config.yaml")
+        self.refs = RefStore(root, self.config.lock_timeout)
+        self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp")
+        self.index = Index(root / "cache" / "index.sqlite", root / "refs" / "contexts",
+                           self.read_record)
+        self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
+
+    # --- finding and creating ----------------------------------------------------------
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> Repository:
+        """Open the repository named by ``DSDT_DIR``, else the nearest one above ``start``."""
+        env = os.environ.get("DSDT_DIR")
+        if env:
+            p = Path(env).expanduser().resolve()
+            for candidate in (p, p / DIRNAME):
+                if (candidate / "config.yaml").is_file():
+                    return cls(candidate)
+            raise NotARepositoryError(f"DSDT_DIR={env} is not a dsdt repository; run dsdt init")
+        here = (start or Path.cwd()).resolve()
+        for d in (here, *here.parents):
+            if (d / DIRNAME / "config.yaml").is_file():
+                return cls(d / DIRNAME)
+        raise NotARepositoryError(
+            f"not a dsdt repository (or any parent up to /): {here}; run dsdt init"
+        )
+
+    @classmethod
+    def init(cls, project: Path | None = None) -> Repository:
+        """Create ``.dsdt/`` in ``project`` from the template, with context ``default``."""
+        project = (project or Path.cwd()).resolve()
+        target = project / DIRNAME
+        if target.exists():
+            raise RepositoryExistsError(f"{target} already exists; it is already a dsdt repository")
+        project.mkdir(parents=True, exist_ok=True)
+        staging = project / f".dsdt-init-{os.getpid()}.tmp"
+        remove_tree(staging)
+        shutil.copytree(template_dir(), staging)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            remove_tree(staging)
+            raise RepositoryExistsError(f"{target} already exists") from None
+        repo = cls(target)
+        repo.create_context(DEFAULT_CONTEXT)
+        repo.switch(DEFAULT_CONTEXT)
+        return repo
+
+    @property
+    def project_dir(self) -> Path:
+        """The directory that holds ``.dsdt``."""
+        return self.root.parent
+
+    # --- contexts ----------------------------------------------------------------------
+
+    def _ctx_ref(self, ctx: str) -> str:
+        return f"refs/contexts/{ctx}/context.yaml"
+
+    def has_context(self, ctx: str) -> bool:
+        """True if context ``ctx`` exists."""
+        return self.refs.path(self._ctx_ref(check_context_name(ctx))).is_file()
+
+    def require_context(self, ctx: str) -> str:
+        """Return ``ctx`` if it exists, else raise :class:`ContextNotFoundError`."""
+        if not self.has_context(ctx):
+            raise ContextNotFoundError(
+                f"no context {ctx!r}; create it with 'dsdt context {ctx}' "
+                f"(existing: {', '.join(self.context_names()) or 'none'})"
+            )
+        return ctx
+
+    def create_context(self, ctx: str, remote_context: str | None = None) -> None:
+        """Create a context (raises :class:`ContextExistsError` if it exists)."""
+        check_context_name(ctx)
+        if self.has_context(ctx):
+            raise ContextExistsError(f"context {ctx!r} already exists")
+        meta = {"remote_context": remote_context, "remote_url": None}
+        self.refs.create(self._ctx_ref(ctx), dump_yaml(meta).decode())
+
+    def context_meta(self, ctx: str) -> dict[str, str | None]:
+        """The binding stored in ``context.yaml``."""
+        text = self.refs.read(self._ctx_ref(self.require_context(ctx)))
+        meta = load_yaml(text or "", f"context {ctx}")
+        if not isinstance(meta, dict):
+            raise CorruptObjectError(f"refs/contexts/{ctx}/context.yaml is not a mapping")
+        return meta
+
+    def context_names(self) -> list[str]:
+        """Names of all contexts, sorted."""
+        base = self.root / "refs" / "contexts"
+        if not base.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(base)
+                      if not e.name.startswith(".") and (Path(e.path) / "context.yaml").is_file())
+
+    def contexts(self) -> list[ContextInfo]:
+        """Every context with its remote binding and whether it is current."""
+        current = self.current_context()
+        out = []
+        for name in self.context_names():
+            meta = self.context_meta(name)
+            out.append(ContextInfo(name, meta.get("remote_context"), meta.get("remote_url"),
+                                   name == current))
+        return out
+
+    def delete_context(self, ctx: str) -> None:
+        """Remove a context and its refs (records and data stay until gc)."""
+        base = self.root / "refs" / "contexts" / self.require_context(ctx)
+        trash = base.with_name(f".deleted-{ctx}-{os.urandom(4).hex()}")
+        os.rename(base, trash)  # atomic: the context disappears at once
+        remove_tree(trash)
+        if self.refs.read("HEAD") == ctx:
+            self.refs.delete("HEAD")
+
+    def current_context(self) -> str | None:
+        """The current context (``HEAD``), ``default`` when HEAD is unset, or None."""
+        head = self.refs.read("HEAD")
+        if head:
+            return head
+        return DEFAULT_CONTEXT if self.has_context(DEFAULT_CONTEXT) else None
+
+    def switch(self, ctx: str) -> None:
+        """Make ``ctx`` the current context."""
+        self.require_context(ctx)
+        self.refs.swap("HEAD", self.refs.read("HEAD"), ctx)
+
+    # --- records and membership ---------------------------------------------------------
+
+    def record_path(self, uuid: str) -> Path:
+        """Where the record of ``uuid`` lives."""
+        return self.root / "records" / uuid[:2] / f"{uuid}.yaml"
+
+    def write_record(self, rec: BundleRecord) -> str:
+        """Write a record once; return the sha256 of its bytes."""
+        data = rec.to_yaml()
+        sha = sha256_bytes(data)
+        path = self.record_path(rec.uuid)
+        if not write_once(path, data) and sha256_bytes(path.read_bytes()) != sha:
+            raise CorruptObjectError(f"a different record for bundle {rec.uuid} already exists")
+        return sha
+
+    def read_record(self, uuid: str, sha: str | None = None) -> BundleRecord:
+        """Read a record, verifying it against ``sha`` (the value of the ref naming it)."""
+        path = self.record_path(uuid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CorruptObjectError(f"record of bundle {uuid} is missing ({path})") from None
+        if sha is not None and sha256_bytes(data) != sha:
+            raise CorruptObjectError(
+                f"record of bundle {uuid} does not match the sha256 its ref names "
+                "(edited by hand?); run dsdt fsck"
+            )
+        rec = BundleRecord.from_yaml(data, f"record {path}")
+        if rec.uuid != uuid:
+            raise CorruptObjectError(f"record {path} names uuid {rec.uuid}, not {uuid}")
+        return rec
+
+    @staticmethod
+    def member_ref(ctx: str, uuid: str, kind: str = BUNDLES) -> str:
+        """Ref name of a bundle's membership (or commit mark) in a context."""
+        return f"refs/contexts/{ctx}/{kind}/{uuid[:2]}/{uuid}"
+
+    def member_sha(self, ctx: str, uuid: str, kind: str = BUNDLES) -> str | None:
+        """Record sha of a member of ``ctx`` (None if not a member / not committed)."""
+        return self.refs.read(self.member_ref(ctx, uuid, kind))
+
+    def add_member(self, ctx: str, uuid: str, sha: str) -> None:
+        """Make a written record a member of ``ctx`` (the last step of writing a bundle)."""
+        self.refs.create(self.member_ref(ctx, uuid), sha)
+
+    def commit(self, ctx: str, uuid: str) -> bool:
+        """Mark a member committed; False if it already was."""
+        sha = self.member_sha(ctx, uuid)
+        if sha is None:
+            raise ContextNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
+        if self.member_sha(ctx, uuid, COMMITTED) is not None:
+            return False
+        self.refs.create(self.member_ref(ctx, uuid, COMMITTED), sha)
+        return True
+
+    def remove_member(self, ctx: str, uuid: str) -> None:
+        """Drop a bundle from ``ctx``: membership first, then its commit mark."""
+        self.refs.delete(self.member_ref(ctx, uuid))
+        self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
+
+    def view_dir(self, uuid: str) -> Path:
+        """The directory where a bundle's files are presented."""
+        return self.root / "cache" / "views" / uuid
+
+    @cached_property
+    def git(self) -> dict[str, str | bool]:
+        """Git facts of the enclosing project (empty when it is not in git)."""
+        from dsdt.gitinfo import git_info
+
+        info = git_info(self.project_dir)
+        return info.as_dict() if info is not None else {}
