@@ -131,15 +131,8 @@ def link_or_copy(src: Path, dst: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a directory tree dsdt made, including read-only files in it."""
-    if not path.exists():
-        return
-
-    def _onerror(func, p, _exc):  # type: ignore[no-untyped-def]
-        os.chmod(os.path.dirname(p), 0o755)  # noqa: S103 - our own dir
-        func(p)
-
-    shutil.rmtree(path, onexc=_onerror)
+    """Remove a directory tree dsdt made (read-only files in writable dirs go too)."""
+    shutil.rmtree(path, ignore_errors=not path.exists())
 
 
 class FileLock:
