@@ -111,7 +111,8 @@ class FileEncoder:
         if not s or "\0" in s:
             return None
         path = Path(s[7:] if s.startswith("file://") else s)
-        if path.is_file() or (path.is_dir() and self._managed_rel(path) is not None):
+        # os.path.isfile/isdir answer False (not raise) for names too long or invalid.
+        if os.path.isfile(path) or (os.path.isdir(path) and self._managed_rel(path) is not None):
             return self.encode_path(path)
         return None
 
