@@ -1,0 +1,95 @@
+"""The derived index stays correct whatever route records arrive by; git merges cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import assert_fsck_clean
+
+import dsdt.api as api
+from dsdt.refs.store import RefStore
+
+
+def copy_metadata(src: Path, dst: Path) -> None:
+    """What a `git pull` does: bring in record and ref files (not the cache)."""
+    for sub in ("records", "refs"):
+        shutil.copytree(src / ".dsdt" / sub, dst / ".dsdt" / sub, dirs_exist_ok=True)
+
+
+def test_records_copied_in_are_seen_at_once(project: Path,
+                                            tmp_path_factory: pytest.TempPathFactory,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    api.Bundle("default", name="mine", data=1)
+    assert [b.name for b in api.search("default")] == ["mine"]  # index built now
+    other = tmp_path_factory.mktemp("other")
+    monkeypatch.chdir(other)
+    api.init(other)
+    theirs = api.Bundle("default", name="theirs", data=2)
+    monkeypatch.chdir(project)
+    copy_metadata(other, project)
+    assert sorted(b.name for b in api.search("default")) == ["mine", "theirs"]
+    assert api.get("default", "theirs").uuid == theirs.uuid
+
+
+def test_refs_removed_behind_its_back(ctx: str, project: Path) -> None:
+    b = api.Bundle(ctx, name="x", data=1)
+    assert api.get(ctx, "x") is not None
+    RefStore(project / ".dsdt").delete(f"refs/contexts/{ctx}/bundles/{b.uuid[:2]}/{b.uuid}")
+    assert api.get(ctx, "x") is None
+
+
+def test_index_is_disposable(ctx: str, project: Path) -> None:
+    for i in range(5):
+        api.Bundle(ctx, name=f"n{i}", data=i)
+    assert len(api.search(ctx)) == 5
+    repo = api._repo()
+    repo.index.close()
+    for p in (project / ".dsdt" / "cache").glob("index.sqlite*"):
+        p.unlink()
+    assert len(api.search(ctx)) == 5
+
+
+def test_many_bundles_one_refresh(ctx: str) -> None:
+    for i in range(300):
+        api.Bundle(ctx, name=f"n{i % 7}", data=i)
+    assert len(api.search(ctx)) == 300
+    assert len(api.search(ctx, latest_per_name=True)) == 7
+    assert_fsck_clean()
+
+
+GIT = shutil.which("git")
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.mark.skipif(GIT is None, reason="the git binary is only used to prove merges")
+def test_two_branches_adding_bundles_merge_without_conflicts(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    api.Bundle("default", name="base", data=0)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "base")
+    assert ".dsdt/cache" not in git(project, "ls-files")
+    git(project, "checkout", "-qb", "alice")
+    for i in range(3):
+        api.Bundle("default", name="scores", data=i).commit()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "alice")
+    git(project, "checkout", "-q", "main")
+    for i in range(3):
+        api.Bundle("default", name="scores", data=10 + i).commit()
+    api.context("bobs")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "bob")
+    git(project, "merge", "-q", "--no-edit", "alice")  # raises on a conflict
+    assert len(api.search("default", "scores")) == 6
+    assert len(api.search("default", "scores", is_committed=True)) == 6
+    assert "bobs" in api.ls_contexts()
+    assert_fsck_clean()
