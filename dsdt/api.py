@@ -163,11 +163,9 @@ def _find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
         tags = dict(q.tags)
         q.committed = tags.pop("committed") == "True"
         q.tags = tags
-    return [_bundle(repo, ctx, row.uuid, row.sha) for row in repo.index.find(ctx, q)]
-
-
-def _bundle(repo: Repository, ctx: str, uuid: str, sha: str) -> Bundle:
-    return Bundle._from_record(repo, ctx, repo.read_record(uuid, sha))
+    rows = repo.index.find(ctx, q)
+    tags = repo.index.tags_of([r.uuid for r in rows])
+    return [Bundle._from_index(repo, ctx, row, tags[row.uuid]) for row in rows]
 
 
 def get(local_context: str, bundle_name: str | None, uuid: str | None = None,
@@ -184,7 +182,7 @@ def get(local_context: str, bundle_name: str | None, uuid: str | None = None,
         sha = repo.member_sha(ctx, uuid)
         if sha is None:
             return None
-        b = _bundle(repo, ctx, uuid, sha)
+        b = Bundle._from_record(repo, ctx, repo.read_record(uuid, sha), sha)
         return b if all(b.tags.get(k) == v for k, v in check_tags(tags).items()) else None
     found = _find(repo, ctx, Query(name_glob=bundle_name, tags=check_tags(tags)))
     return found[0] if found else None

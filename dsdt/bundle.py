@@ -20,7 +20,7 @@ from typing import Any
 
 from dsdt._fs import remove_tree
 from dsdt.errors import BundleStateError, PathError, UsageError
-from dsdt.index import PARAM_PREFIX
+from dsdt.index import PARAM_PREFIX, Row
 from dsdt.objects.codecs import DBLink, Decoder, Encoder
 from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
@@ -64,6 +64,22 @@ def default_processing_name(name: str, code_ref: str, params: dict[str, str],
                "deps": sorted((d.arg_name, d.processing_name) for d in deps)}
     digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:16]
     return f"{name or 'bundle'}_{digest}"
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What is known of a closed bundle without reading its record (the index has it)."""
+
+    name: str
+    processing_name: str
+    owner: str
+    created: str
+    tags: dict[str, str]
+    params: dict[str, str]
+
+    @classmethod
+    def of(cls, rec: BundleRecord) -> _Known:
+        return cls(rec.name, rec.processing_name, rec.owner, rec.created, rec.tags, rec.params)
 
 
 @dataclass
@@ -120,6 +136,9 @@ class Bundle:
             check_bundle_name(name)
         self._draft: _Draft | None = _Draft(name or "", owner or _user())
         self._record: BundleRecord | None = None
+        self._known: _Known | None = None
+        self._sha: str | None = None
+        self._committed: bool | None = None
         self._uuid: str | None = None
         self._data: Any = _NO_DATA
         self._opened = False
@@ -153,11 +172,29 @@ class Bundle:
     # --- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    def _from_record(cls, repo: Repository, ctx: str, rec: BundleRecord) -> Bundle:
+    def _closed(cls, repo: Repository, ctx: str, uuid: str, sha: str, known: _Known,
+                committed: bool | None = None) -> Bundle:
+        """A closed bundle whose record is read only when something needs it."""
         b = cls.__new__(cls)
-        b._repo, b.local_context, b._draft, b._record = repo, ctx, None, rec
-        b._uuid, b._data, b._opened = rec.uuid, _NO_DATA, True
+        b._repo, b.local_context, b._draft, b._record = repo, ctx, None, None
+        b._known, b._sha, b._committed = known, sha, committed
+        b._uuid, b._data, b._opened, b._follow = uuid, _NO_DATA, True, None
         return b
+
+    @classmethod
+    def _from_record(cls, repo: Repository, ctx: str, rec: BundleRecord, sha: str) -> Bundle:
+        """A closed bundle from its (verified) record."""
+        b = cls._closed(repo, ctx, rec.uuid, sha, _Known.of(rec))
+        b._record = rec
+        return b
+
+    @classmethod
+    def _from_index(cls, repo: Repository, ctx: str, row: Row, tags: dict[str, str]) -> Bundle:
+        """A closed bundle from an index row and its tags (no record read)."""
+        user = {k: v for k, v in tags.items() if not k.startswith(PARAM_PREFIX)}
+        params = {k[len(PARAM_PREFIX):]: v for k, v in tags.items() if k.startswith(PARAM_PREFIX)}
+        known = _Known(row.name, row.processing_name, row.owner, row.created, user, params)
+        return cls._closed(repo, ctx, row.uuid, row.sha, known, row.committed)
 
     def open(self, force_uuid: str | None = None) -> Bundle:
         """Open the bundle for writing (creates its managed directory)."""
@@ -195,7 +232,8 @@ class Bundle:
         except BaseException:
             self.abandon()
             raise
-        self._record, self._draft = rec, None
+        self._record, self._known, self._sha, self._draft = rec, _Known.of(rec), sha, None
+        self._committed = False
         from dsdt.api import _prune_history
 
         _prune_history(self._repo, self.local_context, rec)
@@ -225,7 +263,7 @@ class Bundle:
 
     def _need_open(self) -> _Draft:
         if self._draft is None or not self._opened:
-            state = "closed" if self._record is not None else "not open"
+            state = "closed" if self._known is not None else "not open"
             raise BundleStateError(f"bundle is {state}; only an open bundle can be changed")
         return self._draft
 
@@ -234,9 +272,15 @@ class Bundle:
             raise BundleStateError("bundle was abandoned")
         return self._draft
 
-    def _need_closed(self) -> BundleRecord:
-        if self._record is None:
+    def _need_known(self) -> _Known:
+        if self._known is None:
             raise BundleStateError("bundle is not closed yet; close it (or leave the with block)")
+        return self._known
+
+    def _need_closed(self) -> BundleRecord:
+        self._need_known()
+        if self._record is None:
+            self._record = self._repo.read_record(self.uuid, self._sha)
         return self._record
 
     # --- mutators (open bundles) -------------------------------------------------------
@@ -362,12 +406,12 @@ class Bundle:
     @property
     def closed(self) -> bool:
         """True once the bundle is written."""
-        return self._record is not None
+        return self._known is not None
 
     @property
     def name(self) -> str:
         """Human name."""
-        return self._record.name if self._record else self._draft_view().name
+        return self._known.name if self._known else self._draft_view().name
 
     @name.setter
     def name(self, value: str) -> None:
@@ -376,8 +420,8 @@ class Bundle:
     @property
     def processing_name(self) -> str:
         """Processing name: bundles made the same way share it."""
-        if self._record:
-            return self._record.processing_name
+        if self._known:
+            return self._known.processing_name
         d = self._draft_view()
         return d.processing_name or default_processing_name(d.name, d.code_ref, d.params,
                                                             tuple(d.deps))
@@ -389,22 +433,22 @@ class Bundle:
     @property
     def owner(self) -> str:
         """Owner."""
-        return self._record.owner if self._record else self._draft_view().owner
+        return self._known.owner if self._known else self._draft_view().owner
 
     @property
     def creation_date(self) -> datetime:
         """When the bundle was closed (aware UTC datetime)."""
-        return self._need_closed().created_at
+        return datetime.fromisoformat(self._need_known().created)
 
     @property
     def user_tags(self) -> dict[str, str]:
         """Tags the user set (not parameters)."""
-        return dict(self._record.tags if self._record else self._draft_view().tags)
+        return dict(self._known.tags if self._known else self._draft_view().tags)
 
     @property
     def params(self) -> dict[str, str]:
         """Parameters (without the ``__param.`` prefix)."""
-        return dict(self._record.params if self._record else self._draft_view().params)
+        return dict(self._known.params if self._known else self._draft_view().params)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -418,7 +462,10 @@ class Bundle:
     @property
     def is_committed(self) -> bool:
         """True if committed in its context."""
-        return self._repo.member_sha(self.local_context, self.uuid, "committed") is not None
+        if self._committed is None:
+            sha = self._repo.member_sha(self.local_context, self.uuid, "committed")
+            self._committed = sha is not None
+        return self._committed
 
     @property
     def lineage(self) -> LineageInfo:
@@ -428,7 +475,7 @@ class Bundle:
     @property
     def dependencies(self) -> dict[str, tuple[str, str]]:
         """``{arg_name: (processing_name, uuid)}`` of upstream bundles."""
-        deps = self._record.lineage.depends_on if self._record else self._draft_view().deps
+        deps = self._need_closed().lineage.depends_on if self._known else self._draft_view().deps
         return {d.arg_name: (d.processing_name, d.uuid) for d in deps}
 
     @property
@@ -465,12 +512,12 @@ class Bundle:
     @property
     def data(self) -> Any:
         """The stored value, as it was stored (files as local paths)."""
-        if self._record is None:
+        if self._known is None:
             return self._draft_view().data
         if self._data is _NO_DATA:
             repo = self._repo
             files = FileDecoder(repo.blobs, repo.view_dir(self.uuid))
-            self._data = Decoder(repo.blobs.path, files).decode(self._record.data)
+            self._data = Decoder(repo.blobs.path, files).decode(self._need_closed().data)
         return self._data
 
     def cat(self) -> Any:
@@ -480,22 +527,26 @@ class Bundle:
 
     def fill_from_hfr(self, hfr: BundleRecord | Bundle) -> Bundle:
         """Make this new bundle a closed view of an existing record (0.8 API)."""
-        if self._opened or self._record is not None:
+        if self._opened or self._known is not None:
             raise BundleStateError("fill_from_hfr needs a brand-new Bundle")
         rec = hfr.record if isinstance(hfr, Bundle) else hfr
-        self._record, self._uuid, self._draft, self._opened = rec, rec.uuid, None, True
+        self._record, self._known, self._uuid, self._draft = rec, _Known.of(rec), rec.uuid, None
+        self._opened = True
         return self
 
     def commit(self) -> Bundle:
         """Commit this bundle in its context."""
-        self._repo.commit(self.local_context, self._need_closed().uuid)
+        self._need_known()
+        self._repo.commit(self.local_context, self.uuid)
+        self._committed = True
         return self
 
     def rm(self) -> None:
         """Remove this bundle from its context."""
         from dsdt.api import rm
 
-        rm(self.local_context, uuid=self._need_closed().uuid, force=True)
+        self._need_known()
+        rm(self.local_context, uuid=self.uuid, force=True)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("open" if self._draft is not None else "new")
