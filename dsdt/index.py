@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsdt._db import LocalConnection
 from dsdt.objects.record import BundleRecord
 
 _SCHEMA_VERSION = "1"
@@ -81,6 +82,17 @@ class Query:
     latest_per_name: bool = False
 
 
+def _setup(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA)
+    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    if row is None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+    elif row[0] != _SCHEMA_VERSION:  # an index from another dsdt version: rebuild it
+        for table in ("bundles", "tags", "deps", "members", "shards"):
+            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        db.execute("UPDATE meta SET value=? WHERE key='schema'", (_SCHEMA_VERSION,))
+
+
 def glob_to_sqlite(pattern: str) -> str:
     """Translate a user name pattern (only ``*`` is special) into a GLOB pattern."""
     return "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
@@ -101,27 +113,15 @@ class Index:
         self.path = path
         self.refs_root = refs_root
         self.load_record = load_record
-        self._db: sqlite3.Connection | None = None
+        self._conn = LocalConnection(path, _setup)
 
     def connect(self) -> sqlite3.Connection:
-        """The open connection (created, with the schema, on first use)."""
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-            self._db = db
-        return self._db
+        """This thread's connection (created, with the schema, on first use)."""
+        return self._conn.get()
 
     def close(self) -> None:
-        """Close the database connection."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close this thread's database connection."""
+        self._conn.close()
 
     # --- keeping up to date ------------------------------------------------------------
 

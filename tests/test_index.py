@@ -93,3 +93,16 @@ def test_two_branches_adding_bundles_merge_without_conflicts(project: Path) -> N
     assert len(api.search("default", "scores", is_committed=True)) == 6
     assert "bobs" in api.ls_contexts()
     assert_fsck_clean()
+
+
+def test_threads_share_a_repository(ctx: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> int:
+        api.Bundle(ctx, name=f"t{i % 3}", data=list(range(i)))
+        return len(api.search(ctx))
+
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(work, range(40)))
+    assert max(counts) == 40 and len(api.search(ctx)) == 40
+    assert_fsck_clean()

@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parents[1] / "dsdt"
 
 #: Layer of each module (by dotted name prefix); a module may import only its layer or lower.
 LAYERS = [
-    ("dsdt.errors", 0), ("dsdt._fs", 0), ("dsdt.gitinfo", 0),
+    ("dsdt.errors", 0), ("dsdt._fs", 0), ("dsdt._db", 0), ("dsdt.gitinfo", 0),
     ("dsdt.objects", 1),
     ("dsdt.refs", 2),
     ("dsdt.config", 3), ("dsdt.repo", 3), ("dsdt.index", 3), ("dsdt.fsck", 3),

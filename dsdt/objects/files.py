@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from dsdt._db import LocalConnection
 from dsdt._fs import link_or_copy
 from dsdt.errors import PathError
 from dsdt.objects.blobs import BlobStore
@@ -36,19 +37,12 @@ class StatCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: sqlite3.Connection | None = None
+        self._db = LocalConnection(path, lambda db: db.execute(
+            "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INT, mtime INT,"
+            " ctime INT, ino INT, blob TEXT)"))
 
     def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INT, mtime INT,"
-                " ctime INT, ino INT, blob TEXT)"
-            )
-            self._db = db
-        return self._db
+        return self._db.get()
 
     @staticmethod
     def _key(st: os.stat_result) -> tuple[int, int, int, int]:
