@@ -1,0 +1,68 @@
+"""Repository set-up: the template, packaging, discovery and git facts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import dsdt.api as api
+from dsdt.repo import Repository, _without_credentials, template_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_init_copies_the_template(project: Path) -> None:
+    for name in ("config.yaml", ".gitignore", "README.md"):
+        assert (project / ".dsdt" / name).read_bytes() == (template_dir() / name).read_bytes()
+    assert api.ls_contexts() == ["default"]
+
+
+def test_init_in_a_new_directory(tmp_path: Path) -> None:
+    repo = Repository.init(tmp_path / "new" / "project")
+    assert repo.root == tmp_path / "new" / "project" / ".dsdt"
+    assert repo.current_context() == "default"
+
+
+def test_head_missing_falls_back_to_default(project: Path) -> None:
+    (project / ".dsdt" / "HEAD").unlink()  # a fresh clone has no HEAD (it is not checked in)
+    assert api.current_context() == "default"
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_template(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
+    [wheel] = tmp_path.glob("dsdt-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("config.yaml", ".gitignore", "README.md"):
+        assert f"dsdt/_template/{name}" in names
+
+
+def test_git_facts_are_recorded_without_credentials(project: Path) -> None:
+    from dulwich import porcelain
+
+    porcelain.init(str(project))
+    cfg = porcelain.open_repo(str(project)).get_config()
+    cfg.set((b"remote", b"origin"), b"url", b"https://bob:s3cret@example.com/team/churn.git")
+    cfg.write_to_path()
+    (project / "code.py").write_text("x = 1\n")
+    porcelain.add(str(project), [str(project / "code.py")])
+    porcelain.commit(str(project), message=b"c", author=b"a <a@a>", committer=b"a <a@a>")
+    api._repos.clear()
+    b = api.Bundle("default", name="g", data=1, code_method="pkg.Task")
+    assert b.git_info["repo"] == "https://example.com/team/churn.git"
+    assert len(b.git_info["commit"]) == 40 and b.git_info["dirty"] is False
+    plain = api.Bundle("default", name="h", data=1)
+    assert plain.git_info == {}  # only bundles with a code reference carry git facts
+
+
+@pytest.mark.parametrize(("url", "clean"), [
+    ("https://u:p@h/x.git", "https://h/x.git"), ("git@h:x.git", "git@h:x.git"),
+    ("ssh://git@h/x", "ssh://h/x"), ("", ""),
+])
+def test_without_credentials(url: str, clean: str) -> None:
+    assert _without_credentials(url) == clean
