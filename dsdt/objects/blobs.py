@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import queue
 import threading
@@ -38,6 +39,9 @@ class BlobStore:
         self.root = root
         self.tmp = tmp
         self._pending_dirs: set[Path] = set()
+        self._made_dirs: set[str] = set()
+        self._tmp_count = itertools.count()
+        self._tmp_prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
 
     def path(self, blob_id: str) -> Path:
         """Where blob ``blob_id`` lives (whether or not it exists)."""
@@ -65,19 +69,32 @@ class BlobStore:
         with self.open(blob_id) as f:
             return f.read()
 
+    def _mkdir(self, path: Path) -> None:
+        key = str(path)
+        if key not in self._made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(key)
+
     def new_tmp(self, suffix: str = "") -> Path:
         """A fresh path in the scratch directory, for writers that produce a blob file."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        return self.tmp / f"{os.getpid()}-{os.urandom(8).hex()}{suffix}"
+        self._mkdir(self.tmp)
+        return self.tmp / f"{self._tmp_prefix}{next(self._tmp_count)}{suffix}"
 
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
         """Store ``data``; return its id."""
         blob_id = hashlib.sha256(data).hexdigest()
         if not self.has(blob_id):
             tmp = self.new_tmp()
-            with open(tmp, "wb") as f:
-                f.write(data)
-            self._install(tmp, blob_id, sync)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._place(tmp, blob_id, sync)
         return blob_id
 
     def put_file(self, src: Path, *, how: str = "copy", sync: bool = True) -> tuple[str, int]:
@@ -104,11 +121,15 @@ class BlobStore:
             if not self.has(blob_id):
                 self._link_in(src, blob_id, sync)
             return blob_id, size
+        fd = os.open(src, os.O_RDONLY)
+        try:
+            if os.fstat(fd).st_size <= _SMALL:
+                data = os.read(fd, _SMALL + 1)
+                if len(data) <= _SMALL:
+                    return self.put_bytes(data, sync=sync), len(data)
+        finally:
+            os.close(fd)
         with open(src, "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_size <= _SMALL:
-                data = f.read()
-                return self.put_bytes(data, sync=sync), len(data)
             tmp = self.new_tmp()
             with open(tmp, "wb") as out:
                 if reflink(f.fileno(), out.fileno()):
@@ -125,8 +146,12 @@ class BlobStore:
         os.chmod(tmp, 0o444)
         if sync:
             _fsync_file(tmp)
+        self._place(tmp, blob_id, sync)
+
+    def _place(self, tmp: Path, blob_id: str, sync: bool) -> None:
+        """Rename a complete, read-only temp file to its blob path."""
         dest = self.path(blob_id)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(dest.parent)
         os.replace(tmp, dest)
         if sync:
             fsync_dir(dest.parent)
@@ -135,7 +160,7 @@ class BlobStore:
 
     def _link_in(self, src: Path, blob_id: str, sync: bool) -> None:
         dest = self.path(blob_id)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(dest.parent)
         if sync:
             _fsync_file(src)
         try:

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,11 +55,14 @@ class StatCache:
             return {}
         db = self._conn()
         db.execute("CREATE TEMP TABLE IF NOT EXISTS q(path TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM q")
-        db.executemany("INSERT OR IGNORE INTO q VALUES (?)", [(p,) for p, _ in items])
-        rows = db.execute(
-            "SELECT s.path, s.size, s.mtime, s.ctime, s.ino, s.blob FROM stat s JOIN q USING(path)"
-        ).fetchall()
+        db.execute("BEGIN")
+        try:
+            db.execute("DELETE FROM q")
+            db.executemany("INSERT OR IGNORE INTO q VALUES (?)", [(p,) for p, _ in items])
+            rows = db.execute("SELECT s.path, s.size, s.mtime, s.ctime, s.ino, s.blob "
+                              "FROM stat s JOIN q USING(path)").fetchall()
+        finally:
+            db.execute("COMMIT")
         stats = dict(items)
         return {r[0]: r[5] for r in rows if self._key(stats[r[0]]) == tuple(r[1:5])}
 
@@ -69,8 +73,13 @@ class StatCache:
                 if now - st.st_mtime_ns > _racy_window_ns(st)]
         if rows:
             db = self._conn()
-            with db:
+            db.execute("BEGIN")  # autocommit connection: one explicit transaction
+            try:
                 db.executemany("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
 
 def _racy_window_ns(st: os.stat_result) -> int:
@@ -145,7 +154,7 @@ class FileEncoder:
 
     def _file(self, real: Path, rel: str) -> dict[str, Any]:
         st = real.stat()
-        [(blob_id, size)] = self._ingest([(real, st)])
+        [(blob_id, size)] = self._ingest([(str(real), st)])
         return {"type": "file", "path": rel, "blob": blob_id, "size": size,
                 "exec": bool(st.st_mode & 0o111)}
 
@@ -160,28 +169,32 @@ class FileEncoder:
                 "files": len(entries), "size": sum(e[2] for e in entries),
                 "as": "list" if as_list else "path"}
 
-    def _walk(self, root: Path) -> tuple[list[tuple[str, Path, os.stat_result]], list[str]]:
+    def _walk(self, root: Path) -> tuple[list[tuple[str, str, os.stat_result]], list[str]]:
         """Files (relative path, real path, stat) and empty directories under ``root``."""
-        files: list[tuple[str, Path, os.stat_result]] = []
+        files: list[tuple[str, str, os.stat_result]] = []
         dirs: list[str] = []
         seen = {str(root)}
-        stack: list[tuple[Path, str]] = [(root, "")]
+        stack: list[tuple[str, str]] = [(str(root), "")]
         while stack:
             directory, prefix = stack.pop()
-            entries = list(os.scandir(directory))
+            with os.scandir(directory) as it:
+                entries = list(it)
             if not entries and prefix:
                 dirs.append(prefix.rstrip("/"))
             for e in entries:
                 rel = prefix + e.name
-                real = Path(e.path)
                 if e.is_symlink():
-                    real = self._check_link(root, Path(e.path))
-                if real.is_dir():
-                    if str(real) not in seen:
-                        seen.add(str(real))
+                    real = str(self._check_link(root, Path(e.path)))
+                    is_dir, st = os.path.isdir(real), os.stat(real)
+                else:
+                    real, is_dir = e.path, e.is_dir(follow_symlinks=False)
+                    st = None if is_dir else e.stat(follow_symlinks=False)
+                if is_dir:
+                    if real not in seen:
+                        seen.add(real)
                         stack.append((real, rel + "/"))
-                elif real.is_file():
-                    files.append((rel, real, real.stat()))
+                elif st is not None and stat.S_ISREG(st.st_mode):
+                    files.append((rel, real, st))
         return files, dirs
 
     def _check_link(self, root: Path, link: Path) -> Path:
@@ -195,30 +208,34 @@ class FileEncoder:
             raise PathError(f"{link} is a broken symlink; nothing was stored")
         return target
 
-    def _ingest(self, items: list[tuple[Path, os.stat_result]]) -> list[tuple[str, int]]:
+    def _ingest(self, items: list[tuple[str, os.stat_result]]) -> list[tuple[str, int]]:
         """Store each file's bytes (skipping unchanged ones); return (blob id, size) per item."""
-        keys = [(str(p), st) for p, st in items]
-        known = self.stat_cache.lookup_many(keys) if self.stat_cache else {}
+        known = self.stat_cache.lookup_many(items) if self.stat_cache else {}
         view = str(self.view_dir.resolve()) + os.sep
+        blobs = self.blobs
 
-        def one(item: tuple[Path, os.stat_result]) -> tuple[str, int]:
-            path, st = item
-            blob_id = known.get(str(path))
-            if blob_id is not None and self.blobs.has(blob_id):
-                return blob_id, st.st_size
-            if str(path).startswith(view):
-                return self.blobs.put_file(path, how="link", sync=False)
-            return self.blobs.put_file(path, sync=False)
+        def run(chunk: list[tuple[str, os.stat_result]]) -> list[tuple[str, int]]:
+            out = []
+            for path, st in chunk:
+                blob_id = known.get(path)
+                if blob_id is not None and blobs.has(blob_id):
+                    out.append((blob_id, st.st_size))
+                else:
+                    how = "link" if path.startswith(view) else "copy"
+                    out.append(blobs.put_file(Path(path), how=how, sync=False))
+            return out
 
-        if len(items) > 8:
+        size = -(-len(items) // _WORKERS)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)] if items else []
+        if len(chunks) > 1 and len(items) > 64:
             with ThreadPoolExecutor(_WORKERS) as pool:
-                results = list(pool.map(one, items))
+                results = [r for part in pool.map(run, chunks) for r in part]
         else:
-            results = [one(i) for i in items]
-        self.blobs.sync()
+            results = run(items)
+        blobs.sync()
         if self.stat_cache:
-            fresh = [(k, st, r[0]) for (k, st), r in zip(keys, results, strict=True)
-                     if k not in known]
+            fresh = [(p, st, r[0]) for (p, st), r in zip(items, results, strict=True)
+                     if p not in known]
             self.stat_cache.store_many(fresh)
         return results
 
