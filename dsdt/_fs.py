@@ -26,9 +26,6 @@ from pathlib import Path
 
 from dsdt.errors import LockError
 
-#: A lock file without an owner record is only considered stale after this many seconds
-#: (covers the instant between its creation and the owner taking ``flock`` on it).
-_UNOWNED_LOCK_GRACE_S = 2.0
 _FICLONE = 0x40049409  # linux/fs.h: ioctl that makes a reflink copy
 
 
@@ -138,9 +135,12 @@ def remove_tree(path: Path) -> None:
 class FileLock:
     """A ``<target>.lock`` file held with ``flock`` for its lifetime.
 
-    The lock file contains ``pid@host`` of its owner. A lock file whose
-    ``flock`` can be taken by somebody else has lost its owner (a crashed or
-    killed process) and is removed by the next process that wants the lock.
+    The lock file is prepared under a temporary name (owner ``pid@host``
+    written, ``flock`` taken) and only then hard-linked to ``<target>.lock``,
+    so a visible lock file always has an owner holding its ``flock``. A lock
+    file whose ``flock`` somebody else can take has lost its owner (a crashed
+    or killed process; the kernel drops the ``flock`` of a dead process) and is
+    removed by the next process that wants the lock.
     """
 
     def __init__(self, target: Path, timeout: float = 30.0) -> None:
@@ -153,24 +153,35 @@ class FileLock:
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
+        fd, tmp = self._prepare()
+        try:
+            while True:
+                try:
+                    os.link(tmp, self.path)
+                    break
+                except FileExistsError:
+                    pass
                 if self._clear_if_stale():
                     continue
                 if time.monotonic() > deadline:
+                    os.close(fd)
                     raise LockError(
                         f"{self.path} is held by another dsdt process; wait for it to finish "
                         "(or remove the file if no dsdt process is running)"
-                    ) from None
+                    )
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
-                continue
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
-            self._fd = fd
-            return
+        finally:
+            _unlink_quietly(tmp)
+        self._fd = fd
+
+    def _prepare(self) -> tuple[int, Path]:
+        """A locked, owned temporary lock file next to the real one."""
+        tmp = tmp_name(self.path)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        return fd, tmp
 
     def release(self) -> None:
         """Remove the lock file (while still holding ``flock``), then let go."""
@@ -193,15 +204,13 @@ class FileLock:
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                     return False  # a live owner holds it
                 raise
-            st = os.fstat(fd)
-            owned = st.st_size > 0
-            if not owned and time.time() - st.st_mtime < _UNOWNED_LOCK_GRACE_S:
-                return False  # its creator may be about to flock it
             try:
-                if os.stat(self.path).st_ino != st.st_ino:
+                if os.stat(self.path).st_ino != os.fstat(fd).st_ino:
                     return True  # already replaced by a new lock
             except FileNotFoundError:
                 return True
+            # We hold the flock of the dead owner's inode, so nobody else can be
+            # clearing or taking this same file: removing it is safe.
             _unlink_quietly(self.path)
             return True
         finally:

@@ -197,11 +197,17 @@ def cat(local_context: str, bundle_name: str | None, uuid: str | None = None,
     """
     b = get(local_context, bundle_name, uuid=uuid, tags=tags)
     if b is None:
-        raise BundleNotFoundError(
-            f"no bundle named {bundle_name!r}" + (f" with uuid {uuid}" if uuid else "")
-            + f" in context {local_context!r}"
-        )
+        raise BundleNotFoundError(f"no bundle {_describe(bundle_name, uuid, tags)} in context "
+                                  f"{local_context!r}")
     return b.data
+
+
+def _describe(name: str | None, uuid: str | None, tags: dict[str, str] | None) -> str:
+    """``named 'x' with uuid u and tags {...}`` for error messages."""
+    parts = [f"named {name!r}"] if name is not None else []
+    parts += [f"with uuid {uuid}"] if uuid else []
+    parts += [f"with tags {tags}"] if tags else []
+    return " ".join(parts) or "matching"
 
 
 def search(local_context: str, search_name: str | None = None,
@@ -325,8 +331,8 @@ def commit(local_context: str, bundle_name: str | None, tags: dict[str, str] | N
     """
     b = get(local_context, bundle_name, uuid=uuid, tags=tags)
     if b is None:
-        raise BundleNotFoundError(
-            f"no bundle {bundle_name or uuid!r} to commit in {local_context!r}")
+        raise BundleNotFoundError(f"no bundle {_describe(bundle_name, uuid, tags)} to commit in "
+                                  f"context {local_context!r}")
     return b.commit()
 
 
@@ -384,10 +390,10 @@ def _prune_history(repo: Repository, ctx: str, rec: BundleRecord) -> None:
 # --- repository health -----------------------------------------------------------------
 
 
-def status() -> dict[str, Any]:
-    """The repository, current context, its remote and bundle counts."""
+def status(local_context: str | None = None) -> dict[str, Any]:
+    """The repository, a context (default: the current one), its remote and bundle counts."""
     repo = _repo()
-    ctx = repo.current_context()
+    ctx = _context(repo, local_context) if local_context is not None else repo.current_context()
     out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
                            "bundles": 0, "committed": 0, "names": 0}
     if ctx is not None and repo.has_context(ctx):

@@ -233,7 +233,6 @@ class Bundle:
             self.abandon()
             raise
         self._record, self._known, self._sha, self._draft = rec, _Known.of(rec), sha, None
-        self._committed = False
         from dsdt.api import _prune_history
 
         _prune_history(self._repo, self.local_context, rec)
@@ -461,11 +460,11 @@ class Bundle:
 
     @property
     def is_committed(self) -> bool:
-        """True if committed in its context."""
-        if self._committed is None:
-            sha = self._repo.member_sha(self.local_context, self.uuid, "committed")
-            self._committed = sha is not None
-        return self._committed
+        """True if committed in its context (as of the search, for search results)."""
+        if self._committed is not None:
+            return self._committed
+        self._need_known()
+        return self._repo.is_committed(self.local_context, self.uuid, self._sha or "")
 
     @property
     def lineage(self) -> LineageInfo:

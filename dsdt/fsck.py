@@ -66,7 +66,8 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
     except FileNotFoundError:
-        report.errors.append(f"{ctx_dir}: context.yaml is missing")
+        if ctx_dir.exists():  # else deleted by another process while we looked
+            report.errors.append(f"{ctx_dir}: context.yaml is missing")
     except DsdtError as e:
         report.errors.append(str(e))
     members: dict[str, str] = {}
@@ -74,7 +75,10 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
         for path in _ref_files(ctx_dir / kind, report):
             report.refs += 1
             uuid = path.name
-            value = path.read_bytes().decode("utf-8", "replace").strip()
+            try:
+                value = path.read_bytes().decode("utf-8", "replace").strip()
+            except FileNotFoundError:
+                continue  # removed by a concurrent rm since it was listed
             where = f"{ctx}/{kind}/{uuid}"
             if not is_uuid(uuid) or path.parent.name != uuid[:2]:
                 report.errors.append(f"ref {where}: not a bundle uuid in the right shard")
@@ -85,7 +89,7 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
                 if referenced.setdefault(uuid, value) != value:
                     report.errors.append(f"ref {where}: names another record hash than "
                                          "other contexts do")
-            elif members.get(uuid) is None and not (ctx_dir / BUNDLES / uuid[:2] / uuid).exists():
+            elif members.get(uuid) != value and not (ctx_dir / BUNDLES / uuid[:2] / uuid).exists():
                 report.warnings.append(f"commit mark {where} without membership (harmless)")
 
 
@@ -160,6 +164,15 @@ def _check_leftovers(repo: Repository, report: FsckReport, referenced: set[str])
     if stray:
         report.warnings.append(f"{len(stray)} record(s) not in any context "
                                "(removed bundles or interrupted writes)")
-    temps = [p for p in records.glob("*/.*.tmp")]
+    temps = list(records.glob("*/.*.tmp"))
     if temps:
         report.warnings.append(f"{len(temps)} temporary record file(s) from interrupted writes")
+    scratch = repo.root / "cache" / "tmp"
+    leftovers = list(scratch.iterdir()) if scratch.is_dir() else []
+    if leftovers:
+        report.warnings.append(f"{len(leftovers)} file(s) in cache/tmp from interrupted writes")
+    views = repo.root / "cache" / "views"
+    orphans = [v for v in views.iterdir() if v.name not in referenced] if views.is_dir() else []
+    if orphans:
+        report.warnings.append(f"{len(orphans)} view(s) of bundles in no context "
+                               "(removed or abandoned bundles)")

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
 
 PARAM_PREFIX = "__param."
 _COMMITTED = ("EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx AND c.kind='committed' "
-              "AND c.uuid=m.uuid)")
+              "AND c.uuid=m.uuid AND c.sha=m.sha)")
 _SELECT = (
     "SELECT b.uuid, m.sha, b.name, b.processing_name, b.owner, b.created, "
     + _COMMITTED + ", ROW_NUMBER() OVER (PARTITION BY b.name "

@@ -22,10 +22,13 @@ from pathlib import Path
 from dsdt._fs import remove_tree, write_once
 from dsdt.config import Config
 from dsdt.errors import (
+    BundleNotFoundError,
+    ConflictError,
     ContextExistsError,
     ContextNotFoundError,
     CorruptObjectError,
     NotARepositoryError,
+    PathError,
     RepositoryExistsError,
 )
 from dsdt.index import Index
@@ -102,6 +105,8 @@ class Repository:
     def init(cls, project: Path | None = None) -> Repository:
         """Create ``.dsdt/`` in ``project`` from the template, with context ``default``."""
         project = (project or Path.cwd()).resolve()
+        if project.exists() and not project.is_dir():
+            raise PathError(f"{project} is a file; give a directory to create the repository in")
         target = project / DIRNAME
         if target.exists():
             raise RepositoryExistsError(f"{target} already exists; it is already a dsdt repository")
@@ -243,14 +248,22 @@ class Repository:
         self.refs.create(self.member_ref(ctx, uuid), sha)
 
     def commit(self, ctx: str, uuid: str) -> bool:
-        """Mark a member committed; False if it already was."""
+        """Mark a member committed; False if it already was (also when racing another commit)."""
         sha = self.member_sha(ctx, uuid)
         if sha is None:
-            raise ContextNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
-        if self.member_sha(ctx, uuid, COMMITTED) is not None:
-            return False
-        self.refs.create(self.member_ref(ctx, uuid, COMMITTED), sha)
-        return True
+            raise BundleNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
+        ref = self.member_ref(ctx, uuid, COMMITTED)
+        while (mark := self.refs.read(ref)) != sha:
+            try:
+                self.refs.swap(ref, mark, sha)  # replaces a stale mark of another record too
+                return True
+            except ConflictError:
+                continue  # somebody else changed it meanwhile: look again
+        return False
+
+    def is_committed(self, ctx: str, uuid: str, sha: str) -> bool:
+        """True if the commit mark of ``uuid`` in ``ctx`` names record ``sha``."""
+        return self.member_sha(ctx, uuid, COMMITTED) == sha
 
     def remove_member(self, ctx: str, uuid: str) -> None:
         """Drop a bundle from ``ctx``: membership first, then its commit mark."""

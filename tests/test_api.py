@@ -304,3 +304,16 @@ def test_delete_context_with_committed_needs_force(ctx: str) -> None:
         api.delete_context(ctx)
     api.delete_context(ctx, force=True)
     assert ctx not in api.ls_contexts()
+
+
+def test_status_of_another_context_and_error_messages(ctx: str, project: Path) -> None:
+    api.Bundle(ctx, name="s", data=1).commit()
+    st = api.status(ctx)
+    assert (st["context"], st["bundles"], st["committed"]) == (ctx, 1, 1)
+    with pytest.raises(BundleNotFoundError, match="with uuid"):
+        api.cat(ctx, None, uuid="00000000-0000-4000-8000-000000000000")
+    (project / "afile").write_text("x")
+    from dsdt.errors import PathError
+
+    with pytest.raises(PathError, match="is a file"):
+        api.init(project / "afile")

@@ -70,11 +70,25 @@ class RefStore:
         """Create a ref that must not exist yet."""
         self.swap(name, ABSENT, value)
 
-    def delete(self, name: str, expected: str | None = None) -> None:
-        """Delete a ref (checking its value when ``expected`` is given)."""
-        current = self.read(name) if expected is None else expected
-        if current is not None:
-            self.swap(name, current, None)
+    def delete(self, name: str, expected: str | None = None) -> bool:
+        """Delete a ref; with ``expected``, only if it still has that value.
+
+        Returns:
+            True if this call deleted it, False if it was already gone.
+        """
+        path = self.path(name)
+        if expected is None and not path.exists():
+            return False
+        with FileLock(path, self.lock_timeout):
+            current = self.read(name)
+            if current is None:
+                return False
+            if expected is not None and current != expected:
+                raise ConflictError(f"ref {name} is {current!r}, expected {expected!r}: another "
+                                    "process changed it; re-run the command")
+            os.unlink(path)
+            fsync_dir(path.parent)
+        return True
 
     def list(self, prefix: str) -> Iterator[tuple[str, Path]]:
         """Leaf names and paths of refs below directory ``prefix`` (lock and temp files skipped)."""

@@ -1,0 +1,111 @@
+"""Helpers shared by the verbs: option types, tag parsing, dates, JSON and bundle rows.
+
+This module is imported at start-up, so it must stay light: no :mod:`dsdt.api`,
+pandas or numpy at module level.
+"""
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from dsdt.bundle import Bundle
+
+DATE_FORMAT = "%m-%d-%y %H:%M:%S"
+
+TagsOpt = Annotated[
+    list[str] | None,
+    typer.Option("-t", "--tag", metavar="KEY:VALUE",
+                 help="Tag filter KEY:VALUE (repeatable; split on the first ':', so the "
+                      "value may contain ':')."),
+]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("-c", "--context", metavar="CONTEXT",
+                 help="Context to use instead of the current one."),
+]
+UuidOpt = Annotated[
+    str | None,
+    typer.Option("-u", "--uuid", metavar="UUID", help="Select the bundle with this uuid."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """Turn repeated ``-t KEY:VALUE`` options into a dict.
+
+    Args:
+        values: The raw option values (None when the option was not given).
+
+    Returns:
+        ``{key: value}``; each item is split on its first ``:`` only.
+
+    Raises:
+        dsdt.errors.UsageError: An item has no ``:``.
+    """
+    from dsdt.errors import UsageError
+
+    tags: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise UsageError(f"bad tag {item!r}: use -t KEY:VALUE")
+        tags[key] = value
+    return tags
+
+
+def context_or_current(context: str | None) -> str | None:
+    """The context given with ``--context``, else the current context (None if none)."""
+    from dsdt import api
+
+    return context if context else api.current_context()
+
+
+def fmt_date(value: datetime) -> str:
+    """A creation date as local time ``MM-DD-YY HH:MM:SS`` (the Disdat ``ls`` format)."""
+    return value.astimezone().strftime(DATE_FORMAT)
+
+
+def fmt_epoch(seconds: float) -> str:
+    """Epoch seconds as local ``YYYY-MM-DD HH:MM:SS``, or ``-`` when unset (0)."""
+    if not seconds:
+        return "-"
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_pairs(pairs: dict[str, str]) -> str:
+    """Tags or params as Disdat prints them: ``[k]:[v]`` separated by spaces."""
+    return " ".join(f"[{k}]:[{v}]" for k, v in pairs.items())
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON (non-JSON values are converted with ``str``)."""
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def bundle_dict(b: "Bundle") -> dict[str, Any]:
+    """The metadata of a closed bundle as a JSON-ready dict (never touches ``b.data``)."""
+    return {
+        "name": b.name,
+        "uuid": b.uuid,
+        "processing_name": b.processing_name,
+        "owner": b.owner,
+        "created": b.creation_date.isoformat(),
+        "committed": b.is_committed,
+        "tags": b.user_tags,
+        "params": b.params,
+    }
+
+
+def padded(rows: list[list[str]]) -> list[str]:
+    """Lay out rows as left-aligned columns separated by two spaces (last column unpadded)."""
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]
+        out.append("  ".join(cells).rstrip())
+    return out

@@ -1,0 +1,114 @@
+"""The ``dsdt`` Typer application and :func:`main`, the console-script entry point.
+
+:func:`main` is the only place where a :class:`dsdt.errors.DsdtError` becomes a
+process exit code: it prints one line ``dsdt: error: <message>`` to stderr and
+exits with the error's ``exit_code``.
+"""
+
+import functools
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from dsdt.commands import (
+    add,
+    cat,
+    commit,
+    context,
+    fsck,
+    init,
+    lineage,
+    ls,
+    rm,
+    status,
+    switch,
+)
+
+app = typer.Typer(
+    name="dsdt",
+    help="dsdt: git for data bundles. Named, tagged, immutable versions of data with lineage.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck):
+    app.command(_module.NAME)(_module.run)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dsdt import __version__
+
+        typer.echo(f"dsdt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the dsdt version and exit.")] = False,
+    profile: Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
+                                                help="AWS profile to use for S3 remotes.")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose",
+                                          help="Log debug messages to stderr.")] = False,
+) -> None:
+    """dsdt: git for data bundles. Named, tagged, immutable versions of data with lineage."""
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    if profile:
+        from dsdt import api
+
+        api.set_aws_profile(profile)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``dsdt`` command line and exit the process.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Raises:
+        SystemExit: Always; 0 on success, the error's exit code otherwise
+            (2 for usage errors, 130 on Ctrl-C).
+    """
+    from dsdt.errors import DsdtError
+
+    command = _command()
+    try:
+        code = command.main(args=list(argv) if argv is not None else None, prog_name="dsdt",
+                            standalone_mode=False)
+    except DsdtError as e:
+        print(f"dsdt: error: {_one_line(e)}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        print(file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as e:  # typer's (vendored click) usage errors
+        _show_usage_error(e)
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command of :data:`app`, built once per process."""
+    return typer.main.get_command(app)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _show_usage_error(err: typer.TyperException) -> None:
+    show = getattr(err, "show", None)
+    if callable(show):
+        show()
+    else:
+        print(f"dsdt: error: {_one_line(err)}", file=sys.stderr)

@@ -1,0 +1,110 @@
+"""``dsdt ls``: list the bundles of a context (Disdat's flags)."""
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dsdt.commands._render import (
+    JsonOpt,
+    TagsOpt,
+    bundle_dict,
+    context_or_current,
+    fmt_date,
+    fmt_pairs,
+    padded,
+    parse_tags,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from dsdt.bundle import Bundle
+
+NAME = "ls"
+HEADER = ["NAME", "PROC_NAME", "OWNER", "DATE", "COMMITTED", "UUID", "TAGS"]
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME_PATTERN", help="Bundle name; '*' matches any characters.")] = None,
+    print_args: Annotated[bool, typer.Option(
+        "-a", "--print-args", help="Print each bundle's parameters.")] = False,
+    print_tags: Annotated[bool, typer.Option(
+        "-p", "--print-tags", help="Print user tags.")] = False,
+    intermediates: Annotated[bool, typer.Option(
+        "-i", "--intermediates", help="Only intermediate (non-root) bundles.")] = False,
+    roots: Annotated[bool, typer.Option(
+        "-r", "--roots", help="Only outputs of pipeline root tasks.")] = False,
+    committed: Annotated[bool, typer.Option(
+        "-c", "--committed", help="Only committed bundles.")] = False,
+    uncommitted: Annotated[bool, typer.Option(
+        "--uncommitted", help="Only uncommitted bundles.")] = False,
+    print_uuid: Annotated[bool, typer.Option(
+        "-u", "--uuid", help="Print uuids, one bundle per line.")] = False,
+    latest: Annotated[bool, typer.Option(
+        "-l", "--latest-by-date",
+        help="With -v, -u or --json: only the latest bundle of each name.")] = False,
+    after: Annotated[str | None, typer.Option(
+        "-A", "--after", metavar="DATE",
+        help="Created at or after DATE (MM-DD-YYYY, 'MM-DD-YYYY HH:MM:SS' or ISO; "
+             "local time unless it has a zone).")] = None,
+    before: Annotated[str | None, typer.Option(
+        "-B", "--before", metavar="DATE", help="Created before DATE (same formats).")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "-v", "--verbose", help="One padded row per bundle: name, processing name, owner, "
+                                "date, committed, uuid (and tags with -p).")] = False,
+    tag: TagsOpt = None,
+    context: Annotated[str | None, typer.Option(
+        "--context", metavar="CONTEXT",
+        help="Context to list instead of the current one.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List bundles, newest first.
+
+    By default prints the unique bundle names. -v prints one row per bundle
+    (every version unless -l), -u prints uuids, --json prints metadata
+    (every version unless -l). Data is never loaded.
+    """
+    from dsdt import api
+    from dsdt.errors import UsageError
+
+    if committed and uncommitted:
+        raise UsageError("-c/--committed and --uncommitted exclude each other")
+    per_bundle = verbose or print_uuid or as_json
+    found = api.search(
+        context_or_current(context), search_name=name, search_tags=parse_tags(tag) or None,
+        is_committed=True if committed else (False if uncommitted else None),
+        find_intermediates=intermediates, find_roots=roots, before=before, after=after,
+        latest_per_name=latest or not per_bundle)
+    if as_json:
+        print_json([bundle_dict(b) for b in found])
+        return
+    if verbose:
+        lines = _verbose(found, print_tags, print_args)
+    else:
+        lines = [ln for b in found
+                 for ln in _line(b.uuid if print_uuid else b.name, b, print_tags, print_args)]
+    if lines:
+        typer.echo("\n".join(lines))
+
+
+def _line(first: str, b: "Bundle", print_tags: bool, print_args: bool) -> list[str]:
+    """One bundle's output line (plus its ARGS line with -a)."""
+    tags = fmt_pairs(b.user_tags) if print_tags else ""
+    out = [f"{first}  {tags}".rstrip()]
+    if print_args and b.params:
+        out.append(f"\t ARGS: {fmt_pairs(b.params)}")
+    return out
+
+
+def _verbose(found: "list[Bundle]", print_tags: bool, print_args: bool) -> list[str]:
+    """The header and one padded row per bundle (plus ARGS lines with -a)."""
+    rows = [HEADER]
+    for b in found:
+        rows.append([b.name, b.processing_name, b.owner, fmt_date(b.creation_date),
+                     str(b.is_committed), b.uuid, fmt_pairs(b.user_tags) if print_tags else ""])
+    out = []
+    for i, line in enumerate(padded(rows)):
+        out.append(line)
+        if print_args and i and found[i - 1].params:
+            out.append(f"\t ARGS: {fmt_pairs(found[i - 1].params)}")
+    return out

@@ -1,0 +1,42 @@
+"""``dsdt rm``: remove bundles from a context."""
+
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+
+NAME = "rm"
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME",
+        help="Bundle name or pattern ('*' matches anything).")] = None,
+    uuid: UuidOpt = None,
+    tag: TagsOpt = None,
+    rm_all: Annotated[bool, typer.Option(
+        "--all", help="Remove every version of the matching names (alone: empty the "
+                      "context).")] = False,
+    old: Annotated[bool, typer.Option(
+        "--old", help="Remove all but the latest version of each matching name.")] = False,
+    force: Annotated[bool, typer.Option(
+        "-f", "--force", help="Also remove committed bundles.")] = False,
+    context: ContextOpt = None,
+) -> None:
+    """Remove bundles: by default the latest version of each name matching NAME.
+
+    Needs a NAME, -u UUID or -t tags (or --all alone, which empties the context).
+    Committed bundles are kept unless --force. The data stays in the cache
+    until garbage collection.
+    """
+    from dsdt import api
+
+    removed = api.rm(context_or_current(context), name, uuid=uuid,
+                     tags=parse_tags(tag) or None, rm_all=rm_all, rm_old_only=old, force=force)
+    if not removed:
+        typer.echo("No bundles to remove.")
+        return
+    typer.echo(f"Removed {len(removed)} bundle(s)")
+    for u in removed:
+        typer.echo(u)
