@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dsdt.errors import UnsupportedValueError
+from dsdt.errors import CorruptObjectError, UnsupportedValueError
 from dsdt.objects.frames import read_array, read_frame, write_array, write_frame
 
 # --------------------------------------------------------------------------- helpers
@@ -31,9 +31,11 @@ def assert_same_index(left: pd.Index, right: pd.Index) -> None:
     """Indexes equal in class, values, names, level dtypes, element types and freq."""
     pd.testing.assert_index_equal(left, right, exact=True, check_exact=True, check_categorical=True)
     assert type(left) is type(right)
-    assert list(left.names) == list(right.names)
-    for k in range(left.nlevels):
-        a, b = left.get_level_values(k), right.get_level_values(k)
+    assert [repr(n) for n in left.names] == [repr(n) for n in right.names]
+    positions = list(range(left.nlevels))  # int level names would shadow level numbers
+    for k in positions:
+        a = left.set_names(positions).get_level_values(k)
+        b = right.set_names(positions).get_level_values(k)
         assert a.dtype == b.dtype
         assert_same_values(pd.Series(a), pd.Series(b))
     assert getattr(left, "freq", None) == getattr(right, "freq", None)
@@ -60,12 +62,16 @@ def assert_same_values(left: pd.Series, right: pd.Series) -> None:
 def assert_same(left: pd.DataFrame | pd.Series, right: pd.DataFrame | pd.Series) -> None:
     """Strict equality: values, dtypes, axes and element types."""
     assert type(left) is type(right)
-    kwargs = {"check_exact": True, "check_index_type": True, "check_freq": True,
-              "check_categorical": True, "check_flags": True}
+    kwargs = {
+        "check_exact": True,
+        "check_index_type": True,
+        "check_freq": True,
+        "check_categorical": True,
+        "check_flags": True,
+    }
     if isinstance(left, pd.Series):
         pd.testing.assert_series_equal(left, right, check_series_type=True, **kwargs)
-        assert left.name == right.name or (left.name is None and right.name is None)
-        assert type(left.name) is type(right.name)
+        assert repr(left.name) == repr(right.name)
         assert_same_values(left, right)
     else:
         pd.testing.assert_frame_equal(
@@ -138,6 +144,11 @@ INDEXES: dict[str, Callable[[], pd.Index]] = {
     ),
     "multi_duplicates": lambda: pd.MultiIndex.from_tuples([(1, "x"), (1, "x"), (2, "y"), (1, "x")]),
     "tuple_name": lambda: pd.Index([1, 2, 3, 4], name=("a", 1)),
+    "multi_int_names_missing": lambda: pd.MultiIndex(
+        levels=[[False, True], pd.Index(["a", "b"], dtype=object)],
+        codes=[[0, -1, 1, 1], [0, 1, -1, 1]],
+        names=[1, 0],
+    ),
 }
 
 
@@ -196,16 +207,20 @@ def test_columns_roundtrip(name: str, tmp_path: Path) -> None:
 
 def test_duplicate_columns_different_dtypes(tmp_path: Path) -> None:
     frame = pd.concat(
-        [pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": ["x", "y"]}), 
-         pd.DataFrame({"a": [0.5, 1]})],
+        [
+            pd.DataFrame({"a": [1, 2]}),
+            pd.DataFrame({"a": ["x", "y"]}),
+            pd.DataFrame({"a": [0.5, 1]}),
+        ],
         axis=1,
     )
     check(frame, tmp_path)
 
 
 def test_columns_named_like_internals(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"c1": [1], "c0": [2], "i0": [3], "c0_na": ["x"]},
-                         index=pd.Index(["r"], name="c0"))
+    frame = pd.DataFrame(
+        {"c1": [1], "c0": [2], "i0": [3], "c0_na": ["x"]}, index=pd.Index(["r"], name="c0")
+    )
     check(frame, tmp_path)
 
 
@@ -280,8 +295,9 @@ COLUMN_VALUES: dict[str, Callable[[], Any]] = {
     ).as_unit("us"),
     "datetime_ms": lambda: pd.date_range("2020", periods=N, freq="37ms").as_unit("ms"),
     "datetime_s": lambda: pd.date_range("2020", periods=N, freq="s").as_unit("s"),
-    "datetime_paris": lambda: pd.date_range("2021-03-28", periods=N, freq="30min",
-                                            tz="Europe/Paris").as_unit("ns"),
+    "datetime_paris": lambda: pd.date_range(
+        "2021-03-28", periods=N, freq="30min", tz="Europe/Paris"
+    ).as_unit("ns"),
     "datetime_utc": lambda: pd.DatetimeIndex(
         ["2020-01-01", None, "2020-06-01", "2020-07-01", "2021-01-01"]
     ).tz_localize("UTC"),
@@ -353,8 +369,15 @@ def test_object_missing_markers_exact(tmp_path: Path) -> None:
         lambda: pd.DataFrame(columns=pd.MultiIndex.from_arrays([[], []], names=["x", "y"])),
         lambda: pd.DataFrame({"a": pd.Categorical([], categories=["z", "a"])}),
     ],
-    ids=["0x0", "0_cols_range", "0_cols_str_index", "0x0_object_cols", "0_rows", "multi_empty",
-         "0_rows_cat"],
+    ids=[
+        "0x0",
+        "0_cols_range",
+        "0_cols_str_index",
+        "0x0_object_cols",
+        "0_rows",
+        "multi_empty",
+        "0_rows_cat",
+    ],
 )
 def test_empty_frames(make: Callable[[], pd.DataFrame], tmp_path: Path) -> None:
     check(make(), tmp_path)
@@ -380,8 +403,10 @@ def test_series_dtypes(name: str, tmp_path: Path) -> None:
 
 
 def test_original_is_not_modified(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"a": pd.Series(["x", None], dtype=object),
-                          "b": pd.Categorical([1, 2])}, index=pd.Index([5, 6], name="i"))
+    frame = pd.DataFrame(
+        {"a": pd.Series(["x", None], dtype=object), "b": pd.Categorical([1, 2])},
+        index=pd.Index([5, 6], name="i"),
+    )
     copy = frame.copy(deep=True)
     write_frame(frame, tmp_path / "blob")
     assert_same(frame, copy)
@@ -403,9 +428,21 @@ def test_node_is_yaml_safe_and_small(tmp_path: Path) -> None:
     assert node["index"]["freq"] == "min"
 
 
+def test_surrogate_labels_dump_as_utf8(tmp_path: Path) -> None:
+    columns = pd.Index(["bad\udc80name", "ok"], dtype=object)
+    index = pd.Index(["r"], dtype=object, name="\udcff")
+    frame = pd.DataFrame([[1, 2]], columns=columns, index=index)
+    node = check(frame, tmp_path)
+    yaml.safe_dump(node, allow_unicode=True).encode("utf-8")  # what records do
+
+
 def test_node_survives_yaml_for_series(tmp_path: Path) -> None:
-    series = pd.Series(["a", None], dtype=object, name=("x", 1.5),
-                       index=pd.MultiIndex.from_tuples([(1, "a"), (2, None)]))
+    series = pd.Series(
+        ["a", None],
+        dtype=object,
+        name=("x", 1.5),
+        index=pd.MultiIndex.from_tuples([(1, "a"), (2, None)]),
+    )
     check(series, tmp_path)
 
 
@@ -417,7 +454,8 @@ UNSUPPORTED: dict[str, tuple[Callable[[], pd.DataFrame | pd.Series], str]] = {
     "lists": (lambda: pd.DataFrame({"l": pd.Series([[1], [2]], dtype=object)}), "l"),
     "decimal": (lambda: pd.DataFrame({"d": [decimal.Decimal("1.10"), decimal.Decimal(2)]}), "d"),
     "datetime_objects": (
-        lambda: pd.DataFrame({"t": pd.Series([dt.datetime(2020, 1, 1)], dtype=object)}), "t"
+        lambda: pd.DataFrame({"t": pd.Series([dt.datetime(2020, 1, 1)], dtype=object)}),
+        "t",
     ),
     "nat_in_object": (lambda: pd.DataFrame({"n": pd.Series(["a", pd.NaT], dtype=object)}), "n"),
     "complex": (lambda: pd.DataFrame({"z": np.array([1 + 2j, 3j])}), "z"),
@@ -429,7 +467,8 @@ UNSUPPORTED: dict[str, tuple[Callable[[], pd.DataFrame | pd.Series], str]] = {
     "bad_series": (lambda: pd.Series([{1}, {2}], name="ser"), "ser"),
     "label_type": (lambda: pd.DataFrame({frozenset([1]): [1]}), "frozenset"),
     "categorical_columns": (
-        lambda: pd.DataFrame([[1, 2]], columns=pd.CategoricalIndex(["a", "b"])), "category"
+        lambda: pd.DataFrame([[1, 2]], columns=pd.CategoricalIndex(["a", "b"])),
+        "category",
     ),
 }
 
@@ -451,12 +490,45 @@ def test_not_a_frame(tmp_path: Path) -> None:
         write_frame([1, 2], tmp_path / "blob")  # type: ignore[arg-type]
 
 
+def test_corrupt_frame_inputs(tmp_path: Path) -> None:
+    dest = tmp_path / "blob"
+    node = write_frame(pd.DataFrame({"a": [1, 2]}), dest)
+    with pytest.raises(CorruptObjectError):
+        read_frame({**node, "type": "ndarray"}, dest)
+    with pytest.raises(CorruptObjectError):
+        read_frame({**node, "dtypes": ["int64", "int64"]}, dest)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"not parquet")
+    with pytest.raises(CorruptObjectError):
+        read_frame(node, garbage)
+
+
 # --------------------------------------------------------------------------- arrays
 
 ARRAY_DTYPES = [
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-    "float32", "float64", "longdouble", "complex64", "complex128", "bool", "M8[ns]", "M8[D]",
-    "M8[s]", "m8[ns]", "m8[h]", "<U5", ">i4", "S3",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "longdouble",
+    "complex64",
+    "complex128",
+    "bool",
+    "M8[ns]",
+    "M8[D]",
+    "M8[s]",
+    "m8[ns]",
+    "m8[h]",
+    "<U5",
+    ">i4",
+    "S3",
 ]
 
 
@@ -488,10 +560,26 @@ def test_array_special_values(tmp_path: Path) -> None:
         np.testing.assert_array_equal(read_array(node, tmp_path / "blob"), arr, strict=True)
 
 
+def test_corrupt_array_inputs(tmp_path: Path) -> None:
+    dest = tmp_path / "blob"
+    node = write_array(np.arange(3), dest)
+    with pytest.raises(CorruptObjectError):
+        read_array({**node, "shape": [4]}, dest)
+    with pytest.raises(CorruptObjectError):
+        read_array({**node, "dtype": "<f8"}, dest)
+    dest.write_bytes(b"garbage")
+    with pytest.raises(CorruptObjectError):
+        read_array(node, dest)
+
+
 @pytest.mark.parametrize(
     "arr",
-    [np.array([1, "a"], dtype=object), np.array([{}], dtype=object), np.ma.masked_array([1, 2]),
-     np.array([(1, None)], dtype=[("a", "i4"), ("b", "O")])],
+    [
+        np.array([1, "a"], dtype=object),
+        np.array([{}], dtype=object),
+        np.ma.masked_array([1, 2]),
+        np.array([(1, None)], dtype=[("a", "i4"), ("b", "O")]),
+    ],
     ids=["object", "dict_object", "masked", "structured_object"],
 )
 def test_unsupported_arrays(arr: np.ndarray, tmp_path: Path) -> None:
@@ -506,10 +594,14 @@ def test_unsupported_arrays(arr: np.ndarray, tmp_path: Path) -> None:
 
 def _label() -> st.SearchStrategy[Any]:
     scalars = st.one_of(
-        st.text(max_size=3), st.integers(-(2**63), 2**63 - 1), st.booleans(), st.none(),
-        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=3),
+        st.integers(-(2**63), 2**63 - 1),
+        st.booleans(),
+        st.none(),
+        st.floats(allow_nan=False),
     )
-    return st.one_of(scalars, st.tuples(scalars, scalars))
+    # NaN inside a tuple label never compares equal in pandas' asserters, so keep it out there.
+    return st.one_of(scalars, st.just(np.nan), st.tuples(scalars, scalars))
 
 
 def _column(kind: str, n: int) -> st.SearchStrategy[Any]:
@@ -518,20 +610,61 @@ def _column(kind: str, n: int) -> st.SearchStrategy[Any]:
         missing = st.sampled_from([None, np.nan]) if kind == "object" else st.none()
         values = st.lists(st.one_of(text, missing), min_size=n, max_size=n)
         return values.map(lambda v: pd.Series(v, dtype=kind))
+    if kind == "category_int":
+        values = st.lists(st.sampled_from([3, 1, 2, None]), min_size=n, max_size=n)
+        order = st.permutations([1, 2, 3, 4])
+        return st.builds(lambda v, o: pd.Series(pd.Categorical(v, categories=o)), values, order)
     if kind in {"Int64", "boolean", "Float64"}:
-        elem = {"Int64": st.integers(-(2**63), 2**63 - 1), "boolean": st.booleans(),
-                "Float64": st.floats(allow_nan=False)}[kind]
+        elem = {
+            "Int64": st.integers(-(2**63), 2**63 - 1),
+            "boolean": st.booleans(),
+            "Float64": st.floats(allow_nan=False),
+        }[kind]
         values = st.lists(st.one_of(elem, st.none()), min_size=n, max_size=n)
         return values.map(lambda v: pd.Series(pd.array(v, dtype=kind)))
     if kind.startswith("datetime"):
         ints = st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)
-        return ints.map(lambda v: pd.Series(pd.to_datetime(v, unit="ns")).dt.tz_localize(
-            kind[9:] or None))
+        return ints.map(
+            lambda v: pd.Series(pd.to_datetime(v, unit="ns")).dt.tz_localize(kind[9:] or None)
+        )
     return hnp.arrays(np.dtype(kind), n).map(pd.Series)
 
 
-KINDS = ["int8", "uint16", "int64", "float32", "float64", "bool", "m8[ns]", "object", "str",
-         "string", "category", "Int64", "boolean", "Float64", "datetime", "datetime Europe/Paris"]
+KINDS = [
+    "int8",
+    "uint16",
+    "int64",
+    "float32",
+    "float64",
+    "bool",
+    "m8[ns]",
+    "object",
+    "str",
+    "string",
+    "category",
+    "category_int",
+    "Int64",
+    "boolean",
+    "Float64",
+    "datetime",
+    "datetime Europe/Paris",
+]
+
+
+def _index(n: int) -> st.SearchStrategy[pd.Index]:
+    texts = st.lists(st.text(max_size=2), min_size=n, max_size=n)
+    ints = st.lists(st.integers(-5, 5), min_size=n, max_size=n)
+    return st.one_of(
+        st.builds(
+            lambda a, s: pd.RangeIndex(a, a + n * s, s),
+            st.integers(-3, 3),
+            st.sampled_from([1, 2, -1]),
+        ),
+        st.builds(pd.Index, texts, name=_label()),
+        st.builds(lambda t: pd.Index(t, dtype=object), texts),
+        st.builds(lambda a, b: pd.MultiIndex.from_arrays([a, b], names=["x", 0]), texts, ints),
+        st.just(pd.date_range("2020", periods=n, freq="D", tz="UTC")),
+    )
 
 
 @st.composite
@@ -542,9 +675,7 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
     labels = draw(st.lists(_label(), min_size=len(kinds), max_size=len(kinds)))
     frame = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=pd.RangeIndex(n))
     frame.columns = pd.Index(labels, dtype=object, tupleize_cols=False) if labels else frame.columns
-    if draw(st.booleans()):
-        frame.index = pd.Index(draw(st.lists(st.text(max_size=2), min_size=n, max_size=n)),
-                               name=draw(_label()))
+    frame.index = draw(_index(n))
     return frame
 
 

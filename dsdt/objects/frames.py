@@ -1,27 +1,18 @@
 """Lossless storage of pandas DataFrames/Series (parquet) and numpy arrays (``.npy``).
 
-A frame is *flattened* before it goes to pyarrow: data columns are renamed
-positionally to ``c0 .. c{n-1}`` and the levels of a non-range row index become
-extra columns ``i0 ..``. The real labels live in the node, in a typed YAML-safe
-encoding: ``["str", "a"]``, ``["int", 3]``, ``["float", "0x1.8p+1"]``,
-``["bool", true]``, ``["none"]``, ``["nat"]``, ``["tuple", [...]]``,
-``["timestamp", iso]``, ``["timedelta", ns]``. Every column's exact dtype is
-kept as a code (``str(dtype)``; string dtypes are written ``string[python]``,
-``str[pyarrow]``, ...) and whatever pyarrow does not bring back by itself is
-repaired on read:
-
-* object columns are rebuilt from the ``str``/numeric arrays pyarrow returns,
-  with their original missing marker (``None``, ``NaN`` or ``pd.NA``; when a
-  column mixes them an ``int8`` side column ``<flat>_na`` records it per row);
-* categoricals are stored as their integer codes, the categories going into the
-  parquet schema metadata as Arrow IPC bytes (key ``dsdt.categories.<flat>``);
-* string storage, datetime units and categories dtypes are cast back.
-
-Node keys: ``type``, ``shape``, ``dtypes``, ``index`` and ``columns`` (axis
-specs: ``kind`` = ``range``/``index``/``multi``, ``names``, ``range`` or level
-``dtypes`` (+ ``levels`` dtypes of a MultiIndex, ``freq`` of a single level),
-and ``labels`` for columns), ``name`` (series only) and ``extras`` (per flat
-column repair hints, only when needed).
+Frames are *flattened* for pyarrow: data columns become ``c0 .. c{n-1}``, levels
+of a non-range row index become columns ``i0 ..``, and the real labels go into
+the node in a typed YAML-safe encoding (``["str", "a"]``, ``["int", 3]``,
+``["float", "0x1.8p+1"]``, ``["bool", true]``, ``["none"]``, ``["na"]``,
+``["nat"]``, ``["tuple", [...]]``, ``["timestamp", iso]``, ``["timedelta", ns]``).
+Each column's exact dtype is kept as a code (``str(dtype)``, string dtypes as
+``string[python]``, ``str[pyarrow]``, ...) and what pyarrow does not restore by
+itself is repaired on read: object columns get back their dtype and missing
+markers (None/NaN/pd.NA; an ``int8`` side column ``<flat>_na`` when mixed);
+categoricals are written as codes with the categories in the schema metadata
+(Arrow IPC, key ``dsdt.categories.<flat>``); string storage and datetime units
+are cast back. Node keys: ``type``, ``shape``, ``dtypes``, ``index``,
+``columns`` / ``name`` (series), ``extras`` (repair hints, when needed).
 """
 
 from __future__ import annotations
@@ -40,42 +31,22 @@ from dsdt.errors import CorruptObjectError, UnsupportedValueError
 _OBJECT_KINDS = frozenset({"string", "bytes", "empty", "boolean", "integer", "floating", "date"})
 _NA_KINDS = ("none", "nan", "na")
 _NA_VALUES: tuple[Any, ...] = (None, np.nan, pd.NA)
-_NA_TYPE_CODES: dict[type, int] = {type(None): 0, float: 1, type(pd.NA): 2}
+_NA_TYPE_CODES: dict[type, int] = {type(None): 0, float: 1, np.float64: 1, type(pd.NA): 2}
 _NA_CODE = np.frompyfunc(lambda value: _NA_TYPE_CODES.get(type(value), -1), 1, 1)
 _CATS_KEY = "dsdt.categories."
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 _LABEL_DTYPES_REFUSED = (pd.CategoricalDtype, pd.IntervalDtype, pd.PeriodDtype)
-
-
-# --------------------------------------------------------------------------- labels & dtypes
-
-
-def _encode_label(value: Any) -> list:
-    """Encode a hashable axis label as a typed, YAML-safe list."""
-    if value is None:
-        return ["none"]
-    if value is pd.NaT:
-        return ["nat"]
-    if isinstance(value, (bool, np.bool_)):
-        return ["bool", bool(value)]
-    if isinstance(value, (int, np.integer)):
-        return ["int", int(value)]
-    if isinstance(value, (float, np.floating)):
-        return ["float", float(value).hex()]
-    if isinstance(value, str):
-        return ["str", str(value)]
-    if isinstance(value, tuple):
-        return ["tuple", [_encode_label(item) for item in value]]
-    if isinstance(value, pd.Timestamp):
-        return ["timestamp", value.isoformat()]
-    if isinstance(value, pd.Timedelta):
-        return ["timedelta", int(value.as_unit("ns").value)]
-    raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
-
-
+_SINGLETONS: dict[str, Any] = {"none": None, "nat": pd.NaT, "na": pd.NA}
+_ENCODERS: tuple[tuple[Any, str, Any], ...] = (  # order matters: bool before int
+    ((bool, np.bool_), "bool", bool),
+    ((int, np.integer), "int", int),
+    ((float, np.floating), "float", lambda value: float(value).hex()),
+    (str, "str", str),
+    (tuple, "tuple", lambda value: [_encode_label(item) for item in value]),
+    (pd.Timestamp, "timestamp", lambda value: value.isoformat()),
+    (pd.Timedelta, "timedelta", lambda value: int(value.as_unit("ns").value)),
+)
 _DECODERS: dict[str, Any] = {
-    "none": lambda _: None,
-    "nat": lambda _: pd.NaT,
     "bool": bool,
     "int": int,
     "str": str,
@@ -83,13 +54,29 @@ _DECODERS: dict[str, Any] = {
     "tuple": lambda items: tuple(_decode_label(item) for item in items),
     "timestamp": pd.Timestamp,
     "timedelta": lambda ns: pd.Timedelta(ns, unit="ns"),
+    "utf8b": lambda hexed: bytes.fromhex(hexed).decode("utf-8", "surrogatepass"),
 }
+
+
+def _encode_label(value: Any) -> list:
+    """Encode a hashable axis label as a typed, YAML-safe list."""
+    for tag, singleton in _SINGLETONS.items():
+        if value is singleton:
+            return [tag]
+    if isinstance(value, str) and any("\ud800" <= char <= "\udfff" for char in value):
+        return ["utf8b", value.encode("utf-8", "surrogatepass").hex()]  # not UTF-8 text
+    for types, tag, encode in _ENCODERS:
+        if isinstance(value, types):
+            return [tag, encode(value)]
+    raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
 
 
 def _decode_label(item: list) -> Any:
     """Invert :func:`_encode_label`."""
     try:
-        return _DECODERS[item[0]](item[1] if len(item) > 1 else None)
+        if len(item) == 1:
+            return _SINGLETONS[item[0]]
+        return _DECODERS[item[0]](item[1])
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise CorruptObjectError(f"bad label encoding in frame node: {item!r}") from exc
 
@@ -101,14 +88,17 @@ def _dtype_code(dtype: Any) -> str:
     return str(dtype)
 
 
+def _dtype_codes(dtypes: Any) -> list[str]:
+    """Codes of many dtypes, memoised within the call (``str(dtype)`` is slow)."""
+    memo: dict[Any, str] = {}
+    return [memo[dt] if dt in memo else memo.setdefault(dt, _dtype_code(dt)) for dt in dtypes]
+
+
 def _parse_dtype(code: str) -> Any:
     """Invert :func:`_dtype_code`."""
     if code.startswith("str["):
         return pd.StringDtype(code[4:-1], na_value=np.nan)
     return pandas_dtype(code)
-
-
-# --------------------------------------------------------------------------- axes
 
 
 def _describe(index: pd.Index) -> tuple[dict, list[pd.Index]]:
@@ -117,7 +107,8 @@ def _describe(index: pd.Index) -> tuple[dict, list[pd.Index]]:
     if type(index) is pd.RangeIndex:
         spec.update(kind="range", range=[index.start, index.stop, index.step])
         return spec, []
-    levels = [index.get_level_values(k) for k in range(index.nlevels)]
+    positional = index.set_names(list(range(index.nlevels)))  # level names may be ints
+    levels = [positional.get_level_values(k).rename(None) for k in range(index.nlevels)]
     spec["dtypes"] = [_dtype_code(level.dtype) for level in levels]
     if isinstance(index, pd.MultiIndex):
         spec.update(kind="multi", levels=[_dtype_code(level.dtype) for level in index.levels])
@@ -135,25 +126,35 @@ def _assemble(levels: list[pd.Index], spec: dict) -> pd.Index:
         return pd.RangeIndex(*spec["range"], name=names[0])
     if spec["kind"] == "index":
         if spec.get("freq"):
-            return type(levels[0])(levels[0], freq=spec["freq"], name=names[0])
+            return type(levels[0])(levels[0], freq=spec["freq"]).rename(names[0])
         return levels[0].rename(names[0])
     index = pd.MultiIndex.from_arrays(levels, names=names)
-    for k, code in enumerate(spec["levels"]):
-        if _dtype_code(index.levels[k].dtype) != code:
-            index = index.set_levels(index.levels[k].astype(_parse_dtype(code)), level=k)
-    return index
+    if [_dtype_code(level.dtype) for level in index.levels] == spec["levels"]:
+        return index
+    pairs = zip(index.levels, spec["levels"], strict=True)
+    levels = [level.astype(_parse_dtype(code)) for level, code in pairs]
+    return index.set_levels(levels)  # a whole list: level numbers could clash with int names
+
+
+def _columns_spec(columns: pd.Index) -> dict:
+    """Describe a columns index, labels included."""
+    spec, levels = _describe(columns)
+    for level in levels:
+        if isinstance(level.dtype, _LABEL_DTYPES_REFUSED):
+            raise UnsupportedValueError(f"cannot store column labels of dtype {level.dtype}")
+    if levels:
+        spec["labels"] = [[_encode_label(v) for v in level.tolist()] for level in levels]
+    return spec
 
 
 def _encode_columns(columns: pd.Index) -> dict:
-    """Describe a columns index, labels included, and check it decodes identically."""
-    spec, levels = _describe(columns)
-    if any(isinstance(level.dtype, _LABEL_DTYPES_REFUSED) for level in levels):
-        raise UnsupportedValueError(f"cannot store column labels of dtype {levels[0].dtype}")
-    spec["labels"] = [[_encode_label(v) for v in level.tolist()] for level in levels]
-    decoded = _decode_columns(spec)
-    shape = {key: value for key, value in spec.items() if key != "labels"}
-    same = type(decoded) is type(columns) and decoded.equals(columns)
-    if not same or decoded.names != columns.names or _describe(decoded)[0] != shape:
+    """Describe a columns index and check that it decodes to the same labels and dtypes."""
+    spec = _columns_spec(columns)
+    try:
+        decoded = _decode_columns(spec)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise UnsupportedValueError(f"cannot store column labels {columns!r}: {exc}") from exc
+    if type(decoded) is not type(columns) or _columns_spec(decoded) != spec:
         raise UnsupportedValueError(f"cannot store column labels {columns!r} losslessly")
     return spec
 
@@ -165,9 +166,6 @@ def _decode_columns(spec: dict) -> pd.Index:
         for labels, code in zip(spec.get("labels", []), spec.get("dtypes", []), strict=True)
     ]
     return _assemble(levels, spec)
-
-
-# --------------------------------------------------------------------------- writing
 
 
 def _object_extra(values: np.ndarray, what: str) -> tuple[dict, np.ndarray | None]:
@@ -206,6 +204,8 @@ def _prepare(flat: pd.DataFrame, whats: list[str]) -> tuple[dict, dict[str, byte
     extras: dict[str, dict] = {}
     metadata: dict[str, bytes] = {}
     for name, dtype, what in zip(list(flat.columns), flat.dtypes, whats, strict=True):
+        if dtype.kind != "O":  # fast path: categoricals and objects are both of kind "O"
+            continue
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
             extras[name] = {"ordered": bool(dtype.ordered), "categories": _dtype_code(cats.dtype)}
@@ -241,7 +241,8 @@ def _to_table(flat: pd.DataFrame, whats: list[str]) -> pa.Table:
 
 def _flatten(frame: pd.DataFrame, whats: list[str]) -> tuple[pd.DataFrame, dict]:
     """Rename columns positionally and append non-range index levels as ``i*`` columns."""
-    flat = frame.set_axis([f"c{pos}" for pos in range(frame.shape[1])], axis=1)
+    names = pd.Index([f"c{pos}" for pos in range(frame.shape[1])], dtype=object)
+    flat = frame.set_axis(names, axis=1)  # object labels: faster lookups than "str" ones
     spec, levels = _describe(frame.index)
     for k, level in enumerate(levels):
         flat[f"i{k}"] = level
@@ -261,7 +262,7 @@ def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: Path) -> dict:
         pq.write_table(table, dest)
     except pa.ArrowException as exc:
         raise UnsupportedValueError(f"frame cannot be written as parquet: {exc}") from exc
-    node = {"dtypes": [_dtype_code(dtype) for dtype in frame.dtypes], "index": index_spec}
+    node = {"dtypes": _dtype_codes(frame.dtypes), "index": index_spec}
     if extras:
         node["extras"] = extras
     return node
@@ -299,54 +300,49 @@ def write_frame(obj: pd.DataFrame | pd.Series, dest: Path) -> dict:
         raise
 
 
-# --------------------------------------------------------------------------- reading
+def _restore_categorical(col: pd.Series, extra: dict, table: pa.Table) -> pd.Series:
+    """Rebuild a categorical from its codes and the categories in the schema metadata."""
+    raw = table.schema.metadata[(_CATS_KEY + str(col.name)).encode()]
+    cats = pa.ipc.open_stream(raw).read_all().column(0).to_pandas()
+    cats = pd.Index(cats, dtype=_parse_dtype(extra["categories"])).rename(None)
+    dtype = pd.CategoricalDtype(cats, ordered=extra["ordered"])
+    values = pd.Categorical.from_codes(col.to_numpy(), dtype=dtype, validate=False)
+    return pd.Series(values, index=col.index, name=col.name)
 
 
-def _read_categories(table: pa.Table, name: str, code: str) -> pd.Index:
-    """Load the categories :func:`_prepare` stored in the schema metadata."""
-    raw = (table.schema.metadata or {}).get((_CATS_KEY + name).encode())
-    if raw is None:
-        raise CorruptObjectError(f"categories of column {name} missing from parquet metadata")
-    values = pa.ipc.open_stream(raw).read_all().column(0).to_pandas()
-    return pd.Index(values, dtype=_parse_dtype(code), name=None)
-
-
-def _restore_object(col: pd.Series, extra: dict, na_codes: np.ndarray | None) -> pd.Series:
-    """Bring back object dtype and the original missing markers."""
+def _restore_object(col: pd.Series, kind: str | None, table: pa.Table) -> pd.Series:
+    """Bring back object dtype and the original missing markers (``kind``)."""
     values = col.to_numpy(dtype=object, copy=True)
-    kind = extra.get("na")
     if kind is not None:
         mask = pd.isna(values)
-        for code, (name, marker) in enumerate(zip(_NA_KINDS, _NA_VALUES, strict=True)):
-            if kind == name:
-                values[mask] = marker
-            elif kind == "mixed" and na_codes is not None:
-                values[mask & (na_codes == code)] = marker
+        na_codes = (  # per row when mixed, else the same code everywhere
+            table.column(f"{col.name}_na").to_numpy() if kind == "mixed" else _NA_KINDS.index(kind)
+        )
+        for code, marker in enumerate(_NA_VALUES):
+            values[mask & (na_codes == code)] = marker
     return pd.Series(values, index=col.index, name=col.name, dtype=object, copy=False)
 
 
 def _restore(col: pd.Series, code: str, extra: dict, table: pa.Table) -> pd.Series | None:
     """Return ``col`` repaired to match the stored dtype, or None if already right."""
     if code == "category":
-        cats = _read_categories(table, str(col.name), extra["categories"])
-        dtype = pd.CategoricalDtype(cats, ordered=extra["ordered"])
-        values = pd.Categorical.from_codes(col.to_numpy(), dtype=dtype, validate=False)
-        return pd.Series(values, index=col.index, name=col.name)
+        return _restore_categorical(col, extra, table)
     if code == "object":
         if is_object_dtype(col.dtype) and extra.get("na", "none") == "none":
             return None
-        mixed = extra.get("na") == "mixed"
-        na_codes = table.column(f"{col.name}_na").to_numpy() if mixed else None
-        return _restore_object(col, extra, na_codes)
-    if _dtype_code(col.dtype) != code:
-        return col.astype(_parse_dtype(code))
-    return None
+        return _restore_object(col, extra.get("na"), table)
+    return col.astype(_parse_dtype(code)) if _dtype_code(col.dtype) != code else None
 
 
-def _to_pandas(table: pa.Table, names: list[str], codes: list[str], extras: dict) -> pd.DataFrame:
-    """Convert the ``names`` columns of ``table`` and repair them in place."""
-    frame = table.select(names).to_pandas(integer_object_nulls=True)
-    for pos, (name, code) in enumerate(zip(names, codes, strict=True)):
+def _to_pandas(
+    table: pa.Table, first: int, names: list[str], codes: list[str], extras: dict
+) -> pd.DataFrame:
+    """Convert ``names`` (columns from position ``first`` on) and repair them in place."""
+    frame = table.select(range(first, first + len(names))).to_pandas(integer_object_nulls=True)
+    found = _dtype_codes(frame.dtypes)
+    for pos, (name, code, actual) in enumerate(zip(names, codes, found, strict=True)):
+        if code not in ("category", "object") and actual == code:
+            continue  # the common case: pyarrow restored it exactly
         fixed = _restore(frame.iloc[:, pos], code, extras.get(name, {}), table)
         if fixed is not None:
             frame.isetitem(pos, fixed)
@@ -368,23 +364,28 @@ def read_frame(node: dict, path: Path) -> pd.DataFrame | pd.Series:
     """
     if node.get("type") not in ("dataframe", "series"):
         raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
-    table = pq.read_table(path)
+    try:
+        return _read_frame(node, pq.read_table(path))
+    except (KeyError, IndexError, TypeError, ValueError, pa.ArrowException) as exc:
+        raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
+
+
+def _read_frame(node: dict, table: pa.Table) -> pd.DataFrame | pd.Series:
+    """Rebuild the frame or series from the parquet table and the node."""
     codes, extras, spec = node["dtypes"], node.get("extras", {}), node["index"]
-    level_names = [f"i{k}" for k in range(len(spec.get("dtypes", [])))]
-    levels_frame = _to_pandas(table, level_names, spec.get("dtypes", []), extras)
-    levels = [pd.Index(levels_frame[name], dtype=levels_frame[name].dtype, name=None)
-              for name in level_names]
+    levels: list[pd.Index] = []
+    if spec["kind"] != "range":
+        level_names = [f"i{k}" for k in range(len(spec["dtypes"]))]
+        levels_frame = _to_pandas(table, len(codes), level_names, spec["dtypes"], extras)
+        levels = [pd.Index(col, dtype=col.dtype).rename(None) for _, col in levels_frame.items()]
     index = _assemble(levels, spec)
     names = [f"c{pos}" for pos in range(len(codes))]
-    frame = _to_pandas(table, names, codes, extras) if names else pd.DataFrame(index=index)
+    frame = _to_pandas(table, 0, names, codes, extras) if names else pd.DataFrame(index=index)
     frame.index = index
     if node["type"] == "series":
         return frame.iloc[:, 0].rename(_decode_label(node["name"]))
     frame.columns = _decode_columns(node["columns"])
     return frame
-
-
-# --------------------------------------------------------------------------- arrays
 
 
 def write_array(arr: np.ndarray, dest: Path) -> dict:
@@ -425,12 +426,13 @@ def read_array(node: dict, path: Path) -> np.ndarray:
         The array, with the stored shape and dtype.
 
     Raises:
-        CorruptObjectError: If the file does not match the node.
+        CorruptObjectError: If the file is unreadable or does not match the node.
     """
-    arr = np.load(path, allow_pickle=False)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        raise CorruptObjectError(f"array file {path} is not a readable .npy file: {exc}") from exc
     if list(arr.shape) != list(node["shape"]) or arr.dtype.str != node["dtype"]:
-        raise CorruptObjectError(
-            f"array file {path} holds {arr.dtype.str}{list(arr.shape)}, "
-            f"node says {node['dtype']}{node['shape']}"
-        )
+        found, expected = f"{arr.dtype.str}{list(arr.shape)}", f"{node['dtype']}{node['shape']}"
+        raise CorruptObjectError(f"array file {path} holds {found}, node says {expected}")
     return arr
