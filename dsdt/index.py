@@ -22,7 +22,8 @@ from pathlib import Path
 from dsdt._db import LocalConnection
 from dsdt.objects.record import BundleRecord
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "4"
+_TABLES = ("meta", "bundles", "tags", "deps", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
 
@@ -30,15 +31,16 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS bundles(uuid TEXT PRIMARY KEY, sha TEXT, name TEXT,
     processing_name TEXT, owner TEXT, created TEXT, created_ts REAL);
-CREATE INDEX IF NOT EXISTS bundles_name ON bundles(name);
+CREATE INDEX IF NOT EXISTS bundles_name ON bundles(name, created_ts);
 CREATE INDEX IF NOT EXISTS bundles_proc ON bundles(processing_name);
 CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uuid, key));
 CREATE INDEX IF NOT EXISTS tags_kv ON tags(key, value);
 CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
 CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_uuid);
 CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
-    PRIMARY KEY(ctx, kind, uuid));
+    name TEXT, created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
 CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
+CREATE INDEX IF NOT EXISTS members_latest ON members(ctx, kind, name, created_ts, uuid, sha);
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
     PRIMARY KEY(ctx, kind, shard));
 """
@@ -46,12 +48,11 @@ CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
 PARAM_PREFIX = "__param."
 _COMMITTED = ("EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx AND c.kind='committed' "
               "AND c.uuid=m.uuid AND c.sha=m.sha)")
-_SELECT = (
-    "SELECT b.uuid, m.sha, b.name, b.processing_name, b.owner, b.created, "
-    + _COMMITTED + ", ROW_NUMBER() OVER (PARTITION BY b.name "
-    "ORDER BY b.created_ts DESC, b.uuid DESC), b.created_ts "
-    "FROM members m JOIN bundles b ON b.uuid = m.uuid AND b.sha = m.sha WHERE "
-)
+_HAS_TAG = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key=? AND t.value=?)"
+_IS_ROOT = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key='root_task')"
+_HAS_PROC = "EXISTS (SELECT 1 FROM bundles p WHERE p.uuid=m.uuid AND p.processing_name=?)"
+_OUTER = ("SELECT b.uuid, x.sha, b.name, b.processing_name, b.owner, b.created, b.created_ts "
+          "FROM ({}) x JOIN bundles b ON b.uuid = x.uuid AND b.sha = x.sha")
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,34 @@ class Query:
 
 
 def _setup(db: sqlite3.Connection) -> None:
-    db.executescript(_SCHEMA)
+    db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
     row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    if row is None:
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-    elif row[0] != _SCHEMA_VERSION:  # an index from another dsdt version: rebuild it
-        for table in ("bundles", "tags", "deps", "members", "shards"):
-            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-        db.execute("UPDATE meta SET value=? WHERE key='schema'", (_SCHEMA_VERSION,))
+    if row is not None and row[0] != _SCHEMA_VERSION:  # made by another dsdt: rebuild it
+        for table in _TABLES:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.executescript(_SCHEMA)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+
+
+def _where(ctx: str, q: Query) -> tuple[str, list[object]]:
+    """The WHERE clause (over ``members m``) and its parameters for a query."""
+    where = ["m.ctx = ?", "m.kind = 'bundles'"]
+    args: list[object] = [ctx]
+    for cond, value in (("m.uuid = ?", q.uuid), ("m.name GLOB ?", q.name_glob and
+                                                 glob_to_sqlite(q.name_glob)),
+                        (_HAS_PROC, q.processing_name), ("m.created_ts < ?", q.before),
+                        ("m.created_ts >= ?", q.after)):
+        if value is not None:
+            where.append(cond)
+            args.append(value)
+    for k, v in (q.tags or {}).items():
+        where.append(_HAS_TAG)
+        args += [k, v]
+    if q.roots is not None:
+        where.append(_IS_ROOT if q.roots else "NOT " + _IS_ROOT)
+    if q.committed is not None:
+        where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
+    return " AND ".join(where), args
 
 
 def glob_to_sqlite(pattern: str) -> str:
@@ -193,23 +214,26 @@ class Index:
             if have.get(name) == sha:
                 continue
             try:
-                self._ensure_bundle(db, name, sha)
+                bundle_name, created_ts = self._ensure_bundle(db, name, sha)
             except Exception as e:  # noqa: BLE001 - reported, the member is skipped
                 problems.append(f"{kind} ref {ctx}/{name}: {e}")
                 ok = False
                 continue
-            db.execute("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?)",
-                       (ctx, kind, name, shard, sha))
+            db.execute("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)",
+                       (ctx, kind, name, shard, sha, bundle_name, created_ts))
         for uuid in set(have) - present:
             db.execute("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", (ctx, kind, uuid))
         return ok
 
-    def _ensure_bundle(self, db: sqlite3.Connection, uuid: str, sha: str) -> None:
-        row = db.execute("SELECT sha FROM bundles WHERE uuid=?", (uuid,)).fetchone()
+    def _ensure_bundle(self, db: sqlite3.Connection, uuid: str, sha: str) -> tuple[str, float]:
+        """Index the record of ``uuid`` unless it is already; return its name and time."""
+        row = db.execute("SELECT sha, name, created_ts FROM bundles WHERE uuid=?",
+                         (uuid,)).fetchone()
         if row is not None and row[0] == sha:
-            return
+            return row[1], row[2]
         rec = self.load_record(uuid, sha)
         self.add_record(db, rec, sha)
+        return rec.name, rec.created_at.timestamp()
 
     @staticmethod
     def add_record(db: sqlite3.Connection, rec: BundleRecord, sha: str) -> None:
@@ -231,39 +255,20 @@ class Index:
     def find(self, ctx: str, q: Query) -> list[Row]:
         """Bundles of context ``ctx`` matching ``q``, newest first."""
         self.refresh()
-        where = ["m.ctx = ?", "m.kind = 'bundles'"]
-        args: list[object] = [ctx]
-        if q.uuid is not None:
-            where.append("b.uuid = ?")
-            args.append(q.uuid)
-        if q.name_glob is not None:
-            where.append("b.name GLOB ?")
-            args.append(glob_to_sqlite(q.name_glob))
-        if q.processing_name is not None:
-            where.append("b.processing_name = ?")
-            args.append(q.processing_name)
-        for k, v in (q.tags or {}).items():
-            where.append(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=b.uuid AND t.key=? AND t.value=?)")
-            args += [k, v]
-        if q.roots is not None:
-            cond = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=b.uuid AND t.key='root_task')"
-            where.append(cond if q.roots else "NOT " + cond)
-        if q.committed is not None:
-            where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
-        if q.before is not None:
-            where.append("b.created_ts < ?")
-            args.append(q.before)
-        if q.after is not None:
-            where.append("b.created_ts >= ?")
-            args.append(q.after)
-        # Only fixed fragments are joined; every user value is a bound parameter.
-        sql = _SELECT + " AND ".join(where)
-        rows = self.connect().execute(sql, args).fetchall()
+        where, args = _where(ctx, q)
+        # Only fixed fragments are joined; every user value is a bound parameter. The
+        # latest-per-name query walks the members_latest index; SQLite takes the bare
+        # columns of a GROUP BY from the row holding the MAX.
+        inner = "SELECT m.uuid, m.sha FROM members m WHERE " + where  # noqa: S608
         if q.latest_per_name:
-            rows = [r for r in rows if r[7] == 1]
-        rows.sort(key=lambda r: (r[8], r[0]), reverse=True)
-        return [Row(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+            inner = inner.replace(" FROM", ", MAX(m.created_ts) FROM", 1) + " GROUP BY m.name"
+        db = self.connect()
+        rows = db.execute(_OUTER.format(inner), args).fetchall()
+        rows.sort(key=lambda r: (r[6], r[0]), reverse=True)
+        committed = {u for (u,) in db.execute(
+            "SELECT c.uuid FROM members c JOIN members m ON m.ctx=c.ctx AND m.uuid=c.uuid "
+            "AND m.sha=c.sha WHERE c.ctx=? AND c.kind='committed' AND m.kind='bundles'", (ctx,))}
+        return [Row(r[0], r[1], r[2], r[3], r[4], r[5], r[0] in committed) for r in rows]
 
     def tags_of(self, uuids: list[str]) -> dict[str, dict[str, str]]:
         """All tags (user and ``__param.``) of the given bundles."""
