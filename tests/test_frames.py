@@ -83,10 +83,29 @@ def assert_same(left: pd.DataFrame | pd.Series, right: pd.DataFrame | pd.Series)
     assert_same_index(left.index, right.index)
 
 
+
+def put_frame(obj: Any, dest: Path) -> dict:
+    """write_frame to a file, removing it on failure (what the blob writer does)."""
+    return _put(write_frame, obj, dest)
+
+
+def put_array(arr: Any, dest: Path) -> dict:
+    """write_array to a file, removing it on failure."""
+    return _put(write_array, arr, dest)
+
+
+def _put(write: Any, value: Any, dest: Path) -> dict:
+    try:
+        with open(dest, "wb") as out:
+            return write(value, out)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
 def roundtrip(obj: pd.DataFrame | pd.Series, tmp_path: Path) -> tuple[Any, dict]:
     """Write, YAML round-trip the node, read back."""
     dest = tmp_path / "blob"
-    node = write_frame(obj, dest)
+    node = put_frame(obj, dest)
     assert dest.exists()
     reloaded = yaml.safe_load(yaml.safe_dump(node))
     assert reloaded == node
@@ -408,7 +427,7 @@ def test_original_is_not_modified(tmp_path: Path) -> None:
         index=pd.Index([5, 6], name="i"),
     )
     copy = frame.copy(deep=True)
-    write_frame(frame, tmp_path / "blob")
+    put_frame(frame, tmp_path / "blob")
     assert_same(frame, copy)
 
 
@@ -481,18 +500,18 @@ def test_unsupported_frames(name: str, precreate: bool, tmp_path: Path) -> None:
     if precreate:
         dest.write_bytes(b"")
     with pytest.raises(UnsupportedValueError, match=needle):
-        write_frame(make(), dest)
+        put_frame(make(), dest)
     assert not dest.exists()
 
 
 def test_not_a_frame(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedValueError):
-        write_frame([1, 2], tmp_path / "blob")  # type: ignore[arg-type]
+        put_frame([1, 2], tmp_path / "blob")  # type: ignore[arg-type]
 
 
 def test_corrupt_frame_inputs(tmp_path: Path) -> None:
     dest = tmp_path / "blob"
-    node = write_frame(pd.DataFrame({"a": [1, 2]}), dest)
+    node = put_frame(pd.DataFrame({"a": [1, 2]}), dest)
     with pytest.raises(CorruptObjectError):
         read_frame({**node, "type": "ndarray"}, dest)
     with pytest.raises(CorruptObjectError):
@@ -537,7 +556,7 @@ ARRAY_DTYPES = [
 def test_array_roundtrip(dtype: str, shape: tuple[int, ...], tmp_path: Path) -> None:
     arr = np.arange(int(np.prod(shape))).reshape(shape).astype(dtype)
     dest = tmp_path / "blob"
-    node = write_array(arr, dest)
+    node = put_array(arr, dest)
     assert not (tmp_path / "blob.npy").exists()
     assert yaml.safe_load(yaml.safe_dump(node)) == node
     assert node["type"] == "ndarray" and node["shape"] == list(shape)
@@ -556,13 +575,13 @@ def test_array_special_values(tmp_path: Path) -> None:
         np.array(7.5),
     ]
     for arr in arrays:
-        node = write_array(arr, tmp_path / "blob")
+        node = put_array(arr, tmp_path / "blob")
         np.testing.assert_array_equal(read_array(node, tmp_path / "blob"), arr, strict=True)
 
 
 def test_corrupt_array_inputs(tmp_path: Path) -> None:
     dest = tmp_path / "blob"
-    node = write_array(np.arange(3), dest)
+    node = put_array(np.arange(3), dest)
     with pytest.raises(CorruptObjectError):
         read_array({**node, "shape": [4]}, dest)
     with pytest.raises(CorruptObjectError):
@@ -585,7 +604,7 @@ def test_corrupt_array_inputs(tmp_path: Path) -> None:
 def test_unsupported_arrays(arr: np.ndarray, tmp_path: Path) -> None:
     dest = tmp_path / "blob"
     with pytest.raises(UnsupportedValueError):
-        write_array(arr, dest)
+        put_array(arr, dest)
     assert not dest.exists()
 
 

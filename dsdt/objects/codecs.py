@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dsdt.errors import UnsupportedValueError
 from dsdt.objects.blobs import BlobStore
@@ -161,7 +161,7 @@ class Encoder:
     def _frame(self, v: Any) -> dict[str, Any]:
         from dsdt.objects import frames
 
-        return self._via_file(lambda tmp: frames.write_frame(v, tmp), ".parquet")
+        return self._via_writer(lambda out: frames.write_frame(v, out))
 
     def _numpy(self, v: Any) -> dict[str, Any]:
         import numpy as np
@@ -169,19 +169,17 @@ class Encoder:
         if isinstance(v, np.ndarray):
             from dsdt.objects import frames
 
-            return self._via_file(lambda tmp: frames.write_array(v, tmp), ".npy")
+            return self._via_writer(lambda out: frames.write_array(v, out))
         dtype = v.dtype
         if dtype.hasobject or dtype.fields is not None or np.dtype(dtype.str) != dtype:
             raise UnsupportedValueError(f"cannot store a numpy scalar of dtype {dtype}")
         return {"type": "npscalar", "dtype": dtype.str, "hex": v.tobytes().hex()}
 
-    def _via_file(self, write: Callable[[Path], dict[str, Any]], suffix: str) -> dict[str, Any]:
-        tmp = self.blobs.new_tmp(suffix)
-        try:
-            node = write(tmp)
-            blob_id, size = self.blobs.put_file(tmp, how="move")
-        finally:
-            tmp.unlink(missing_ok=True)
+    def _via_writer(self, write: Callable[[BinaryIO], dict[str, Any]]) -> dict[str, Any]:
+        with self.blobs.writer() as out:
+            node = write(out)  # type: ignore[arg-type]
+        assert out.result is not None
+        blob_id, size = out.result
         return {**node, "blob": blob_id, "size": size}
 
 

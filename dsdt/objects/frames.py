@@ -18,7 +18,7 @@ are cast back. Node keys: ``type``, ``shape``, ``dtypes``, ``index``,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -250,7 +250,7 @@ def _flatten(frame: pd.DataFrame, whats: list[str]) -> tuple[pd.DataFrame, dict]
     return flat, spec
 
 
-def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: Path) -> dict:
+def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: BinaryIO) -> dict:
     """Write ``frame`` to ``dest``; return the node keys shared by frames and series."""
     flat, index_spec = _flatten(frame, whats)
     extras, metadata = _prepare(flat, whats)
@@ -268,12 +268,13 @@ def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: Path) -> dict:
     return node
 
 
-def write_frame(obj: pd.DataFrame | pd.Series, dest: Path) -> dict:
+def write_frame(obj: pd.DataFrame | pd.Series, dest: BinaryIO) -> dict:
     """Store a DataFrame or Series losslessly as a parquet file.
 
     Args:
         obj: The frame or series to store. It is not modified.
-        dest: Where to write the parquet file (a fresh path; overwritten if present).
+        dest: A binary stream to write the parquet file to; the caller discards
+            it when this raises.
 
     Returns:
         A node dict of YAML-safe plain data describing the stored value: ``type``
@@ -282,22 +283,17 @@ def write_frame(obj: pd.DataFrame | pd.Series, dest: Path) -> dict:
 
     Raises:
         UnsupportedValueError: If the value cannot be stored losslessly (e.g. an
-            object column holding dicts or mixed types). No file is left at
-            ``dest`` then.
+            object column holding dicts or mixed types).
     """
-    try:
-        if isinstance(obj, pd.Series):
-            head = {"type": "series", "shape": [len(obj)], "name": _encode_label(obj.name)}
-            return head | _write_parquet(obj.to_frame(name=0), [f"series {obj.name!r}"], dest)
-        if isinstance(obj, pd.DataFrame):
-            head = {"type": "dataframe", "shape": list(obj.shape)}
-            head["columns"] = _encode_columns(obj.columns)
-            whats = [f"column {label!r}" for label in obj.columns]
-            return head | _write_parquet(obj, whats, dest)
-        raise UnsupportedValueError(f"write_frame expects a DataFrame or Series, not {type(obj)}")
-    except BaseException:
-        Path(dest).unlink(missing_ok=True)
-        raise
+    if isinstance(obj, pd.Series):
+        head = {"type": "series", "shape": [len(obj)], "name": _encode_label(obj.name)}
+        return head | _write_parquet(obj.to_frame(name=0), [f"series {obj.name!r}"], dest)
+    if isinstance(obj, pd.DataFrame):
+        head = {"type": "dataframe", "shape": list(obj.shape)}
+        head["columns"] = _encode_columns(obj.columns)
+        whats = [f"column {label!r}" for label in obj.columns]
+        return head | _write_parquet(obj, whats, dest)
+    raise UnsupportedValueError(f"write_frame expects a DataFrame or Series, not {type(obj)}")
 
 
 def _restore_categorical(col: pd.Series, extra: dict, table: pa.Table) -> pd.Series:
@@ -388,30 +384,25 @@ def _read_frame(node: dict, table: pa.Table) -> pd.DataFrame | pd.Series:
     return frame
 
 
-def write_array(arr: np.ndarray, dest: Path) -> dict:
+def write_array(arr: np.ndarray, dest: BinaryIO) -> dict:
     """Store a numpy array as a ``.npy`` file (never pickled).
 
     Args:
         arr: The array: any non-object dtype, any shape (0-d and empty included).
-        dest: Where to write the file, used as is (no ``.npy`` suffix is added).
+        dest: A binary stream to write the ``.npy`` bytes to; the caller discards
+            it when this raises.
 
     Returns:
         A node dict with ``type`` (``"ndarray"``), ``shape`` and ``dtype``.
 
     Raises:
-        UnsupportedValueError: For object dtypes, masked arrays and matrices. No
-            file is left at ``dest`` then.
+        UnsupportedValueError: For object dtypes, masked arrays and matrices.
     """
-    try:
-        if type(arr) not in (np.ndarray, np.memmap):
-            raise UnsupportedValueError(f"cannot store an array of type {type(arr).__name__}")
-        if arr.dtype.hasobject:
-            raise UnsupportedValueError(f"cannot store an ndarray of dtype {arr.dtype} (objects)")
-        with open(dest, "wb") as handle:
-            np.save(handle, np.asarray(arr), allow_pickle=False)
-    except BaseException:
-        Path(dest).unlink(missing_ok=True)
-        raise
+    if type(arr) not in (np.ndarray, np.memmap):
+        raise UnsupportedValueError(f"cannot store an array of type {type(arr).__name__}")
+    if arr.dtype.hasobject:
+        raise UnsupportedValueError(f"cannot store an ndarray of dtype {arr.dtype} (objects)")
+    np.save(dest, np.asarray(arr), allow_pickle=False)
     return {"type": "ndarray", "shape": list(arr.shape), "dtype": arr.dtype.str}
 
 
