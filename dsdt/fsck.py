@@ -169,8 +169,9 @@ def _check_leftovers(repo: Repository, report: FsckReport, referenced: set[str])
         report.warnings.append(f"{len(temps)} temporary record file(s) from interrupted writes")
     scratch = repo.root / "cache" / "tmp"
     leftovers = list(scratch.iterdir()) if scratch.is_dir() else []
+    leftovers += list((repo.root / "cache" / "blobs").glob("*/.*.tmp"))
     if leftovers:
-        report.warnings.append(f"{len(leftovers)} file(s) in cache/tmp from interrupted writes")
+        report.warnings.append(f"{len(leftovers)} temporary blob file(s) from interrupted writes")
     views = repo.root / "cache" / "views"
     orphans = [v for v in views.iterdir() if v.name not in referenced] if views.is_dir() else []
     if orphans:

@@ -19,11 +19,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import fsync_dir, reflink
+from dsdt._fs import fsync_dir
 from dsdt.errors import CorruptObjectError, NotFoundError
+from dsdt.objects._copy import copy_and_hash, hash_path
 from dsdt.objects.ids import is_sha256
 
-_CHUNK = 4 << 20  # bytes per read when streaming large files
 _SMALL = 1 << 20  # files up to this size are read into memory in one go
 
 
@@ -83,8 +83,11 @@ class BlobStore:
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
         """Store ``data``; return its id."""
         blob_id = hashlib.sha256(data).hexdigest()
-        if not self.has(blob_id):
-            tmp = self.new_tmp()
+        dest = self.path(blob_id)
+        if not dest.exists():
+            self._mkdir(dest.parent)
+            # The temp file sits beside its final name: a rename within one directory.
+            tmp = dest.parent / f".{self._tmp_prefix}{next(self._tmp_count)}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             try:
                 view = memoryview(data)
@@ -123,24 +126,34 @@ class BlobStore:
             return blob_id, size
         fd = os.open(src, os.O_RDONLY)
         try:
-            if os.fstat(fd).st_size <= _SMALL:
-                data = os.read(fd, _SMALL + 1)
+            size = os.fstat(fd).st_size
+            if size <= _SMALL:
+                data = os.read(fd, size + 1)  # one more byte: notices a file that grew
                 if len(data) <= _SMALL:
                     return self.put_bytes(data, sync=sync), len(data)
         finally:
             os.close(fd)
-        with open(src, "rb") as f:
-            tmp = self.new_tmp()
-            with open(tmp, "wb") as out:
-                if reflink(f.fileno(), out.fileno()):
-                    blob_id, size = hash_file(src)
-                else:
-                    blob_id, size = _copy_hashing(f, out)
-            if self.has(blob_id):
-                os.unlink(tmp)
-            else:
-                self._install(tmp, blob_id, sync)
-            return blob_id, size
+        return self._put_large(src, sync)
+
+    def _put_large(self, src: Path, sync: bool) -> tuple[str, int]:
+        src_fd = os.open(src, os.O_RDONLY)
+        tmp = self.new_tmp()
+        try:
+            dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            try:
+                blob_id, size = copy_and_hash(src_fd, dst_fd, str(src), sync)
+            finally:
+                os.close(dst_fd)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        finally:
+            os.close(src_fd)
+        if self.has(blob_id):
+            os.unlink(tmp)
+        else:
+            self._place(tmp, blob_id, sync)
+        return blob_id, size
 
     def _install(self, tmp: Path, blob_id: str, sync: bool) -> None:
         os.chmod(tmp, 0o444)
@@ -314,45 +327,8 @@ class BlobWriter:
 
 
 def hash_file(path: Path) -> tuple[str, int]:
-    """Return ``(sha256 hex, size)`` of a file, read in large chunks."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _copy_hashing(src, dst) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    """Copy ``src`` to ``dst`` reading it once; hashing and writing overlap on two threads."""
-    h = hashlib.sha256()
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-    errors: list[BaseException] = []
-
-    def writer() -> None:
-        try:
-            while (chunk := chunks.get()) is not None:
-                dst.write(chunk)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(e)
-            while chunks.get() is not None:
-                pass
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    size = 0
-    try:
-        while chunk := src.read(_CHUNK):
-            chunks.put(chunk)
-            h.update(chunk)  # releases the GIL: runs while the writer writes
-            size += len(chunk)
-    finally:
-        chunks.put(None)
-        thread.join()
-    if errors:
-        raise errors[0]
-    return h.hexdigest(), size
+    """Return ``(sha256 hex, size)`` of a file."""
+    return hash_path(path)
 
 
 def _fsync_file(path: Path) -> None:

@@ -26,6 +26,7 @@ from dsdt.errors import PathError
 from dsdt.objects.blobs import BlobStore
 
 _WORKERS = 4
+_LARGE = 1 << 20  # files above this size are stored on worker threads
 
 
 class StatCache:
@@ -225,13 +226,15 @@ class FileEncoder:
                     out.append(blobs.put_file(Path(path), how=how, sync=False))
             return out
 
-        size = -(-len(items) // _WORKERS)
-        chunks = [items[i:i + size] for i in range(0, len(items), size)] if items else []
-        if len(chunks) > 1 and len(items) > 64:
+        # Small files go one by one (threads only add lock hand-offs for page-cache
+        # copies); large ones are hashed in parallel, since hashing releases the GIL.
+        large = [i for i, (_, st) in enumerate(items) if st.st_size > _LARGE]
+        results = run([item for item in items if item[1].st_size <= _LARGE])
+        if large:
             with ThreadPoolExecutor(_WORKERS) as pool:
-                results = [r for part in pool.map(run, chunks) for r in part]
-        else:
-            results = run(items)
+                done = list(pool.map(lambda i: run([items[i]])[0], large))
+            for i, r in zip(large, done, strict=True):
+                results.insert(i, r)
         blobs.sync()
         if self.stat_cache:
             fresh = [(p, st, r[0]) for (p, st), r in zip(items, results, strict=True)
