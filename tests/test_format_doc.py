@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 import dsdt.api as api
@@ -59,6 +60,7 @@ def test_layout_paths_exist(project: Path) -> None:
     os.utime(project / "f.txt", (1e9, 1e9))  # old enough for the stat cache to trust it
     b = api.add("default", "f", str(project / "f.txt"))
     api.commit("default", "f")
+    api.Bundle("default", name="arr", data=np.arange(3))  # streamed through cache/tmp
     assert b.data
     root = project / ".dsdt"
     for line in block("text layout").splitlines()[1:]:
