@@ -317,3 +317,15 @@ def test_status_of_another_context_and_error_messages(ctx: str, project: Path) -
 
     with pytest.raises(PathError, match="is a file"):
         api.init(project / "afile")
+
+
+def test_cache_deleted_under_a_running_process(ctx: str, project: Path) -> None:
+    import shutil
+
+    api.Bundle(ctx, name="a", data=b"x" * 5000)
+    shutil.rmtree(project / ".dsdt" / "cache")  # e.g. a user reclaiming disk
+    b = api.Bundle(ctx, name="b", data=pd.DataFrame({"x": [1]}))
+    api.Bundle(ctx, name="c", data=b"y" * 5000)
+    assert api.cat(ctx, "c") == b"y" * 5000 and b.data.shape == (1, 1)
+    assert api.get(ctx, "a") is not None  # its record is still listed; its data is gone
+    assert not api.fsck().ok  # ...and fsck says so

@@ -75,9 +75,18 @@ class BlobStore:
             path.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(key)
 
+    def create(self, path: Path) -> int:
+        """Create a new read-only file for writing (its directory too); return its fd."""
+        self._mkdir(path.parent)
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileNotFoundError:  # the cache was deleted under us: forget what we made
+            self._made_dirs.clear()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+
     def new_tmp(self, suffix: str = "") -> Path:
         """A fresh path in the scratch directory, for writers that produce a blob file."""
-        self._mkdir(self.tmp)
         return self.tmp / f"{self._tmp_prefix}{next(self._tmp_count)}{suffix}"
 
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
@@ -85,10 +94,9 @@ class BlobStore:
         blob_id = hashlib.sha256(data).hexdigest()
         dest = self.path(blob_id)
         if not dest.exists():
-            self._mkdir(dest.parent)
             # The temp file sits beside its final name: a rename within one directory.
             tmp = dest.parent / f".{self._tmp_prefix}{next(self._tmp_count)}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            fd = self.create(tmp)
             try:
                 view = memoryview(data)
                 while view:
@@ -139,7 +147,7 @@ class BlobStore:
         src_fd = os.open(src, os.O_RDONLY)
         tmp = self.new_tmp()
         try:
-            dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            dst_fd = self.create(tmp)
             try:
                 blob_id, size = copy_and_hash(src_fd, dst_fd, str(src), sync)
             finally:
@@ -237,7 +245,7 @@ class BlobWriter:
     def __init__(self, store: BlobStore) -> None:
         self._store = store
         self._tmp = store.new_tmp()
-        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        self._fd = store.create(self._tmp)
         self._hash = hashlib.sha256()
         self._size = 0
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
