@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dsdt.bundle import Bundle, LineageInfo
+from dsdt.bundle import Bundle
 from dsdt.errors import (
     BundleNotFoundError,
     ContextExistsError,
@@ -26,6 +26,7 @@ from dsdt.errors import (
     UsageError,
 )
 from dsdt.index import Query
+from dsdt.lineage import LineageInfo
 from dsdt.objects.codecs import DBLink, DirectoryList
 from dsdt.objects.ids import check_uuid
 from dsdt.objects.record import BundleRecord

@@ -10,18 +10,16 @@ an exception anywhere before that last step leaves nothing behind, and a
 from __future__ import annotations
 
 import getpass
-import hashlib
-import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from dsdt._fs import remove_tree
-from dsdt.errors import BundleStateError, PathError, UsageError
+from dsdt.errors import BundleStateError, UsageError
 from dsdt.index import PARAM_PREFIX, Row
-from dsdt.objects.codecs import DBLink, Decoder, Encoder
+from dsdt.lineage import LineageInfo, default_processing_name
+from dsdt.managed import ManagedFiles
+from dsdt.objects.codecs import Decoder, Encoder
 from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
 from dsdt.objects.record import BundleRecord, Dependency, Lineage, now_iso
@@ -32,38 +30,6 @@ _NO_DATA = object()
 _PRESENTATION = {"dataframe": "DF", "series": "DF", "ndarray": "TENSOR", "list": "TENSOR",
                  "set": "TENSOR", "frozenset": "TENSOR", "tuple": "ROW", "dict": "ROW",
                  "packed": "ROW", "none": "JSON", "dblink": "SCALAR"}
-
-
-@dataclass(frozen=True)
-class LineageInfo:
-    """Where a bundle came from (the ``Lineage`` of the spec, plus its identity)."""
-
-    uuid: str
-    name: str
-    processing_name: str
-    creation_date: datetime
-    depends_on: tuple[Dependency, ...]
-    code_ref: str
-    code_hash: str
-    git: dict[str, Any]
-    start_time: float
-    stop_time: float
-
-    @classmethod
-    def of(cls, rec: BundleRecord) -> LineageInfo:
-        """Build from a record."""
-        lin = rec.lineage
-        return cls(rec.uuid, rec.name, rec.processing_name, rec.created_at, lin.depends_on,
-                   lin.code_ref, lin.code_hash, dict(lin.git), lin.start_time, lin.stop_time)
-
-
-def default_processing_name(name: str, code_ref: str, params: dict[str, str],
-                            deps: tuple[Dependency, ...]) -> str:
-    """``<name>_<hash>``: a hash of the code ref, param keys *and* values, and inputs."""
-    summary = {"code_ref": code_ref, "params": sorted(params.items()),
-               "deps": sorted((d.arg_name, d.processing_name) for d in deps)}
-    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:16]
-    return f"{name or 'bundle'}_{digest}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +66,7 @@ class _Draft:
     stop_time: float = 0.0
 
 
-class Bundle:
+class Bundle(ManagedFiles):
     """A named, tagged, immutable version of some data, with its lineage.
 
     Both documented forms work::
@@ -338,60 +304,6 @@ class Bundle:
         draft = self._need_open()
         draft.start_time, draft.stop_time = float(start_time), float(stop_time)
         return self
-
-    # --- managed files (open bundles) ---------------------------------------------------
-
-    def _managed(self, rel: str) -> Path:
-        self._need_open()
-        view = self._repo.view_dir(self.uuid).resolve()
-        path = (view / rel).resolve() if not Path(rel).is_absolute() else Path(rel).resolve()
-        if path != view and not path.is_relative_to(view):
-            raise PathError(f"{rel!r} is outside this bundle's directory {view}")
-        return path
-
-    def get_file(self, filename: str) -> str:
-        """A path inside the bundle to write a file to; add it with ``add_data``."""
-        path = self._managed(filename)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return str(path)
-
-    def make_file(self, filename: str | list[str] | dict[str, str]) -> Any:
-        """Like :meth:`get_file`, returning ``luigi.LocalTarget``(s) of the same shape."""
-        import luigi
-
-        if isinstance(filename, dict):
-            return {k: luigi.LocalTarget(self.get_file(v)) for k, v in filename.items()}
-        if isinstance(filename, list):
-            targets = [luigi.LocalTarget(self.get_file(v)) for v in filename]
-            return targets[0] if len(targets) == 1 else targets
-        return luigi.LocalTarget(self.get_file(filename))
-
-    def get_directory(self, dir_name: str) -> str:
-        """Create a directory inside the bundle and return its path."""
-        path = self._managed(dir_name.rstrip("/"))
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
-
-    make_directory = get_directory
-
-    def copy_in_file(self, existing_file: str) -> Any:
-        """Copy an existing file into the bundle; returns a ``luigi.LocalTarget`` for it."""
-        import luigi
-
-        src = Path(existing_file)
-        if not src.is_file():
-            raise PathError(f"{existing_file} is not a file")
-        dst = Path(self.get_file(src.name))
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(src, tmp)
-        tmp.replace(dst)
-        return luigi.LocalTarget(str(dst))
-
-    def db_table(self, dsn: str, table_name: str, schema_name: str) -> DBLink:
-        """A reference to a database table to store in the bundle (never copied)."""
-        self._need_open()
-        return DBLink(dsn, table_name, schema_name,
-                      f"db://{schema_name}.{table_name}@{dsn}")
 
     # --- readers -----------------------------------------------------------------------
 
