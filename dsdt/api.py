@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dsdt.api_remote import delete_remote_context, pull, push, remote, rmr
 from dsdt.bundle import Bundle
 from dsdt.errors import (
     BundleNotFoundError,
@@ -36,7 +37,8 @@ from dsdt.repo import ContextInfo, Repository
 __all__ = [
     "Bundle", "ContextInfo", "DBLink", "LineageInfo", "add", "cat", "commit", "context",
     "contexts", "current_context", "delete_context", "fsck", "get", "init", "lineage",
-    "ls_contexts", "rm", "search", "set_aws_profile", "status", "switch",
+    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search", "set_aws_profile",
+    "status", "switch",
 ]
 
 _repos: dict[Path, Repository] = {}
@@ -100,15 +102,29 @@ def delete_context(context_name: str, remote: bool = False, force: bool = False)
     """
     repo = _repo()
     ctx = _context(repo, context_name)
-    if remote and not repo.context_meta(ctx).get("remote_url"):
+    bound = repo.context_meta(ctx).get("remote_url")
+    if remote and not bound:
         raise UsageError(f"context {ctx!r} has no remote bound; nothing remote to delete")
+    if remote and not force:
+        raise UsageError("deleting the remote context too needs force=True (dsdt context -d -r -f)")
     committed = repo.index.find(ctx, Query(committed=True))
-    if committed and not force:
+    if committed and not force and not _all_pushed(repo, ctx, [r.uuid for r in committed]):
         raise UsageError(
-            f"context {ctx!r} holds {len(committed)} committed bundle(s); pass force=True "
-            "(dsdt context -d --force) to delete it anyway"
+            f"context {ctx!r} holds committed bundle(s) that are not on a remote; pass "
+            "force=True (dsdt context -d --force) to delete it anyway"
         )
+    if remote:
+        delete_remote_context(repo, ctx)
     repo.delete_context(ctx)
+
+
+def _all_pushed(repo: Repository, ctx: str, uuids: list[str]) -> bool:
+    if not repo.context_meta(ctx).get("remote_url"):
+        return False
+    from dsdt.remote.sync import open_remote
+
+    members = open_remote(repo, ctx).members()
+    return all(u in members for u in uuids)
 
 
 def switch(context_name: str) -> None:

@@ -29,12 +29,15 @@ class Config:
         follow_symlinks: When adding a directory, store what symlinks pointing
             outside it point to instead of refusing them.
         lock_timeout: Seconds to wait for another process's lock.
+        s3_endpoint_url: Endpoint of an S3-compatible store (MinIO, Ceph...);
+            ``null`` uses AWS (or boto3's ``AWS_ENDPOINT_URL``). Never credentials.
     """
 
     format_version: int = FORMAT_VERSION
     uncommitted_history: int | None = None
     follow_symlinks: bool = False
     lock_timeout: float = 30.0
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -66,6 +69,7 @@ def _check_type(path: Path, key: str, value: Any) -> None:
         "uncommitted_history": value is None or (type(value) is int and value >= 0),
         "follow_symlinks": isinstance(value, bool),
         "lock_timeout": type(value) in (int, float) and value > 0,
+        "s3_endpoint_url": value is None or (isinstance(value, str) and "://" in value),
     }[key]
     if not ok:
         raise UsageError(f"{path}: bad value {value!r} for {key}")

@@ -101,3 +101,9 @@ class PathError(DsdtError, OSError):
     """A filesystem path given by the user is missing or not usable."""
 
     exit_code = 10
+
+
+class RemoteError(DsdtError):
+    """A remote (S3 bucket, directory) is missing, unreachable or refused a request."""
+
+    exit_code = 11

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsdt.errors import DsdtError
-from dsdt.objects.codecs import blob_ids
+from dsdt.objects.codecs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.objects.record import load_yaml
 from dsdt.repo import BUNDLES, COMMITTED, Repository
@@ -44,27 +44,34 @@ def check(repo: Repository) -> FsckReport:
     """Check the whole repository and return the report."""
     report = FsckReport()
     referenced: dict[str, str] = {}  # uuid -> record sha
+    local_only: set[str] = set()  # uuids in a context without remote: all data must be here
     contexts = repo.root / "refs" / "contexts"
     for ctx_dir in sorted(contexts.iterdir()) if contexts.is_dir() else []:
         if ctx_dir.name.startswith("."):
             report.warnings.append(f"{ctx_dir}: left by an interrupted context deletion")
             continue
-        _check_context(repo, ctx_dir, report, referenced)
+        members = _check_context(repo, ctx_dir, report, referenced)
+        if members is not None:
+            local_only |= members
     _check_head(repo, report)
-    needed = _check_records(repo, referenced, report)
-    _check_blobs(repo, needed, report)
+    needed, remote_ok = _check_records(repo, referenced, local_only, report)
+    _check_blobs(repo, needed, remote_ok, report)
     _check_leftovers(repo, report, set(referenced))
     return report
 
 
 def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
-                   referenced: dict[str, str]) -> None:
+                   referenced: dict[str, str]) -> set[str] | None:
+    """Check a context's refs; its members, or None if it has a remote (data may be there)."""
     ctx = ctx_dir.name
     report.contexts += 1
+    bound = False
     try:
         meta = load_yaml((ctx_dir / "context.yaml").read_bytes(), f"{ctx}/context.yaml")
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
+        else:
+            bound = bool(meta["remote_url"])
     except FileNotFoundError:
         if ctx_dir.exists():  # else deleted by another process while we looked
             report.errors.append(f"{ctx_dir}: context.yaml is missing")
@@ -91,6 +98,7 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
                                          "other contexts do")
             elif members.get(uuid) != value and not (ctx_dir / BUNDLES / uuid[:2] / uuid).exists():
                 report.warnings.append(f"commit mark {where} without membership (harmless)")
+    return None if bound else set(members)
 
 
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:
@@ -129,26 +137,35 @@ def _check_head(repo: Repository, report: FsckReport) -> None:
         report.warnings.append(f"HEAD names context {head!r}, which does not exist")
 
 
-def _check_records(repo: Repository, referenced: dict[str, str],
-                   report: FsckReport) -> set[str]:
+def _check_records(repo: Repository, referenced: dict[str, str], local_only: set[str],
+                   report: FsckReport) -> tuple[set[str], set[str]]:
+    """Every record; returns the blobs needed and those that may live only on a remote."""
     needed: set[str] = set()
+    strict: set[str] = set()
     for uuid, sha in sorted(referenced.items()):
         report.records += 1
         try:
             rec = repo.read_record(uuid, sha)
-            needed.update(blob_ids(rec.data, repo.blobs.read))
+            refs = blob_refs(rec.data, repo.blobs.read).all()
         except DsdtError as e:
             report.errors.append(f"bundle {uuid}: {e}")
+            continue
         except (ValueError, KeyError, TypeError) as e:
             report.errors.append(f"bundle {uuid}: malformed data node or tree ({e})")
-    return needed
+            continue
+        needed |= refs
+        if uuid in local_only:
+            strict |= refs
+    return needed, needed - strict
 
 
-def _check_blobs(repo: Repository, needed: set[str], report: FsckReport) -> None:
+def _check_blobs(repo: Repository, needed: set[str], remote_ok: set[str],
+                 report: FsckReport) -> None:
     for blob_id in sorted(needed):
         report.blobs += 1
         if not repo.blobs.has(blob_id):
-            report.errors.append(f"blob {blob_id} is referenced but missing from the cache")
+            if blob_id not in remote_ok:
+                report.errors.append(f"blob {blob_id} is referenced but missing from the cache")
         elif not repo.blobs.verify(blob_id):
             report.errors.append(f"blob {blob_id} does not match its sha256 (corrupt)")
     unreferenced = [b for b in repo.blobs if b not in needed]

@@ -163,6 +163,13 @@ class Repository:
             raise CorruptObjectError(f"refs/contexts/{ctx}/context.yaml is not a mapping")
         return meta
 
+    def bind_remote(self, ctx: str, remote_context: str, remote_url: str) -> None:
+        """Record the remote binding of ``ctx`` (compare-and-swap on its context.yaml)."""
+        ref = self._ctx_ref(self.require_context(ctx))
+        old = self.refs.read(ref)
+        meta = {"remote_context": remote_context, "remote_url": remote_url}
+        self.refs.swap(ref, old, dump_yaml(meta).decode())
+
     def context_names(self) -> list[str]:
         """Names of all contexts, sorted."""
         base = self.root / "refs" / "contexts"

@@ -31,3 +31,67 @@ def assert_fsck_clean() -> None:
     """The repository passes fsck with no error."""
     report = api.fsck()
     assert report.ok, report.errors
+
+
+# -- S3: a real moto server over HTTP on the loopback interface ---------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 (a free port) for the session; yields its URL.
+
+    moto evaluates ``If-Match`` / ``If-None-Match`` and then stores the object
+    without a lock, so two racing conditional writes can both succeed. Real S3
+    decides them atomically; the object writes are serialised here to match.
+    """
+    import functools
+    import threading
+    from collections.abc import Callable
+    from typing import Any
+
+    from moto.s3.responses import S3Response
+    from moto.server import ThreadedMotoServer
+
+    write_lock = threading.RLock()
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def locked_method(*args: Any, **kwargs: Any) -> Any:
+            with write_lock:
+                return method(*args, **kwargs)
+
+        return locked_method
+
+    with pytest.MonkeyPatch.context() as mp:
+        # put_object: single-part writes; _key_response_post: completing a multipart upload.
+        for name in ("put_object", "_key_response_post"):
+            mp.setattr(S3Response, name, serialised(getattr(S3Response, name)))
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A fresh, uniquely named bucket on the moto server; yields ``(bucket, endpoint_url)``.
+
+    Fake credentials and the endpoint are set in the environment, and the
+    user's own AWS config files and profile are hidden from boto3.
+    """
+    import uuid
+
+    import boto3
+
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    bucket = f"dsdt-test-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    yield bucket, moto_server

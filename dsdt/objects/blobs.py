@@ -196,6 +196,24 @@ class BlobStore:
         else:
             self._pending_dirs.add(dest.parent)
 
+    def install_verified(self, tmp: Path, blob_id: str) -> None:
+        """Install a downloaded file as blob ``blob_id`` if its bytes hash to that id.
+
+        Raises:
+            CorruptObjectError: The bytes do not match; the file is removed and
+                nothing enters the store.
+        """
+        actual, _ = hash_file(tmp)
+        if actual != blob_id:
+            os.unlink(tmp)
+            raise CorruptObjectError(
+                f"blob {blob_id} arrived with sha256 {actual}: the remote copy is corrupt; "
+                "nothing was stored (re-push it from a repository that has it intact)")
+        if self.has(blob_id):
+            os.unlink(tmp)
+        else:
+            self._install(tmp, blob_id, sync=True)
+
     def writer(self) -> BlobWriter:
         """A stream that becomes a blob (see :class:`BlobWriter`)."""
         return BlobWriter(self)

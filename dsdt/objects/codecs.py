@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -280,30 +280,50 @@ class Decoder:
         return self.files.present_directory(node)
 
 
-def blob_ids(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = None) -> list[str]:
-    """Every blob id a node refers to (directory trees and packed values included).
+@dataclass
+class BlobRefs:
+    """The blobs a value node needs.
+
+    Attributes:
+        data: Bulk data blobs and their sizes in bytes.
+        meta: Directory trees and packed values: small blobs that describe the
+            value and travel with the metadata (pulled even without localize).
+    """
+
+    data: dict[str, int] = field(default_factory=dict)
+    meta: set[str] = field(default_factory=set)
+
+    def all(self) -> set[str]:
+        """Every blob id."""
+        return set(self.data) | self.meta
+
+
+def blob_refs(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = None) -> BlobRefs:
+    """The blobs a node refers to, looking inside trees and packed values when it can.
 
     Args:
         node: A value node.
-        read_blob: Reads a blob's bytes, to look inside trees and packed values;
-            without it only the directly named blobs are listed.
+        read_blob: Reads a (meta) blob's bytes; without it, blobs listed inside
+            trees and packed values are not found.
     """
-    found: list[str] = []
+    refs = BlobRefs()
     stack = [node]
     while stack:
         n = stack.pop()
-        if "blob" in n:
-            found.append(n["blob"])
-        if "tree" in n:
-            found.append(n["tree"])
-            if read_blob is not None:
-                found.extend(FileDecoder.tree_blob_ids(read_blob(n["tree"])))
         kind = n["type"]
-        if kind == "packed" and read_blob is not None:
-            stack.append(load_yaml(read_blob(n["blob"]), "packed value"))
+        if "tree" in n:
+            refs.meta.add(n["tree"])
+            if read_blob is not None:
+                refs.data.update(FileDecoder.tree_blobs(read_blob(n["tree"])))
+        if kind == "packed":
+            refs.meta.add(n["blob"])
+            if read_blob is not None:
+                stack.append(load_yaml(read_blob(n["blob"]), "packed value"))
+        elif "blob" in n:
+            refs.data[n["blob"]] = int(n.get("size", 0))
         elif kind in ("list", "tuple", "set", "frozenset"):
             stack.extend(n["items"])
         elif kind == "dict":
             for k, v in n["items"]:
                 stack.extend((k, v))
-    return found
+    return refs

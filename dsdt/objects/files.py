@@ -244,27 +244,40 @@ class FileEncoder:
 
 
 class FileDecoder:
-    """Presents file and directory nodes as readable local paths in a bundle's view."""
+    """Presents file and directory nodes as readable local paths in a bundle's view.
 
-    def __init__(self, blobs: BlobStore, view_dir: Path) -> None:
+    Args:
+        blobs: The local blob store.
+        view_dir: The bundle's view directory.
+        remote: For data that is not local: ``remote.url_of(blob_id)`` names it on
+            the remote (files present as that URL) and ``remote.fetch(ids)``
+            brings blobs down (a directory presented as a path needs its files).
+    """
+
+    def __init__(self, blobs: BlobStore, view_dir: Path, remote: Any = None) -> None:
         self.blobs = blobs
         self.view_dir = view_dir
+        self.remote = remote
 
     def present_file(self, node: dict[str, Any]) -> str:
-        """Local path of a file node, linking it into the view if needed."""
+        """Local path of a file node (linked into the view), or its remote URL."""
         path = self.view_dir / node["path"]
-        self._materialize(path, node["blob"], node["size"])
+        if not self._materialize(path, node["blob"], node["size"]):
+            return self.remote.url_of(node["blob"])
         return str(path)
 
     def present_directory(self, node: dict[str, Any]) -> str | list[str]:
         """Local path of a directory node (or its file paths, for ``as: list``)."""
         root = self.view_dir / node["path"]
         tree = self.read_tree(node["tree"])
+        as_list = node.get("as") == "list"
+        if not as_list and self.remote is not None:
+            self.remote.fetch([e[1] for e in tree["files"] if not self.blobs.has(e[1])])
         paths = []
         for rel, blob_id, size, _exec in tree["files"]:
             path = root / rel
-            self._materialize(path, blob_id, size)
-            paths.append(str(path))
+            local = self._materialize(path, blob_id, size)
+            paths.append(str(path) if local else self.remote.url_of(blob_id))
         for rel in tree["dirs"]:
             (root / rel).mkdir(parents=True, exist_ok=True)
         root.mkdir(parents=True, exist_ok=True)
@@ -275,22 +288,26 @@ class FileDecoder:
         return json.loads(self.blobs.read(tree_id))
 
     @staticmethod
-    def tree_blob_ids(tree: bytes) -> list[str]:
-        """Blob ids listed in a tree blob."""
-        return [e[1] for e in json.loads(tree)["files"]]
+    def tree_blobs(tree: bytes) -> dict[str, int]:
+        """Blob ids and sizes listed in a tree blob."""
+        return {e[1]: e[2] for e in json.loads(tree)["files"]}
 
-    def _materialize(self, path: Path, blob_id: str, size: int) -> None:
+    def _materialize(self, path: Path, blob_id: str, size: int) -> bool:
+        """Link a blob into the view; False if it is only on the remote."""
+        src = self.blobs.path(blob_id)
         try:
             st = path.stat()
         except FileNotFoundError:
             st = None
-        if st is not None and st.st_size == size:
-            return
+        if st is not None and st.st_size == size and src.exists():
+            return True
         if st is not None:
             path.unlink()
-        src = self.blobs.path(blob_id)
         if not src.exists():
+            if self.remote is not None:
+                return False
             raise PathError(f"{path.name}: its data (blob {blob_id}) is not in the local cache; "
                             "pull the bundle with localize")
         with contextlib.suppress(FileExistsError):  # another reader made it at the same moment
             link_or_copy(src, path)
+        return True

@@ -1,0 +1,146 @@
+"""Dropping copies safely: local data once it is on the remote, remote bundles on request.
+
+Both sides share blobs between bundles, so neither removes a blob that
+something else still needs: ``delocalize`` keeps every blob a local bundle
+not on this remote uses, and ``rmr`` keeps every blob a remaining remote
+bundle (of any remote context) uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dsdt._fs import remove_tree
+from dsdt.errors import NotFoundError, UsageError
+from dsdt.index import Query
+from dsdt.objects.codecs import blob_refs
+from dsdt.objects.record import BundleRecord
+from dsdt.remote.layout import blob_key, decode_ref, record_key
+from dsdt.remote.open import canonical_url
+from dsdt.remote.sync import Remote, _swap_ref
+from dsdt.repo import Repository
+
+
+def delocalize(remote: Remote, uuids: list[str], only_path: str | None = None) -> int:
+    """Remove local copies of these bundles' data, once the remote is seen to hold it.
+
+    Args:
+        remote: The remote of the bundles' context.
+        uuids: The bundles.
+        only_path: Only the file presented at this local path (or remote URL).
+
+    Returns:
+        The number of blobs removed from the local cache.
+
+    Raises:
+        UsageError: A bundle (or some of its data) is not on the remote yet.
+    """
+    repo = remote.repo
+    on_remote = remote.members()
+    data: dict[str, int] = {}
+    for uuid in uuids:
+        if uuid not in on_remote:
+            raise UsageError(f"bundle {uuid} is not on {remote.url}; push it before delocalizing")
+        data.update(blob_refs(repo.read_record(uuid).data, repo.blobs.read).data)
+    if only_path is not None:
+        data = {b: s for b, s in data.items() if _presents_as(repo, uuids, b, only_path, remote)}
+        if not data:
+            raise UsageError(f"{only_path} is not a file of bundle(s) {', '.join(uuids)}")
+    local = {b: s for b, s in data.items() if repo.blobs.has(b)}
+    for blob_id, size in local.items():
+        if remote.transport.size(blob_key(blob_id)) != repo.blobs.size(blob_id):
+            raise UsageError(f"blob {blob_id} ({size} bytes) is not on {remote.url}; "
+                             "push the bundle again before delocalizing")
+    drop = set(local) - _needed_elsewhere(repo, remote, on_remote)
+    for uuid in uuids:
+        remove_tree(repo.view_dir(uuid))  # views hard-link blobs: they would keep the bytes
+    for blob_id in drop:
+        repo.blobs.path(blob_id).unlink(missing_ok=True)
+    return len(drop)
+
+
+def _presents_as(repo: Repository, uuids: list[str], blob_id: str, path: str,
+                 remote: Remote) -> bool:
+    """True if ``blob_id`` is the file shown at ``path`` (a view path or the remote URL)."""
+    if path == remote.blob_url(blob_id):
+        return True
+    p = Path(path)
+    if not p.exists() or not repo.blobs.has(blob_id):
+        return False
+    same_inode = p.stat().st_ino == repo.blobs.path(blob_id).stat().st_ino
+    return same_inode and any(p.is_relative_to(repo.view_dir(u)) for u in uuids)
+
+
+def _needed_elsewhere(repo: Repository, remote: Remote, on_remote: dict[str, object]) -> set[str]:
+    """Blobs of local bundles whose data could not be fetched back from this remote."""
+    needed: set[str] = set()
+    for ctx in repo.context_names():
+        bound = repo.context_meta(ctx).get("remote_url")
+        same = bound is not None and canonical_url(str(bound)) == remote.url
+        for row in repo.index.find(ctx, Query()):
+            if same and row.uuid in on_remote:
+                continue
+            rec = repo.read_record(row.uuid, row.sha)
+            needed.update(blob_refs(rec.data, _local_reader(repo)).all())
+    return needed
+
+
+def _local_reader(repo: Repository):  # type: ignore[no-untyped-def]
+    def read(blob_id: str) -> bytes:
+        return repo.blobs.read(blob_id) if repo.blobs.has(blob_id) else b'{"files":[]}'
+    return read
+
+
+def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
+    """Remove bundles from the remote context; then records and blobs nothing else uses.
+
+    Returns:
+        The uuids that were (or, with ``dryrun``, would be) removed.
+    """
+    targets = [u for u in dict.fromkeys(uuids) if u in remote.members()]
+    if dryrun or not targets:
+        return targets
+    _swap_ref(remote, lambda members: [members.pop(u, None) for u in targets])
+    others = _all_remote_members(remote)
+    gone = [u for u in targets if u not in others]
+    if not gone:
+        return targets
+    kept_blobs: set[str] = set()
+    for uuid, sha in others.items():
+        kept_blobs |= _remote_refs(remote, uuid, sha)
+    doomed: set[str] = set()
+    for uuid in gone:
+        doomed |= _remote_refs(remote, uuid, None)
+    for blob_id in doomed - kept_blobs:
+        remote.transport.delete(blob_key(blob_id))
+    for uuid in gone:
+        remote.transport.delete(record_key(uuid))
+    return targets
+
+
+def _all_remote_members(remote: Remote) -> dict[str, str]:
+    """uuid -> record sha of every bundle in every context of the remote."""
+    out: dict[str, str] = {}
+    tr = remote.transport
+    for key in tr.list("contexts/"):
+        if key.endswith("/bundles.json"):
+            members = decode_ref(tr.read_versioned(key).data, f"{remote.url}/{key}")
+            out.update({u: e.sha for u, e in members.items()})
+    return out
+
+
+def _remote_refs(remote: Remote, uuid: str, sha: str | None) -> set[str]:
+    """Blob ids a remote bundle uses, read from the local copy of its record when there is one."""
+    repo, tr = remote.repo, remote.transport
+    try:
+        rec = repo.read_record(uuid, sha)
+    except Exception:  # noqa: BLE001 - not local (or different): read the remote copy
+        try:
+            rec = BundleRecord.from_yaml(tr.get(record_key(uuid)), f"remote record {uuid}")
+        except NotFoundError:
+            return set()
+
+    def read(blob_id: str) -> bytes:
+        return repo.blobs.read(blob_id) if repo.blobs.has(blob_id) else tr.get(blob_key(blob_id))
+
+    return blob_refs(rec.data, read).all()

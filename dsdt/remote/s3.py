@@ -1,0 +1,292 @@
+"""A remote in an S3 bucket (or any S3-compatible store), through boto3.
+
+boto3 is imported only when the first request is made, so ``dsdt --help``
+stays fast. Credentials come from boto3's default chain (``AWS_PROFILE``, the
+environment, the config and credentials files, instance roles); this module
+never reads, logs or stores them. Transient failures (throttling, 5xx,
+timeouts) are retried by botocore with adaptive backoff.
+
+Immutable objects are created with ``If-None-Match: *`` and mutable ones
+(refs) are replaced with ``If-Match: <etag>``: S3's conditional writes make
+both atomic on the server, with no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsdt._fs import tmp_name
+from dsdt.errors import ConflictError, NotFoundError, RemoteError
+from dsdt.remote.transport import Progress, Transport, Versioned
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
+MiB = 1024 * 1024
+#: Retries of a write that S3 refused with 409 (a concurrent conditional write).
+_CONFLICT_RETRIES = 5
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_PRECONDITION = {"412", "PreconditionFailed"}
+_CONCURRENT = {"409", "ConditionalRequestConflict"}
+_NO_CREDENTIALS_HINT = (
+    "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY, or run 'aws configure' / 'aws sso login'"
+)
+
+
+def _codes(e: ClientError) -> set[str]:
+    """The error code and the HTTP status of a botocore ClientError, as strings."""
+    err = e.response.get("Error", {})
+    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return {str(err.get("Code", "")), str(status)}
+
+
+class S3Transport(Transport):
+    """A remote store under ``s3://bucket/prefix``.
+
+    Args:
+        bucket: The bucket name.
+        prefix: Key prefix of the remote inside the bucket ("" for the bucket root).
+        endpoint_url: An S3-compatible endpoint; default: boto3's own choice
+            (``AWS_ENDPOINT_URL``, the config file, else AWS).
+        profile: An AWS profile name overriding ``AWS_PROFILE``.
+        multipart_threshold: Files at least this big are transferred in parts of
+            this size (minimum 5 MiB, S3's smallest part).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        multipart_threshold: int = 64 * MiB,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._endpoint_url = endpoint_url
+        self._profile = profile
+        self._part_size = max(multipart_threshold, 5 * MiB)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"S3Transport({self.url!r})"
+
+    # -- plumbing ----------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client (made on first use, shared by all threads)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        import boto3.session
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
+
+        config = Config(
+            retries={"max_attempts": 8, "mode": "adaptive"},
+            max_pool_connections=32,
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        try:
+            session = boto3.session.Session(profile_name=self._profile)
+            return session.client("s3", endpoint_url=self._endpoint_url, config=config)
+        except BotoCoreError as e:
+            raise RemoteError(f"cannot set up S3 access for {self.url}: {e}") from e
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(
+            multipart_threshold=self._part_size,
+            multipart_chunksize=self._part_size,
+            max_concurrency=8,
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, op: str, key: str | None = None) -> Iterator[None]:
+        """Turn botocore errors into NotFoundError / RemoteError naming ``op`` and ``key``."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        where = f"{self.url}/{key}" if key is not None else self.url
+        try:
+            yield
+        except NoCredentialsError as e:
+            raise RemoteError(f"{op} {where}: {_NO_CREDENTIALS_HINT}") from e
+        except ClientError as e:
+            codes = _codes(e)
+            if codes & _NOT_FOUND and key is not None:
+                raise NotFoundError(f"{key} not found in remote {self.url}") from e
+            if codes & {"403", "AccessDenied"}:
+                raise RemoteError(
+                    f"{op} {where}: access denied; check the credentials and the "
+                    "bucket policy"
+                ) from e
+            raise RemoteError(f"{op} {where} failed: {e}") from e
+        except BotoCoreError as e:
+            raise RemoteError(f"{op} {where} failed: {e}") from e
+
+    def _put_object(
+        self, key: str, data: bytes, *, retries: int = _CONFLICT_RETRIES, **condition: str
+    ) -> dict[str, Any]:
+        """``put_object``, retrying a 409 from a concurrent conditional write."""
+        from botocore.exceptions import ClientError
+
+        for attempt in range(retries):
+            try:
+                return self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, **condition
+                )
+            except ClientError as e:
+                if not _codes(e) & _CONCURRENT or attempt == retries - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- Transport -----------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise RemoteError unless the bucket exists and these credentials reach it."""
+        from botocore.exceptions import ClientError
+
+        with self._errors("check"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as e:
+                if _codes(e) & {"404", "NoSuchBucket", "NotFound"}:
+                    raise RemoteError(
+                        f"bucket {self.bucket} does not exist: create it "
+                        f"(aws s3 mb s3://{self.bucket}) or fix the remote URL {self.url}"
+                    ) from e
+                raise
+
+    def size(self, key: str) -> int | None:
+        """Size of the object, or None if it does not exist."""
+        try:
+            with self._errors("stat", key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFoundError:
+            return None
+        return int(head["ContentLength"])
+
+    def get(self, key: str) -> bytes:
+        """The whole object."""
+        return self._get(key)[0]
+
+    def _get(self, key: str) -> tuple[bytes, str]:
+        """Content and ETag of an object (a failed body read is retried)."""
+        from botocore.exceptions import (
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+
+        for attempt in range(3):
+            with self._errors("read", key):
+                resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                try:
+                    return resp["Body"].read(), resp["ETag"]
+                except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError):
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def get_file(self, key: str, dest: Path, progress: Progress | None = None) -> None:
+        """Download to ``dest`` through a temporary sibling (multipart if large)."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(dest)
+        try:
+            with self._errors("download", key):
+                self.client.download_file(
+                    self.bucket, self._key(key), str(tmp),
+                    Callback=progress, Config=self._transfer_config(),
+                )
+            os.replace(tmp, dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+        """Store an object; with ``if_absent`` a conditional create (412 means it exists)."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfNoneMatch": "*"} if if_absent else {}
+        with self._errors("write", key):
+            try:
+                self._put_object(key, data, **condition)
+            except ClientError as e:
+                if if_absent and _codes(e) & _PRECONDITION:
+                    return False
+                raise
+        return True
+
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
+        """Upload a file; S3 shows the object only once the (multipart) upload completes."""
+        with self._errors("upload to", key):
+            self.client.upload_file(
+                str(src), self.bucket, self._key(key),
+                Callback=progress, Config=self._transfer_config(),
+            )
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` (relative to the remote's prefix)."""
+        base = self._key("")
+        with self._errors("list", prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base + prefix
+            )
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield obj["Key"][len(base):]
+
+    def delete(self, key: str) -> None:
+        """Delete an object (S3 does not mind when it is already gone)."""
+        try:
+            with self._errors("delete", key):
+                self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFoundError:
+            pass
+
+    def read_versioned(self, key: str) -> Versioned:
+        """Content and ETag of the object (both None if it does not exist)."""
+        try:
+            data, etag = self._get(key)
+        except NotFoundError:
+            return Versioned(None, None)
+        return Versioned(data, etag)
+
+    def swap(self, key: str, expected: str | None, data: bytes) -> str:
+        """Conditional put: ``If-Match: expected``, or ``If-None-Match: *`` for None."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfNoneMatch": "*"} if expected is None else {"IfMatch": expected}
+        with self._errors("update", key):
+            try:
+                resp = self._put_object(key, data, retries=1, **condition)
+            except ClientError as e:
+                if _codes(e) & (_PRECONDITION | _CONCURRENT | _NOT_FOUND):
+                    raise ConflictError(
+                        f"{key} in remote {self.url} was changed by somebody else; "
+                        "read it again and retry"
+                    ) from e
+                raise
+        return str(resp["ETag"])

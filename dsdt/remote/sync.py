@@ -1,0 +1,311 @@
+"""Push and pull: moving bundles between a local context and its remote context.
+
+Push writes blobs, then records, then moves the remote context's ref with
+compare-and-swap, so a bundle is never visible on the remote before all its
+data is there, and two pushers to one remote context both succeed (the
+loser of a race re-reads the ref and merges) or one gets a clear conflict.
+Pull reads the ref once, brings down records (verified against the hashes
+the ref names) and the small metadata blobs; bulk data comes down only when
+localized or first used, and every downloaded blob is verified by sha256.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, UsageError
+from dsdt.objects.codecs import BlobRefs, blob_refs
+from dsdt.objects.ids import sha256_bytes
+from dsdt.objects.record import BundleRecord
+from dsdt.remote.layout import Entry, blob_key, context_key, decode_ref, encode_ref, record_key
+from dsdt.remote.open import canonical_url, open_transport
+from dsdt.remote.transport import Transport
+from dsdt.repo import COMMITTED, Repository
+
+_SWAP_ATTEMPTS = 20
+
+
+class ProgressSink(Protocol):
+    """Receives transfer progress (the CLI draws a bar with it)."""
+
+    def begin(self, files: int, nbytes: int) -> None:
+        """A transfer of ``files`` objects totalling ``nbytes`` starts."""
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more bytes were transferred."""
+
+    def file_done(self) -> None:
+        """One more object finished."""
+
+
+class _Quiet:
+    def begin(self, files: int, nbytes: int) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def file_done(self) -> None:
+        pass
+
+
+@dataclass
+class Report:
+    """What a push or pull did."""
+
+    bundles: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    blobs: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Remote:
+    """A local context bound to a remote context, with its transport."""
+
+    repo: Repository
+    ctx: str
+    remote_context: str
+    url: str
+    transport: Transport
+
+    @property
+    def ref_key(self) -> str:
+        """Key of the remote context's ref."""
+        return context_key(self.remote_context)
+
+    def members(self) -> dict[str, Entry]:
+        """The remote context's members, read now."""
+        got = self.transport.read_versioned(self.ref_key)
+        return decode_ref(got.data, f"{self.url}/{self.ref_key}")
+
+    def blob_url(self, blob_id: str) -> str:
+        """Where a blob is on the remote (shown for data that is not local)."""
+        return f"{self.url}/{blob_key(blob_id)}"
+
+
+def open_remote(repo: Repository, ctx: str) -> Remote:
+    """The remote bound to ``ctx`` (raises :class:`UsageError` when none is)."""
+    meta = repo.context_meta(ctx)
+    url = meta.get("remote_url")
+    if not url:
+        raise UsageError(f"context {ctx!r} has no remote; bind one with "
+                         f"'dsdt remote <remote-context> <s3://bucket/prefix or directory>'")
+    transport = open_transport(url, endpoint_url=repo.config.s3_endpoint_url)
+    return Remote(repo, ctx, str(meta.get("remote_context") or ctx), canonical_url(url), transport)
+
+
+def _run(jobs: int, fn: Callable[[str], None], items: Iterable[str]) -> None:
+    items = list(items)
+    if jobs <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(min(jobs, len(items))) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+# --- push ------------------------------------------------------------------------------
+
+
+def push(remote: Remote, uuids: list[str], *, jobs: int = 8,
+         progress: ProgressSink | None = None) -> Report:
+    """Push committed bundles of the local context to its remote context.
+
+    Raises:
+        UsageError: A bundle is not committed, or its data is not local.
+        ConflictError: The remote has a different record under a uuid, or the
+            remote ref kept changing under us.
+    """
+    repo, sink, report = remote.repo, progress or _Quiet(), Report()
+    known = remote.members()
+    records: dict[str, tuple[str, BundleRecord]] = {}
+    for uuid in uuids:
+        sha = repo.member_sha(remote.ctx, uuid)
+        if sha is None or repo.member_sha(remote.ctx, uuid, COMMITTED) != sha:
+            raise UsageError(f"bundle {uuid} is not committed; commit it before pushing "
+                             "(dsdt commit -u <uuid>)")
+        if uuid in known:
+            if known[uuid].sha != sha:
+                raise ConflictError(f"the remote holds a different record for bundle {uuid}")
+            report.skipped.append(uuid)
+            continue
+        records[uuid] = (sha, repo.read_record(uuid, sha))
+    if records:
+        _send_blobs(remote, records, jobs, sink, report)
+        _send_records(remote, records, jobs)
+        _swap_ref(remote, lambda members: members.update(
+            {u: Entry(sha, rec.name, rec.created) for u, (sha, rec) in records.items()}))
+    report.bundles = list(records)
+    return report
+
+
+def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jobs: int,
+                sink: ProgressSink, report: Report) -> None:
+    repo, tr = remote.repo, remote.transport
+    wanted: dict[str, int] = {}
+    for _sha, rec in records.values():
+        refs = blob_refs(rec.data, repo.blobs.read)
+        for blob_id in refs.all():
+            if not repo.blobs.has(blob_id):
+                raise UsageError(f"bundle {rec.uuid} has data that is not local (blob {blob_id});"
+                                 " pull it with localize before pushing it elsewhere")
+            wanted[blob_id] = repo.blobs.size(blob_id)
+    missing: list[str] = []
+
+    def probe(blob_id: str) -> None:
+        if tr.size(blob_key(blob_id)) != wanted[blob_id]:
+            missing.append(blob_id)
+
+    _run(jobs * 2, probe, wanted)
+    sink.begin(len(missing), sum(wanted[b] for b in missing))
+
+    def send(blob_id: str) -> None:
+        tr.put_file(blob_key(blob_id), repo.blobs.path(blob_id), sink.advance)
+        sink.file_done()
+
+    _run(jobs, send, missing)
+    report.blobs, report.bytes = len(missing), sum(wanted[b] for b in missing)
+
+
+def _send_records(remote: Remote, records: dict[str, tuple[str, BundleRecord]],
+                  jobs: int) -> None:
+    repo, tr = remote.repo, remote.transport
+
+    def send(uuid: str) -> None:
+        data = repo.record_path(uuid).read_bytes()
+        if not tr.put(record_key(uuid), data, if_absent=True) and \
+                sha256_bytes(tr.get(record_key(uuid))) != records[uuid][0]:
+            raise ConflictError(f"the remote holds a different record for bundle {uuid}")
+
+    _run(jobs, send, records)
+
+
+def _swap_ref(remote: Remote, change: Callable[[dict[str, Entry]], None]) -> dict[str, Entry]:
+    """Apply ``change`` to the remote context's members by compare-and-swap, retrying races."""
+    tr, key = remote.transport, remote.ref_key
+    for attempt in range(_SWAP_ATTEMPTS):
+        got = tr.read_versioned(key)
+        members = decode_ref(got.data, f"{remote.url}/{key}")
+        change(members)
+        try:
+            tr.swap(key, got.token, encode_ref(members))
+            return members
+        except ConflictError:
+            time.sleep(min(0.01 * 2 ** attempt, 0.5))
+    raise ConflictError(f"{remote.url}/{key} kept changing while we updated it; "
+                        "another push is busy: try again")
+
+
+# --- pull ------------------------------------------------------------------------------
+
+
+def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool = False,
+         jobs: int = 8, progress: ProgressSink | None = None) -> Report:
+    """Bring remote bundles (and, with ``localize``, their data) into the local context.
+
+    Raises:
+        ConflictError: A local bundle with the same uuid differs from the remote one.
+        CorruptObjectError: A record or blob does not match its hash.
+    """
+    repo, report = remote.repo, Report()
+    wanted = {u: e for u, e in remote.members().items() if select(u, e)}
+    fresh = []
+    for uuid, entry in sorted(wanted.items()):
+        local = repo.member_sha(remote.ctx, uuid)
+        if local is not None and local != entry.sha:
+            raise ConflictError(f"local bundle {uuid} differs from the remote one; "
+                                "it was not overwritten")
+        (report.skipped if local is not None else fresh).append(uuid)
+    _run(jobs, lambda u: _fetch_record(remote, u, wanted[u].sha), fresh)
+    metas = {b for u in wanted for b in _refs(remote, u).meta}
+    fetch_blobs(remote, metas, jobs=jobs)
+    for uuid in fresh:
+        repo.add_member(remote.ctx, uuid, wanted[uuid].sha)
+        repo.commit(remote.ctx, uuid)
+    report.bundles = fresh
+    if localize:
+        blobs: dict[str, int] = {}
+        for uuid in wanted:
+            blobs.update(_refs(remote, uuid).data)
+        report.blobs, report.bytes = fetch_blobs(remote, blobs, jobs=jobs, progress=progress)
+    return report
+
+
+def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
+    data = remote.transport.get(record_key(uuid))
+    if sha256_bytes(data) != sha:
+        raise CorruptObjectError(f"remote record of bundle {uuid} does not match the hash its "
+                                 "remote ref names; nothing was pulled for it")
+    BundleRecord.from_yaml(data, f"remote record {uuid}")
+    path = remote.repo.record_path(uuid)
+    if path.exists():
+        if sha256_bytes(path.read_bytes()) != sha:
+            raise ConflictError(f"a different local record for bundle {uuid} exists")
+        return
+    from dsdt._fs import write_once
+
+    write_once(path, data)
+
+
+def _refs(remote: Remote, uuid: str) -> BlobRefs:
+    repo = remote.repo
+    rec = repo.read_record(uuid)
+
+    def read(blob_id: str) -> bytes:
+        if not repo.blobs.has(blob_id):
+            fetch_blobs(remote, [blob_id])
+        return repo.blobs.read(blob_id)
+
+    return blob_refs(rec.data, read)
+
+
+def fetch_blobs(remote: Remote, blob_ids: Iterable[str] | dict[str, int], *, jobs: int = 8,
+                progress: ProgressSink | None = None) -> tuple[int, int]:
+    """Download the blobs that are not local, verifying each; return (count, bytes)."""
+    repo, sink = remote.repo, progress or _Quiet()
+    sizes = blob_ids if isinstance(blob_ids, dict) else dict.fromkeys(blob_ids, 0)
+    missing = [b for b in sizes if not repo.blobs.has(b)]
+    sink.begin(len(missing), sum(sizes[b] for b in missing))
+
+    def get(blob_id: str) -> None:
+        tmp = repo.blobs.new_tmp()
+        repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            remote.transport.get_file(blob_key(blob_id), tmp, sink.advance)
+        except NotFoundError:
+            raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
+                                "was never pushed or was removed there") from None
+        repo.blobs.install_verified(tmp, blob_id)
+        sink.file_done()
+
+    _run(jobs, get, missing)
+    return len(missing), sum(sizes[b] for b in missing)
+
+
+@dataclass
+class RemoteData:
+    """Reads a bundle's data when some of it is only on the remote (see FileDecoder)."""
+
+    remote: Remote
+
+    def url_of(self, blob_id: str) -> str:
+        """Where a blob is on the remote."""
+        return self.remote.blob_url(blob_id)
+
+    def fetch(self, blob_ids: list[str]) -> None:
+        """Bring blobs down (verified)."""
+        fetch_blobs(self.remote, blob_ids)
+
+    def path(self, blob_id: str) -> Path:
+        """Local path of a blob, downloading it first if needed (values load transparently)."""
+        blobs = self.remote.repo.blobs
+        if not blobs.has(blob_id):
+            fetch_blobs(self.remote, [blob_id], jobs=1)
+        return blobs.path(blob_id)

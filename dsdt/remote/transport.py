@@ -1,0 +1,105 @@
+"""The one small interface every remote store implements.
+
+A transport stores opaque objects under ``/``-separated keys relative to its
+root (``s3://bucket/prefix`` or a directory). Everything dsdt puts on a
+remote goes through these few calls, so the S3 and directory remotes share
+one layout and one push/pull implementation, and one contract test suite
+runs against both.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Called with a number of bytes just transferred (for progress bars).
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object's content with the token that identifies this version of it.
+
+    Attributes:
+        data: The bytes, or None when the object does not exist.
+        token: An opaque version token (the S3 ETag, a hash for directories);
+            None when the object does not exist.
+    """
+
+    data: bytes | None
+    token: str | None
+
+
+class Transport(ABC):
+    """A remote object store rooted at :attr:`url`.
+
+    Keys are relative POSIX paths without a leading ``/``. Implementations
+    retry transient failures (throttling, 5xx, timeouts) themselves and raise
+    :class:`dsdt.errors.RemoteError` for anything else; a missing object is
+    :class:`dsdt.errors.NotFoundError`.
+    """
+
+    url: str
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise RemoteError unless the root (bucket, directory) exists and is reachable."""
+
+    @abstractmethod
+    def size(self, key: str) -> int | None:
+        """Size in bytes of an object, or None if it does not exist."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The whole content of a (small) object."""
+
+    @abstractmethod
+    def get_file(self, key: str, dest: Path, progress: Progress | None = None) -> None:
+        """Download an object to a new local file ``dest`` (streamed, multipart if large)."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+        """Store a (small) object.
+
+        Args:
+            key: Where.
+            data: The content.
+            if_absent: Do not overwrite an existing object (atomically).
+
+        Returns:
+            False when ``if_absent`` and the object already existed, else True.
+        """
+
+    @abstractmethod
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
+        """Upload a local file (streamed, multipart if large); never visible half-written."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` (a key prefix, usually ending in ``/``), in any order."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete an object (no error if it is already gone)."""
+
+    @abstractmethod
+    def read_versioned(self, key: str) -> Versioned:
+        """Content and version token of a mutable object (the remote context refs)."""
+
+    @abstractmethod
+    def swap(self, key: str, expected: str | None, data: bytes) -> str:
+        """Compare-and-swap: write ``data`` if the object is still at version ``expected``.
+
+        Args:
+            key: The mutable object.
+            expected: The token read before (None: the object must not exist).
+            data: The new content.
+
+        Returns:
+            The new version token.
+
+        Raises:
+            ConflictError: Somebody else changed (or created) the object meanwhile.
+        """

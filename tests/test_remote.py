@@ -1,0 +1,283 @@
+"""Push, pull, localize, delocalize and rmr against a directory remote and a real S3 server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import assert_fsck_clean
+
+import dsdt.api as api
+from dsdt.errors import ConflictError, CorruptObjectError, RemoteError, UsageError
+from dsdt.remote import sync
+from dsdt.remote.layout import blob_key, context_key, decode_ref
+from dsdt.remote.open import open_transport
+
+
+@pytest.fixture(params=["dir", "s3"])
+def remote_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty remote: a directory, or a bucket prefix on the moto S3 server."""
+    if request.param == "dir":
+        return str(tmp_path_factory.mktemp("remote"))
+    bucket, _ = request.getfixturevalue("s3_bucket")
+    return f"s3://{bucket}/projects/churn"
+
+
+class Repos:
+    """Two repositories (two people's clones), one current at a time."""
+
+    def __init__(self, a: Path, b: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths = {"a": a, "b": b}
+        self.mp = monkeypatch
+
+    def use(self, who: str) -> None:
+        self.mp.chdir(self.paths[who])
+
+
+@pytest.fixture
+def repos(project: Path, tmp_path_factory: pytest.TempPathFactory,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Repos]:
+    other = tmp_path_factory.mktemp("clone")
+    api.init(other)
+    yield Repos(project, other, monkeypatch)
+
+
+def bind(remote_url: str, ctx: str = "default") -> None:
+    api.remote(ctx, "shared", remote_url)
+
+
+def test_binding(project: Path, remote_url: str, tmp_path: Path) -> None:
+    bind(remote_url)
+    assert api.contexts()[0].remote_url == remote_url.rstrip("/")
+    bind(remote_url)  # the same binding again is fine
+    with pytest.raises(UsageError, match="force"):
+        api.remote("default", "other", remote_url)
+    api.remote("default", "other", remote_url, force=True)
+    with pytest.raises(RemoteError):
+        api.remote("default", "x", str(tmp_path / "missing-dir"))
+
+
+def test_missing_bucket_is_a_clear_error(project: Path, s3_bucket: tuple[str, str]) -> None:
+    with pytest.raises(RemoteError, match="bucket"):
+        api.remote("default", "x", "s3://no-such-bucket-dsdt/x")
+
+
+def test_push_needs_a_remote_and_a_commit(project: Path, remote_url: str) -> None:
+    api.Bundle("default", name="x", data=1)
+    with pytest.raises(UsageError, match="no remote"):
+        api.push("default", "x")
+    bind(remote_url)
+    with pytest.raises(UsageError, match="not committed"):
+        api.push("default", "x")
+
+
+def test_push_then_pull_into_a_second_repository(repos: Repos, remote_url: str) -> None:
+    raw = repos.paths["a"] / "raw"
+    (raw / "sub").mkdir(parents=True)
+    (raw / "a.txt").write_text("A")
+    (raw / "sub" / "b.txt").write_text("B")
+    bind(remote_url)
+    df = pd.DataFrame({"x": [1.5, 2.5]}, index=pd.Index(["p", "q"], name="k"))
+    scores = api.Bundle("default", name="scores", data={"df": df, "n": 3}).commit()
+    files = api.add("default", "raw", str(raw)).commit()
+    first = api.push("default")
+    assert sorted(first.bundles) == sorted([scores.uuid, files.uuid]) and first.blobs >= 3
+    assert api.push("default").bundles == []  # nothing new: a no-op
+
+    repos.use("b")
+    bind(remote_url)
+    got = api.pull("default")
+    assert sorted(got.bundles) == sorted([scores.uuid, files.uuid])
+    b_scores = api.get("default", "scores")
+    assert b_scores.is_committed
+    value = b_scores.data  # loads transparently from the remote
+    pd.testing.assert_frame_equal(value["df"], df)
+    paths = api.get("default", "raw").data
+    assert all(p.startswith(remote_url.rstrip("/")) for p in paths)  # files stay remote
+    assert_fsck_clean()
+    api.pull("default", "raw", localize=True)
+    local = api.get("default", "raw").data
+    assert sorted(Path(p).read_text() for p in local) == ["A", "B"]
+    assert sorted(Path(p).name for p in local) == ["a.txt", "b.txt"]
+    assert_fsck_clean()
+
+
+def test_pull_by_name_and_uuid(repos: Repos, remote_url: str) -> None:
+    bind(remote_url)
+    one = api.Bundle("default", name="one", data=1).commit()
+    api.Bundle("default", name="two", data=2).commit()
+    api.push("default")
+    repos.use("b")
+    bind(remote_url)
+    assert api.pull("default", "on*").bundles == [one.uuid]
+    assert [b.name for b in api.search("default")] == ["one"]
+    two = api.pull("default", uuid=None, bundle_name="two").bundles
+    assert len(two) == 1 and api.cat("default", "two") == 2
+
+
+def test_bundle_push_pull_localize_delocalize(repos: Repos, remote_url: str) -> None:
+    bind(remote_url)
+    f = repos.paths["a"] / "model.bin"
+    f.write_bytes(b"weights" * 1000)
+    b = api.add("default", "model", str(f)).commit()
+    b.push(delocalize=True)
+    repo = api._repo()
+    blob = b.record.data["blob"]
+    assert not repo.blobs.has(blob)
+    assert b.data == f"{remote_url.rstrip('/')}/{blob_key(blob)}"
+    b.localize()
+    assert Path(b.data).read_bytes() == b"weights" * 1000
+    b.delocalize(b.data)
+    assert not repo.blobs.has(blob)
+    assert_fsck_clean()
+
+
+def test_delocalize_refuses_what_the_remote_lacks(project: Path, remote_url: str) -> None:
+    bind(remote_url)
+    b = api.Bundle("default", name="x", data=b"z" * 10_000).commit()
+    with pytest.raises(UsageError, match="push"):
+        b.delocalize()
+
+
+def test_delocalize_keeps_data_other_local_bundles_need(project: Path, remote_url: str) -> None:
+    bind(remote_url)
+    shared = b"s" * 10_000
+    b = api.Bundle("default", name="pushed", data=shared).commit()
+    api.context("elsewhere")
+    api.Bundle("elsewhere", name="local", data=shared)  # same bytes, same blob, no remote
+    b.push(delocalize=True)
+    assert api.cat("elsewhere", "local") == shared
+    assert_fsck_clean()
+
+
+def test_corrupt_remote_blob_is_detected(repos: Repos, remote_url: str) -> None:
+    bind(remote_url)
+    b = api.Bundle("default", name="x", data=b"good" * 5000).commit()
+    b.push()
+    tr = open_transport(remote_url)
+    key = blob_key(b.record.data["blob"])
+    tr.delete(key)
+    tr.put(key, b"evil" * 5000)
+    repos.use("b")
+    bind(remote_url)
+    with pytest.raises(CorruptObjectError, match="corrupt"):
+        api.pull("default", localize=True)
+    assert not api._repo().blobs.has(b.record.data["blob"])  # nothing corrupt got in
+    with pytest.raises(CorruptObjectError):
+        api.cat("default", "x")
+
+
+def test_pull_never_overwrites_a_different_local_bundle(repos: Repos, remote_url: str) -> None:
+    bind(remote_url)
+    b = api.Bundle("default", name="x", data=1).commit()
+    b.push()
+    tr = open_transport(remote_url)
+    got = tr.read_versioned(context_key("shared"))
+    members = decode_ref(got.data, "ref")
+    members[b.uuid] = members[b.uuid].__class__("0" * 64, "x", members[b.uuid].created)
+    from dsdt.remote.layout import encode_ref
+
+    tr.swap(context_key("shared"), got.token, encode_ref(members))
+    with pytest.raises(ConflictError, match="differs"):
+        api.pull("default")
+    assert api.cat("default", "x") == 1
+
+
+def test_interrupted_push_resumes(repos: Repos, remote_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    bind(remote_url)
+    d = repos.paths["a"] / "d"
+    d.mkdir()
+    for i in range(12):
+        (d / f"f{i}.txt").write_text(f"file {i}")
+    b = api.add("default", "d", str(d)).commit()
+    calls = {"n": 0}
+    original = sync.Remote.__init__
+
+    def failing_transport(self: sync.Remote, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        put_file = self.transport.put_file
+
+        def flaky(key: str, src: Path, progress: object = None) -> None:
+            calls["n"] += 1
+            if calls["n"] == 6:
+                raise RemoteError("injected: connection reset")
+            put_file(key, src, progress)
+
+        self.transport.put_file = flaky  # type: ignore[method-assign]
+
+    monkeypatch.setattr(sync.Remote, "__init__", failing_transport)
+    with pytest.raises(RemoteError, match="injected"):
+        api.push("default", jobs=1)
+    tr = open_transport(remote_url)
+    assert b.uuid not in decode_ref(tr.read_versioned(context_key("shared")).data, "r")
+    monkeypatch.setattr(sync.Remote, "__init__", original)
+    sent = calls["n"] - 1
+    report = api.push("default")
+    assert report.bundles == [b.uuid]
+    assert report.blobs == 13 - sent  # 12 files + the tree, minus what already arrived
+    repos.use("b")
+    bind(remote_url)
+    api.pull("default", localize=True)
+    assert sorted(Path(p).read_text() for p in api.cat("default", "d")) == sorted(
+        f"file {i}" for i in range(12))
+
+
+def test_concurrent_pushes_to_one_remote_context(repos: Repos, remote_url: str) -> None:
+    made = {}
+    for who in ("a", "b"):
+        repos.use(who)
+        bind(remote_url)
+        made[who] = [api.Bundle("default", name=f"{who}{i}", data=i).commit().uuid
+                     for i in range(5)]
+    errors: list[BaseException] = []
+    repo_of = {who: api.Repository(repos.paths[who] / ".dsdt") for who in made}
+
+    def push(who: str) -> None:
+        try:
+            remote = sync.open_remote(repo_of[who], "default")
+            sync.push(remote, made[who], jobs=2)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=push, args=(w,)) for w in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    members = decode_ref(open_transport(remote_url).read_versioned(
+        context_key("shared")).data, "r")
+    assert set(members) == set(made["a"]) | set(made["b"])
+
+
+def test_rmr_keeps_blobs_other_remote_bundles_use(repos: Repos, remote_url: str) -> None:
+    bind(remote_url)
+    shared = b"q" * 10_000
+    gone = api.Bundle("default", name="gone", data=shared).commit()
+    kept = api.Bundle("default", name="kept", data=[shared, b"r" * 10_000]).commit()
+    api.push("default")
+    assert api.rmr("default", "gone", dryrun=True) == [gone.uuid]
+    assert api.rmr("default", "gone") == [gone.uuid]
+    tr = open_transport(remote_url)
+    assert tr.size(blob_key(gone.record.data["blob"])) == 10_000  # still used by "kept"
+    repos.use("b")
+    bind(remote_url)
+    api.pull("default", localize=True)
+    assert [b.name for b in api.search("default")] == ["kept"]
+    assert api.cat("default", "kept")[0] == shared
+    assert kept.uuid in [b.uuid for b in api.search("default")]
+
+
+def test_delete_context_with_remote(project: Path, remote_url: str) -> None:
+    bind(remote_url)
+    api.Bundle("default", name="x", data=b"w" * 10_000).commit().push()
+    with pytest.raises(UsageError, match="force"):
+        api.delete_context("default", remote=True)
+    api.delete_context("default", remote=True, force=True)
+    tr = open_transport(remote_url)
+    assert decode_ref(tr.read_versioned(context_key("shared")).data, "r") == {}
+    assert list(tr.list("blobs/")) == []
