@@ -69,3 +69,27 @@ def test_layout_paths_exist(project: Path) -> None:
                    .replace("<id[:2]>", "*").replace("<id>", "*")
                    .replace("<context>", "default").replace("...", "*"))
         assert list(root.glob(pattern.rstrip("/"))), f"{entry} not found under .dsdt"
+
+
+def test_remote_ref_example_decodes_and_is_canonical() -> None:
+    from dsdt.remote.layout import decode_ref, encode_ref
+
+    text = block("json remote-ref")
+    members = decode_ref(text.encode(), "example")
+    assert list(members) == ["dfb64e58-8cbd-48d0-b2a5-6d9d5c45df51"]
+    assert encode_ref(members).decode() == text.strip()
+
+
+def test_remote_layout_keys_match_the_code() -> None:
+    from dsdt.objects.ids import new_uuid, sha256_bytes
+    from dsdt.remote.layout import blob_key, context_key, record_key
+
+    patterns = [line.split()[0] for line in block("text remote-layout").splitlines()]
+    regexes = [re.escape(p).replace(re.escape("<id[:2]>"), "[0-9a-f]{2}")
+               .replace(re.escape("<id>"), "[0-9a-f]{64}")
+               .replace(re.escape("<uuid[:2]>"), "[0-9a-f]{2}")
+               .replace(re.escape("<uuid>"), "[0-9a-f-]{36}")
+               .replace(re.escape("<remote-context>"), "[^/]+") for p in patterns]
+    keys = [blob_key(sha256_bytes(b"x")), record_key(new_uuid()), context_key("shared")]
+    for rx, key in zip(regexes, keys, strict=True):
+        assert re.fullmatch(rx, key), (rx, key)
