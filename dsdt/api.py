@@ -423,8 +423,21 @@ def status(local_context: str | None = None) -> dict[str, Any]:
     return out
 
 
-def fsck() -> Any:
-    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors)."""
+def fsck(remote: bool = False) -> Any:
+    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
+
+    Args:
+        remote: Also check the remote context of every bound context: each
+            member's record matches its hash and all its blobs are there.
+    """
     from dsdt.fsck import check
 
-    return check(_repo())
+    repo = _repo()
+    report = check(repo)
+    if remote:
+        from dsdt.remote.sync import open_remote, verify
+
+        for info in repo.contexts():
+            if info.remote_url:
+                report.errors += verify(open_remote(repo, info.name))
+    return report

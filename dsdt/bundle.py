@@ -109,6 +109,7 @@ class Bundle(ManagedFiles):
         self._data: Any = _NO_DATA
         self._opened = False
         self._follow = follow_symlinks
+        self._outputs: Any = None
         if data is not _NO_DATA and data is not None:
             self.open()
             self._fill(data, processing_name, tags, params, dependencies, code_method, vc_info,
@@ -144,7 +145,7 @@ class Bundle(ManagedFiles):
         b = cls.__new__(cls)
         b._repo, b.local_context, b._draft, b._record = repo, ctx, None, None
         b._known, b._sha, b._committed = known, sha, committed
-        b._uuid, b._data, b._opened, b._follow = uuid, _NO_DATA, True, None
+        b._uuid, b._data, b._opened, b._follow, b._outputs = uuid, _NO_DATA, True, None, None
         return b
 
     @classmethod
@@ -192,6 +193,8 @@ class Bundle(ManagedFiles):
         """Write the bundle: blobs, then the record, then the membership ref."""
         draft = self._need_open()
         try:
+            if self._outputs is not None:
+                draft.data = self._outputs.bring_in(draft.data, self._repo.view_dir(self.uuid))
             rec = self._build_record(draft)
             sha = self._repo.write_record(rec)
             self._repo.add_member(self.local_context, rec.uuid, sha)
@@ -199,6 +202,8 @@ class Bundle(ManagedFiles):
             self.abandon()
             raise
         self._record, self._known, self._sha, self._draft = rec, _Known.of(rec), sha, None
+        if self._outputs is not None:
+            self._outputs.cleanup()
         from dsdt.api import _prune_history
 
         _prune_history(self._repo, self.local_context, rec)

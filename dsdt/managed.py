@@ -21,6 +21,8 @@ class ManagedFiles:
 
     _repo: Repository
     uuid: str
+    local_context: str
+    _outputs: Any
     _need_open: Callable[[], Any]  # Bundle's check that it is open
 
     def _managed(self, rel: str) -> Path:
@@ -68,6 +70,26 @@ class ManagedFiles:
         shutil.copyfile(src, tmp)
         tmp.replace(dst)
         return luigi.LocalTarget(str(dst))
+
+    def get_remote_file(self, filename: str) -> str:
+        """A location on the context's remote to write a file to; add it with ``add_data``.
+
+        The file is brought into the bundle when it closes (see
+        :mod:`dsdt.remote_outputs`).
+        """
+        return self._remote_outputs().location(filename, directory=False)
+
+    def get_remote_directory(self, dir_name: str) -> str:
+        """A location (prefix) on the context's remote to write a directory of files to."""
+        return self._remote_outputs().location(dir_name, directory=True)
+
+    def _remote_outputs(self) -> Any:
+        self._need_open()
+        if self._outputs is None:
+            from dsdt.remote_outputs import RemoteOutputs
+
+            self._outputs = RemoteOutputs(self._repo, self.local_context, self.uuid)
+        return self._outputs
 
     def db_table(self, dsn: str, table_name: str, schema_name: str) -> DBLink:
         """A reference to a database table to store in the bundle (never copied)."""

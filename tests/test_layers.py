@@ -15,7 +15,7 @@ LAYERS = [
     ("dsdt.config", 3), ("dsdt.repo", 3), ("dsdt.index", 3), ("dsdt.fsck", 3),
     ("dsdt.remote", 4),
     ("dsdt.api", 5), ("dsdt.api_remote", 5), ("dsdt.bundle", 5), ("dsdt.lineage", 5),
-    ("dsdt.managed", 5),
+    ("dsdt.managed", 5), ("dsdt.remote_outputs", 5),
     ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.__main__", 6),
     ("dsdt", 0),
 ]

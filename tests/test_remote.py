@@ -281,3 +281,91 @@ def test_delete_context_with_remote(project: Path, remote_url: str) -> None:
     tr = open_transport(remote_url)
     assert decode_ref(tr.read_versioned(context_key("shared")).data, "r") == {}
     assert list(tr.list("blobs/")) == []
+
+
+def test_remote_output_file_and_directory(repos: Repos, remote_url: str) -> None:
+    with api.Bundle("default", "nope") as b, pytest.raises(UsageError, match="no remote"):
+        b.get_remote_file("x.csv")
+    bind(remote_url)
+    tr = open_transport(remote_url)
+    with api.Bundle("default", "spark") as b:
+        f = b.get_remote_file("part/out.csv")
+        d = b.get_remote_directory("shards")
+        prefix = remote_url.rstrip("/")
+        assert f.startswith(prefix + "/staging/")
+        # what an external writer (Spark, aws s3 cp) would do:
+        tr.put(f[len(prefix) + 1:], b"a,b\n1,2\n")
+        for i in range(3):
+            tr.put(f"{d[len(prefix) + 1:]}/s{i}.txt", f"shard {i}".encode())
+        b.add_data({"csv": f, "dir": d})
+    data = api.cat("default", "spark")
+    assert Path(data["csv"]).read_bytes() == b"a,b\n1,2\n" and data["csv"].endswith("out.csv")
+    assert sorted(p.read_text() for p in Path(data["dir"]).iterdir()) == [
+        "shard 0", "shard 1", "shard 2"]
+    assert list(tr.list("staging/")) == []  # staging copies are gone once the bundle is written
+    assert_fsck_clean()
+
+
+def test_interrupted_pull_resumes(repos: Repos, remote_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    bind(remote_url)
+    blobs = [api.Bundle("default", name=f"b{i}", data=bytes([i]) * 9000).commit()
+             for i in range(6)]
+    api.push("default")
+    repos.use("b")
+    bind(remote_url)
+    calls = {"n": 0}
+    init = sync.Remote.__init__
+
+    def flaky_remote(self: sync.Remote, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        get_file = self.transport.get_file
+
+        def flaky(key: str, dest: Path, progress: object = None) -> None:
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise RemoteError("injected: timeout")
+            get_file(key, dest, progress)
+
+        self.transport.get_file = flaky  # type: ignore[method-assign]
+
+    monkeypatch.setattr(sync.Remote, "__init__", flaky_remote)
+    with pytest.raises(RemoteError, match="injected"):
+        api.pull("default", localize=True, jobs=1)
+    monkeypatch.setattr(sync.Remote, "__init__", init)
+    report = api.pull("default", localize=True)
+    assert report.blobs == 6 - 3  # three arrived before the failure
+    assert sorted(api.cat("default", f"b{i}")[0] for i in range(6)) == list(range(6))
+    assert api.fsck(remote=True).ok
+    assert len(blobs) == 6
+
+
+def test_killed_push_then_retry_leaves_both_sides_consistent(repos: Repos, remote_url: str,
+                                                             tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bind(remote_url)
+    d = repos.paths["a"] / "many"
+    d.mkdir()
+    for i in range(300):
+        (d / f"f{i}.bin").write_bytes(os.urandom(2048))
+    api.add("default", "many", str(d)).commit()
+    code = "import dsdt.api as api; api.push('default', jobs=1)"
+    for delay in (0.05, 0.15, 0.3):
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=repos.paths["a"])
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert api.fsck(remote=True).ok  # whatever arrived, nothing is listed half-there
+    api.push("default")
+    assert api.fsck(remote=True).ok
+    repos.use("b")
+    bind(remote_url)
+    api.pull("default", localize=True)
+    assert sorted(Path(p).read_bytes() for p in api.cat("default", "many")) == sorted(
+        p.read_bytes() for p in d.iterdir())
+    assert_fsck_clean()

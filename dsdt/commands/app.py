@@ -21,7 +21,11 @@ from dsdt.commands import (
     init,
     lineage,
     ls,
+    pull,
+    push,
+    remote,
     rm,
+    rmr,
     status,
     switch,
 )
@@ -36,7 +40,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck):
+for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
+                remote, push, pull, rmr):
     app.command(_module.NAME)(_module.run)
 
 

@@ -309,3 +309,35 @@ class RemoteData:
         if not blobs.has(blob_id):
             fetch_blobs(self.remote, [blob_id], jobs=1)
         return blobs.path(blob_id)
+
+
+def verify(remote: Remote, jobs: int = 8) -> list[str]:
+    """Check the remote context: every member's record matches its hash, every blob is there.
+
+    Returns:
+        One line per problem (empty when the remote context is consistent).
+    """
+    problems: list[str] = []
+    tr = remote.transport
+    needed: dict[str, int] = {}
+    for uuid, entry in sorted(remote.members().items()):
+        try:
+            data = tr.get(record_key(uuid))
+        except NotFoundError:
+            problems.append(f"{remote.url}: record of {uuid} is missing")
+            continue
+        if sha256_bytes(data) != entry.sha:
+            problems.append(f"{remote.url}: record of {uuid} does not match its hash")
+            continue
+        rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
+        refs = blob_refs(rec.data, lambda b: tr.get(blob_key(b)))
+        needed.update(dict.fromkeys(refs.meta, -1))
+        needed.update(refs.data)
+
+    def probe(blob_id: str) -> None:
+        size = tr.size(blob_key(blob_id))
+        if size is None or (needed[blob_id] >= 0 and size != needed[blob_id]):
+            problems.append(f"{remote.url}: blob {blob_id} is missing or truncated")
+
+    _run(jobs, probe, needed)
+    return problems

@@ -1,0 +1,143 @@
+"""Transfer progress for ``push`` and ``pull``: a rich bar on a terminal, silence elsewhere.
+
+:class:`TransferProgress` implements :class:`dsdt.remote.sync.ProgressSink`.
+It always counts files and bytes (so the totals can be checked); when given a
+:class:`rich.progress.Progress` it also draws a bar with bytes transferred,
+total, speed and files done. Its methods are called from several worker
+threads, so every update is made under one lock.
+
+This module is imported at start-up, so :mod:`rich` is imported only inside
+:func:`transfer_progress`, and only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def fmt_bytes(n: int) -> str:
+    """A byte count for humans: ``512 B``, ``1.2 MiB``."""
+    size = float(n)
+    for unit in _UNITS:
+        if size < 1024 or unit == _UNITS[-1]:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class TransferProgress:
+    """A thread-safe progress sink: counts files and bytes, optionally drives a rich bar.
+
+    ``begin`` may be called more than once (one call per transfer phase);
+    the totals then add up.
+
+    Attributes:
+        files_total: Objects announced by ``begin``.
+        bytes_total: Bytes announced by ``begin``.
+        files_done: Objects reported finished.
+        bytes_done: Bytes reported transferred.
+    """
+
+    def __init__(self, label: str, bar: Progress | None = None) -> None:
+        """Make a sink.
+
+        Args:
+            label: What is transferred (e.g. ``"push"``), shown left of the bar.
+            bar: A started rich ``Progress`` to draw on, or None to only count.
+        """
+        self.label = label
+        self.files_total = self.bytes_total = self.files_done = self.bytes_done = 0
+        self._bar = bar
+        self._task: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def begin(self, files: int, nbytes: int) -> None:
+        """A transfer of ``files`` objects totalling ``nbytes`` starts."""
+        with self._lock:
+            self.files_total += files
+            self.bytes_total += nbytes
+            if self._bar is None or not files:
+                return
+            if self._task is None:
+                self._task = self._bar.add_task(self.label, total=self.bytes_total,
+                                                files=self._files_text())
+            else:
+                self._bar.update(self._task, total=self.bytes_total, files=self._files_text())
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more bytes were transferred."""
+        with self._lock:
+            self.bytes_done += nbytes
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, advance=nbytes)
+
+    def file_done(self) -> None:
+        """One more object finished."""
+        with self._lock:
+            self.files_done += 1
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, files=self._files_text())
+
+    def _files_text(self) -> str:
+        return f"{self.files_done}/{self.files_total} files"
+
+
+def _make_bar(console: Any = None) -> Progress:
+    """A rich progress display on stderr: label, bar, bytes done/total, speed, files, ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[files]}"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
+
+
+@contextmanager
+def transfer_progress(label: str, *, console: Any = None) -> Iterator[TransferProgress]:
+    """A progress sink for one push or pull, with a bar while stderr is a terminal.
+
+    Off a terminal (pipes, CI, tests) nothing is drawn: the verb prints its
+    own one-line summary.
+
+    Args:
+        label: Shown left of the bar.
+        console: A rich ``Console`` to draw on instead of stderr (forces the bar).
+
+    Yields:
+        The sink to hand to :func:`dsdt.api.push` or :func:`dsdt.api.pull`.
+    """
+    if console is None and not _stderr_is_tty():
+        yield TransferProgress(label)
+        return
+    with _make_bar(console) as bar:
+        yield TransferProgress(label, bar)
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False

@@ -1,0 +1,44 @@
+"""``dsdt pull``: bring bundles from the context's remote into the context."""
+
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._render import ContextOpt, UuidOpt, context_or_current
+from dsdt.commands.push import JobsOpt
+
+NAME = "pull"
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME",
+        help="Only bundles with this name ('*' matches anything; default: all).")] = None,
+    uuid: UuidOpt = None,
+    localize: Annotated[bool, typer.Option(
+        "-l", "--localize",
+        help="Also download the bundles' data (each file verified by sha256).")] = False,
+    jobs: JobsOpt = 8,
+    context: ContextOpt = None,
+) -> None:
+    """Pull bundles from the remote bound with 'dsdt remote' (all, NAME, or -u UUID).
+
+    Only metadata comes down unless --localize: files then show as remote
+    URLs, and DataFrames and other values download on first use. With
+    --localize the data comes down now. Every downloaded object is verified
+    by sha256. A local bundle is never overwritten.
+    """
+    from dsdt import api
+    from dsdt.commands._progress import fmt_bytes, transfer_progress
+    from dsdt.commands.remote import binding
+
+    ctx = context_or_current(context)
+    with transfer_progress("pull") as sink:
+        report = api.pull(ctx, name, uuid, localize, jobs=jobs, progress=sink)
+    line = f"Pulled {len(report.bundles)} bundle(s)"
+    if localize:
+        line += f", {report.blobs} blob(s), {fmt_bytes(report.bytes)}"
+    line += f" from {binding(ctx)}"
+    if report.skipped:
+        line += f"; {len(report.skipped)} already here"
+    typer.echo(line)

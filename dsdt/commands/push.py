@@ -1,0 +1,57 @@
+"""``dsdt push``: send committed bundles to the context's remote."""
+
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+
+NAME = "push"
+
+JobsOpt = Annotated[int, typer.Option(
+    "-j", "--jobs", metavar="N", min=1, help="Parallel transfers.")]
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME",
+        help="Bundle name (its latest version is pushed; it must be committed).")] = None,
+    uuid: UuidOpt = None,
+    tag: TagsOpt = None,
+    delocalize: Annotated[bool, typer.Option(
+        "-d", "--delocalize",
+        help="Afterwards remove the local copies of the pushed data (it loads from the "
+             "remote when used).")] = False,
+    jobs: JobsOpt = 8,
+    context: ContextOpt = None,
+) -> None:
+    """Push committed bundles to the remote bound with 'dsdt remote'.
+
+    With NAME, -u UUID or -t tags, pushes the latest matching bundle, which
+    must be committed. With none, pushes every committed bundle not yet on the
+    remote. Only committed bundles are pushed. The data goes first, then the
+    bundle records, and the remote context's ref moves last, so a bundle never
+    shows on the remote before all its data is there.
+    """
+    from dsdt import api
+    from dsdt.commands._progress import fmt_bytes, transfer_progress
+    from dsdt.commands.remote import binding
+
+    ctx = context_or_current(context)
+    tags = parse_tags(tag)
+    with transfer_progress("push") as sink:
+        report = api.push(ctx, name, tags or None, uuid, delocalize, jobs=jobs, progress=sink)
+    where = binding(ctx)
+    if report.bundles:
+        line = (f"Pushed {len(report.bundles)} bundle(s), {report.blobs} blob(s), "
+                f"{fmt_bytes(report.bytes)} to {where}")
+        if report.skipped:
+            line += f"; {len(report.skipped)} already there"
+        typer.echo(line)
+    elif report.skipped:
+        typer.echo(f"Nothing to push: {len(report.skipped)} bundle(s) already on {where}")
+    else:
+        typer.echo("Nothing to push: no committed bundles")
+    if delocalize and (report.bundles or report.skipped):
+        n = len(report.bundles) + len(report.skipped)
+        typer.echo(f"Removed the local copies of the data of {n} bundle(s)")
