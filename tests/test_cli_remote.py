@@ -326,3 +326,27 @@ def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -
 def test_fmt_bytes() -> None:
     assert [fmt_bytes(n) for n in (0, 1023, 1024, 1536 * 1024, 3 * 2**30)] == \
         ["0 B", "1023 B", "1.0 KiB", "1.5 MiB", "3.0 GiB"]
+
+
+def test_fsck_remote_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dsdt fsck --remote`` checks the bound remote too, and fails when a blob is gone."""
+    from typer.testing import CliRunner
+
+    from dsdt.commands.app import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSDT_DIR", raising=False)
+    runner = CliRunner()
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (tmp_path / "f.bin").write_bytes(b"x" * 5000)
+    for args in (["init"], ["remote", "shared", str(remote)], ["add", "f", "f.bin"],
+                 ["commit", "f"], ["push"], ["fsck", "--remote"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    for blob in (remote / "blobs").rglob("*"):
+        if blob.is_file():
+            blob.chmod(0o644)
+            blob.unlink()
+    result = runner.invoke(app, ["fsck", "--remote"])
+    assert result.exit_code == 1 and "missing" in result.output
