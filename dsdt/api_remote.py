@@ -90,7 +90,7 @@ def push(local_context: str, bundle_name: str | None = None, tags: dict[str, str
     uuids = _committed_to_push(repo, ctx, bundle_name, check_tags(tags), uuid)
     report = sync.push(rem, uuids, jobs=jobs, progress=progress)
     if delocalize:
-        prune.delocalize(rem, uuids)
+        report.delocalized = prune.delocalize(rem, uuids)
     return report
 
 

@@ -216,10 +216,15 @@ class S3Transport(Transport):
         tmp = tmp_name(dest)
         try:
             with self._errors("download", key):
-                self.client.download_file(
-                    self.bucket, self._key(key), str(tmp),
-                    Callback=progress, Config=self._transfer_config(),
-                )
+                resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                if resp["ContentLength"] < self._part_size:  # one GET is fastest
+                    _stream_to(resp["Body"], tmp, progress)
+                else:  # parallel ranged GETs
+                    resp["Body"].close()
+                    self.client.download_file(
+                        self.bucket, self._key(key), str(tmp),
+                        Callback=progress, Config=self._transfer_config(),
+                    )
             os.replace(tmp, dest)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -240,7 +245,19 @@ class S3Transport(Transport):
         return True
 
     def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
-        """Upload a file; S3 shows the object only once the (multipart) upload completes."""
+        """Upload a file; S3 shows the object only once the (multipart) upload completes.
+
+        Files below the multipart threshold go in one ``PutObject``: the transfer
+        manager's per-call set-up costs more than the upload of a small file.
+        """
+        size = os.stat(src).st_size
+        if size < self._part_size:
+            data = Path(src).read_bytes()
+            with self._errors("upload to", key):
+                self._put_object(key, data)
+            if progress is not None:
+                progress(len(data))
+            return
         with self._errors("upload to", key):
             self.client.upload_file(
                 str(src), self.bucket, self._key(key),
@@ -290,3 +307,12 @@ class S3Transport(Transport):
                     ) from e
                 raise
         return str(resp["ETag"])
+
+
+def _stream_to(body: Any, path: Path, progress: Progress | None) -> None:
+    """Write a streaming response body to a new file, reporting progress."""
+    with open(path, "xb") as out:
+        for chunk in body.iter_chunks(1 << 20):
+            out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))

@@ -62,6 +62,7 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     blobs: int = 0
     bytes: int = 0
+    delocalized: int = 0
 
 
 @dataclass
