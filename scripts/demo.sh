@@ -35,6 +35,25 @@ UUID=$(dsdt ls scores -u | tail -n 1 | awk '{print $NF}')
 run dsdt lineage "$UUID"
 run dsdt add model model.pkl
 run dsdt rm model --old
+
+# Share through a remote: a plain directory here (an s3://bucket/prefix works the same).
+mkdir -p "$DEMO/remote"
+run dsdt remote shared "$DEMO/remote"
+run dsdt push raw
+run dsdt commit scores
+run dsdt push                     # every committed bundle not yet on the remote
+run dsdt push raw -d              # drop the local copy of raw's data: it is safe on the remote
 run dsdt status
+run dsdt fsck --remote
+
+# A collaborator's clone: metadata first, data on demand, verified by sha256.
+mkdir -p "$DEMO/clone" && cd "$DEMO/clone"
+run dsdt init
+run dsdt remote shared "$DEMO/remote"
+run dsdt pull
+run dsdt cat scores               # a DataFrame loads transparently from the remote
+run dsdt cat raw                  # files show where they are on the remote...
+run dsdt pull raw -l              # ...until localized
+run dsdt cat raw
 run dsdt fsck
-printf '\nDemo project left in %s\n' "$DEMO"
+printf '\nDemo projects left in %s (clone in %s/clone)\n' "$DEMO" "$DEMO"
