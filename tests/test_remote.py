@@ -369,3 +369,24 @@ def test_killed_push_then_retry_leaves_both_sides_consistent(repos: Repos, remot
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "many")) == sorted(
         p.read_bytes() for p in d.iterdir())
     assert_fsck_clean()
+
+
+def test_no_credential_is_written_anywhere(project: Path, s3_bucket: tuple[str, str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "dsdt-secret-4f9a1c"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIADSDTTESTKEY00001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    bucket, _ = s3_bucket
+    api.remote("default", "shared", f"s3://{bucket}/p")
+    api.Bundle("default", name="x", data={"a": 1}).commit().push()
+    for path in (project / ".dsdt").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert secret.encode() not in data and b"AKIADSDTTESTKEY00001" not in data, path
+
+
+def test_aws_profile_is_used(project: Path, s3_bucket: tuple[str, str]) -> None:
+    bucket, _ = s3_bucket
+    api.set_aws_profile("no-such-profile-dsdt")
+    with pytest.raises(RemoteError, match="no-such-profile-dsdt"):
+        api.remote("default", "shared", f"s3://{bucket}/p")
