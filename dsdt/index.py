@@ -283,6 +283,22 @@ class Index:
                 out[uuid][k] = v
         return out
 
+    def dependents(self, ctx: str, uuids: list[str]) -> dict[str, list[str]]:
+        """Members of ``ctx`` whose lineage names each of ``uuids`` (from the index, no scan)."""
+        self.refresh()
+        out: dict[str, list[str]] = {u: [] for u in uuids}
+        db = self.connect()
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                "SELECT d.dep_uuid, d.uuid FROM deps d JOIN members m ON m.uuid = d.uuid "  # noqa: S608
+                f"WHERE m.ctx = ? AND m.kind = 'bundles' AND d.dep_uuid IN ({marks})",
+                [ctx, *chunk])
+            for dep, uuid in rows:
+                out[dep].append(uuid)
+        return out
+
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()

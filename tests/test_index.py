@@ -106,3 +106,16 @@ def test_threads_share_a_repository(ctx: str) -> None:
         counts = list(pool.map(work, range(40)))
     assert max(counts) == 40 and len(api.search(ctx)) == 40
     assert_fsck_clean()
+
+
+def test_dependents_from_the_index(ctx: str) -> None:
+    a = api.Bundle(ctx, name="a", data=1)
+    with api.Bundle(ctx, "b") as b:
+        b.add_data(2)
+        b.add_dependencies(a, ["x"])
+    with api.Bundle(ctx, "c") as c:
+        c.add_data(3)
+        c.add_dependencies([a, b], ["x", "y"])
+    got = api._repo().index.dependents(ctx, [a.uuid, b.uuid, c.uuid])
+    assert sorted(got[a.uuid]) == sorted([b.uuid, c.uuid])
+    assert got[b.uuid] == [c.uuid] and got[c.uuid] == []
