@@ -229,3 +229,61 @@ def locked(target: Path, timeout: float = 30.0) -> Iterator[None]:
     """Hold ``<target>.lock`` for the duration of a ``with`` block."""
     with FileLock(target, timeout):
         yield
+
+
+@contextmanager
+def flocked(path: Path, *, shared: bool, timeout: float = 30.0) -> Iterator[None]:
+    """Hold a ``flock`` on a long-lived file (created if missing) for a ``with`` block.
+
+    Shared holders run together; an exclusive holder waits for them and keeps
+    new ones out. The kernel drops the lock of a process that dies.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _flock_until(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, timeout, path)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _flock_until(fd: int, mode: int, timeout: float, path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+        if time.monotonic() > deadline:
+            raise LockError(f"{path} is held by another dsdt process (a gc, or writers while "
+                            "gc waits); try again when it has finished")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def hold_open_marker(path: Path) -> int:
+    """Create and share-lock ``path``; return the fd to keep while the thing it marks lives."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def marker_is_held(path: Path) -> bool:
+    """True if a live process holds the marker at ``path``."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    finally:
+        os.close(fd)

@@ -26,6 +26,7 @@ from dsdt.errors import (
     ContextNotFoundError,
     UsageError,
 )
+from dsdt.graph import LineageGraph, downstream_walk, lineage_graph
 from dsdt.index import Query
 from dsdt.lineage import LineageInfo
 from dsdt.objects.codecs import DBLink, DirectoryList
@@ -35,10 +36,10 @@ from dsdt.refs.names import check_bundle_name, check_tags, split_context
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "Bundle", "ContextInfo", "DBLink", "LineageInfo", "add", "cat", "commit", "context",
-    "contexts", "current_context", "delete_context", "fsck", "get", "init", "lineage",
-    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search", "set_aws_profile",
-    "status", "switch",
+    "Bundle", "ContextInfo", "DBLink", "LineageGraph", "LineageInfo", "add", "cat", "commit",
+    "context", "contexts", "current_context", "delete_context", "fsck", "get", "init",
+    "lineage", "lineage_graph", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search",
+    "set_aws_profile", "status", "switch",
 ]
 
 _repos: dict[Path, Repository] = {}
@@ -265,15 +266,24 @@ def search(local_context: str, search_name: str | None = None,
     return _find(repo, ctx, q)
 
 
-def lineage(local_context: str, uuid: str, max_depth: int | None = None
-            ) -> list[tuple[int, str, LineageInfo | None]]:
-    """Walk ``depends_on`` breadth-first from a bundle.
+def lineage(local_context: str, uuid: str, max_depth: int | None = None, *,
+            downstream: bool = False) -> list[tuple[int, str, LineageInfo | None]]:
+    """Walk ``depends_on`` breadth-first from a bundle (or, downstream, what was built from it).
+
+    Args:
+        local_context: The context.
+        uuid: The bundle to start from.
+        max_depth: How many steps to follow (None: all).
+        downstream: Follow the bundles whose lineage names this one instead
+            (found through the index, without reading every record).
 
     Returns:
         ``(depth, uuid, LineageInfo or None)`` per bundle in BFS order, each uuid
         once; None marks an input not present in the context. An unknown start
         uuid gives ``[]``.
     """
+    if downstream:
+        return downstream_walk(local_context, uuid, max_depth)
     repo = _repo()
     ctx = _context(repo, local_context)
     out: list[tuple[int, str, LineageInfo | None]] = []

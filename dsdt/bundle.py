@@ -10,11 +10,12 @@ an exception anywhere before that last step leaves nothing behind, and a
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dsdt._fs import remove_tree
+from dsdt._fs import hold_open_marker, remove_tree
 from dsdt.errors import BundleStateError, UsageError
 from dsdt.index import PARAM_PREFIX, Row
 from dsdt.lineage import LineageInfo, default_processing_name
@@ -110,6 +111,7 @@ class Bundle(ManagedFiles):
         self._opened = False
         self._follow = follow_symlinks
         self._outputs: Any = None
+        self._marker: int | None = None
         if data is not _NO_DATA and data is not None:
             self.open()
             self._fill(data, processing_name, tags, params, dependencies, code_method, vc_info,
@@ -146,6 +148,7 @@ class Bundle(ManagedFiles):
         b._repo, b.local_context, b._draft, b._record = repo, ctx, None, None
         b._known, b._sha, b._committed = known, sha, committed
         b._uuid, b._data, b._opened, b._follow, b._outputs = uuid, _NO_DATA, True, None, None
+        b._marker = None
         return b
 
     @classmethod
@@ -170,9 +173,16 @@ class Bundle(ManagedFiles):
         self._uuid = check_uuid(force_uuid) if force_uuid else new_uuid()
         if self._repo.member_sha(self.local_context, self._uuid) is not None:
             raise UsageError(f"bundle {self._uuid} already exists in {self.local_context!r}")
+        self._marker = hold_open_marker(self._repo.open_marker(self._uuid))
         self._repo.view_dir(self._uuid).mkdir(parents=True, exist_ok=True)
         self._opened = True
         return self
+
+    def _release_marker(self) -> None:
+        if self._marker is not None:
+            self._repo.open_marker(self.uuid).unlink(missing_ok=True)
+            os.close(self._marker)
+            self._marker = None
 
     def __enter__(self) -> Bundle:
         return self.open()
@@ -188,6 +198,7 @@ class Bundle(ManagedFiles):
         if self._draft is not None and self._uuid is not None:
             remove_tree(self._repo.view_dir(self._uuid))
         self._draft = None
+        self._release_marker()
 
     def close(self) -> Bundle:
         """Write the bundle: blobs, then the record, then the membership ref."""
@@ -195,13 +206,15 @@ class Bundle(ManagedFiles):
         try:
             if self._outputs is not None:
                 draft.data = self._outputs.bring_in(draft.data, self._repo.view_dir(self.uuid))
-            rec = self._build_record(draft)
-            sha = self._repo.write_record(rec)
-            self._repo.add_member(self.local_context, rec.uuid, sha)
+            with self._repo.writing():  # gc waits: blobs and record are not referenced yet
+                rec = self._build_record(draft)
+                sha = self._repo.write_record(rec)
+                self._repo.add_member(self.local_context, rec.uuid, sha)
         except BaseException:
             self.abandon()
             raise
         self._record, self._known, self._sha, self._draft = rec, _Known.of(rec), sha, None
+        self._release_marker()
         if self._outputs is not None:
             self._outputs.cleanup()
         from dsdt.api import _prune_history

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsdt._db import LocalConnection
+from dsdt.objects.codecs import blob_refs
 from dsdt.objects.record import BundleRecord
 
-_SCHEMA_VERSION = "4"
-_TABLES = ("meta", "bundles", "tags", "deps", "members", "shards")
+_SCHEMA_VERSION = "5"
+_TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
 
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uui
 CREATE INDEX IF NOT EXISTS tags_kv ON tags(key, value);
 CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
 CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_uuid);
+CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta INT,
+    PRIMARY KEY(uuid, blob));
 CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
     name TEXT, created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
 CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
@@ -249,6 +252,11 @@ class Index:
         db.execute("DELETE FROM deps WHERE uuid=?", (rec.uuid,))
         db.executemany("INSERT OR IGNORE INTO deps VALUES (?,?)",
                        [(rec.uuid, d.uuid) for d in rec.lineage.depends_on])
+        refs = blob_refs(rec.data)  # directly named blobs; trees and packed values as meta
+        db.execute("DELETE FROM blobs WHERE uuid=?", (rec.uuid,))
+        db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)",
+                       [(rec.uuid, b, s, 0) for b, s in refs.data.items()]
+                       + [(rec.uuid, b, 0, 1) for b in refs.meta])
 
     # --- queries -----------------------------------------------------------------------
 
@@ -298,6 +306,19 @@ class Index:
             for dep, uuid in rows:
                 out[dep].append(uuid)
         return out
+
+    def member_blobs(self, ctx: str | None = None) -> list[tuple[str, str, str, int, bool]]:
+        """``(ctx, uuid, blob, size, is_meta)`` for the blobs members name directly.
+
+        Trees and packed values are listed as meta blobs; what is inside them
+        is not (see :func:`dsdt.objects.codecs.expand_meta`).
+        """
+        self.refresh()
+        sql = ("SELECT m.ctx, m.uuid, b.blob, b.size, b.meta FROM members m "
+               "JOIN blobs b ON b.uuid = m.uuid WHERE m.kind = 'bundles'")
+        rows = (self.connect().execute(sql + " AND m.ctx = ?", (ctx,)) if ctx is not None
+                else self.connect().execute(sql))
+        return [(c, u, b, s, bool(meta)) for c, u, b, s, meta in rows]
 
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""

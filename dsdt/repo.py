@@ -18,8 +18,9 @@ import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from dsdt._fs import remove_tree, write_once
+from dsdt._fs import flocked, remove_tree, write_once
 from dsdt.config import Config
 from dsdt.errors import (
     BundleNotFoundError,
@@ -216,7 +217,8 @@ class Repository:
         return self.root / "records" / uuid[:2] / f"{uuid}.yaml"
 
     def write_record(self, rec: BundleRecord) -> str:
-        """Write a record once; return the sha256 of its bytes."""
+        """Write a record once (it must pass the schema it is read with); return its sha256."""
+        BundleRecord.from_dict(rec.to_dict(), f"new record of bundle {rec.uuid}")
         data = rec.to_yaml()
         sha = sha256_bytes(data)
         path = self.record_path(rec.uuid)
@@ -276,6 +278,20 @@ class Repository:
         """Drop a bundle from ``ctx``: membership first, then its commit mark."""
         self.refs.delete(self.member_ref(ctx, uuid))
         self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
+
+    def writing(self, timeout: float | None = None) -> Any:
+        """Hold while writing blobs and records that no ref names yet (gc waits for it)."""
+        return flocked(self.root / "cache" / "gc-fence", shared=True,
+                       timeout=timeout or self.config.lock_timeout)
+
+    def collecting(self, timeout: float | None = None) -> Any:
+        """Hold while gc sweeps: no writer is between its first blob and its ref."""
+        return flocked(self.root / "cache" / "gc-fence", shared=False,
+                       timeout=timeout or self.config.lock_timeout)
+
+    def open_marker(self, uuid: str) -> Path:
+        """The file an open bundle holds locked, so gc leaves its view alone."""
+        return self.root / "cache" / "open" / uuid
 
     def view_dir(self, uuid: str) -> Path:
         """The directory where a bundle's files are presented."""

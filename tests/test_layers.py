@@ -10,12 +10,12 @@ PKG = Path(__file__).resolve().parents[1] / "dsdt"
 #: Layer of each module (by dotted name prefix); a module may import only its layer or lower.
 LAYERS = [
     ("dsdt.errors", 0), ("dsdt._fs", 0), ("dsdt._db", 0), ("dsdt.gitinfo", 0),
-    ("dsdt.objects", 1),
+    ("dsdt.objects.summary", 1), ("dsdt.objects", 1),
     ("dsdt.refs", 2),
     ("dsdt.config", 3), ("dsdt.repo", 3), ("dsdt.index", 3), ("dsdt.fsck", 3),
     ("dsdt.remote", 4),
     ("dsdt.api", 5), ("dsdt.api_remote", 5), ("dsdt.bundle", 5), ("dsdt.lineage", 5),
-    ("dsdt.managed", 5), ("dsdt.remote_outputs", 5),
+    ("dsdt.managed", 5), ("dsdt.remote_outputs", 5), ("dsdt.history", 5), ("dsdt.graph", 5),
     ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.__main__", 6),
     ("dsdt", 0),
 ]
@@ -65,7 +65,8 @@ def test_layers_import_downward_only() -> None:
 def test_heavy_imports_stay_out_of_module_tops_of_light_modules() -> None:
     light = ("dsdt.commands", "dsdt.api", "dsdt.bundle", "dsdt.repo", "dsdt.index",
              "dsdt.objects.codecs", "dsdt.objects.files", "dsdt.objects.blobs", "dsdt.refs",
-             "dsdt.config", "dsdt._fs", "dsdt.errors", "dsdt.gitinfo")
+             "dsdt.config", "dsdt._fs", "dsdt.errors", "dsdt.gitinfo", "dsdt.history",
+             "dsdt.objects.summary")
     bad = []
     for name, path in modules():
         if name.startswith(light):

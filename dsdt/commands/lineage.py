@@ -1,5 +1,11 @@
-"""``dsdt lineage``: where a bundle came from, breadth-first through its inputs."""
+"""``dsdt lineage``: where a bundle came from and what uses it, as text, Mermaid, DOT or JSON.
 
+With neither ``--down`` nor ``--format`` the historical output is kept: one
+block per bundle, breadth-first through the inputs (``--json``: a list of
+them). Otherwise the lineage graph of :mod:`dsdt.graph` is rendered.
+"""
+
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,30 +18,68 @@ if TYPE_CHECKING:
 NAME = "lineage"
 
 
+class Format(StrEnum):
+    """Output formats of the lineage graph."""
+
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+
+
 def run(
     uuid: Annotated[str, typer.Argument(metavar="UUID", help="Uuid of the bundle to start from.")],
     depth: Annotated[int, typer.Option(
-        "-d", "--depth", min=0, metavar="N", help="How many levels of inputs to follow.")] = 3,
+        "-d", "--depth", min=0, metavar="N", help="How many levels to follow.")] = 3,
+    down: Annotated[bool, typer.Option(
+        "--down", help="Also follow the bundles that use it (downstream).")] = False,
+    up: Annotated[bool, typer.Option(
+        "--up/--no-up", help="Follow the bundles it was made from (upstream).")] = True,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", case_sensitive=False,
+        help="Graph output: text (a tree), mermaid, dot or json.")] = None,
     as_json: JsonOpt = False,
     context: ContextOpt = None,
 ) -> None:
-    """Show the lineage of bundle UUID and of its inputs, breadth-first.
+    """Show the lineage of bundle UUID: its inputs and/or the bundles that use it.
 
-    Each bundle shows its processing name, creation date, code reference, git
-    facts and run time. Inputs that are not in the context are marked so.
+    Without --down or --format, each input bundle is shown breadth-first with
+    its processing name, creation date, code reference, git facts and run
+    time (--json: the same as a list). With --down, --no-up or --format, the
+    lineage graph is drawn as a tree (text), a Mermaid flowchart, a Graphviz
+    digraph or JSON; --json then means --format json. Inputs that are not in
+    the context are marked so.
     """
     from dsdt import api
-    from dsdt.errors import BundleNotFoundError
+    from dsdt.errors import BundleNotFoundError, UsageError
 
     ctx = context_or_current(context)
-    nodes = api.lineage(ctx, uuid, max_depth=depth)
-    if not nodes:
-        raise BundleNotFoundError(f"no bundle with uuid {uuid} in context {ctx!r}")
-    if as_json:
-        print_json([_node_dict(d, u, info) for d, u, info in nodes])
+    if as_json and fmt not in (None, Format.json):
+        raise UsageError(f"--json conflicts with --format {fmt.value}")
+    if fmt is None and not down and up:
+        nodes = api.lineage(ctx, uuid, max_depth=depth)
+        if not nodes:
+            raise BundleNotFoundError(f"no bundle with uuid {uuid} in context {ctx!r}")
+        if as_json:
+            print_json([_node_dict(d, u, info) for d, u, info in nodes])
+            return
+        for d, u, info in nodes:
+            _print_node(d, u, info)
         return
-    for d, u, info in nodes:
-        _print_node(d, u, info)
+    _print_graph(ctx, uuid, depth, down, up, Format.json if as_json else fmt or Format.text)
+
+
+def _print_graph(ctx: str | None, uuid: str, depth: int, down: bool, up: bool,
+                 fmt: Format) -> None:
+    from dsdt import graph
+    from dsdt.errors import UsageError
+
+    if not (up or down):
+        raise UsageError("--no-up without --down leaves nothing to show")
+    g = graph.lineage_graph(ctx, uuid, max_depth=depth, downstream=down, upstream=up)
+    render = {Format.text: graph.render_text, Format.mermaid: graph.render_mermaid,
+              Format.dot: graph.render_dot, Format.json: graph.render_json}[fmt]
+    typer.echo(render(g), nl=False)
 
 
 def _node_dict(depth: int, uuid: str, info: "LineageInfo | None") -> dict[str, Any]:

@@ -327,3 +327,17 @@ def blob_refs(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = N
             for k, v in n["items"]:
                 stack.extend((k, v))
     return refs
+
+
+def expand_meta(blob_id: str, data: bytes) -> BlobRefs:
+    """The blobs listed inside a meta blob: a directory tree or a packed value.
+
+    Packed values may name trees and packed values again; those come back in
+    ``meta`` for the caller to expand in turn.
+    """
+    if data[:1] == b"{":
+        try:
+            return BlobRefs(data=FileDecoder.tree_blobs(data))
+        except (ValueError, KeyError):
+            pass
+    return blob_refs(load_yaml(data, f"packed value {blob_id}"))

@@ -149,6 +149,7 @@ def _lineage(d: Any) -> Lineage:
         _require(isinstance(dep, dict) and set(dep) == {"processing_name", "uuid", "arg_name"},
                  "a dependency is malformed")
         _require(all(isinstance(v, str) for v in dep.values()), "a dependency is malformed")
+        _require(is_uuid(dep["uuid"]), f"dependency uuid {dep['uuid']!r} is not a uuid")
         depends_on.append(Dependency(**dep))
     _require(isinstance(d["code_ref"], str) and isinstance(d["code_hash"], str),
              "lineage code fields are not strings")

@@ -215,6 +215,12 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
         ConflictError: A local bundle with the same uuid differs from the remote one.
         CorruptObjectError: A record or blob does not match its hash.
     """
+    with remote.repo.writing():  # records and metadata land before the refs naming them
+        return _pull(remote, select, localize, jobs, progress)
+
+
+def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, jobs: int,
+          progress: ProgressSink | None) -> Report:
     repo, report = remote.repo, Report()
     wanted = {u: e for u, e in remote.members().items() if select(u, e)}
     fresh = []
@@ -286,7 +292,9 @@ def fetch_blobs(remote: Remote, blob_ids: Iterable[str] | dict[str, int], *, job
         repo.blobs.install_verified(tmp, blob_id)
         sink.file_done()
 
-    _run(jobs, get, missing)
+    if missing:
+        with repo.writing():  # gc leaves the downloads in cache/tmp alone
+            _run(jobs, get, missing)
     return len(missing), sum(sizes[b] for b in missing)
 
 
