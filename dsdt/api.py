@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dsdt.api_housekeeping import DiskUsage, du, gc
 from dsdt.api_remote import delete_remote_context, pull, push, remote, rmr
 from dsdt.bundle import Bundle
 from dsdt.errors import (
@@ -36,10 +37,10 @@ from dsdt.refs.names import check_bundle_name, check_tags, split_context
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "Bundle", "ContextInfo", "DBLink", "LineageGraph", "LineageInfo", "add", "cat", "commit",
-    "context", "contexts", "current_context", "delete_context", "fsck", "get", "init",
-    "lineage", "lineage_graph", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search",
-    "set_aws_profile", "status", "switch",
+    "Bundle", "ContextInfo", "DBLink", "DiskUsage", "LineageGraph", "LineageInfo", "add", "cat",
+    "commit", "context", "contexts", "current_context", "delete_context", "du", "fsck", "gc",
+    "get", "init", "lineage", "lineage_graph", "ls_contexts", "pull", "push", "remote", "rm",
+    "rmr", "search", "set_aws_profile", "status", "switch",
 ]
 
 _repos: dict[Path, Repository] = {}
@@ -400,6 +401,8 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
                          f"({', '.join(committed[:3])}); pass force=True (--force) to remove them")
     for b in found:
         repo.remove_member(ctx, b.uuid)
+    if found and repo.config.gc_after_rm:
+        gc()
     return [b.uuid for b in found]
 
 

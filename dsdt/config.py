@@ -31,6 +31,9 @@ class Config:
         lock_timeout: Seconds to wait for another process's lock.
         s3_endpoint_url: Endpoint of an S3-compatible store (MinIO, Ceph...);
             ``null`` uses AWS (or boto3's ``AWS_ENDPOINT_URL``). Never credentials.
+        gc_after_rm: Run gc after every ``rm`` (``rm`` itself only moves refs).
+        remote_gc_grace: Remote gc keeps unreferenced objects younger than this
+            many seconds (they may belong to a push in flight).
     """
 
     format_version: int = FORMAT_VERSION
@@ -38,6 +41,8 @@ class Config:
     follow_symlinks: bool = False
     lock_timeout: float = 30.0
     s3_endpoint_url: str | None = None
+    gc_after_rm: bool = False
+    remote_gc_grace: float = 3600.0
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -70,6 +75,8 @@ def _check_type(path: Path, key: str, value: Any) -> None:
         "follow_symlinks": isinstance(value, bool),
         "lock_timeout": type(value) in (int, float) and value > 0,
         "s3_endpoint_url": value is None or (isinstance(value, str) and "://" in value),
+        "gc_after_rm": isinstance(value, bool),
+        "remote_gc_grace": type(value) in (int, float) and value >= 0,
     }[key]
     if not ok:
         raise UsageError(f"{path}: bad value {value!r} for {key}")

@@ -320,6 +320,18 @@ class Index:
                 else self.connect().execute(sql))
         return [(c, u, b, s, bool(meta)) for c, u, b, s, meta in rows]
 
+    def member_uuids(self) -> set[str]:
+        """Uuids that are members of any context."""
+        self.refresh()
+        rows = self.connect().execute("SELECT DISTINCT uuid FROM members WHERE kind='bundles'")
+        return {u for (u,) in rows}
+
+    def member_names(self) -> list[tuple[str, str, str]]:
+        """``(ctx, uuid, name)`` of every member of every context."""
+        self.refresh()
+        return list(self.connect().execute(
+            "SELECT ctx, uuid, name FROM members WHERE kind='bundles'"))
+
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()

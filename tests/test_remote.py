@@ -390,3 +390,35 @@ def test_aws_profile_is_used(project: Path, s3_bucket: tuple[str, str]) -> None:
     api.set_aws_profile("no-such-profile-dsdt")
     with pytest.raises(RemoteError, match="no-such-profile-dsdt"):
         api.remote("default", "shared", f"s3://{bucket}/p")
+
+
+def test_remote_gc_with_two_repositories(repos: Repos, remote_url: str) -> None:
+    from test_gc import set_config
+
+    shared = b"g" * 10_000
+    bind(remote_url)
+    x = api.Bundle("default", name="x", data=shared).commit()
+    y = api.Bundle("default", name="y", data=b"h" * 10_000).commit()
+    api.push("default")
+    repos.use("b")
+    bind(remote_url)
+    api.context("mine")
+    api.remote("mine", "theirs", remote_url)  # another remote context, same remote
+    z = api.Bundle("mine", name="z", data=[shared]).commit()
+    api.push("mine")
+    repos.use("a")
+    tr = open_transport(remote_url)
+    tr.delete(context_key("shared"))  # drop x and y from the remote context by hand
+    tr.put(context_key("shared"), b'{"bundles": {}, "format": 1}')
+    [young] = api.gc(remote=True)
+    assert young.blobs == [] and young.young >= 3  # within the grace period: nothing goes
+    set_config(repos.paths["a"], "remote_gc_grace", "0")
+    [dry] = api.gc(remote=True, dry_run=True)
+    assert dry.blobs == [y.record.data["blob"]] and sorted(dry.records) == sorted(
+        [x.uuid, y.uuid])
+    [done] = api.gc(remote=True)
+    assert done.blobs == dry.blobs and tr.size(blob_key(x.record.data["blob"])) == 10_000
+    assert tr.size(blob_key(y.record.data["blob"])) is None
+    repos.use("b")
+    assert api.fsck(remote=True).ok
+    assert api.cat("mine", "z") == [shared] and z.uuid

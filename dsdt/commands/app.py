@@ -17,7 +17,9 @@ from dsdt.commands import (
     cat,
     commit,
     context,
+    du,
     fsck,
+    gc,
     init,
     lineage,
     ls,
@@ -41,7 +43,7 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, rmr):
+                remote, push, pull, rmr, gc, du):
     app.command(_module.NAME)(_module.run)
 
 

@@ -159,6 +159,15 @@ class LocalTransport(Transport):
                 if key.startswith(prefix) and not _is_internal(name):
                     yield key
 
+    def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """Keys under ``prefix`` with their size and modification time."""
+        for key in self.list(prefix):
+            try:
+                st = os.stat(self._path(key))
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            yield key, st.st_size, st.st_mtime
+
     def delete(self, key: str) -> None:
         """Remove the file of ``key`` (empty directories stay)."""
         try:

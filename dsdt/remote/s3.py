@@ -275,6 +275,18 @@ class S3Transport(Transport):
                 for obj in page.get("Contents", ()):
                     yield obj["Key"][len(base):]
 
+    def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """Keys under ``prefix`` with their size and LastModified, from the listing itself."""
+        base = self._key("")
+        with self._errors("list", prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base + prefix
+            )
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield (obj["Key"][len(base):], int(obj["Size"]),
+                           obj["LastModified"].timestamp())
+
     def delete(self, key: str) -> None:
         """Delete an object (S3 does not mind when it is already gone)."""
         try:

@@ -81,6 +81,10 @@ class Transport(ABC):
         """Keys under ``prefix`` (a key prefix, usually ending in ``/``), in any order."""
 
     @abstractmethod
+    def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """``(key, size, last modified as epoch seconds)`` of the objects under ``prefix``."""
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Delete an object (no error if it is already gone)."""
 

@@ -1,0 +1,93 @@
+"""Housekeeping in the API: reclaim space (gc) and see where it goes (du).
+
+Re-exported by :mod:`dsdt.api`; use it from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsdt.gc import GcReport, collect, usage
+from dsdt.remote.gc import RemoteGcReport, collect_remote
+
+
+@dataclass
+class Usage:
+    """Bytes used by a group of bundles (a context, or one name in it)."""
+
+    context: str
+    name: str
+    bundles: int
+    apparent: int
+    unique: int
+
+
+@dataclass
+class DiskUsage:
+    """``du``: per context and per name; ``unique`` counts shared bytes once."""
+
+    contexts: list[Usage] = field(default_factory=list)
+    names: list[Usage] = field(default_factory=list)
+    total_unique: int = 0
+    total_apparent: int = 0
+
+
+def _api() -> Any:
+    import dsdt.api as api
+
+    return api
+
+
+def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcReport]:
+    """Remove data and records no ref reaches (safe while others write).
+
+    Args:
+        dry_run: Report what would go (with the byte count) without removing it.
+        remote: Collect on the remotes bound to the contexts instead (each once;
+            objects younger than ``remote_gc_grace`` seconds are kept).
+
+    Returns:
+        The local report, or one report per remote.
+    """
+    repo = _api()._repo()
+    if not remote:
+        return collect(repo, dry_run=dry_run)
+    from dsdt.remote.sync import open_remote
+
+    reports: dict[str, RemoteGcReport] = {}
+    for info in repo.contexts():
+        if info.remote_url and info.remote_url not in reports:
+            reports[info.remote_url] = collect_remote(
+                open_remote(repo, info.name), dry_run=dry_run, grace=repo.config.remote_gc_grace)
+    return list(reports.values())
+
+
+def du(local_context: str | None = None) -> DiskUsage:
+    """Bytes per context and per bundle name: apparent versus deduplicated.
+
+    Args:
+        local_context: Only this context (default: all).
+    """
+    api = _api()
+    repo = api._repo()
+    only = api._context(repo, local_context) if local_context is not None else None
+    out = DiskUsage()
+    everything: dict[str, tuple[int, int, int]] = usage(repo)
+    for ctx, by_name in sorted(everything.items()):
+        if only is not None and ctx != only:
+            continue
+        for name, (n, apparent, unique) in sorted(by_name.items()):
+            group = out.contexts if name == "" else out.names
+            group.append(Usage(ctx, name, n, apparent, unique))
+    out.total_apparent = sum(u.apparent for u in out.contexts)
+    out.total_unique = _unique_total(repo, only)
+    return out
+
+
+def _unique_total(repo: Any, only: str | None) -> int:
+    from dsdt.gc import _bundle_blobs
+
+    sizes, per_bundle = _bundle_blobs(repo)
+    uuids = {u for c, u, _ in repo.index.member_names() if only is None or c == only}
+    return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))

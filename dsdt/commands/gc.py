@@ -1,0 +1,49 @@
+"""``dsdt gc``: reclaim the space of removed bundles."""
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._progress import fmt_bytes
+from dsdt.commands._render import JsonOpt, print_json
+
+NAME = "gc"
+
+
+def run(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", "-n", help="List what would be removed (and how many bytes); remove "
+        "nothing.")] = False,
+    remote: Annotated[bool, typer.Option(
+        "--remote", help="Collect on the remotes bound to the contexts instead; objects "
+        "younger than remote_gc_grace seconds are kept.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove data and records that no ref reaches (rm only moves refs; gc frees the space).
+
+    Everything any context (or, with --remote, any remote context) still uses
+    is kept. Safe while other dsdt processes write: their unfinished bundles
+    and open bundles are left alone.
+    """
+    from dsdt import api
+
+    result = api.gc(dry_run=dry_run, remote=remote)
+    reports = result if isinstance(result, list) else [result]
+    if as_json:
+        print_json([asdict(r) for r in reports] if remote else asdict(result))
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    for r in reports:
+        where = f" from {r.url}" if remote else ""
+        typer.echo(f"{verb} {len(r.blobs)} blob(s), {fmt_bytes(r.bytes)}, and "
+                   f"{len(r.records)} record(s){where}; kept {r.kept_blobs} blob(s)")
+        if remote and r.young:
+            typer.echo(f"  {r.young} unreferenced object(s) younger than the grace period kept")
+        if dry_run:
+            for blob in r.blobs:
+                typer.echo(f"  blob   {blob}")
+            for uuid in r.records:
+                typer.echo(f"  record {uuid}")
+    if remote and not reports:
+        typer.echo("No context is bound to a remote.")

@@ -1,0 +1,182 @@
+"""Garbage collection: mark what any ref can reach, sweep the rest.
+
+Marking starts from every membership ref of every context (through the
+index, so it reads no record), follows directory trees and packed values,
+and keeps every blob found. Sweeping removes unreferenced blobs, records no
+context lists, views of bundles that are neither members nor open, and
+temporary files of dead writers.
+
+Safety while others write (see ``docs/format.md``): a writer holds a shared
+``flock`` on ``cache/gc-fence`` from before its first blob until its
+membership ref exists; gc sweeps holding it exclusively. So gc never sees a
+blob or record that a running writer has made but not yet referenced, and
+writers that start during a sweep wait for it (briefly). Open bundles hold
+a marker in ``cache/open/`` that keeps their views.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dsdt._fs import marker_is_held, remove_tree
+from dsdt.errors import CorruptObjectError
+from dsdt.objects.codecs import expand_meta
+from dsdt.repo import Repository
+
+
+@dataclass
+class GcReport:
+    """What gc removed (or, in a dry run, would remove)."""
+
+    dry_run: bool
+    blobs: list[str] = field(default_factory=list)
+    bytes: int = 0
+    records: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    temporary: int = 0
+    kept_blobs: int = 0
+
+
+def reachable(repo: Repository) -> tuple[set[str], set[str]]:
+    """Uuids of every member of every context, and every blob they reach.
+
+    Raises:
+        CorruptObjectError: The index met an unreadable member, or a directory
+            tree or packed value is missing locally: sweeping then could drop
+            data still in use, so the caller must stop.
+    """
+    problems = repo.index.refresh()
+    if problems:
+        raise CorruptObjectError(f"{problems[0]} (and {len(problems) - 1} more); run dsdt fsck "
+                                 "and repair the repository before gc")
+    uuids: set[str] = set()
+    blobs: set[str] = set()
+    metas: list[str] = []
+    for _ctx, uuid, blob, _size, is_meta in repo.index.member_blobs():
+        uuids.add(uuid)
+        blobs.add(blob)
+        if is_meta:
+            metas.append(blob)
+    uuids |= repo.index.member_uuids()
+    seen: set[str] = set()
+    while metas:
+        meta = metas.pop()
+        if meta in seen:
+            continue
+        seen.add(meta)
+        if not repo.blobs.has(meta):
+            raise CorruptObjectError(f"directory tree or packed value {meta} is missing; "
+                                     "pull the bundles that use it (or run dsdt fsck) before gc")
+        refs = expand_meta(meta, repo.blobs.read(meta))
+        blobs |= set(refs.data) | refs.meta
+        metas.extend(refs.meta)
+    return uuids, blobs
+
+
+def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
+    """Remove everything no ref reaches (see the module docs); return what went."""
+    report = GcReport(dry_run=dry_run)
+    with repo.collecting():
+        live, keep = reachable(repo)
+        report.kept_blobs = len(keep)
+        for blob_id in list(repo.blobs):
+            if blob_id not in keep:
+                report.blobs.append(blob_id)
+                report.bytes += _remove(repo.blobs.path(blob_id), dry_run)
+        for path in (repo.root / "records").glob("*/*.yaml"):
+            if path.stem not in live:
+                report.records.append(path.stem)
+                _remove(path, dry_run)
+        _sweep_views(repo, live, report)
+        report.temporary = _sweep_temporary(repo, dry_run)
+    return report
+
+
+def _remove(path: Path, dry_run: bool) -> int:
+    """Delete a file (unless dry run); return its size."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if not dry_run:
+        path.unlink(missing_ok=True)
+    return size
+
+
+def _sweep_views(repo: Repository, live: set[str], report: GcReport) -> None:
+    views = repo.root / "cache" / "views"
+    for view in views.iterdir() if views.is_dir() else []:
+        if view.name in live or marker_is_held(repo.open_marker(view.name)):
+            continue
+        report.views.append(view.name)
+        if not report.dry_run:
+            remove_tree(view)
+
+
+def _sweep_temporary(repo: Repository, dry_run: bool) -> int:
+    """Temp files and open markers left by dead writers (no live writer holds the fence)."""
+    cache = repo.root / "cache"
+    found = list((cache / "tmp").glob("*")) + list((cache / "blobs").glob("*/.*.tmp"))
+    found += list((repo.root / "records").glob("*/.*.tmp"))
+    found += [p for p in (cache / "open").glob("*") if not marker_is_held(p)]
+    for path in found:
+        _remove(path, dry_run)
+    return len(found)
+
+
+def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:
+    """Bytes per context and name: ``{ctx: {name: (bundles, apparent, unique)}}``.
+
+    ``apparent`` adds each bundle's data as if it were alone; ``unique``
+    counts every blob once within the group. The name ``""`` holds the
+    context's total.
+    """
+    sizes, per_bundle = _bundle_blobs(repo)
+    names = {(r[0], r[1]): r[2] for r in repo.index.member_names()}
+    groups: dict[str, dict[str, list[str]]] = {}
+    for (ctx, uuid), name in names.items():
+        groups.setdefault(ctx, {}).setdefault(name, []).append(uuid)
+        groups[ctx].setdefault("", []).append(uuid)
+    out: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for ctx, by_name in groups.items():
+        out[ctx] = {}
+        for name, uuids in by_name.items():
+            apparent = sum(sizes[b] for u in uuids for b in per_bundle.get(u, ()))
+            unique = sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))
+            out[ctx][name] = (len(uuids), apparent, unique)
+    return out
+
+
+def _bundle_blobs(repo: Repository) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Blob sizes and the blobs of each member (trees expanded)."""
+    sizes: dict[str, int] = {}
+    per_bundle: dict[str, set[str]] = {}
+    expanded: dict[str, dict[str, int]] = {}
+    for _ctx, uuid, blob, size, is_meta in repo.index.member_blobs():
+        mine = per_bundle.setdefault(uuid, set())
+        if is_meta:
+            if blob not in expanded:
+                expanded[blob] = _expand_all(repo, blob)
+            sizes.update(expanded[blob])
+            mine.update(expanded[blob])
+        else:
+            sizes[blob] = size
+            mine.add(blob)
+    return sizes, per_bundle
+
+
+def _expand_all(repo: Repository, meta: str) -> dict[str, int]:
+    """Data blobs (with sizes) inside a meta blob and the meta blobs under it."""
+    out: dict[str, int] = {}
+    stack = [meta]
+    while stack:
+        blob = stack.pop()
+        if not repo.blobs.has(blob):
+            continue  # only on the remote: its bytes are not local
+        out[blob] = os.stat(repo.blobs.path(blob)).st_size
+        refs = expand_meta(blob, repo.blobs.read(blob))
+        out.update(refs.data)
+        stack.extend(refs.meta)
+    return out

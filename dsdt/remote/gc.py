@@ -1,0 +1,65 @@
+"""Garbage collection on a remote: keep what any remote context's ref reaches.
+
+Remotes have no lock a pusher could hold, and a push uploads blobs and its
+record before it moves the ref. So remote gc only removes unreferenced
+objects older than a grace period (``remote_gc_grace`` seconds in
+``config.yaml``, one hour by default): anything younger may belong to a push
+in flight. Every blob a remaining bundle of any remote context uses stays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from dsdt.remote.layout import blob_key, record_key
+from dsdt.remote.prune import _all_remote_members, _remote_refs
+from dsdt.remote.sync import Remote
+
+
+@dataclass
+class RemoteGcReport:
+    """What remote gc removed (or would remove)."""
+
+    url: str
+    dry_run: bool
+    blobs: list[str] = field(default_factory=list)
+    bytes: int = 0
+    records: list[str] = field(default_factory=list)
+    young: int = 0
+    kept_blobs: int = 0
+
+
+def collect_remote(remote: Remote, *, dry_run: bool = False,
+                   grace: float = 3600.0) -> RemoteGcReport:
+    """Sweep blobs and records of a remote that no remote context reaches."""
+    report = RemoteGcReport(url=remote.url, dry_run=dry_run)
+    live = _all_remote_members(remote)
+    keep: set[str] = set()
+    for uuid, sha in live.items():
+        keep |= _remote_refs(remote, uuid, sha)
+    report.kept_blobs = len(keep)
+    cutoff = time.time() - grace
+    tr = remote.transport
+    for key, size, mtime in list(tr.list_info("blobs/")):
+        blob_id = key.rsplit("/", 1)[-1]
+        if blob_id in keep or key != blob_key(blob_id):
+            continue
+        if mtime > cutoff:
+            report.young += 1
+            continue
+        report.blobs.append(blob_id)
+        report.bytes += size
+        if not dry_run:
+            tr.delete(key)
+    for key, _size, mtime in list(tr.list_info("records/")):
+        uuid = key.rsplit("/", 1)[-1].removesuffix(".yaml")
+        if uuid in live or key != record_key(uuid):
+            continue
+        if mtime > cutoff:
+            report.young += 1
+            continue
+        report.records.append(uuid)
+        if not dry_run:
+            tr.delete(key)
+    return report
