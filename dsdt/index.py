@@ -207,13 +207,15 @@ class Index:
             name = entry.name
             if name.startswith(".") or name.endswith(".lock"):
                 continue
-            present.add(name)
             try:
                 sha = Path(entry.path).read_text("utf-8").strip()
+            except FileNotFoundError:
+                continue  # removed (rm) since the directory was listed
             except (OSError, UnicodeDecodeError) as e:
                 problems.append(f"ref {entry.path}: unreadable ({e})")
                 ok = False
                 continue
+            present.add(name)
             if have.get(name) == sha:
                 continue
             try:
