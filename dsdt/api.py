@@ -28,6 +28,7 @@ from dsdt.errors import (
     UsageError,
 )
 from dsdt.graph import LineageGraph, downstream_walk, lineage_graph
+from dsdt.history import BundleDiff, LogEntry, diff, log
 from dsdt.index import Query
 from dsdt.lineage import LineageInfo
 from dsdt.objects.codecs import DBLink, DirectoryList
@@ -37,10 +38,11 @@ from dsdt.refs.names import check_bundle_name, check_tags, split_context
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "Bundle", "ContextInfo", "DBLink", "DiskUsage", "LineageGraph", "LineageInfo", "add", "cat",
-    "commit", "context", "contexts", "current_context", "delete_context", "du", "fsck", "gc",
-    "get", "init", "lineage", "lineage_graph", "ls_contexts", "pull", "push", "remote", "rm",
-    "rmr", "search", "set_aws_profile", "status", "switch",
+    "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DiskUsage", "LineageGraph", "LineageInfo",
+    "LogEntry", "add", "cat", "commit", "context", "contexts", "current_context",
+    "delete_context", "diff", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph",
+    "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search", "set_aws_profile",
+    "status", "switch",
 ]
 
 _repos: dict[Path, Repository] = {}

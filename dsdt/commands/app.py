@@ -17,11 +17,13 @@ from dsdt.commands import (
     cat,
     commit,
     context,
+    diff,
     du,
     fsck,
     gc,
     init,
     lineage,
+    log,
     ls,
     pull,
     push,
@@ -43,7 +45,7 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, rmr, gc, du):
+                remote, push, pull, rmr, log, diff, gc, du):
     app.command(_module.NAME)(_module.run)
 
 

@@ -12,11 +12,13 @@ markers (None/NaN/pd.NA; an ``int8`` side column ``<flat>_na`` when mixed);
 categoricals are written as codes with the categories in the schema metadata
 (Arrow IPC, key ``dsdt.categories.<flat>``); string storage and datetime units
 are cast back. Node keys: ``type``, ``shape``, ``dtypes``, ``index``,
-``columns`` / ``name`` (series), ``extras`` (repair hints, when needed).
+``columns`` / ``name`` (series), ``extras`` (repair hints, when needed),
+``stats`` (per-column summaries for ``dsdt diff``, see :mod:`dsdt.objects.summary`).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,6 +29,7 @@ import pyarrow.parquet as pq
 from pandas.api.types import infer_dtype, is_object_dtype, pandas_dtype
 
 from dsdt.errors import CorruptObjectError, UnsupportedValueError
+from dsdt.objects.summary import summarize
 
 _OBJECT_KINDS = frozenset({"string", "bytes", "empty", "boolean", "integer", "floating", "date"})
 _NA_KINDS = ("none", "nan", "na")
@@ -34,6 +37,7 @@ _NA_VALUES: tuple[Any, ...] = (None, np.nan, pd.NA)
 _NA_TYPE_CODES: dict[type, int] = {type(None): 0, float: 1, np.float64: 1, type(pd.NA): 2}
 _NA_CODE = np.frompyfunc(lambda value: _NA_TYPE_CODES.get(type(value), -1), 1, 1)
 _CATS_KEY = "dsdt.categories."
+_THREAD_CELLS = 1 << 18  # frames this large are summarised on a thread while parquet is written
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 _LABEL_DTYPES_REFUSED = (pd.CategoricalDtype, pd.IntervalDtype, pd.PeriodDtype)
 _SINGLETONS: dict[str, Any] = {"none": None, "nat": pd.NaT, "na": pd.NA}
@@ -250,7 +254,7 @@ def _flatten(frame: pd.DataFrame, whats: list[str]) -> tuple[pd.DataFrame, dict]
     return flat, spec
 
 
-def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: BinaryIO) -> dict:
+def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: BinaryIO, summary: bool) -> dict:
     """Write ``frame`` to ``dest``; return the node keys shared by frames and series."""
     flat, index_spec = _flatten(frame, whats)
     extras, metadata = _prepare(flat, whats)
@@ -258,28 +262,50 @@ def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: BinaryIO) -> dic
     table = _to_table(flat, whats)
     if metadata:
         table = table.replace_schema_metadata({**table.schema.metadata, **metadata})
-    try:
-        pq.write_table(table, dest)
-    except pa.ArrowException as exc:
-        raise UnsupportedValueError(f"frame cannot be written as parquet: {exc}") from exc
+    cats = {key[len(_CATS_KEY):]: raw for key, raw in metadata.items()}
+    layout = (table, frame.shape[1], len(index_spec.get("dtypes", [])), cats)
+    stats = _write_table(table, dest, layout if summary else None)
     node = {"dtypes": _dtype_codes(frame.dtypes), "index": index_spec}
     if extras:
         node["extras"] = extras
+    if stats is not None:
+        node["stats"] = stats
     return node
 
 
-def write_frame(obj: pd.DataFrame | pd.Series, dest: BinaryIO) -> dict:
+def _write_table(table: pa.Table, dest: BinaryIO, layout: tuple | None) -> dict | None:
+    """Write the parquet file; return the column summary, computed meanwhile on a thread."""
+    if layout is None or table.num_rows * max(table.num_columns, 1) < _THREAD_CELLS:
+        _write_parquet_file(table, dest)
+        return summarize(*layout) if layout is not None else None
+    with ThreadPoolExecutor(1, thread_name_prefix="dsdt-summary") as pool:
+        stats = pool.submit(summarize, *layout)
+        _write_parquet_file(table, dest)
+        return stats.result()
+
+
+def _write_parquet_file(table: pa.Table, dest: BinaryIO) -> None:
+    try:
+        # The column statistics dsdt needs are in the record (summary); parquet's own
+        # would only cost writer time.
+        pq.write_table(table, dest, write_statistics=False)
+    except pa.ArrowException as exc:
+        raise UnsupportedValueError(f"frame cannot be written as parquet: {exc}") from exc
+
+
+def write_frame(obj: pd.DataFrame | pd.Series, dest: BinaryIO, *, summary: bool = True) -> dict:
     """Store a DataFrame or Series losslessly as a parquet file.
 
     Args:
         obj: The frame or series to store. It is not modified.
         dest: A binary stream to write the parquet file to; the caller discards
             it when this raises.
+        summary: Record per-column ``stats`` (for ``dsdt diff``) in the node.
 
     Returns:
         A node dict of YAML-safe plain data describing the stored value: ``type``
-        (``"dataframe"`` or ``"series"``), ``shape``, ``dtypes`` and what is needed
-        to restore it exactly.
+        (``"dataframe"`` or ``"series"``), ``shape``, ``dtypes``, what is needed
+        to restore it exactly and ``stats``.
 
     Raises:
         UnsupportedValueError: If the value cannot be stored losslessly (e.g. an
@@ -287,12 +313,13 @@ def write_frame(obj: pd.DataFrame | pd.Series, dest: BinaryIO) -> dict:
     """
     if isinstance(obj, pd.Series):
         head = {"type": "series", "shape": [len(obj)], "name": _encode_label(obj.name)}
-        return head | _write_parquet(obj.to_frame(name=0), [f"series {obj.name!r}"], dest)
+        whats = [f"series {obj.name!r}"]
+        return head | _write_parquet(obj.to_frame(name=0), whats, dest, summary)
     if isinstance(obj, pd.DataFrame):
         head = {"type": "dataframe", "shape": list(obj.shape)}
         head["columns"] = _encode_columns(obj.columns)
         whats = [f"column {label!r}" for label in obj.columns]
-        return head | _write_parquet(obj, whats, dest)
+        return head | _write_parquet(obj, whats, dest, summary)
     raise UnsupportedValueError(f"write_frame expects a DataFrame or Series, not {type(obj)}")
 
 

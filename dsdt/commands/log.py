@@ -1,0 +1,70 @@
+"""``dsdt log``: every version of a bundle name, newest first."""
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dsdt.commands._render import (
+    ContextOpt,
+    JsonOpt,
+    context_or_current,
+    fmt_date,
+    fmt_pairs,
+    padded,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from dsdt.history import LogEntry
+
+NAME = "log"
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME", help="Bundle name ('*' matches any characters).")] = None,
+    all_bundles: Annotated[bool, typer.Option(
+        "--all", help="Every bundle of the context, not one name.")] = False,
+    context: ContextOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show every version of bundle NAME (or, with --all, every bundle), newest first.
+
+    One line per version: uuid, date, committed mark, size of its data, git
+    commit of the code that made it, and user tags. Data is never read.
+    """
+    from dsdt import history
+    from dsdt.errors import BundleNotFoundError
+
+    ctx = context_or_current(context)
+    entries = history.log(ctx, name, all=all_bundles)
+    if not entries and name is not None:
+        raise BundleNotFoundError(f"no bundle named {name!r} in context {ctx!r}")
+    if as_json:
+        print_json([e.to_dict() for e in entries])
+        return
+    lines = padded(_rows(entries, all_bundles or (name is not None and "*" in name)))
+    if len(lines) > 1:
+        typer.echo("\n".join(lines))
+
+
+def _rows(entries: "list[LogEntry]", with_name: bool) -> list[list[str]]:
+    """The header and one row per version."""
+    head = ["UUID", "DATE", "COMMITTED", "SIZE", "CODE COMMIT", "TAGS"]
+    rows = [(["NAME"] if with_name else []) + head]
+    for e in entries:
+        row = [e.uuid, fmt_date(e.created), "yes" if e.committed else "no", fmt_size(e.size),
+               e.code_commit[:10] or "-", fmt_pairs(e.tags)]
+        rows.append(([e.name] if with_name else []) + row)
+    return rows
+
+
+def fmt_size(size: int) -> str:
+    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``76.3 MiB``."""
+    value = float(size)
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
