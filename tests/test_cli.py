@@ -9,70 +9,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clirun import dsdt_cli, fails, fsck_ok, ok, runner
 
 import dsdt
 from dsdt import api
-from dsdt.commands.app import app, main
+from dsdt.commands.app import app
 
-runner = CliRunner()
 VERBS = ["init", "context", "switch", "status", "ls", "cat", "add", "rm", "commit", "lineage",
          "fsck"]
 DSDT_BIN = Path(sys.executable).parent / "dsdt"
-
-
-@dataclass
-class Run:
-    """What one ``dsdt`` invocation did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-
-def dsdt_cli(*args: str) -> Run:
-    """Run ``main(args)`` in process, capturing stdout, stderr and the exit code."""
-    code: int = 0
-    with runner.isolation() as (out, err, _):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-    return Run(code, stdout, stderr)
-
-
-def ok(*args: str) -> Run:
-    """Run and require success."""
-    r = dsdt_cli(*args)
-    assert r.code == 0, (r.code, r.out, r.err)
-    return r
-
-
-def fails(code: int, *args: str) -> str:
-    """Run, require exit ``code`` and a one-line ``dsdt: error:`` message; return it."""
-    r = dsdt_cli(*args)
-    assert r.code == code, (r.code, r.out, r.err)
-    assert r.err.count("\n") == 1 and r.err.startswith("dsdt: error: "), r.err
-    assert "Traceback" not in r.err
-    return r.err
-
-
-def fsck_ok() -> None:
-    """End of a flow: the repository is consistent."""
-    r = ok("fsck")
-    assert r.lines[-1] == "ok"
 
 
 @pytest.fixture

@@ -6,69 +6,19 @@ Most use a directory remote; one round trip goes through the moto S3 server.
 from __future__ import annotations
 
 import io
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from clirun import dsdt_cli, fails, fsck_ok, ok
 from typer.testing import CliRunner
 
 from dsdt.commands import _progress
-from dsdt.commands._progress import TransferProgress, fmt_bytes, transfer_progress
-from dsdt.commands.app import main
+from dsdt.commands._progress import TransferProgress, transfer_progress
+from dsdt.commands._render import fmt_bytes
 
-runner = CliRunner()
 REMOTE_VERBS = ["remote", "push", "pull", "rmr"]
-
-
-@dataclass
-class Run:
-    """What one ``dsdt`` invocation did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-
-def dsdt_cli(*args: str) -> Run:
-    """Run ``main(args)`` in process, capturing stdout, stderr and the exit code."""
-    code = 0
-    with runner.isolation() as (out, err, _):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-    return Run(code, stdout, stderr)
-
-
-def ok(*args: str) -> Run:
-    """Run and require success."""
-    r = dsdt_cli(*args)
-    assert r.code == 0, (r.code, r.out, r.err)
-    return r
-
-
-def fails(code: int, *args: str) -> str:
-    """Run, require exit ``code`` and a one-line ``dsdt: error:`` message; return it."""
-    r = dsdt_cli(*args)
-    assert r.code == code, (r.code, r.out, r.err)
-    assert r.err.count("\n") == 1 and r.err.startswith("dsdt: error: "), r.err
-    assert "Traceback" not in r.err
-    return r.err
-
-
-def fsck_ok() -> None:
-    """The current repository is consistent."""
-    assert ok("fsck").lines[-1] == "ok"
 
 
 class Clones:
@@ -330,7 +280,6 @@ def test_fmt_bytes() -> None:
 
 def test_fsck_remote_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``dsdt fsck --remote`` checks the bound remote too, and fails when a blob is gone."""
-    from typer.testing import CliRunner
 
     from dsdt.commands.app import app
 

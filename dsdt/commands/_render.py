@@ -109,3 +109,16 @@ def padded(rows: list[list[str]]) -> list[str]:
         cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]
         out.append("  ".join(cells).rstrip())
     return out
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def fmt_bytes(n: int) -> str:
+    """A byte count for humans: ``512 B``, ``1.2 MiB``."""
+    size = float(n)
+    for unit in _UNITS:
+        if size < 1024 or unit == _UNITS[-1]:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -151,6 +151,6 @@ def _value(value: Any) -> str:
 
 
 def _bytes(size: Any) -> str:
-    from dsdt.commands.log import fmt_size
+    from dsdt.commands._render import fmt_bytes
 
-    return fmt_size(size) if isinstance(size, int) else "?"
+    return fmt_bytes(size) if isinstance(size, int) else "?"

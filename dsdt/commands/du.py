@@ -4,8 +4,7 @@ from dataclasses import asdict
 
 import typer
 
-from dsdt.commands._progress import fmt_bytes
-from dsdt.commands._render import ContextOpt, JsonOpt, print_json
+from dsdt.commands._render import ContextOpt, JsonOpt, fmt_bytes, print_json
 
 NAME = "du"
 

@@ -5,8 +5,7 @@ from typing import Annotated
 
 import typer
 
-from dsdt.commands._progress import fmt_bytes
-from dsdt.commands._render import JsonOpt, print_json
+from dsdt.commands._render import JsonOpt, fmt_bytes, print_json
 
 NAME = "gc"
 

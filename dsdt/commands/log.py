@@ -8,6 +8,7 @@ from dsdt.commands._render import (
     ContextOpt,
     JsonOpt,
     context_or_current,
+    fmt_bytes,
     fmt_date,
     fmt_pairs,
     padded,
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from dsdt.history import LogEntry
 
 NAME = "log"
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
 def run(
@@ -54,17 +54,7 @@ def _rows(entries: "list[LogEntry]", with_name: bool) -> list[list[str]]:
     head = ["UUID", "DATE", "COMMITTED", "SIZE", "CODE COMMIT", "TAGS"]
     rows = [(["NAME"] if with_name else []) + head]
     for e in entries:
-        row = [e.uuid, fmt_date(e.created), "yes" if e.committed else "no", fmt_size(e.size),
+        row = [e.uuid, fmt_date(e.created), "yes" if e.committed else "no", fmt_bytes(e.size),
                e.code_commit[:10] or "-", fmt_pairs(e.tags)]
         rows.append(([e.name] if with_name else []) + row)
     return rows
-
-
-def fmt_size(size: int) -> str:
-    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``76.3 MiB``."""
-    value = float(size)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

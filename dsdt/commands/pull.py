@@ -29,7 +29,8 @@ def run(
     by sha256. A local bundle is never overwritten.
     """
     from dsdt import api
-    from dsdt.commands._progress import fmt_bytes, transfer_progress
+    from dsdt.commands._progress import transfer_progress
+    from dsdt.commands._render import fmt_bytes
     from dsdt.commands.remote import binding
 
     ctx = context_or_current(context)

@@ -34,7 +34,8 @@ def run(
     shows on the remote before all its data is there.
     """
     from dsdt import api
-    from dsdt.commands._progress import fmt_bytes, transfer_progress
+    from dsdt.commands._progress import transfer_progress
+    from dsdt.commands._render import fmt_bytes
     from dsdt.commands.remote import binding
 
     ctx = context_or_current(context)
