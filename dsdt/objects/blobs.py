@@ -196,7 +196,18 @@ class BlobStore:
         else:
             self._pending_dirs.add(dest.parent)
 
-    def install_verified(self, tmp: Path, blob_id: str) -> None:
+    def put_verified(self, data: bytes, blob_id: str, *, sync: bool = True) -> None:
+        """Store downloaded bytes as blob ``blob_id`` if they hash to that id.
+
+        Raises:
+            CorruptObjectError: They do not match; nothing enters the store.
+        """
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != blob_id:
+            raise _corrupt(blob_id, actual)
+        self.put_bytes(data, sync=sync)
+
+    def install_verified(self, tmp: Path, blob_id: str, *, sync: bool = True) -> None:
         """Install a downloaded file as blob ``blob_id`` if its bytes hash to that id.
 
         Raises:
@@ -206,13 +217,11 @@ class BlobStore:
         actual, _ = hash_file(tmp)
         if actual != blob_id:
             os.unlink(tmp)
-            raise CorruptObjectError(
-                f"blob {blob_id} arrived with sha256 {actual}: the remote copy is corrupt; "
-                "nothing was stored (re-push it from a repository that has it intact)")
+            raise _corrupt(blob_id, actual)
         if self.has(blob_id):
             os.unlink(tmp)
         else:
-            self._install(tmp, blob_id, sync=True)
+            self._install(tmp, blob_id, sync=sync)
 
     def writer(self) -> BlobWriter:
         """A stream that becomes a blob (see :class:`BlobWriter`)."""
@@ -350,6 +359,12 @@ class BlobWriter:
             self.commit()
         else:
             self.abort()
+
+
+def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"blob {blob_id} arrived with sha256 {actual}: the remote copy is corrupt; "
+        "nothing was stored (re-push it from a repository that has it intact)")
 
 
 def hash_file(path: Path) -> tuple[str, int]:
