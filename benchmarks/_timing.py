@@ -104,3 +104,46 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(8 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One figure: medians, the bar it is judged by, and the raw samples."""
+
+    name: str
+    measured: float
+    limit: float
+    bar: str
+    passed: bool
+    samples: list[float]
+    limit_samples: dict[str, list[float]]
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """``measured / limit``."""
+        return self.measured / self.limit if self.limit > 0 else float("inf")
+
+    def line(self) -> str:
+        """The printed table row."""
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{self.name:<14} {self.measured:>8.3f}s {self.limit:>8.3f}s "
+                f"{self.ratio:>6.2f}x  {self.bar:<8} {verdict}  {self.note}").rstrip()
+
+
+def by_ratio(name: str, runs: list[float], limits: dict[str, list[float]], bar: float,
+             note: str) -> Result:
+    """A figure judged by ``measured / limit <= bar``; the limit is the slowest component."""
+    limit = max(med(xs) for xs in limits.values())
+    return Result(name, med(runs), limit, f"<={bar}x", med(runs) <= bar * limit, runs, limits,
+                  note)
+
+
+def by_time(name: str, runs: list[float], limits: dict[str, list[float]], bar: float,
+            note: str) -> Result:
+    """A figure judged by ``measured < bar`` seconds; the limit is informative."""
+    limit = max(med(xs) for xs in limits.values())
+    return Result(name, med(runs), limit, f"<{bar:g}s", med(runs) < bar, runs, limits, note)

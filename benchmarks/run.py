@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _remote
 from _data import (  # helper modules next to this script (see sys.path above)
     count_blobs,
     ensure_fixture,
@@ -42,6 +43,9 @@ from _timing import (
     CHILD_ENV,
     PY,
     Job,
+    Result,
+    by_ratio,
+    by_time,
     child_env,
     dsdt,
     interleaved,
@@ -52,9 +56,9 @@ from _timing import (
 )
 
 FULL = {"big": 1 << 30, "files": 10_000, "file_size": 4096, "bundles": 100_000,
-        "names": 1_000, "rows": 1_000_000}
+        "names": 1_000, "rows": 1_000_000, "remote_files": 10_000}
 QUICK = {"big": 64 << 20, "files": 1_000, "file_size": 4096, "bundles": 10_000,
-         "names": 1_000, "rows": 100_000}
+         "names": 1_000, "rows": 100_000, "remote_files": 500}
 HEAVY = {"add_1gib"}  # figures timed once by default (their limits still use 3 runs)
 LIMIT_RUNS = 3
 SETTLE_S = 0.2  # wait after creating files, so dsdt's stat cache may trust their mtimes
@@ -69,31 +73,6 @@ INDEX_QUERY = (
     "rows=db.execute('SELECT name,MAX(created_ts) FROM bundles GROUP BY name').fetchall()\n"
     "sys.stdout.write(''.join(n+'\\n' for n,_ in sorted(rows,key=lambda x:-x[1])))\n"
 )
-
-
-@dataclass
-class Result:
-    """One figure: medians, the bar it is judged by, and the raw samples."""
-
-    name: str
-    measured: float
-    limit: float
-    bar: str
-    passed: bool
-    samples: list[float]
-    limit_samples: dict[str, list[float]]
-    note: str = ""
-
-    @property
-    def ratio(self) -> float:
-        """``measured / limit``."""
-        return self.measured / self.limit if self.limit > 0 else float("inf")
-
-    def line(self) -> str:
-        """The printed table row."""
-        verdict = "PASS" if self.passed else "FAIL"
-        return (f"{self.name:<14} {self.measured:>8.3f}s {self.limit:>8.3f}s "
-                f"{self.ratio:>6.2f}x  {self.bar:<8} {verdict}  {self.note}").rstrip()
 
 
 @dataclass
@@ -133,21 +112,6 @@ class Env:
 
 
 # --- figures ---------------------------------------------------------------------------
-
-
-def by_ratio(name: str, runs: list[float], limits: dict[str, list[float]], bar: float,
-             note: str) -> Result:
-    """A figure judged by ``measured / limit <= bar``; the limit is the slowest component."""
-    limit = max(med(xs) for xs in limits.values())
-    return Result(name, med(runs), limit, f"<={bar}x", med(runs) <= bar * limit, runs, limits,
-                  note)
-
-
-def by_time(name: str, runs: list[float], limits: dict[str, list[float]], bar: float,
-            note: str) -> Result:
-    """A figure judged by ``measured < bar`` seconds; the limit is informative."""
-    limit = max(med(xs) for xs in limits.values())
-    return Result(name, med(runs), limit, f"<{bar:g}s", med(runs) < bar, runs, limits, note)
 
 
 def fig_add_1gib(env: Env) -> Result:
@@ -283,7 +247,7 @@ def fig_df_read(env: Env) -> Result:
 FIGURES: dict[str, Callable[[Env], Result]] = {
     "add_1gib": fig_add_1gib, "add_10k_dir": fig_add_10k_dir,
     "readd_10k_dir": fig_readd_10k_dir, "ls_100k": fig_ls_100k, "help": fig_help,
-    "df_write": fig_df_write, "df_read": fig_df_read,
+    "df_write": fig_df_write, "df_read": fig_df_read, **_remote.FIGURES,
 }
 
 
@@ -293,7 +257,8 @@ FIGURES: dict[str, Callable[[Env], Result]] = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run under a minute")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes: a smoke run of a minute or two")
     p.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
                    help=f"run only these figures ({', '.join(FIGURES)})")
     p.add_argument("--workdir", type=Path, help="where to put data (default: a temp dir); "
@@ -310,7 +275,8 @@ def warm_up(env: Env) -> None:
     dsdt("add", "warm", proj / "x.txt", cwd=proj)
     dsdt("ls", cwd=proj)
     dsdt("--help", cwd=proj)
-    run_cmd([PY, "-c", "import dsdt.api, pandas, pyarrow.parquet"])
+    run_cmd([PY, "-c", "import dsdt.api, pandas, pyarrow.parquet, boto3.s3.transfer, "
+             "botocore.config"])
     remove(proj)
 
 
@@ -354,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_figure(name, env))
             print(results[-1].line(), flush=True)
     finally:
+        _remote.shutdown(env)  # the moto server, if a remote figure started it
         t0 = time.perf_counter()
         shutil.rmtree(scratch, ignore_errors=True)
         print(f"# cleanup: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
