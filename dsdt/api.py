@@ -38,11 +38,11 @@ from dsdt.refs.names import check_bundle_name, check_tags, split_context
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DiskUsage", "LineageGraph", "LineageInfo",
-    "LogEntry", "add", "cat", "commit", "context", "contexts", "current_context",
-    "delete_context", "diff", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph",
-    "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "search", "set_aws_profile",
-    "status", "switch",
+    "Bundle", "BundleDiff", "ContextInfo", "DBLink",
+    "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "apply", "cat", "commit",
+    "context", "contexts", "current_context", "delete_context", "diff", "du", "fsck", "gc",
+    "get", "init", "lineage", "lineage_graph", "log", "ls_contexts", "pull", "push", "remote",
+    "rm", "rmr", "search", "set_aws_profile", "status", "switch",
 ]
 
 _repos: dict[Path, Repository] = {}
@@ -456,3 +456,33 @@ def fsck(remote: bool = False) -> Any:
             if info.remote_url:
                 report.errors += verify(open_remote(repo, info.name))
     return report
+
+
+# --- pipelines (luigi is imported only when they are used) -----------------------------
+
+
+def apply(local_context: str, transform: type, output_bundle: str = "-",
+          input_tags: dict[str, str] | None = None, output_tags: dict[str, str] | None = None,
+          force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
+          output_bundle_uuid: str | None = None, central_scheduler: bool = False,
+          workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
+          explain: bool = False) -> dict[str, Any]:
+    """Run a pipeline locally with luigi; see :func:`dsdt.apply.apply`."""
+    from dsdt.apply import apply as _apply
+
+    return _apply(local_context, transform, output_bundle, input_tags, output_tags, force,
+                  force_all, params, output_bundle_uuid, central_scheduler, workers,
+                  incremental_push, incremental_pull, explain=explain)
+
+
+def __getattr__(name: str) -> Any:
+    """``BundleWrapperTask`` and ``ApplyError``, imported (with luigi) on first use."""
+    if name == "BundleWrapperTask":
+        from dsdt.pipe import BundleWrapperTask
+
+        return BundleWrapperTask
+    if name == "ApplyError":
+        from dsdt.apply import ApplyError
+
+        return ApplyError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

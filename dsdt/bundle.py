@@ -306,9 +306,12 @@ class Bundle(ManagedFiles):
         """Record one upstream bundle (0.8 name)."""
         return self.add_dependencies([bundle], [arg_name] if arg_name else None)
 
-    def add_code_ref(self, code_ref: str) -> Bundle:
-        """Record the code that made the bundle (e.g. ``module.Class``)."""
-        self._need_open().code_ref = str(code_ref)
+    def add_code_ref(self, code_ref: str, code_hash: str = "") -> Bundle:
+        """Record the code that made the bundle (e.g. ``module.Class``) and a hash of its source."""
+        draft = self._need_open()
+        draft.code_ref = str(code_ref)
+        if code_hash:
+            draft.code_hash = str(code_hash)
         return self
 
     def add_git_info(self, repo: str, commit: str, branch: str, dirty: bool = False) -> Bundle:

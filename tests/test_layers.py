@@ -17,9 +17,15 @@ LAYERS = [
     ("dsdt.api", 5), ("dsdt.api_remote", 5), ("dsdt.api_housekeeping", 5), ("dsdt.bundle", 5),
     ("dsdt.lineage", 5),
     ("dsdt.managed", 5), ("dsdt.remote_outputs", 5), ("dsdt.history", 5), ("dsdt.graph", 5),
-    ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.__main__", 6),
+    ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.apply", 6), ("dsdt.reuse", 6),
+    ("dsdt.__main__", 6),
     ("dsdt", 0),
 ]
+#: Upward imports that are allowed, each only inside a function (never at module top):
+#: the documented API re-exports the pipeline entry points (``api.apply``,
+#: ``api.BundleWrapperTask``, ``api.ApplyError``), which live above it and need luigi,
+#: so ``dsdt.api`` imports them lazily.
+LAZY_UPWARD = {("dsdt.api", "dsdt.apply"), ("dsdt.api", "dsdt.pipe")}
 HEAVY = {"pandas", "pyarrow", "numpy", "luigi", "boto3", "dulwich"}
 
 
@@ -57,7 +63,9 @@ def modules() -> list[tuple[str, Path]]:
 def test_layers_import_downward_only() -> None:
     bad = []
     for name, path in modules():
-        for imported, _ in imports(path):
+        for imported, top in imports(path):
+            if not top and (name, imported) in LAZY_UPWARD:
+                continue
             if imported.startswith("dsdt") and layer(imported) > layer(name):
                 bad.append(f"{name} imports {imported}")
     assert not bad, bad

@@ -1,0 +1,120 @@
+"""``apply``: run a pipeline of :class:`dsdt.pipe.PipeTask` locally with luigi.
+
+Before luigi starts, every task of the DAG is resolved (:mod:`dsdt.reuse`):
+reused tasks point at an existing bundle, the others get the uuid of the
+bundle they will make. Each task's output target exists exactly when that
+bundle exists, so luigi runs only the tasks that need to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from dsdt.errors import DsdtError, UsageError
+
+
+class ApplyError(DsdtError):
+    """A pipeline task failed (or luigi could not schedule the pipeline).
+
+    Attributes:
+        result: ``{'success': False, 'did_work': bool}`` as ``apply`` would have returned.
+    """
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _configure_luigi() -> None:
+    import luigi.configuration
+
+    cfg = luigi.configuration.get_config()
+    if not cfg.has_option("core", "autoload_range"):
+        cfg.set("core", "autoload_range", "false")
+
+
+def apply(local_context: str, transform: type, output_bundle: str = "-",
+          input_tags: dict[str, str] | None = None, output_tags: dict[str, str] | None = None,
+          force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
+          output_bundle_uuid: str | None = None, central_scheduler: bool = False,
+          workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
+          explain: bool = False) -> dict[str, Any]:
+    """Run the pipeline ending in ``transform`` in a context, reusing what is up to date.
+
+    Args:
+        local_context: The context bundles are read from and written to.
+        transform: The root task class (a ``PipeTask`` subclass).
+        output_bundle: Name of the root's bundle (``-``: the task's own name).
+        input_tags: Tags the input bundles (external dependencies and reused
+            upstream bundles) must have; upstream bundles made now get them.
+        output_tags: Tags for the root's bundle (a reused root must have them).
+        force: Re-run the root task.
+        force_all: Re-run every task except external dependencies.
+        params: The root task's parameters.
+        output_bundle_uuid: The uuid the root's bundle gets when it runs.
+        central_scheduler: Use luigid (not supported yet).
+        workers: Number of luigi workers (only 1 is supported yet).
+        incremental_push: Push each bundle once made (not supported yet).
+        incremental_pull: Pull inputs before use (not supported yet).
+        explain: Only return the plan, run nothing.
+
+    Returns:
+        ``{'success': True, 'did_work': bool}``; with ``explain`` also ``plan``:
+        one dict per task (upstream first) with ``task, processing_name,
+        action, reason, uuid``.
+
+    Raises:
+        ApplyError: A task failed; ``.result`` holds the outcome.
+        BundleNotFoundError: An external dependency has no bundle.
+    """
+    import luigi
+    from luigi.execution_summary import LuigiStatusCode
+    from luigi.task_register import Register
+
+    import dsdt.api as api
+    from dsdt import reuse
+    from dsdt.objects.ids import check_uuid
+    from dsdt.pipe import PipeTask, active_plan
+    from dsdt.refs.names import check_tags
+
+    if central_scheduler or workers != 1 or incremental_push or incremental_pull:
+        raise UsageError("this dsdt supports only local runs with workers=1 so far "
+                         "(no central_scheduler, incremental_push or incremental_pull)")
+    if not (isinstance(transform, type) and issubclass(transform, PipeTask)):
+        raise UsageError(f"transform must be a PipeTask subclass, not {transform!r}")
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"params must be a dict, not {type(params).__name__}")
+    repo = api._repo()
+    ctx = api._context(repo, local_context)
+    _configure_luigi()
+    Register.clear_instance_cache()
+    root = transform(**(params or {}), data_context=ctx, force=force_all,
+                     driver_output_bundle=None if output_bundle == "-" else output_bundle,
+                     output_tags=check_tags(output_tags),
+                     input_tags=check_tags(input_tags))
+    if force:
+        root.mark_force()
+    entries = reuse.plan(repo, ctx, root, force_all)
+    root_entry = entries[root.task_id]
+    if output_bundle_uuid and root_entry.action == "run":
+        root_entry.uuid = check_uuid(output_bundle_uuid)
+        if repo.member_sha(ctx, root_entry.uuid) is not None:
+            raise UsageError(f"bundle {root_entry.uuid} already exists in {ctx!r}")
+    if explain:
+        plan = [{k: v for k, v in asdict(e).items()
+                 if k in ("task", "processing_name", "action", "reason", "uuid")}
+                | ({"uuid": None} if e.action == "run" else {}) for e in entries.values()]
+        return {"success": True, "did_work": False, "plan": plan}
+    with active_plan(entries):
+        run = luigi.build([root], local_scheduler=True, workers=1, detailed_summary=True,
+                          log_level="WARNING")
+    did_work = any(e.action == "run" and repo.member_sha(ctx, e.uuid) is not None
+                   for e in entries.values())
+    ok = run.scheduling_succeeded and run.status in (LuigiStatusCode.SUCCESS,
+                                                     LuigiStatusCode.SUCCESS_WITH_RETRY)
+    if not ok:
+        result = {"success": False, "did_work": did_work}
+        raise ApplyError(f"pipeline {transform.__name__} failed: {run.one_line_summary}",
+                         result)
+    return {"success": True, "did_work": did_work}

@@ -1,0 +1,383 @@
+"""Luigi pipelines whose task outputs are dsdt bundles (``PipeTask``, ``BundleWrapperTask``).
+
+A user subclasses :class:`PipeTask`, declares luigi parameters, names its
+inputs in ``pipe_requires`` and computes in ``pipe_run``; the return value
+becomes the task's bundle. Tasks are run by :func:`dsdt.apply.apply`, which
+first decides for every task whether an existing bundle is reused or a new
+one is made (:mod:`dsdt.reuse`) and publishes that plan here (``_PLAN``), so
+each task's :meth:`PipeTask.output` tells luigi exactly what has to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import luigi
+
+from dsdt.bundle import Bundle
+from dsdt.errors import BundleStateError, UsageError
+
+#: Parameters every PipeTask has; none is significant, none is recorded as a bundle param.
+RESERVED = ("data_context", "force", "driver_output_bundle", "output_tags", "input_tags")
+
+
+@dataclass
+class PlanEntry:
+    """What ``apply`` decided for one task: reuse a bundle or make a new one.
+
+    Attributes:
+        task: The luigi task id.
+        processing_name: The task's processing name.
+        action: ``run`` or ``reuse``.
+        reason: Why (``forced``, ``new params``, ``no bundle``, ``renamed``,
+            ``upstream changed``, ``code changed`` or ``reused``).
+        uuid: The reused bundle, or the uuid the new bundle will get.
+        name: The human name of the bundle.
+        context: The context the bundle is in.
+        root: True for the task ``apply`` was called with.
+    """
+
+    task: str
+    processing_name: str
+    action: str
+    reason: str
+    uuid: str
+    name: str
+    context: str
+    root: bool = False
+
+
+#: task id -> plan entry of the apply that is running (dsdt.apply sets it).
+_PLAN: dict[str, PlanEntry] = {}
+
+
+@contextmanager
+def active_plan(entries: dict[str, PlanEntry]) -> Iterator[None]:
+    """Publish a plan for the duration of a luigi build (nested applies restore the outer one)."""
+    saved = dict(_PLAN)
+    _PLAN.update(entries)
+    try:
+        yield
+    finally:
+        _PLAN.clear()
+        _PLAN.update(saved)
+
+
+def _entry(task_id: str) -> PlanEntry:
+    try:
+        return _PLAN[task_id]
+    except KeyError:
+        raise UsageError(f"task {task_id} is not part of a running dsdt.api.apply; run "
+                         "pipelines with dsdt.api.apply") from None
+
+
+def code_hash(cls: type) -> str:
+    """sha256 of a task class's source ("" when the source is not available)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return ""
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def code_ref(cls: type) -> str:
+    """``module.Class`` of a task class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class BundleTarget(luigi.Target):
+    """Exists when the bundle the plan chose for a task is in its context.
+
+    Args:
+        task_id: The luigi task id whose plan entry names the bundle.
+    """
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+    def exists(self) -> bool:
+        """True when this run's bundle of the task exists."""
+        entry = _PLAN.get(self.task_id)
+        if entry is None or not entry.uuid:
+            return False
+        from dsdt.api import _repo
+
+        return _repo().member_sha(entry.context, entry.uuid) is not None
+
+
+class ExternalBundle(luigi.ExternalTask):
+    """An existing bundle used as an input; it is never (re)made by a pipeline."""
+
+    uuid = luigi.Parameter(default="")
+    pipe_processing_name = luigi.Parameter()
+    what = luigi.Parameter(default="", significant=False)
+    data_context = luigi.OptionalParameter(default=None, significant=False)
+
+    @property
+    def processing_name(self) -> str:
+        """The processing name of the task class the dependency was declared with."""
+        return str(self.pipe_processing_name)
+
+    def output(self) -> BundleTarget:
+        """The bundle (when it was found)."""
+        return BundleTarget(self.task_id)
+
+
+class PipeTask(luigi.Task):
+    """A luigi task whose output is a dsdt bundle.
+
+    Subclasses implement ``pipe_requires`` (optional) and ``pipe_run``. The
+    reserved parameters below are set by ``apply``; none is significant.
+    """
+
+    data_context = luigi.OptionalParameter(default=None, significant=False)
+    force = luigi.BoolParameter(default=False, significant=False)
+    driver_output_bundle = luigi.OptionalParameter(default=None, significant=False)
+    output_tags = luigi.DictParameter(default={}, significant=False)
+    input_tags = luigi.DictParameter(default={}, significant=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deps: dict[str, luigi.Task] = {}
+        self._ext_cache: dict[str, tuple[str, str, Bundle | None]] = {}
+        self._forced = False
+        self._bundle_name: str | None = None
+        self._user_tags: dict[str, str] = {}
+        self._bundle: Bundle | None = None
+        self._inputs: dict[str, Bundle] = {}
+        self._proc: str | None = None
+
+    # --- to implement ------------------------------------------------------------------
+
+    def pipe_requires(self) -> None:
+        """Declare inputs with :meth:`add_dependency` / :meth:`add_external_dependency`."""
+
+    def pipe_run(self, **upstream: Any) -> Any:
+        """Compute the task's data from its inputs (one kwarg per dependency, by arg name)."""
+        return None
+
+    # --- declaring inputs --------------------------------------------------------------
+
+    def requires(self) -> dict[str, luigi.Task]:
+        """The upstream tasks by arg name (``pipe_requires`` is called each time)."""
+        self._deps = {}
+        self.pipe_requires()
+        return dict(self._deps)
+
+    def _new_arg(self, arg: str) -> None:
+        if not isinstance(arg, str) or not arg.isidentifier():
+            raise UsageError(f"dependency arg name {arg!r} must be a Python identifier")
+        if arg in self._deps:
+            raise UsageError(f"{type(self).__name__} declares the dependency {arg!r} twice")
+
+    def add_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any]) -> None:
+        """Make the output of task ``cls(**params)`` the input ``arg`` of ``pipe_run``."""
+        self._new_arg(arg)
+        if not isinstance(params, dict):
+            raise UsageError(f"params of dependency {arg!r} must be a dict, not "
+                             f"{type(params).__name__}")
+        if not (isinstance(cls, type) and issubclass(cls, PipeTask)):
+            raise UsageError(f"dependency {arg!r} must be a PipeTask subclass, not {cls!r}")
+        reserved = sorted(set(params) & set(RESERVED))
+        if reserved:
+            raise UsageError(f"params of dependency {arg!r} use reserved names {reserved}")
+        self._deps[arg] = cls(**params, data_context=self.data_context, force=self.force,
+                              input_tags=self.input_tags)
+
+    def add_external_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any],
+                                human_name: str | None = None,
+                                uuid: str | None = None) -> Bundle | None:
+        """Use an existing bundle as input ``arg``; it is never re-made.
+
+        The bundle is the one with ``uuid``, else the latest named
+        ``human_name``, else the latest made by ``cls(**params)`` (for
+        :class:`BundleWrapperTask`: the latest bundle named ``params['name']``).
+        Bundles must carry the apply's ``input_tags``.
+
+        Returns:
+            The bundle, or None when none was found (``apply`` then fails).
+        """
+        self._new_arg(arg)
+        if not isinstance(params, dict):
+            raise UsageError(f"params of external dependency {arg!r} must be a dict")
+        key = json.dumps([arg, code_ref(cls), sorted(map(str, params.items())), human_name,
+                          uuid])
+        if key not in self._ext_cache:
+            task = cls(**params)
+            what = f"{arg!r} ({cls.__name__} {params}" + (f", uuid {uuid}" if uuid else "") \
+                + (f", name {human_name!r}" if human_name else "") + ")"
+            self._ext_cache[key] = (task.processing_name, what, self._find_external(
+                task, human_name, uuid))
+        proc, what, found = self._ext_cache[key]
+        self._deps[arg] = ExternalBundle(uuid=found.uuid if found else "",
+                                         pipe_processing_name=proc, what=what,
+                                         data_context=self.data_context)
+        return found
+
+    def _find_external(self, task: PipeTask, human_name: str | None,
+                       uuid: str | None) -> Bundle | None:
+        import dsdt.api as api
+
+        tags = {str(k): str(v) for k, v in self.input_tags.items()}
+        ctx = self.data_context
+        if uuid:
+            return api.get(ctx, None, uuid=uuid, tags=tags)
+        if human_name is None and isinstance(task, BundleWrapperTask):
+            human_name = task.human_name()
+        if human_name:
+            return api.get(ctx, human_name, tags=tags)
+        found = api.search(ctx, processing_name=task.processing_name, tags=tags)
+        return found[0] if found else None
+
+    # --- identity ----------------------------------------------------------------------
+
+    @property
+    def processing_name(self) -> str:
+        """``<Family>_<16 hex>``: a Merkle hash of class, significant params and inputs."""
+        if self._proc is None:
+            params = sorted((n, p.serialize(getattr(self, n)))
+                            for n, p in self.get_params() if p.significant)
+            deps = sorted((arg, t.processing_name) for arg, t in self.requires().items())
+            summary = {"family": self.get_task_family(), "class": code_ref(type(self)),
+                       "params": params, "deps": deps}
+            digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+            self._proc = f"{self.get_task_family()}_{digest[:16]}"
+        return self._proc
+
+    def human_name(self) -> str:
+        """The bundle name: apply's ``output_bundle``, else ``set_bundle_name``, else the class."""
+        return self.driver_output_bundle or self._bundle_name or self.get_task_family()
+
+    def recorded_params(self) -> dict[str, str]:
+        """Every non-reserved param (inherited ones too), serialized with luigi."""
+        return {n: p.serialize(getattr(self, n)) for n, p in self.get_params()
+                if n not in RESERVED}
+
+    def output(self) -> BundleTarget:
+        """Exists when the bundle ``apply`` chose for this task exists."""
+        return BundleTarget(self.task_id)
+
+    # --- inside the task ---------------------------------------------------------------
+
+    def set_bundle_name(self, name: str) -> None:
+        """Name this task's bundle (apply's ``output_bundle`` wins for the root)."""
+        self._bundle_name = name
+
+    def add_tags(self, tags: dict[str, str]) -> None:
+        """Tags for this task's bundle."""
+        from dsdt.refs.names import check_tags
+
+        self._user_tags.update(check_tags(tags))
+
+    def mark_force(self) -> None:
+        """Always re-run this task (call in ``pipe_requires``)."""
+        self._forced = True
+
+    def mark_transient(self, push_meta: bool = True) -> None:
+        """Tag this bundle ``__transient`` (and ``__push_meta``): incremental push skips it."""
+        self._user_tags["__transient"] = "True"
+        if push_meta:
+            self._user_tags["__push_meta"] = "True"
+
+    def _open(self) -> Bundle:
+        if self._bundle is None:
+            raise BundleStateError("output paths exist only while pipe_run runs")
+        return self._bundle
+
+    def create_output_file(self, name: str | list[str] | dict[str, str]) -> Any:
+        """``luigi.LocalTarget``(s) inside this task's bundle (same shape as ``name``)."""
+        return self._open().make_file(name)
+
+    def create_output_dir(self, name: str) -> str:
+        """Make a directory inside this task's bundle and return its path."""
+        return self._open().get_directory(name)
+
+    def get_output_dir(self) -> str:
+        """The directory of this task's open bundle."""
+        return self._open().local_dir
+
+    def get_tags(self, arg: str) -> dict[str, str]:
+        """Tags of the input bundle ``arg`` (inside ``pipe_run``)."""
+        return self._input(arg).tags
+
+    def get_bundle_uuid(self, arg: str) -> str:
+        """Uuid of the input bundle ``arg`` (inside ``pipe_run``)."""
+        return self._input(arg).uuid
+
+    def _input(self, arg: str) -> Bundle:
+        if arg not in self._inputs:
+            raise UsageError(f"{arg!r} is not an input of {type(self).__name__} (or pipe_run "
+                             "is not running)")
+        return self._inputs[arg]
+
+    # --- running -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run ``pipe_run`` and store its result as this task's new bundle."""
+        import dsdt.api as api
+
+        entry = _entry(self.task_id)
+        inputs: dict[str, Bundle] = {}
+        for arg, up in self.requires().items():
+            found = api.get(entry.context, None, uuid=_entry(up.task_id).uuid)
+            if found is None:
+                raise UsageError(f"input {arg!r} of {self.task_id} has no bundle")
+            inputs[arg] = found
+        self._inputs = inputs
+        b = self._bundle = Bundle(entry.context, name=entry.name).open(force_uuid=entry.uuid)
+        try:
+            start = time.time()
+            rv = self.pipe_run(**{arg: ib.data for arg, ib in inputs.items()})
+            stop = time.time()
+            b.name = self.human_name()
+            b.add_data(rv)
+            b.add_timing(start, stop)
+            b.add_dependencies(list(inputs.values()), list(inputs))
+            b.processing_name = entry.processing_name
+            b.add_params(self.recorded_params())
+            b.add_tags(self._tags(entry))
+            b.add_code_ref(code_ref(type(self)), code_hash(type(self)))
+            b.close()
+        except BaseException:
+            b.abandon()
+            raise
+        finally:
+            self._bundle = None
+            self._inputs = {}
+
+    def _tags(self, entry: PlanEntry) -> dict[str, str]:
+        tags = dict(self._user_tags)
+        if entry.root:
+            tags.update({str(k): str(v) for k, v in self.output_tags.items()})
+            tags["root_task"] = "True"
+        else:  # upstream bundles made under input_tags are selectable by them later
+            tags.update({str(k): str(v) for k, v in self.input_tags.items()})
+        return tags
+
+
+class BundleWrapperTask(PipeTask):
+    """Stands for bundles made outside pipelines (e.g. with ``api.add``) named ``name``.
+
+    Use it as ``add_external_dependency('x', BundleWrapperTask, {'name': 'x'})``:
+    that resolves to the latest bundle with that name.
+    """
+
+    name = luigi.OptionalParameter(default=None)
+    owner = luigi.OptionalParameter(default=None, significant=False)
+    tags = luigi.DictParameter(default={}, significant=False)
+
+    def human_name(self) -> str:
+        """The wrapped bundles' name."""
+        return str(self.name or super().human_name())
+
+    def pipe_run(self, **upstream: Any) -> Any:
+        """Wrapped bundles are made outside pipelines."""
+        raise UsageError("a BundleWrapperTask only names existing bundles; use it with "
+                         "add_external_dependency")

@@ -1,0 +1,97 @@
+"""Deciding, before a pipeline runs, which tasks reuse a bundle and which make a new one.
+
+The rules are checked in order for every task, upstream tasks first:
+
+1. forced (``mark_force``, ``force`` on the root, ``force_all``) -> run;
+2. no bundle with the task's processing name -> run (``new params`` when
+   bundles of that name exist, else ``no bundle``);
+3. none of those bundles has the task's human name -> run (``renamed``);
+4. an upstream task runs, or the uuid it provides differs from the one in the
+   lineage of the newest bundle with this processing name *and* name -> run;
+5. the task class's source hash differs from the recorded one -> run;
+6. otherwise reuse that newest bundle.
+
+External dependencies are never run; a missing one is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsdt.errors import BundleNotFoundError
+from dsdt.index import Query
+from dsdt.objects.ids import new_uuid
+from dsdt.pipe import ExternalBundle, PipeTask, PlanEntry, code_hash
+from dsdt.repo import Repository
+
+
+def walk(root: Any) -> list[Any]:
+    """Every task of the DAG below ``root`` (externals not expanded), upstream first."""
+    order: list[Any] = []
+    seen: set[str] = set()
+
+    def visit(task: Any) -> None:
+        if task.task_id in seen:
+            return
+        seen.add(task.task_id)
+        if isinstance(task, PipeTask):
+            for up in task.requires().values():
+                visit(up)
+        order.append(task)
+
+    visit(root)
+    return order
+
+
+def _str_tags(tags: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(tags or {}).items()}
+
+
+def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry], *,
+           root: bool, force_all: bool) -> PlanEntry:
+    """The plan entry of one task, given the entries of its upstream tasks."""
+    proc = task.processing_name
+    if isinstance(task, ExternalBundle):
+        if not task.uuid:
+            raise BundleNotFoundError(
+                f"external dependency {task.what} has no bundle in context {ctx!r}; make it "
+                "first (e.g. with dsdt add) or fix the name, uuid or input_tags")
+        return PlanEntry(task.task_id, proc, "reuse", "reused", str(task.uuid), "", ctx)
+    name = task.human_name()
+
+    def run(reason: str) -> PlanEntry:
+        return PlanEntry(task.task_id, proc, "run", reason, new_uuid(), name, ctx, root)
+
+    if task._forced or force_all:
+        return run("forced")
+    # a root's bundle must carry the output tags; an input must carry the input tags
+    tags = _str_tags(task.output_tags if root else task.input_tags)
+    rows = repo.index.find(ctx, Query(processing_name=proc, tags=tags))
+    if not rows:
+        same_name = repo.index.find(ctx, Query(name_glob=name, tags=tags))
+        return run("new params" if same_name else "no bundle")
+    named = [r for r in rows if r.name == name]
+    if not named:
+        return run("renamed")
+    newest = named[0]
+    lineage = repo.read_record(newest.uuid, newest.sha).lineage
+    recorded = {d.arg_name: d.uuid for d in lineage.depends_on}
+    ups = task.requires()
+    if set(recorded) != set(ups):
+        return run("upstream changed")
+    for arg, up in ups.items():
+        up_entry = entries[up.task_id]
+        if up_entry.action == "run" or recorded[arg] != up_entry.uuid:
+            return run("upstream changed")
+    if lineage.code_hash != code_hash(type(task)):
+        return run("code changed")
+    return PlanEntry(task.task_id, proc, "reuse", "reused", newest.uuid, name, ctx, root)
+
+
+def plan(repo: Repository, ctx: str, root: PipeTask, force_all: bool) -> dict[str, PlanEntry]:
+    """Plan entries of every task below ``root`` by task id, upstream first."""
+    entries: dict[str, PlanEntry] = {}
+    for task in walk(root):
+        entries[task.task_id] = decide(repo, ctx, task, entries, root=task is root,
+                                       force_all=force_all)
+    return entries
