@@ -199,15 +199,16 @@ def test_interrupted_push_resumes(repos: Repos, remote_url: str,
 
     def failing_transport(self: sync.Remote, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)
-        put_file = self.transport.put_file
+        put = self.transport.put
 
-        def flaky(key: str, src: Path, progress: object = None) -> None:
-            calls["n"] += 1
-            if calls["n"] == 6:
-                raise RemoteError("injected: connection reset")
-            put_file(key, src, progress)
+        def flaky(key: str, data: bytes, *, if_absent: bool = False) -> bool:
+            if key.startswith("blobs/"):  # data uploads; records and the ref pass
+                calls["n"] += 1
+                if calls["n"] == 6:
+                    raise RemoteError("injected: connection reset")
+            return put(key, data, if_absent=if_absent)
 
-        self.transport.put_file = flaky  # type: ignore[method-assign]
+        self.transport.put = flaky  # type: ignore[method-assign]
 
     monkeypatch.setattr(sync.Remote, "__init__", failing_transport)
     with pytest.raises(RemoteError, match="injected"):

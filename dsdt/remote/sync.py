@@ -29,6 +29,7 @@ from dsdt.repo import COMMITTED, Repository
 
 _SWAP_ATTEMPTS = 20
 _LIST_THRESHOLD = 512  # from this many blobs on, list their shards instead of probing each
+_SMALL_PUT = 1 << 20  # blobs smaller than this are pushed with one create-only PUT
 _SMALL_GET = 8 << 20  # blobs known to be smaller than this are fetched into memory
 
 
@@ -160,15 +161,24 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
                 raise UsageError(f"bundle {rec.uuid} has data that is not local (blob {blob_id});"
                                  " pull it with localize before pushing it elsewhere")
             wanted[blob_id] = repo.blobs.size(blob_id)
-    missing = _not_on_remote(tr, wanted, jobs)
-    sink.begin(len(missing), sum(wanted[b] for b in missing))
+    # Small blobs go up with a create-only PUT (one request; "already there" is an
+    # answer, not an error); large ones are looked for first so they are not re-sent.
+    small = [b for b, size in wanted.items() if size < _SMALL_PUT]
+    large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= _SMALL_PUT}, jobs)
+    sink.begin(len(small) + len(large), sum(wanted[b] for b in small + large))
+    sent: list[str] = []
 
     def send(blob_id: str) -> None:
-        tr.put_file(blob_key(blob_id), repo.blobs.path(blob_id), sink.advance)
+        key, path = blob_key(blob_id), repo.blobs.path(blob_id)
+        if wanted[blob_id] >= _SMALL_PUT:
+            tr.put_file(key, path, sink.advance)
+            sent.append(blob_id)
+        elif tr.put(key, path.read_bytes(), if_absent=True):
+            sent.append(blob_id)
         sink.file_done()
 
-    _run(jobs, send, missing)
-    report.blobs, report.bytes = len(missing), sum(wanted[b] for b in missing)
+    _run(jobs, send, small + large)
+    report.blobs, report.bytes = len(sent), sum(wanted[b] for b in sent)
 
 
 def _not_on_remote(tr: Transport, wanted: dict[str, int], jobs: int) -> list[str]:
