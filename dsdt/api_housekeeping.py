@@ -86,8 +86,8 @@ def du(local_context: str | None = None) -> DiskUsage:
 
 
 def _unique_total(repo: Any, only: str | None) -> int:
-    from dsdt.gc import _bundle_blobs
+    from dsdt.gc import bundle_blobs
 
-    sizes, per_bundle = _bundle_blobs(repo)
+    sizes, per_bundle = bundle_blobs(repo)
     uuids = {u for c, u, _ in repo.index.member_names() if only is None or c == only}
     return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))

@@ -133,7 +133,7 @@ def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:
     counts every blob once within the group. The name ``""`` holds the
     context's total.
     """
-    sizes, per_bundle = _bundle_blobs(repo)
+    sizes, per_bundle = bundle_blobs(repo)
     names = {(r[0], r[1]): r[2] for r in repo.index.member_names()}
     groups: dict[str, dict[str, list[str]]] = {}
     for (ctx, uuid), name in names.items():
@@ -149,7 +149,7 @@ def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:
     return out
 
 
-def _bundle_blobs(repo: Repository) -> tuple[dict[str, int], dict[str, set[str]]]:
+def bundle_blobs(repo: Repository) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Blob sizes and the blobs of each member (trees expanded)."""
     sizes: dict[str, int] = {}
     per_bundle: dict[str, set[str]] = {}

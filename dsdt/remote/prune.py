@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dsdt._fs import remove_tree
 from dsdt.errors import NotFoundError, UsageError
-from dsdt.index import Query
+from dsdt.gc import bundle_blobs
 from dsdt.objects.codecs import blob_refs
 from dsdt.objects.record import BundleRecord
 from dsdt.remote.layout import blob_key, decode_ref, record_key
@@ -73,22 +73,14 @@ def _presents_as(repo: Repository, uuids: list[str], blob_id: str, path: str,
 
 def _needed_elsewhere(repo: Repository, remote: Remote, on_remote: dict[str, object]) -> set[str]:
     """Blobs of local bundles whose data could not be fetched back from this remote."""
+    _sizes, per_bundle = bundle_blobs(repo)
+    urls = {ctx: repo.context_meta(ctx).get("remote_url") for ctx in repo.context_names()}
+    same = {ctx for ctx, url in urls.items() if url and canonical_url(str(url)) == remote.url}
     needed: set[str] = set()
-    for ctx in repo.context_names():
-        bound = repo.context_meta(ctx).get("remote_url")
-        same = bound is not None and canonical_url(str(bound)) == remote.url
-        for row in repo.index.find(ctx, Query()):
-            if same and row.uuid in on_remote:
-                continue
-            rec = repo.read_record(row.uuid, row.sha)
-            needed.update(blob_refs(rec.data, _local_reader(repo)).all())
+    for ctx, uuid, _name in repo.index.member_names():
+        if not (ctx in same and uuid in on_remote):
+            needed |= per_bundle.get(uuid, set())
     return needed
-
-
-def _local_reader(repo: Repository):  # type: ignore[no-untyped-def]
-    def read(blob_id: str) -> bytes:
-        return repo.blobs.read(blob_id) if repo.blobs.has(blob_id) else b'{"files":[]}'
-    return read
 
 
 def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
