@@ -45,18 +45,20 @@ __all__ = [
     "rm", "rmr", "search", "set_aws_profile", "status", "switch",
 ]
 
-_repos: dict[Path, Repository] = {}
+_repos: dict[Path, tuple[int, Repository]] = {}
 _repos_lock = threading.Lock()
 
 
 def _repo() -> Repository:
-    """The repository for the current directory / ``DSDT_DIR`` (opened once per process)."""
-    found = Repository.discover()
+    """The repository for the current directory / ``DSDT_DIR`` (opened once per process,
+    and again when its ``config.yaml`` changes)."""
+    root = Repository.find()
+    stamp = (root / "config.yaml").stat().st_mtime_ns
     with _repos_lock:
-        cached = _repos.get(found.root)
-        if cached is None or cached.config != found.config:
-            _repos[found.root] = cached = found
-    return cached
+        cached = _repos.get(root)
+        if cached is None or cached[0] != stamp:
+            _repos[root] = cached = (stamp, Repository(root))
+    return cached[1]
 
 
 def _context(repo: Repository, local_context: str | None) -> str:

@@ -34,12 +34,24 @@ def _configure_luigi() -> None:
         cfg.set("core", "autoload_range", "false")
 
 
+def _build_options(central_scheduler: bool, workers: int, host: str | None,
+                   port: int | None) -> dict[str, Any]:
+    """Keyword arguments of ``luigi.build`` for the scheduler and the workers."""
+    opts: dict[str, Any] = {"local_scheduler": not central_scheduler, "workers": workers}
+    if central_scheduler and host is not None:
+        opts["scheduler_host"] = host
+    if central_scheduler and port is not None:
+        opts["scheduler_port"] = int(port)
+    return opts
+
+
 def apply(local_context: str, transform: type, output_bundle: str = "-",
           input_tags: dict[str, str] | None = None, output_tags: dict[str, str] | None = None,
           force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
           output_bundle_uuid: str | None = None, central_scheduler: bool = False,
           workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
-          explain: bool = False) -> dict[str, Any]:
+          explain: bool = False, scheduler_host: str | None = None,
+          scheduler_port: int | None = None) -> dict[str, Any]:
     """Run the pipeline ending in ``transform`` in a context, reusing what is up to date.
 
     Args:
@@ -53,11 +65,17 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
         force_all: Re-run every task except external dependencies.
         params: The root task's parameters.
         output_bundle_uuid: The uuid the root's bundle gets when it runs.
-        central_scheduler: Use luigid (not supported yet).
-        workers: Number of luigi workers (only 1 is supported yet).
-        incremental_push: Push each bundle once made (not supported yet).
-        incremental_pull: Pull inputs before use (not supported yet).
+        central_scheduler: Use a running ``luigid`` (at ``scheduler_host`` and
+            ``scheduler_port``, else where the luigi config says).
+        workers: Number of luigi workers; with more than one, each task runs
+            in a forked process that inherits the plan.
+        incremental_push: Commit and push each bundle once made (not transient
+            ones); needs a remote bound to the context.
+        incremental_pull: Pull and localize each input bundle just before the
+            task that uses it runs; needs a remote bound to the context.
         explain: Only return the plan, run nothing.
+        scheduler_host: Host of the central scheduler.
+        scheduler_port: Port of the central scheduler.
 
     Returns:
         ``{'success': True, 'did_work': bool}``; with ``explain`` also ``plan``:
@@ -75,19 +93,23 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
     import dsdt.api as api
     from dsdt import reuse
     from dsdt.objects.ids import check_uuid
-    from dsdt.pipe import PipeTask, active_plan
+    from dsdt.pipe import _HASHES, PipeTask, active_plan
+    from dsdt.pipe_remote import check_remote
     from dsdt.refs.names import check_tags
 
-    if central_scheduler or workers != 1 or incremental_push or incremental_pull:
-        raise UsageError("this dsdt supports only local runs with workers=1 so far "
-                         "(no central_scheduler, incremental_push or incremental_pull)")
+    if type(workers) is not int or workers < 1:
+        raise UsageError(f"workers must be a positive int, not {workers!r}")
     if not (isinstance(transform, type) and issubclass(transform, PipeTask)):
         raise UsageError(f"transform must be a PipeTask subclass, not {transform!r}")
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a dict, not {type(params).__name__}")
     repo = api._repo()
     ctx = api._context(repo, local_context)
+    check_remote(ctx, incremental_push, incremental_pull)
+    repo.__dict__.pop("git", None)  # git facts as of this run, read once (forked workers
+    _ = repo.git                     # inherit them): recorded, and used by code_version: repo
     _configure_luigi()
+    _HASHES.clear()  # task sources as of this run
     Register.clear_instance_cache()
     root = transform(**(params or {}), data_context=ctx, force=force_all,
                      driver_output_bundle=None if output_bundle == "-" else output_bundle,
@@ -96,6 +118,8 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
     if force:
         root.mark_force()
     entries = reuse.plan(repo, ctx, root, force_all)
+    for e in entries.values():
+        e.push, e.pull = incremental_push, incremental_pull
     root_entry = entries[root.task_id]
     if output_bundle_uuid and root_entry.action == "run":
         root_entry.uuid = check_uuid(output_bundle_uuid)
@@ -107,8 +131,9 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
                 | ({"uuid": None} if e.action == "run" else {}) for e in entries.values()]
         return {"success": True, "did_work": False, "plan": plan}
     with active_plan(entries):
-        run = luigi.build([root], local_scheduler=True, workers=1, detailed_summary=True,
-                          log_level="WARNING")
+        run = luigi.build([root], detailed_summary=True, log_level="WARNING",
+                          **_build_options(central_scheduler, workers, scheduler_host,
+                                           scheduler_port))
     did_work = any(e.action == "run" and repo.member_sha(ctx, e.uuid) is not None
                    for e in entries.values())
     ok = run.scheduling_succeeded and run.status in (LuigiStatusCode.SUCCESS,

@@ -17,6 +17,9 @@ from dsdt.objects.record import dump_yaml, load_yaml
 
 FORMAT_VERSION = 1
 
+#: Values of ``code_version``.
+CODE_VERSIONS = ("task", "repo", "never")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -34,6 +37,10 @@ class Config:
         gc_after_rm: Run gc after every ``rm`` (``rm`` itself only moves refs).
         remote_gc_grace: Remote gc keeps unreferenced objects younger than this
             many seconds (they may belong to a push in flight).
+        code_version: When a code change re-runs a pipeline task: ``task``
+            (the task class's source changed), ``repo`` (the project's git
+            commit differs from the recorded one, or the work tree is dirty)
+            or ``never``.
     """
 
     format_version: int = FORMAT_VERSION
@@ -43,6 +50,7 @@ class Config:
     s3_endpoint_url: str | None = None
     gc_after_rm: bool = False
     remote_gc_grace: float = 3600.0
+    code_version: str = "task"
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -77,6 +85,7 @@ def _check_type(path: Path, key: str, value: Any) -> None:
         "s3_endpoint_url": value is None or (isinstance(value, str) and "://" in value),
         "gc_after_rm": isinstance(value, bool),
         "remote_gc_grace": type(value) in (int, float) and value >= 0,
+        "code_version": value in CODE_VERSIONS,
     }[key]
     if not ok:
         raise UsageError(f"{path}: bad value {value!r} for {key}")

@@ -37,11 +37,13 @@ class PlanEntry:
         processing_name: The task's processing name.
         action: ``run`` or ``reuse``.
         reason: Why (``forced``, ``new params``, ``no bundle``, ``renamed``,
-            ``upstream changed``, ``code changed`` or ``reused``).
+            ``upstream changed``, ``code changed``, ``dirty tree`` or ``reused``).
         uuid: The reused bundle, or the uuid the new bundle will get.
         name: The human name of the bundle.
         context: The context the bundle is in.
         root: True for the task ``apply`` was called with.
+        push: Commit and push the bundle once made (incremental push).
+        pull: Pull and localize the inputs before ``pipe_run`` (incremental pull).
     """
 
     task: str
@@ -52,6 +54,8 @@ class PlanEntry:
     name: str
     context: str
     root: bool = False
+    push: bool = False
+    pull: bool = False
 
 
 #: task id -> plan entry of the apply that is running (dsdt.apply sets it).
@@ -68,6 +72,7 @@ def active_plan(entries: dict[str, PlanEntry]) -> Iterator[None]:
     finally:
         _PLAN.clear()
         _PLAN.update(saved)
+        _HASHES.clear()
 
 
 def _entry(task_id: str) -> PlanEntry:
@@ -78,13 +83,20 @@ def _entry(task_id: str) -> PlanEntry:
                          "pipelines with dsdt.api.apply") from None
 
 
+#: class -> source hash, for the duration of one apply (reading source is slow).
+_HASHES: dict[type, str] = {}
+
+
 def code_hash(cls: type) -> str:
     """sha256 of a task class's source ("" when the source is not available)."""
+    if cls in _HASHES:
+        return _HASHES[cls]
     try:
         source = inspect.getsource(cls)
     except (OSError, TypeError):
         return ""
-    return hashlib.sha256(source.encode()).hexdigest()
+    _HASHES[cls] = digest = hashlib.sha256(source.encode()).hexdigest()
+    return digest
 
 
 def code_ref(cls: type) -> str:
@@ -299,6 +311,30 @@ class PipeTask(luigi.Task):
         """Make a directory inside this task's bundle and return its path."""
         return self._open().get_directory(name)
 
+    def create_remote_output_file(self, name: str) -> str:
+        """A location on the remote to write file ``name`` to; return it in the data.
+
+        Raises:
+            UsageError: No remote is bound, or incremental push is off.
+        """
+        return self._remote_open().get_remote_file(name)
+
+    def create_remote_output_dir(self, name: str) -> str:
+        """A location (prefix) on the remote to write a directory ``name`` of files to.
+
+        Raises:
+            UsageError: No remote is bound, or incremental push is off.
+        """
+        return self._remote_open().get_remote_directory(name)
+
+    def _remote_open(self) -> Bundle:
+        from dsdt.pipe_remote import NEEDS_REMOTE_AND_PUSH, has_remote
+
+        b = self._open()
+        if not (_entry(self.task_id).push and has_remote(b.local_context)):
+            raise UsageError(NEEDS_REMOTE_AND_PUSH)
+        return b
+
     def get_output_dir(self) -> str:
         """The directory of this task's open bundle."""
         return self._open().local_dir
@@ -322,11 +358,15 @@ class PipeTask(luigi.Task):
     def run(self) -> None:
         """Run ``pipe_run`` and store its result as this task's new bundle."""
         import dsdt.api as api
+        from dsdt import pipe_remote
 
         entry = _entry(self.task_id)
+        ups = {arg: _entry(up.task_id).uuid for arg, up in self.requires().items()}
+        if entry.pull:
+            pipe_remote.localize_inputs(entry.context, list(ups.values()))
         inputs: dict[str, Bundle] = {}
-        for arg, up in self.requires().items():
-            found = api.get(entry.context, None, uuid=_entry(up.task_id).uuid)
+        for arg, uuid in ups.items():
+            found = api.get(entry.context, None, uuid=uuid)
             if found is None:
                 raise UsageError(f"input {arg!r} of {self.task_id} has no bundle")
             inputs[arg] = found
@@ -351,6 +391,8 @@ class PipeTask(luigi.Task):
         finally:
             self._bundle = None
             self._inputs = {}
+        if entry.push:
+            pipe_remote.push_made(entry.context, b, self._user_tags)
 
     def _tags(self, entry: PlanEntry) -> dict[str, str]:
         tags = dict(self._user_tags)

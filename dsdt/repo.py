@@ -87,17 +87,22 @@ class Repository:
     @classmethod
     def discover(cls, start: Path | None = None) -> Repository:
         """Open the repository named by ``DSDT_DIR``, else the nearest one above ``start``."""
+        return cls(cls.find(start))
+
+    @staticmethod
+    def find(start: Path | None = None) -> Path:
+        """The ``.dsdt`` directory named by ``DSDT_DIR``, else the nearest one above ``start``."""
         env = os.environ.get("DSDT_DIR")
         if env:
             p = Path(env).expanduser().resolve()
             for candidate in (p, p / DIRNAME):
                 if (candidate / "config.yaml").is_file():
-                    return cls(candidate)
+                    return candidate
             raise NotARepositoryError(f"DSDT_DIR={env} is not a dsdt repository; run dsdt init")
         here = (start or Path.cwd()).resolve()
         for d in (here, *here.parents):
             if (d / DIRNAME / "config.yaml").is_file():
-                return cls(d / DIRNAME)
+                return d / DIRNAME
         raise NotARepositoryError(
             f"not a dsdt repository (or any parent up to /): {here}; run dsdt init"
         )

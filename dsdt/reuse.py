@@ -8,7 +8,10 @@ The rules are checked in order for every task, upstream tasks first:
 3. none of those bundles has the task's human name -> run (``renamed``);
 4. an upstream task runs, or the uuid it provides differs from the one in the
    lineage of the newest bundle with this processing name *and* name -> run;
-5. the task class's source hash differs from the recorded one -> run;
+5. the code changed (``code_version`` in ``config.yaml``): ``task`` -> the
+   task class's source hash differs from the recorded one (``code changed``);
+   ``repo`` -> the project's git commit differs from the recorded one (``code
+   changed``) or the work tree is dirty (``dirty tree``); ``never`` -> never;
 6. otherwise reuse that newest bundle.
 
 External dependencies are never run; a missing one is an error.
@@ -83,9 +86,28 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
         up_entry = entries[up.task_id]
         if up_entry.action == "run" or recorded[arg] != up_entry.uuid:
             return run("upstream changed")
-    if lineage.code_hash != code_hash(type(task)):
-        return run("code changed")
+    changed = code_changed(repo, task, lineage)
+    if changed:
+        return run(changed)
     return PlanEntry(task.task_id, proc, "reuse", "reused", newest.uuid, name, ctx, root)
+
+
+def code_changed(repo: Repository, task: PipeTask, lineage: Any) -> str | None:
+    """Why the code of ``task`` differs from the one that made a bundle (None: it does not).
+
+    ``repo.git`` holds the project's git facts (``{}`` outside git, which is
+    never dirty); ``apply`` refreshes them once per run.
+    """
+    mode = repo.config.code_version
+    if mode == "task":
+        return "code changed" if lineage.code_hash != code_hash(type(task)) else None
+    if mode == "repo":
+        now = repo.git
+        if now.get("dirty") is True:
+            return "dirty tree"
+        if str(now.get("commit", "")) != str(lineage.git.get("commit", "")):
+            return "code changed"
+    return None
 
 
 def plan(repo: Repository, ctx: str, root: PipeTask, force_all: bool) -> dict[str, PlanEntry]:

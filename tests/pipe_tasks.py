@@ -244,3 +244,65 @@ class BadDeps(PipeTask):
             self.add_dependency("a", B, {})
         else:
             self.add_dependency("a", A, [("n", 1)])  # type: ignore[arg-type]
+
+
+class Leaf(PipeTask):
+    """An independent leaf that records the process it ran in."""
+
+    i = luigi.IntParameter()
+
+    def pipe_run(self) -> dict[str, int]:
+        import os
+        import time
+
+        time.sleep(0.05)
+        return {"i": self.i, "square": self.i * self.i, "pid": os.getpid()}
+
+
+class Fan(PipeTask):
+    """Depends on ``width`` independent leaves."""
+
+    width = luigi.IntParameter(default=6)
+
+    def pipe_requires(self) -> None:
+        for i in range(self.width):
+            self.add_dependency(f"leaf{i}", Leaf, {"i": i})
+
+    def pipe_run(self, **leaves: dict[str, int]) -> dict[str, Any]:
+        _count(self)
+        return {"total": sum(v["square"] for v in leaves.values()),
+                "pids": sorted({v["pid"] for v in leaves.values()})}
+
+
+class RemoteOut(PipeTask):
+    """Writes a file and a directory straight to the remote (or reports why it cannot)."""
+
+    probe = luigi.BoolParameter(default=False)
+
+    def pipe_requires(self) -> None:
+        self.add_dependency("a", A, {})
+
+    def pipe_run(self, a: int) -> Any:
+        from dsdt.errors import UsageError
+
+        try:
+            f = self.create_remote_output_file("out/r.txt")
+            d = self.create_remote_output_dir("parts")
+        except UsageError as e:
+            if self.probe:
+                return str(e)
+            raise
+        _write(f, "remote file")
+        _write(d + "/p0.txt", "part 0")
+        return {"file": f, "dir": d}
+
+
+def _write(url: str, text: str) -> None:
+    if url.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = url[5:].partition("/")
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
+    else:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        Path(url).write_text(text)

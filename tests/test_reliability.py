@@ -73,12 +73,9 @@ def close_repos() -> None:
     Done before ``os.fork()``: a child must never use (or garbage-collect and
     close) a connection it inherited from its parent.
     """
-    for repo in api._repos.values():
+    for _stamp, repo in api._repos.values():
         repo.index.close()
-        db = repo.stat_cache._db
-        if db is not None:
-            db.close()
-            repo.stat_cache._db = None
+        repo.stat_cache._db.close()
     api._repos.clear()
 
 

@@ -14,6 +14,7 @@ import typer
 
 from dsdt.commands import (
     add,
+    apply,
     cat,
     commit,
     context,
@@ -47,6 +48,7 @@ app = typer.Typer(
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
                 remote, push, pull, rmr, log, diff, gc, du):
     app.command(_module.NAME)(_module.run)
+app.command(apply.NAME, context_settings=apply.CONTEXT_SETTINGS)(apply.run)
 
 
 def _version(value: bool) -> None:
