@@ -10,11 +10,13 @@ in flight. Every blob a remaining bundle of any remote context uses stays.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dsdt.remote.layout import blob_key, record_key
 from dsdt.remote.prune import _all_remote_members, _remote_refs
 from dsdt.remote.sync import Remote
+from dsdt.remote.transport import Transport
 
 
 @dataclass
@@ -40,26 +42,29 @@ def collect_remote(remote: Remote, *, dry_run: bool = False,
         keep |= _remote_refs(remote, uuid, sha)
     report.kept_blobs = len(keep)
     cutoff = time.time() - grace
-    tr = remote.transport
-    for key, size, mtime in list(tr.list_info("blobs/")):
-        blob_id = key.rsplit("/", 1)[-1]
-        if blob_id in keep or key != blob_key(blob_id):
-            continue
-        if mtime > cutoff:
-            report.young += 1
-            continue
-        report.blobs.append(blob_id)
-        report.bytes += size
-        if not dry_run:
-            tr.delete(key)
-    for key, _size, mtime in list(tr.list_info("records/")):
-        uuid = key.rsplit("/", 1)[-1].removesuffix(".yaml")
-        if uuid in live or key != record_key(uuid):
-            continue
-        if mtime > cutoff:
-            report.young += 1
-            continue
-        report.records.append(uuid)
-        if not dry_run:
-            tr.delete(key)
+    blobs = _sweep(remote.transport, "blobs/", blob_key, keep, cutoff, dry_run, report)
+    report.blobs, report.bytes = [b for b, _ in blobs], sum(size for _, size in blobs)
+    records = _sweep(remote.transport, "records/", record_key, set(live), cutoff, dry_run, report)
+    report.records = [u for u, _ in records]
     return report
+
+
+def _sweep(tr: Transport, prefix: str, key_of: Callable[[str], str], keep: set[str],
+           cutoff: float, dry_run: bool, report: RemoteGcReport) -> list[tuple[str, int]]:
+    """Remove (unless dry run) objects under ``prefix`` that are not kept and old enough.
+
+    Returns:
+        ``(id, size)`` of each object removed; ids are blob ids or record uuids.
+    """
+    gone: list[tuple[str, int]] = []
+    for key, size, mtime in list(tr.list_info(prefix)):
+        name = key.rsplit("/", 1)[-1].removesuffix(".yaml")
+        if name in keep or key != key_of(name):
+            continue
+        if mtime > cutoff:
+            report.young += 1
+            continue
+        gone.append((name, size))
+        if not dry_run:
+            tr.delete(key)
+    return gone

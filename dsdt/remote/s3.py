@@ -266,14 +266,7 @@ class S3Transport(Transport):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (relative to the remote's prefix)."""
-        base = self._key("")
-        with self._errors("list", prefix):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=base + prefix
-            )
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    yield obj["Key"][len(base):]
+        return (key for key, _size, _mtime in self.list_info(prefix))
 
     def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
         """Keys under ``prefix`` with their size and LastModified, from the listing itself."""
