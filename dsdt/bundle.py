@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from dsdt._fs import hold_open_marker, remove_tree
+from dsdt.bundle_remote import RemoteMethods
 from dsdt.errors import BundleStateError, UsageError
 from dsdt.index import PARAM_PREFIX, Row
 from dsdt.lineage import LineageInfo, default_processing_name
 from dsdt.managed import ManagedFiles
-from dsdt.objects.codecs import Decoder, Encoder, blob_refs
+from dsdt.objects.codecs import Decoder, Encoder
 from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
 from dsdt.objects.record import BundleRecord, Dependency, Lineage, now_iso
@@ -67,7 +68,7 @@ class _Draft:
     stop_time: float = 0.0
 
 
-class Bundle(ManagedFiles):
+class Bundle(ManagedFiles, RemoteMethods):
     """A named, tagged, immutable version of some data, with its lineage.
 
     Both documented forms work::
@@ -462,6 +463,9 @@ class Bundle(ManagedFiles):
 
         return RemoteData(open_remote(self._repo, self.local_context))
 
+    def _forget_data(self) -> None:
+        self._data = _NO_DATA
+
     def cat(self) -> Any:
         """The data of a closed bundle."""
         self._need_closed()
@@ -482,56 +486,6 @@ class Bundle(ManagedFiles):
         self._repo.commit(self.local_context, self.uuid)
         self._committed = True
         return self
-
-    def push(self, delocalize: bool = False) -> Bundle:
-        """Push this (committed) bundle to its context's remote."""
-        from dsdt.api import push
-
-        push(self.local_context, uuid=self.uuid, delocalize=delocalize)
-        self._data = _NO_DATA
-        return self
-
-    def pull(self, localize: bool = False) -> Bundle:
-        """Pull this bundle from its context's remote (with ``localize``: its data too)."""
-        from dsdt.api import pull
-
-        pull(self.local_context, uuid=self.uuid, localize=localize)
-        self._data = _NO_DATA
-        return self
-
-    def localize(self, path: str | None = None) -> Bundle:
-        """Bring this bundle's data down from the remote: all of it, or the file ``path``.
-
-        Args:
-            path: A remote URL of one file, as ``data`` presents it.
-        """
-        from dsdt.remote.sync import fetch_blobs, open_remote
-
-        remote = open_remote(self._repo, self.local_context)
-        refs = blob_refs(self._need_closed().data, self._repo.blobs.read).data
-        if path is not None:
-            refs = {b: s for b, s in refs.items() if remote.blob_url(b) == path}
-            if not refs:
-                raise UsageError(f"{path} is not a remote file of bundle {self.uuid}")
-        fetch_blobs(remote, refs)
-        self._data = _NO_DATA
-        return self
-
-    def delocalize(self, path: str | None = None) -> Bundle:
-        """Drop the local copy of this bundle's data (all, or one file) once the remote has it."""
-        from dsdt.remote.prune import delocalize
-        from dsdt.remote.sync import open_remote
-
-        delocalize(open_remote(self._repo, self.local_context), [self.uuid],
-                   only_path=path)
-        self._data = _NO_DATA
-        return self
-
-    def rmr(self) -> list[str]:
-        """Remove this bundle from its context's remote."""
-        from dsdt.api import rmr
-
-        return rmr(self.local_context, uuid=self.uuid)
 
     def rm(self) -> None:
         """Remove this bundle from its context."""
