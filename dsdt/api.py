@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dsdt.api_housekeeping import DiskUsage, du, gc
+from dsdt.api_housekeeping import DiskUsage, du, fsck, gc, status
 from dsdt.api_remote import delete_remote_context, pull, push, remote, rmr
 from dsdt.bundle import Bundle
 from dsdt.errors import (
@@ -419,45 +419,6 @@ def _prune_history(repo: Repository, ctx: str, rec: BundleRecord) -> None:
     same = [r for r in rows if r.name == rec.name and r.uuid != rec.uuid]
     for row in same[limit:]:
         repo.remove_member(ctx, row.uuid)
-
-
-# --- repository health -----------------------------------------------------------------
-
-
-def status(local_context: str | None = None) -> dict[str, Any]:
-    """The repository, a context (default: the current one), its remote and bundle counts."""
-    repo = _repo()
-    ctx = _context(repo, local_context) if local_context is not None else repo.current_context()
-    out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
-                           "bundles": 0, "committed": 0, "names": 0}
-    if ctx is not None and repo.has_context(ctx):
-        meta = repo.context_meta(ctx)
-        if meta.get("remote_url"):
-            out["remote"] = f"{meta.get('remote_context')}@{meta['remote_url']}"
-        rows = repo.index.find(ctx, Query())
-        out.update(bundles=len(rows), committed=sum(r.committed for r in rows),
-                   names=len({r.name for r in rows}))
-    return out
-
-
-def fsck(remote: bool = False) -> Any:
-    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
-
-    Args:
-        remote: Also check the remote context of every bound context: each
-            member's record matches its hash and all its blobs are there.
-    """
-    from dsdt.fsck import check
-
-    repo = _repo()
-    report = check(repo)
-    if remote:
-        from dsdt.remote.sync import open_remote, verify
-
-        for info in repo.contexts():
-            if info.remote_url:
-                report.errors += verify(open_remote(repo, info.name))
-    return report
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------

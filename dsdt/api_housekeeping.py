@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsdt.gc import GcReport, collect, usage
+from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
 
 
@@ -91,3 +92,40 @@ def _unique_total(repo: Any, only: str | None) -> int:
     sizes, per_bundle = bundle_blobs(repo)
     uuids = {u for c, u, _ in repo.index.member_names() if only is None or c == only}
     return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))
+
+
+def status(local_context: str | None = None) -> dict[str, Any]:
+    """The repository, a context (default: the current one), its remote and bundle counts."""
+    api = _api()
+    repo = api._repo()
+    ctx = api._context(repo, local_context) if local_context is not None else repo.current_context()
+    out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
+                           "bundles": 0, "committed": 0, "names": 0}
+    if ctx is not None and repo.has_context(ctx):
+        meta = repo.context_meta(ctx)
+        if meta.get("remote_url"):
+            out["remote"] = f"{meta.get('remote_context')}@{meta['remote_url']}"
+        rows = repo.index.find(ctx, Query())
+        out.update(bundles=len(rows), committed=sum(r.committed for r in rows),
+                   names=len({r.name for r in rows}))
+    return out
+
+
+def fsck(remote: bool = False) -> Any:
+    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
+
+    Args:
+        remote: Also check the remote context of every bound context: each
+            member's record matches its hash and all its blobs are there.
+    """
+    from dsdt.fsck import check
+
+    repo = _api()._repo()
+    report = check(repo)
+    if remote:
+        from dsdt.remote.sync import open_remote, verify
+
+        for info in repo.contexts():
+            if info.remote_url:
+                report.errors += verify(open_remote(repo, info.name))
+    return report
