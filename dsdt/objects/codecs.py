@@ -124,7 +124,7 @@ class Encoder:
         if t in (bool, int, float):
             return {"type": t.__name__, "value": v}
         if t is str:
-            return self.files.encode_path_str(v, self) or self._text(v)
+            return self.files.encode_path_str(v) or self._text(v)
         if t is bytes:
             return self._bytes(v)
         if t in (list, tuple, set, frozenset):

@@ -110,7 +110,7 @@ class FileEncoder:
         self._used: set[str] = set()
         self._done: dict[str, dict[str, Any]] = {}
 
-    def encode_path_str(self, s: str, _encoder: object) -> dict[str, Any] | None:
+    def encode_path_str(self, s: str) -> dict[str, Any] | None:
         """A file node if ``s`` names an existing file (or a managed directory), else None."""
         if not s or "\0" in s:
             return None
