@@ -109,14 +109,20 @@ class BundleTarget(luigi.Target):
 
     Args:
         task_id: The luigi task id whose plan entry names the bundle.
+        task: The task, decided lazily when it is not planned (a dynamic dependency).
     """
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, task: Any = None) -> None:
         self.task_id = task_id
+        self.task = task
 
     def exists(self) -> bool:
         """True when this run's bundle of the task exists."""
         entry = _PLAN.get(self.task_id)
+        if entry is None and self.task is not None:
+            from dsdt.pipe_dynamic import exists
+
+            return exists(self.task)
         if entry is None or not entry.uuid:
             return False
         from dsdt.api import _repo
@@ -192,6 +198,22 @@ class PipeTask(luigi.Task):
     def add_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any]) -> None:
         """Make the output of task ``cls(**params)`` the input ``arg`` of ``pipe_run``."""
         self._new_arg(arg)
+        self._deps[arg] = self._dep_task(arg, cls, params, bool(self.force))
+
+    def yield_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any]) -> Any:
+        """A dynamic input: ``data = yield self.yield_dependency(arg, cls, params)`` in pipe_run.
+
+        See :mod:`dsdt.pipe_dynamic` (force flags do not apply to dynamic dependencies).
+        """
+        from dsdt.pipe_dynamic import DynamicDependency
+
+        self._new_arg(arg)
+        if arg in self._inputs:
+            raise UsageError(f"{type(self).__name__} yields the dependency {arg!r} twice")
+        return DynamicDependency(arg, self._dep_task(arg, cls, params, False))
+
+    def _dep_task(self, arg: str, cls: type[PipeTask], params: dict[str, Any],
+                  force: bool) -> PipeTask:
         if not isinstance(params, dict):
             raise UsageError(f"params of dependency {arg!r} must be a dict, not "
                              f"{type(params).__name__}")
@@ -200,8 +222,8 @@ class PipeTask(luigi.Task):
         reserved = sorted(set(params) & set(RESERVED))
         if reserved:
             raise UsageError(f"params of dependency {arg!r} use reserved names {reserved}")
-        self._deps[arg] = cls(**params, data_context=self.data_context, force=self.force,
-                              input_tags=self.input_tags)
+        return cls(**params, data_context=self.data_context, force=force,
+                   input_tags=self.input_tags)
 
     def add_external_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any],
                                 human_name: str | None = None,
@@ -219,34 +241,21 @@ class PipeTask(luigi.Task):
         self._new_arg(arg)
         if not isinstance(params, dict):
             raise UsageError(f"params of external dependency {arg!r} must be a dict")
+        from dsdt.pipe_dynamic import find_external
+
         key = json.dumps([arg, code_ref(cls), sorted(map(str, params.items())), human_name,
                           uuid])
         if key not in self._ext_cache:
             task = cls(**params)
             what = f"{arg!r} ({cls.__name__} {params}" + (f", uuid {uuid}" if uuid else "") \
                 + (f", name {human_name!r}" if human_name else "") + ")"
-            self._ext_cache[key] = (task.processing_name, what, self._find_external(
-                task, human_name, uuid))
+            self._ext_cache[key] = (task.processing_name, what, find_external(
+                self, task, human_name, uuid))
         proc, what, found = self._ext_cache[key]
         self._deps[arg] = ExternalBundle(uuid=found.uuid if found else "",
                                          pipe_processing_name=proc, what=what,
                                          data_context=self.data_context)
         return found
-
-    def _find_external(self, task: PipeTask, human_name: str | None,
-                       uuid: str | None) -> Bundle | None:
-        import dsdt.api as api
-
-        tags = {str(k): str(v) for k, v in self.input_tags.items()}
-        ctx = self.data_context
-        if uuid:
-            return api.get(ctx, None, uuid=uuid, tags=tags)
-        if human_name is None and isinstance(task, BundleWrapperTask):
-            human_name = task.human_name()
-        if human_name:
-            return api.get(ctx, human_name, tags=tags)
-        found = api.search(ctx, processing_name=task.processing_name, tags=tags)
-        return found[0] if found else None
 
     # --- identity ----------------------------------------------------------------------
 
@@ -274,7 +283,7 @@ class PipeTask(luigi.Task):
 
     def output(self) -> BundleTarget:
         """Exists when the bundle ``apply`` chose for this task exists."""
-        return BundleTarget(self.task_id)
+        return BundleTarget(self.task_id, self)
 
     # --- inside the task ---------------------------------------------------------------
 
@@ -355,26 +364,29 @@ class PipeTask(luigi.Task):
 
     # --- running -----------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Run ``pipe_run`` and store its result as this task's new bundle."""
-        import dsdt.api as api
-        from dsdt import pipe_remote
+    def run(self) -> Any:
+        """Run ``pipe_run`` and store its result as this task's new bundle.
 
-        entry = _entry(self.task_id)
-        ups = {arg: _entry(up.task_id).uuid for arg, up in self.requires().items()}
-        if entry.pull:
-            pipe_remote.localize_inputs(entry.context, list(ups.values()))
-        inputs: dict[str, Bundle] = {}
-        for arg, uuid in ups.items():
-            found = api.get(entry.context, None, uuid=uuid)
-            if found is None:
-                raise UsageError(f"input {arg!r} of {self.task_id} has no bundle")
-            inputs[arg] = found
-        self._inputs = inputs
+        A generator ``pipe_run`` (dynamic dependencies) makes this a generator for luigi.
+        """
+        from dsdt import pipe_dynamic
+
+        entry = pipe_dynamic.entry_for(self)
+        if entry.action == "reuse" and self.task_id not in _PLAN:
+            return None  # a dynamic task made meanwhile
+        steps = self._make(entry)  # a plain pipe_run never yields: next() runs it all
+        return steps if inspect.isgeneratorfunction(self.pipe_run) else next(steps, None)
+
+    def _make(self, entry: PlanEntry) -> Any:
+        from dsdt import pipe_dynamic, pipe_remote
+
+        self._inputs = inputs = pipe_dynamic.static_inputs(self, entry)
         b = self._bundle = Bundle(entry.context, name=entry.name).open(force_uuid=entry.uuid)
         try:
             start = time.time()
             rv = self.pipe_run(**{arg: ib.data for arg, ib in inputs.items()})
+            if inspect.isgenerator(rv):
+                rv = yield from pipe_dynamic.drive(self, rv, entry, inputs)
             stop = time.time()
             b.name = self.human_name()
             b.add_data(rv)

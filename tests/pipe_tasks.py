@@ -306,3 +306,52 @@ def _write(url: str, text: str) -> None:
     else:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         Path(url).write_text(text)
+
+
+class DynLeaf(PipeTask):
+    """A leaf that dynamic tasks yield; depends statically on A."""
+
+    p = luigi.IntParameter(default=1)
+
+    def pipe_requires(self) -> None:
+        self.add_dependency("a", A, {})
+
+    def pipe_run(self, a: int) -> int:
+        _count(self)
+        return a + self.p * 100
+
+
+class DynParent(PipeTask):
+    """Yields one dynamic dependency (DynLeaf with its ``p``) and uses its data."""
+
+    p = luigi.IntParameter(default=1)
+
+    def pipe_requires(self) -> None:
+        self.add_dependency("b", B, {})
+
+    def pipe_run(self, b: int) -> Any:
+        _count(self)
+        leaf = yield self.yield_dependency("leaf", DynLeaf, {"p": self.p})
+        return {"leaf": leaf, "b": b, "uuid": self.get_bundle_uuid("leaf"),
+                "tags": self.get_tags("leaf")}
+
+
+class DynTwo(PipeTask):
+    """Yields two dynamic dependencies, one after the other."""
+
+    def pipe_run(self) -> Any:
+        _count(self)
+        one = yield self.yield_dependency("one", DynLeaf, {"p": 1})
+        two = yield self.yield_dependency("two", DynLeaf, {"p": 2})
+        return one + two
+
+
+class DynUpper(PipeTask):
+    """A static root above a dynamic task (the dynamic task is planned as a static one)."""
+
+    def pipe_requires(self) -> None:
+        self.add_dependency("parent", DynParent, {"p": 3})
+
+    def pipe_run(self, parent: Any) -> Any:
+        _count(self)
+        return parent["leaf"]

@@ -18,7 +18,7 @@ LAYERS = [
     ("dsdt.lineage", 5), ("dsdt.managed", 5), ("dsdt.bundle_remote", 5),
     ("dsdt.remote_outputs", 5), ("dsdt.history", 5), ("dsdt.graph", 5),
     ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.apply", 6), ("dsdt.reuse", 6),
-    ("dsdt.pipe_remote", 6),
+    ("dsdt.pipe_remote", 6), ("dsdt.pipe_dynamic", 6),
     ("dsdt.__main__", 6),
     ("dsdt", 0),
 ]
