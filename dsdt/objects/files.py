@@ -223,7 +223,10 @@ class FileEncoder:
                     out.append((blob_id, st.st_size))
                 else:
                     how = "link" if path.startswith(view) else "copy"
-                    out.append(blobs.put_file(Path(path), how=how, sync=False))
+                    # A large copy is flushed on its copy thread while it is hashed; small
+                    # ones are flushed together by the one sync() below.
+                    big = st.st_size > _LARGE
+                    out.append(blobs.put_file(Path(path), how=how, sync=big))
             return out
 
         # Small files go one by one (threads only add lock hand-offs for page-cache
