@@ -6,15 +6,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections import deque
 from dataclasses import dataclass
 
 import pytest
-from typer.testing import CliRunner
+from clirun import dsdt_cli
 
 from dsdt import api, graph
-from dsdt.commands.app import main
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Index
 from dsdt.objects.record import Dependency
@@ -358,15 +356,8 @@ def test_json(ctx: str, dag: Dag) -> None:
 
 def cli(*args: str) -> tuple[int, str, str]:
     """Run ``dsdt`` in process; return (exit code, stdout, stderr)."""
-    code = 0
-    with CliRunner().isolation() as (out, err, _):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    r = dsdt_cli(*args)
+    return r.code, r.out, r.err
 
 
 def ok(*args: str) -> str:
