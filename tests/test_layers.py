@@ -20,6 +20,7 @@ LAYERS = [
     ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.apply", 6), ("dsdt.reuse", 6),
     ("dsdt.pipe_remote", 6), ("dsdt.pipe_dynamic", 6),
     ("dsdt.__main__", 6),
+    ("dsdt.container", 6),
     ("dsdt", 0),
 ]
 #: Upward imports that are allowed, each only inside a function (never at module top):
