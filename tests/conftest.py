@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,20 @@ def ctx(project: Path) -> str:
     """A context named ``t`` in a fresh repository."""
     api.context("t")
     return "t"
+
+
+def _clear_pipe_runs() -> None:
+    tasks = sys.modules.get("pipe_tasks")  # imported by the pipeline test modules only
+    if tasks is not None:
+        tasks.RUNS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _pipe_runs() -> Iterator[None]:
+    """Pipeline tests count task runs in ``pipe_tasks.RUNS``: every test starts at zero."""
+    _clear_pipe_runs()
+    yield
+    _clear_pipe_runs()
 
 
 def assert_fsck_clean() -> None:

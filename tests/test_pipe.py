@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,6 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.errors import BundleNotFoundError, UsageError
-
-
-@pytest.fixture(autouse=True)
-def _runs() -> Iterator[None]:
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
 
 
 def _labels(ctx: str, tmp: Path, text: str = "l1,l2", tags: dict[str, str] | None = None) -> str:

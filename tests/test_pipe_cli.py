@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pipe_tasks as pt
@@ -11,13 +10,6 @@ from clirun import dsdt_cli
 from conftest import assert_fsck_clean
 
 import dsdt.api as api
-
-
-@pytest.fixture(autouse=True)
-def _runs() -> Iterator[None]:
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
 
 
 @pytest.fixture

@@ -26,12 +26,9 @@ class Edited(PipeTask):
 
 
 @pytest.fixture(autouse=True)
-def _runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_git_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("PIPELINE_GIT_HASH", "PIPELINE_GIT_DIRTY"):
         monkeypatch.delenv(var, raising=False)
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
 
 
 def set_code_version(project: Path, value: object) -> None:

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pipe_tasks as pt
 import pytest
 from conftest import assert_fsck_clean
 
 import dsdt.api as api
-
-
-@pytest.fixture(autouse=True)
-def _runs() -> Iterator[None]:
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
 
 
 def _deps(b: api.Bundle) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pipe_tasks as pt
@@ -12,13 +11,6 @@ from conftest import assert_fsck_clean
 import dsdt.api as api
 from dsdt.errors import UsageError
 from dsdt.remote.sync import open_remote
-
-
-@pytest.fixture(autouse=True)
-def _runs() -> Iterator[None]:
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
 
 
 @pytest.fixture

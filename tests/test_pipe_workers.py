@@ -18,13 +18,6 @@ import dsdt.api as api
 from dsdt.errors import UsageError
 
 
-@pytest.fixture(autouse=True)
-def _runs() -> Iterator[None]:
-    pt.RUNS.clear()
-    yield
-    pt.RUNS.clear()
-
-
 def _check_fan(ctx: str) -> dict[int, str]:
     fan = api.get(ctx, "Fan")
     assert fan.data["total"] == sum(i * i for i in range(6))
