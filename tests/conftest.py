@@ -10,6 +10,8 @@ import pytest
 
 import dsdt.api as api
 
+pytest_plugins = ["docker_fixtures"]
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
