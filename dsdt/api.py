@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dsdt.api_containers import build_image, dockerize, run
 from dsdt.api_housekeeping import DiskUsage, du, fsck, gc, status
 from dsdt.api_remote import delete_remote_context, pull, push, remote, rmr
 from dsdt.bundle import Bundle
@@ -39,10 +40,11 @@ from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
     "Bundle", "BundleDiff", "ContextInfo", "DBLink",
-    "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "apply", "cat", "commit",
-    "context", "contexts", "current_context", "delete_context", "diff", "du", "fsck", "gc",
-    "get", "init", "lineage", "lineage_graph", "log", "ls_contexts", "pull", "push", "remote",
-    "rm", "rmr", "search", "set_aws_profile", "status", "switch",
+    "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "apply", "build_image",
+    "cat", "commit", "context", "contexts", "current_context", "delete_context", "diff",
+    "dockerize", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log",
+    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile",
+    "status", "switch",
 ]
 
 _repos: dict[Path, tuple[int, Repository]] = {}

@@ -22,6 +22,65 @@ CODE_VERSIONS = ("task", "repo", "never")
 
 
 @dataclass(frozen=True)
+class ContainerSettings:
+    """The ``containers:`` section: how ``dockerize`` and ``run`` build and run images.
+
+    Attributes:
+        base_image: Image the pipeline image starts from; ``None`` is the
+            official slim Python image of the running Python's minor version.
+        registry: ``HOST[:PORT][/PREFIX]`` images are pushed to and run from;
+            an ECR host (``<account>.dkr.ecr.<region>.amazonaws.com``) is
+            handled through boto3 (repository creation, login token).
+        registry_endpoint: Push to this ``HOST[:PORT]`` instead of the
+            registry's own host (a mirror, or a local registry in tests).
+        batch_queue: AWS Batch job queue for ``run --backend AWSBatch``.
+        job_role_arn: IAM role of Batch jobs (else short-lived session
+            credentials are passed to the job).
+        sagemaker_role_arn: IAM role of SageMaker training jobs.
+        sagemaker_instance_type: Instance type of SageMaker training jobs.
+        sagemaker_instance_count: Instances per SageMaker training job.
+        sagemaker_volume_gb: Volume size of SageMaker training jobs.
+        sagemaker_max_runtime: Seconds before SageMaker stops a training job.
+        sagemaker_output: ``s3://`` URI SageMaker writes ``/opt/ml/model`` to;
+            ``None`` is ``<remote>/sagemaker`` for an S3 remote.
+    """
+
+    base_image: str | None = None
+    registry: str | None = None
+    registry_endpoint: str | None = None
+    batch_queue: str | None = None
+    job_role_arn: str | None = None
+    sagemaker_role_arn: str | None = None
+    sagemaker_instance_type: str = "ml.m5.large"
+    sagemaker_instance_count: int = 1
+    sagemaker_volume_gb: int = 30
+    sagemaker_max_runtime: int = 86400
+    sagemaker_output: str | None = None
+
+    @classmethod
+    def load(cls, data: Any, where: str) -> ContainerSettings:
+        """Validate the ``containers:`` mapping (``None`` gives the defaults)."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise UsageError(f"{where}: containers must be a mapping of settings")
+        known = {f.name: f for f in fields(cls)}
+        for key, value in data.items():
+            if key not in known:
+                raise UsageError(f"{where}: unknown containers setting {key!r} "
+                                 f"(known: {', '.join(known)})")
+            kind = known[key].type  # a string: annotations are postponed
+            if kind == "int":
+                ok = type(value) is int and value > 0
+            else:
+                ok = (value is None and kind != "str") or (isinstance(value, str)
+                                                           and value.strip() != "")
+            if not ok:
+                raise UsageError(f"{where}: bad value {value!r} for containers.{key}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Config:
     """Repository settings (see ``docs/format.md`` for each key).
 
@@ -41,6 +100,7 @@ class Config:
             (the task class's source changed), ``repo`` (the project's git
             commit differs from the recorded one, or the work tree is dirty)
             or ``never``.
+        containers: Settings of ``dockerize`` and ``run``.
     """
 
     format_version: int = FORMAT_VERSION
@@ -51,6 +111,7 @@ class Config:
     gc_after_rm: bool = False
     remote_gc_grace: float = 3600.0
     code_version: str = "task"
+    containers: ContainerSettings = ContainerSettings()
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -68,7 +129,9 @@ class Config:
         for key, value in data.items():
             if key not in known:
                 raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
-            _check_type(path, key, value)
+            if key != "containers":
+                _check_type(path, key, value)
+        data["containers"] = ContainerSettings.load(data.get("containers"), str(path))
         return cls(**data)
 
     def save(self, path: Path) -> None:

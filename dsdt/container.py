@@ -41,6 +41,7 @@ from dsdt.errors import DsdtError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_PUSH = 0, 1, 2, 3, 4
 PROG = "dsdt-container"
+ML_ROOT_ENV = "DSDT_ML_ROOT"  # SageMaker's /opt/ml, moved elsewhere by tests
 
 
 class _Exit(Exception):
@@ -74,6 +75,69 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("task", metavar="PKG.MOD.CLASS")
     p.add_argument("params", nargs=argparse.REMAINDER, help="The task's --param value pairs")
     return p
+
+
+def make_args(pipe_cls: str, pipeline_args: dict[str, Any] | list[str] | None = None, *,
+              context: str, remote: str | None = None, output_bundle: str = "-",
+              output_bundle_uuid: str | None = None, workers: int = 1,
+              force: bool = False, force_all: bool = False,
+              input_tags: dict[str, str] | None = None,
+              output_tags: dict[str, str] | None = None, no_pull: bool = False,
+              no_push: bool = False, no_push_intermediates: bool = False) -> list[str]:
+    """The entrypoint's argument list: what every ``run`` backend hands the container.
+
+    Args:
+        pipe_cls: ``pkg.mod.Class`` of the pipeline's root task.
+        pipeline_args: The root task's parameters, as ``{name: value}`` (values
+            rendered as luigi parses them: bools ``true``/``false``, dates in ISO
+            form, dicts and lists as JSON) or as ready ``--name value`` tokens.
+        context: ``REMOTE/LOCAL`` or ``LOCAL``.
+        remote: The remote URL.
+        output_bundle: Name of the root task's bundle.
+        output_bundle_uuid: The uuid the root task's bundle gets.
+        workers: Luigi workers.
+        force: Re-run the root task.
+        force_all: Re-run every task.
+        input_tags: Tags the inputs must have.
+        output_tags: Tags put on every output bundle.
+        no_pull: Do not pull before running.
+        no_push: Do not push the outputs.
+        no_push_intermediates: Push only the root's bundle.
+
+    Returns:
+        The argument list (without the program name).
+    """
+    args = ["--context", context, "--output-bundle", output_bundle, "--workers", str(workers)]
+    if output_bundle_uuid:
+        args += ["--output-bundle-uuid", output_bundle_uuid]
+    if remote:
+        args += ["--remote", remote]
+    flags = {"--force": force, "--force-all": force_all, "--no-pull": no_pull,
+             "--no-push": no_push, "--no-push-intermediates": no_push_intermediates}
+    args += [flag for flag, on in flags.items() if on]
+    for opt, tags in (("--input-tag", input_tags), ("--output-tag", output_tags)):
+        for k, v in (tags or {}).items():
+            args += [opt, f"{k}:{v}"]
+    return [*args, pipe_cls, *task_tokens(pipeline_args)]
+
+
+def task_tokens(pipeline_args: dict[str, Any] | list[str] | None) -> list[str]:
+    """The root task's parameters as ``--name=value`` tokens (a list is taken as it is)."""
+    if isinstance(pipeline_args, dict):
+        return [f"--{name.replace('_', '-')}={_param_text(v)}"
+                for name, v in pipeline_args.items()]
+    return list(pipeline_args or [])
+
+
+def _param_text(value: Any) -> str:
+    """A parameter value as luigi's parsers read it (when the task class is not at hand)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _tags(items: list[str]) -> dict[str, str]:
@@ -186,12 +250,47 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         _parser().print_help()
         return EXIT_OK
+    if argv and argv[0] == "--sagemaker":
+        return _sagemaker(argv[1:])
+    return _execute(argv)[0]
+
+
+def _execute(argv: list[str]) -> tuple[int, dict[str, Any] | None, str]:
+    """Run and report: ``(exit code, summary or None, error message or '')``."""
     try:
         code, summary = _run(argv)
     except _Exit as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
-        return e.code
+        return e.code, None, str(e)
     print(json.dumps(summary))
+    return code, summary, ""
+
+
+def _sagemaker(extra: list[str]) -> int:
+    """The SageMaker training-container contract (the image's ``train`` runs this).
+
+    The arguments are the JSON list in the ``arguments`` hyperparameter of
+    ``$DSDT_ML_ROOT/input/config/hyperparameters.json`` (default root
+    ``/opt/ml``); the summary goes to ``model/dsdt-summary.json`` and, on
+    failure, the reason to ``output/failure``, where SageMaker reports it.
+    """
+    root = Path(os.environ.get(ML_ROOT_ENV, "/opt/ml"))
+    source = root / "input" / "config" / "hyperparameters.json"
+    try:
+        args = json.loads(json.loads(source.read_text())["arguments"])
+        if not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+            raise ValueError("'arguments' must be a JSON list of strings")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        code, summary, message = EXIT_USAGE, None, f"cannot read the arguments from {source}: {e}"
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    else:
+        code, summary, message = _execute(args + extra)
+    if summary is not None:
+        (root / "model").mkdir(parents=True, exist_ok=True)
+        (root / "model" / "dsdt-summary.json").write_text(json.dumps(summary) + "\n")
+    if code != EXIT_OK:
+        (root / "output").mkdir(parents=True, exist_ok=True)
+        (root / "output" / "failure").write_text(message or f"{PROG} exited with {code}")
     return code
 
 

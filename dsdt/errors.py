@@ -107,3 +107,9 @@ class RemoteError(DsdtError):
     """A remote (S3 bucket, directory) is missing, unreachable or refused a request."""
 
     exit_code = 11
+
+
+class ContainerError(DsdtError):
+    """Building, pushing or running a pipeline image failed (engine, registry, job)."""
+
+    exit_code = 12

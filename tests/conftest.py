@@ -91,17 +91,15 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """A fresh, uniquely named bucket on the moto server; yields ``(bucket, endpoint_url)``.
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Fake credentials and the moto endpoint (every service) in the environment.
 
-    Fake credentials and the endpoint are set in the environment, and the
-    user's own AWS config files and profile are hidden from boto3.
+    The user's own AWS config files, profile and per-service endpoints are
+    hidden from boto3. Returns the endpoint URL.
     """
-    import uuid
-
-    import boto3
-
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3",
+                "AWS_ENDPOINT_URL_BATCH", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM",
+                "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_ECR", "MOTO_DOCKER_NETWORK_NAME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
@@ -109,6 +107,37 @@ def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+@pytest.fixture
+def s3_bucket(aws_env: str) -> Iterator[tuple[str, str]]:
+    """A fresh, uniquely named bucket on the moto server; yields ``(bucket, endpoint_url)``."""
+    import uuid
+
+    import boto3
+
     bucket = f"dsdt-test-{uuid.uuid4().hex[:16]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
-    yield bucket, moto_server
+    yield bucket, aws_env
+
+
+@pytest.fixture
+def batch_queue(aws_env: str) -> str:
+    """A fresh AWS Batch job queue on moto (with its IAM role and UNMANAGED compute
+    environment); returns its name. moto runs submitted jobs with the local Docker engine."""
+    import uuid
+
+    import boto3
+
+    uid = uuid.uuid4().hex[:10]
+    role = boto3.client("iam").create_role(
+        RoleName=f"dsdt-batch-{uid}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch")
+    env = batch.create_compute_environment(
+        computeEnvironmentName=f"dsdt-ce-{uid}", type="UNMANAGED", state="ENABLED",
+        serviceRole=role)["computeEnvironmentArn"]
+    queue = f"dsdt-q-{uid}"
+    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
+    return queue

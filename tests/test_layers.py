@@ -15,19 +15,23 @@ LAYERS = [
     ("dsdt.config", 3), ("dsdt.repo", 3), ("dsdt.index", 3), ("dsdt.fsck", 3), ("dsdt.gc", 3),
     ("dsdt.remote", 4),
     ("dsdt.api", 5), ("dsdt.api_remote", 5), ("dsdt.api_housekeeping", 5), ("dsdt.bundle", 5),
+    ("dsdt.api_containers", 5),
     ("dsdt.lineage", 5), ("dsdt.managed", 5), ("dsdt.bundle_remote", 5),
     ("dsdt.remote_outputs", 5), ("dsdt.history", 5), ("dsdt.graph", 5),
     ("dsdt.commands", 6), ("dsdt.pipe", 6), ("dsdt.apply", 6), ("dsdt.reuse", 6),
     ("dsdt.pipe_remote", 6), ("dsdt.pipe_dynamic", 6),
     ("dsdt.__main__", 6),
-    ("dsdt.container", 6),
+    ("dsdt.container", 6), ("dsdt.containers", 6),
     ("dsdt", 0),
 ]
 #: Upward imports that are allowed, each only inside a function (never at module top):
 #: the documented API re-exports the pipeline entry points (``api.apply``,
 #: ``api.BundleWrapperTask``, ``api.ApplyError``), which live above it and need luigi,
-#: so ``dsdt.api`` imports them lazily.
-LAZY_UPWARD = {("dsdt.api", "dsdt.apply"), ("dsdt.api", "dsdt.pipe")}
+#: so ``dsdt.api`` imports them lazily; likewise the container functions
+#: (``api.dockerize``, ``api.run``), which need the docker package and luigi.
+LAZY_UPWARD = {("dsdt.api", "dsdt.apply"), ("dsdt.api", "dsdt.pipe"),
+               ("dsdt.api_containers", "dsdt.containers.dockerize"),
+               ("dsdt.api_containers", "dsdt.containers.run")}
 HEAVY = {"pandas", "pyarrow", "numpy", "luigi", "boto3", "dulwich"}
 
 

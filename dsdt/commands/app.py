@@ -19,6 +19,7 @@ from dsdt.commands import (
     commit,
     context,
     diff,
+    dockerize,
     du,
     fsck,
     gc,
@@ -31,6 +32,7 @@ from dsdt.commands import (
     remote,
     rm,
     rmr,
+    run,
     status,
     switch,
 )
@@ -46,9 +48,10 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, rmr, log, diff, gc, du):
+                remote, push, pull, rmr, log, diff, gc, du, dockerize):
     app.command(_module.NAME)(_module.run)
-app.command(apply.NAME, context_settings=apply.CONTEXT_SETTINGS)(apply.run)
+for _module in (apply, run):  # task parameters arrive as extra arguments
+    app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS)(_module.run)
 
 
 def _version(value: bool) -> None:

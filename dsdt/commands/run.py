@@ -1,0 +1,95 @@
+"""``dsdt run``: run a dockerized pipeline locally, on AWS Batch or on SageMaker."""
+
+import json
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._render import ContextOpt, JsonOpt, parse_tags
+from dsdt.commands.apply import CONTEXT_SETTINGS, OutTagOpt, TagOpt
+
+NAME = "run"
+__all__ = ["CONTEXT_SETTINGS", "NAME", "run"]
+
+
+def run(
+    ctx: typer.Context,
+    setup_dir: Annotated[str, typer.Argument(
+        metavar="SETUP_DIR", help="The pipeline package's directory (its image must be "
+                                  "built with dsdt dockerize).")],
+    task: Annotated[str, typer.Argument(
+        metavar="PKG.MOD.CLASS", help="The root task class; its parameters follow as "
+                                      "--name value.")],
+    backend: Annotated[str, typer.Option(
+        "-b", "--backend", metavar="NAME",
+        help="Local (docker run here), AWSBatch or SageMaker.")] = "Local",
+    remote: Annotated[str | None, typer.Option(
+        "-r", "--remote", metavar="URL",
+        help="Remote the container pulls from and pushes to (default: the context's).")] = None,
+    remote_context: Annotated[str | None, typer.Option(
+        "--remote-context", metavar="NAME",
+        help="Context on the remote (default: the bound one, else the local name).")] = None,
+    output_bundle: Annotated[str, typer.Option(
+        "-o", "--output-bundle", metavar="NAME",
+        help="Name of the root task's bundle ('-': the task's own name).")] = "-",
+    input_tag: TagOpt = None,
+    output_tag: OutTagOpt = None,
+    force: Annotated[bool, typer.Option("-f", "--force", help="Re-run the root task.")] = False,
+    force_all: Annotated[bool, typer.Option("--force-all", help="Re-run every task.")] = False,
+    no_pull: Annotated[bool, typer.Option(
+        "--no-pull", help="Do not pull before running.")] = False,
+    no_push: Annotated[bool, typer.Option(
+        "--no-push", help="Do not push the outputs (they stay in the container).")] = False,
+    no_push_intermediates: Annotated[bool, typer.Option(
+        "--no-push-intermediates", help="Push only the root task's bundle.")] = False,
+    workers: Annotated[int, typer.Option(
+        "-w", "--workers", metavar="N", min=1, help="Luigi workers in the container.")] = 1,
+    vcpus: Annotated[int, typer.Option(
+        "--vcpus", min=1, help="AWSBatch: vCPUs of the job.")] = 2,
+    memory: Annotated[int, typer.Option(
+        "--memory", metavar="MIB", min=4, help="AWSBatch: memory of the job in MiB.")] = 4000,
+    no_submit: Annotated[bool, typer.Option(
+        "--no-submit", help="AWSBatch: only register (or find) the job definition.")] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="AWSBatch: follow the job to its end, then pull its output.")] = False,
+    job_role_arn: Annotated[str | None, typer.Option(
+        "--job-role-arn", metavar="ARN",
+        help="AWSBatch: IAM role of the job (default: containers.job_role_arn).")] = None,
+    token_duration: Annotated[int, typer.Option(
+        "--aws-session-token-duration", metavar="SECONDS", min=0,
+        help="AWSBatch without a job role: lifetime of the session credentials passed "
+             "to the job (0: none).")] = 42300,
+    context: ContextOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the pipeline ending in PKG.MOD.CLASS in the package's image.
+
+    The container binds the context to the remote, pulls, runs the pipeline
+    and pushes its outputs. Local runs the image here with docker, as you and
+    on this machine's network, with your AWS settings passed to it (never
+    stored in the image), then pulls the output bundle's metadata into the
+    context. Task parameters follow the class as --name value.
+    """
+    from dsdt import api
+
+    out = json.loads(api.run(
+        context, remote_context, setup_dir, task, list(ctx.args), output_bundle, remote,
+        backend, parse_tags(input_tag) or None, parse_tags(output_tag) or None, force,
+        force_all, no_pull, no_push, no_push_intermediates, vcpus, memory, workers, no_submit,
+        token_duration, job_role_arn, wait=wait, log=lambda line: typer.echo(line, err=True)))
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        typer.echo(_describe(out))
+
+
+def _describe(out: dict) -> str:
+    if out["backend"] == "Local":
+        done = "made" if out.get("did_work") else "up to date"
+        return f"Ran in {out['image']}: output bundle {out.get('output_uuid')} ({done})"
+    if out["backend"] == "AWSBatch":
+        if "job_id" not in out:
+            return f"Job definition: {out['job_definition']}"
+        status = f", {out['status']}" if out.get("status") else ""
+        return f"Submitted AWS Batch job {out['job_id']} ({out['job_name']}{status})"
+    return f"Created SageMaker training job {out['training_job_name']}"

@@ -1,0 +1,345 @@
+"""Run a dockerized pipeline on AWS Batch or as a SageMaker training job.
+
+boto3 is imported on first use. Region, credentials and endpoints come from
+boto3's usual sources (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``,
+``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_BATCH``...); nothing is hard-coded
+and no credential is ever logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from dsdt.config import ContainerSettings
+from dsdt.errors import ContainerError, UsageError
+
+#: SageMaker's limit on the length of one hyperparameter value.
+HYPERPARAMETER_MAX = 2500
+_DONE = ("SUCCEEDED", "FAILED")
+
+
+@contextlib.contextmanager
+def _aws_errors(what: str) -> Iterator[None]:
+    """Turn botocore errors into :class:`ContainerError` naming ``what`` and a way out."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        yield
+    except NoCredentialsError as e:
+        raise ContainerError(f"{what}: no AWS credentials found: set AWS_PROFILE, or "
+                             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run "
+                             "'aws configure' / 'aws sso login'") from e
+    except NoRegionError as e:
+        raise ContainerError(f"{what}: no AWS region set; set AWS_DEFAULT_REGION "
+                             "or a region in the AWS config file") from e
+    except ClientError as e:
+        raise ContainerError(f"{what} failed: {e}; check the IAM permissions and the "
+                             "containers: settings in .dsdt/config.yaml") from e
+    except BotoCoreError as e:
+        raise ContainerError(f"{what} failed: {e}; check the network and the AWS "
+                             "endpoint settings") from e
+
+
+def _session() -> Any:
+    """A new boto3 session: the environment is read now, not when boto3 first ran."""
+    import boto3.session
+
+    with _aws_errors("setting up AWS access"):
+        return boto3.session.Session()
+
+
+def _client(session: Any, service: str) -> Any:
+    with _aws_errors(f"setting up the AWS {service} client"):
+        return session.client(service)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry
+        return "user"
+
+
+def job_definition_name(image_name: str) -> str:
+    """The Batch job definition name ``dsdt-<image_name>-<user>`` (letters, digits, ``-_``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"dsdt-{image_name}-{_user()}")[:128]
+
+
+def _job_name(image_name: str) -> str:
+    """A Batch job name: ``<image_name>-<8 hex>``, alphanumeric first, at most 128 chars."""
+    base = re.sub(r"[^A-Za-z0-9_-]", "-", image_name).lstrip("-_")[:119] or "dsdt"
+    return f"{base}-{secrets.token_hex(4)}"
+
+
+def _same_number(value: Any, expected: int) -> bool:
+    return str(value).removesuffix(".0") == str(expected)
+
+
+def _matches(definition: dict[str, Any], image: str, vcpus: int, memory: int,
+             role: str | None) -> bool:
+    """Whether a described job definition runs ``image`` with these resources and role."""
+    props = definition.get("containerProperties") or {}
+    reqs = {r.get("type"): r.get("value") for r in props.get("resourceRequirements") or []}
+    return (definition.get("type") == "container" and props.get("image") == image
+            and _same_number(reqs.get("VCPU", props.get("vcpus")), vcpus)
+            and _same_number(reqs.get("MEMORY", props.get("memory")), memory)
+            and (props.get("jobRoleArn") or None) == role)
+
+
+def _job_definition(batch: Any, name: str, image: str, vcpus: int, memory: int,
+                    role: str | None) -> tuple[str, bool]:
+    """The ARN of a matching ACTIVE job definition (newest first), registering one if none."""
+    with _aws_errors(f"listing AWS Batch job definitions {name}"):
+        pages = batch.get_paginator("describe_job_definitions").paginate(
+            jobDefinitionName=name, status="ACTIVE")
+        found = [d for page in pages for d in page.get("jobDefinitions", [])]
+    for definition in sorted(found, key=lambda d: d.get("revision", 0), reverse=True):
+        if _matches(definition, image, vcpus, memory, role):
+            return definition["jobDefinitionArn"], False
+    props: dict[str, Any] = {
+        "image": image,
+        "resourceRequirements": [{"type": "VCPU", "value": str(vcpus)},
+                                 {"type": "MEMORY", "value": str(memory)}],
+        "command": [],
+    }
+    if role:
+        props["jobRoleArn"] = role
+    with _aws_errors(f"registering AWS Batch job definition {name}"):
+        reply = batch.register_job_definition(jobDefinitionName=name, type="container",
+                                              containerProperties=props)
+    return reply["jobDefinitionArn"], True
+
+
+def _job_environment(session: Any, environment: dict[str, str] | None, role: str | None,
+                     duration: int) -> list[dict[str, str]]:
+    """The job's variables; session credentials when it has no role (``environment`` wins)."""
+    env: dict[str, str] = {}
+    if not role and duration > 0:
+        with _aws_errors("getting session credentials for the job (set "
+                         "containers.job_role_arn to give the job a role instead)"):
+            reply = _client(session, "sts").get_session_token(DurationSeconds=duration)
+        creds = reply["Credentials"]
+        env = {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+               "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+               "AWS_SESSION_TOKEN": creds["SessionToken"]}
+    env.update(environment or {})
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def _describe_job(batch: Any, job_id: str) -> dict[str, Any]:
+    with _aws_errors(f"describing AWS Batch job {job_id}"):
+        jobs = batch.describe_jobs(jobs=[job_id]).get("jobs", [])
+    if not jobs:
+        raise ContainerError(f"AWS Batch does not know job {job_id}; check the region and "
+                             "the endpoint settings")
+    return jobs[0]
+
+
+def _failure(job: dict[str, Any]) -> dict[str, Any]:
+    """``reason`` (and ``exit_code`` when known) of a FAILED job."""
+    box = job.get("container") or {}
+    code = box.get("exitCode")
+    parts = [p for p in (job.get("statusReason"), box.get("reason")) if p]
+    parts += [f"exit code {code}"] if code is not None else []
+    parts = list(dict.fromkeys(parts)) or ["AWS Batch gave no reason"]
+    stream = box.get("logStreamName")
+    parts += [f"see log stream {stream} in CloudWatch log group /aws/batch/job"] if stream else []
+    reason = "; ".join(parts)
+    return {"reason": reason, **({"exit_code": code} if code is not None else {})}
+
+
+def _wait(batch: Any, job_id: str, poll_seconds: float, timeout: float | None,
+          log: Callable[[str], None]) -> dict[str, Any]:
+    """Poll the job until it SUCCEEDED or FAILED; ``status`` (and the failure) of it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    while True:
+        job = _describe_job(batch, job_id)
+        status = job.get("status")
+        if status != last:
+            log(f"job {job_id}: {status}")
+            last = status
+        if status in _DONE:
+            return {"status": status, **(_failure(job) if status == "FAILED" else {})}
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            raise ContainerError(
+                f"AWS Batch job {job_id} is still {status} after {timeout:g} s; follow "
+                f"it with 'aws batch describe-jobs --jobs {job_id}' or the Batch console")
+        time.sleep(min(poll_seconds, left))
+
+
+def _check_batch(args: list[str], vcpus: int, memory: int, duration: int,
+                 queue: Any) -> None:
+    if type(vcpus) is not int or vcpus < 1:
+        raise UsageError(f"vcpus must be a whole number >= 1, not {vcpus!r}")
+    if type(memory) is not int or memory < 4:
+        raise UsageError(f"memory must be a whole number of MiB >= 4, not {memory!r}")
+    if duration and not 900 <= duration <= 129600:
+        raise UsageError(f"session_token_duration {duration} is outside 900..129600 "
+                         "seconds; pick a value in range, or 0 to pass no credentials")
+    if not all(isinstance(a, str) for a in args):
+        raise UsageError("the container arguments must all be strings")
+    if not queue:
+        raise UsageError("no AWS Batch job queue configured; set containers.batch_queue "
+                         "in .dsdt/config.yaml")
+
+
+def batch_run(image: str, args: list[str], *, image_name: str, settings: ContainerSettings,
+              vcpus: int = 2, memory: int = 4000, job_role_arn: str | None = None,
+              environment: dict[str, str] | None = None, no_submit: bool = False,
+              wait: bool = False, session_token_duration: int = 42300,
+              poll_seconds: float = 5.0, timeout: float | None = None,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``image`` with ``args`` as an AWS Batch job.
+
+    The job definition ``dsdt-<image_name>-<user>`` is reused when its newest
+    matching ACTIVE revision has the same image, vCPUs, memory and role, and
+    registered (a new revision) otherwise.
+
+    Args:
+        image: Full image reference the job runs (pushed where Batch can pull it).
+        args: The container's command (the entrypoint's arguments).
+        image_name: Short name of the image, used in the definition and job names.
+        settings: The ``containers:`` settings (``batch_queue``, ``job_role_arn``).
+        vcpus: vCPUs of the job (at least 1).
+        memory: Memory of the job in MiB (at least 4).
+        job_role_arn: IAM role of the job; ``None`` is ``settings.job_role_arn``.
+        environment: Extra variables of the job.
+        no_submit: Only make sure the job definition exists.
+        wait: Wait until the job SUCCEEDED or FAILED.
+        session_token_duration: Without a role, pass session credentials valid
+            this many seconds to the job; 0 passes none.
+        poll_seconds: Seconds between two status checks while waiting.
+        timeout: Give up waiting after this many seconds (``None``: never).
+        log: Called with a line on each status change while waiting.
+
+    Returns:
+        ``job_definition`` (ARN), ``registered``; once submitted ``job_id``,
+        ``job_name``, ``queue``; after waiting ``status`` and, for a FAILED
+        job, ``reason`` (and ``exit_code`` when known).
+
+    Raises:
+        UsageError: Bad resources or arguments, or no queue configured.
+        ContainerError: AWS refused a request, or the job still runs after ``timeout``.
+    """
+    queue = settings.batch_queue
+    _check_batch(args, vcpus, memory, session_token_duration, queue or no_submit)
+    role = job_role_arn or settings.job_role_arn
+    session = _session()
+    batch = _client(session, "batch")
+    arn, registered = _job_definition(batch, job_definition_name(image_name), image, vcpus,
+                                      memory, role)
+    result: dict[str, Any] = {"job_definition": arn, "registered": registered}
+    if no_submit:
+        return result
+    overrides = {"command": list(args),
+                 "environment": _job_environment(session, environment, role,
+                                                 session_token_duration)}
+    name = _job_name(image_name)
+    with _aws_errors(f"submitting AWS Batch job {name} to queue {queue}"):
+        reply = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=arn,
+                                 containerOverrides=overrides)
+    result.update(job_id=reply["jobId"], job_name=name, queue=queue)
+    if wait:
+        result.update(_wait(batch, reply["jobId"], poll_seconds, timeout,
+                            log or (lambda _line: None)))
+    return result
+
+
+def training_job_name(image_name: str) -> str:
+    """A SageMaker training job name ``<image_name>-<UTC time>-<4 hex>`` (at most 63 chars)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    base = re.sub(r"[^A-Za-z0-9-]+", "-", image_name).strip("-")[:43].strip("-") or "dsdt"
+    return f"{base}-{stamp}-{secrets.token_hex(2)}"
+
+
+def _output_path(settings: ContainerSettings, remote: str | None) -> str:
+    out = settings.sagemaker_output
+    if out is None and remote and remote.startswith("s3://"):
+        out = f"{remote.rstrip('/')}/sagemaker"
+    if out is None:
+        raise UsageError("SageMaker needs an s3:// output location; set "
+                         "containers.sagemaker_output in .dsdt/config.yaml or use an S3 remote")
+    if not out.startswith("s3://"):
+        raise UsageError(f"containers.sagemaker_output {out!r} must be an s3:// URI")
+    return out
+
+
+def sagemaker_request(image: str, args: list[str], *, image_name: str,
+                      settings: ContainerSettings, remote: str | None,
+                      environment: dict[str, str] | None = None,
+                      job_name: str | None = None) -> dict[str, Any]:
+    """The keyword arguments of ``create_training_job`` (no AWS call).
+
+    Args:
+        image: Full image reference of the SageMaker variant of the image.
+        args: The entrypoint's arguments, passed as hyperparameter ``arguments``.
+        image_name: Short name of the image, the start of the job name.
+        settings: The ``containers:`` settings.
+        remote: The remote URL; an ``s3://`` one gives the default output path.
+        environment: Variables of the training container.
+        job_name: The training job name; ``None`` makes one (:func:`training_job_name`).
+
+    Returns:
+        The request, with ``OutputDataConfig.S3OutputPath`` the output location.
+
+    Raises:
+        UsageError: No role or output location, or arguments too long.
+    """
+    if not settings.sagemaker_role_arn:
+        raise UsageError("SageMaker needs an IAM role; set containers.sagemaker_role_arn "
+                         "in .dsdt/config.yaml")
+    arguments = json.dumps(list(args))
+    if len(arguments) > HYPERPARAMETER_MAX:
+        raise UsageError(f"the pipeline arguments take {len(arguments)} characters, more than "
+                         f"SageMaker's {HYPERPARAMETER_MAX}; pass fewer tags or parameters")
+    request: dict[str, Any] = {
+        "TrainingJobName": job_name or training_job_name(image_name),
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "RoleArn": settings.sagemaker_role_arn,
+        "HyperParameters": {"arguments": arguments},
+        "OutputDataConfig": {"S3OutputPath": _output_path(settings, remote)},
+        "ResourceConfig": {"InstanceType": settings.sagemaker_instance_type,
+                           "InstanceCount": settings.sagemaker_instance_count,
+                           "VolumeSizeInGB": settings.sagemaker_volume_gb},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.sagemaker_max_runtime},
+    }
+    if environment:
+        request["Environment"] = dict(environment)
+    return request
+
+
+def sagemaker_run(image: str, args: list[str], *, image_name: str,
+                  settings: ContainerSettings, remote: str | None,
+                  environment: dict[str, str] | None = None) -> dict[str, Any]:
+    """Start a SageMaker training job running ``image``'s ``train`` with ``args``.
+
+    Args:
+        image, args, image_name, settings, remote, environment: As for
+            :func:`sagemaker_request`.
+
+    Returns:
+        ``training_job_name``, ``training_job_arn`` and ``output_path``.
+
+    Raises:
+        UsageError: See :func:`sagemaker_request`.
+        ContainerError: SageMaker refused the job.
+    """
+    request = sagemaker_request(image, args, image_name=image_name, settings=settings,
+                                remote=remote, environment=environment)
+    name = request["TrainingJobName"]
+    client = _client(_session(), "sagemaker")
+    with _aws_errors(f"creating SageMaker training job {name}"):
+        reply = client.create_training_job(**request)
+    return {"training_job_name": name, "training_job_arn": reply["TrainingJobArn"],
+            "output_path": request["OutputDataConfig"]["S3OutputPath"]}

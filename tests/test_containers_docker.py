@@ -1,0 +1,247 @@
+"""Containers for real: dockerize a package, run it, push it, run it on moto's Batch.
+
+Needs a Docker engine (``scripts/test.sh`` starts one; see tests/docker_fixtures.py)
+and builds from the offline base image, so nothing is pulled from Docker Hub.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from clirun import dsdt_cli, ok
+from container_pkg import write_package
+from docker_fixtures import loopback_get
+
+from dsdt import api
+from dsdt.container import make_args
+from dsdt.containers.dockerize import ImageInfo
+from dsdt.errors import ContainerError
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
+
+IMAGE = "dsdt-test-churn"
+SM_ROLE = "arn:aws:iam::123456789012:role/dsdt-sagemaker"
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline package (distribution ``dsdt_test_churn``, image ``dsdt-test-churn``)."""
+    return write_package(tmp_path_factory.mktemp("pkg") / "churn", name="dsdt_test_churn")
+
+
+@pytest.fixture(scope="session")
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A wheel cache of this session's own, and no repository to take settings from."""
+    with pytest.MonkeyPatch.context() as mp:
+        cache = tmp_path_factory.mktemp("dsdt-cache")
+        mp.setenv("DSDT_CACHE_DIR", str(cache))
+        yield cache
+
+
+@pytest.fixture(scope="session")
+def image(package: Path, base_image: str, isolated_cache: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageInfo]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("nowhere"))
+        mp.setenv("DSDT_DIR", str(tmp_path_factory.getbasetemp() / "no-repo"))
+        yield api.build_image(package, base_image=base_image)
+
+
+def _settings(project: Path, **containers: Any) -> None:
+    """Put ``containers:`` settings into the project's config.yaml."""
+    cfg = project / ".dsdt" / "config.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["containers"] = containers
+    cfg.write_text(yaml.safe_dump(data))
+
+
+# --- dockerize ---------------------------------------------------------------------------
+
+
+def test_dockerize_builds_the_image(image: ImageInfo, docker_client: Any,
+                                    base_image: str) -> None:
+    assert (image.name, image.tag, image.base_image) == (IMAGE, f"{IMAGE}:latest", base_image)
+    built = docker_client.images.get(image.tag)
+    assert built.id == image.image_id
+    assert built.labels["org.opencontainers.image.title"] == IMAGE
+    out = docker_client.containers.run(image.tag, ["--help"], remove=True).decode()
+    assert "usage: dsdt-container" in out
+
+
+def test_redockerize_reuses_wheels_and_layers(image: ImageInfo, package: Path,
+                                              base_image: str) -> None:
+    lines: list[str] = []
+    again = api.build_image(package, base_image=base_image, log=lines.append)
+    assert again.image_id == image.image_id
+    assert not any(line.startswith(("building the wheel", "resolving")) for line in lines)
+    assert sum("Using cache" in line for line in lines) >= 5, lines
+
+
+def test_no_build_writes_a_context(image: ImageInfo, package: Path, base_image: str,
+                                   tmp_path: Path) -> None:
+    out = tmp_path / "ctx"
+    info = api.build_image(package, build=False, base_image=base_image, output_dir=out)
+    assert info.image_id is None and info.context == out
+    assert (out / "Dockerfile").read_text().splitlines()[2] == f"FROM {base_image}"
+    assert sorted(p.name for p in (out / "wheels" / "packages").iterdir()) == [
+        "dsdt-0.1.0-py3-none-any.whl", "dsdt_test_churn-0.1.0-py3-none-any.whl"]
+    assert any(p.name.startswith("pandas-") for p in (out / "wheels" / "deps").iterdir())
+
+
+# --- run: Local --------------------------------------------------------------------------
+
+
+def test_local_run_brings_the_output_back(image: ImageInfo, package: Path, ctx: str,
+                                          tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    api.remote(ctx, "shared", str(remote))
+    lines: list[str] = []
+    out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", {"day": "2026-11-01"},
+                             output_bundle="model", log=lines.append))
+    assert out["success"] and out["did_work"] and out["backend"] == "Local"
+    assert out["output_uuid"] == out["output_bundle_uuid"]
+    b = api.get(ctx, "model")
+    assert b.uuid == out["output_uuid"] and b.is_committed
+    assert b.data == {"day": "2026-11-01", "total": 6}
+    again = json.loads(api.run(ctx, None, package, "churn.tasks.Train", {"day": "2026-11-01"},
+                               output_bundle="model"))
+    assert again["success"] and not again["did_work"]  # reused, upstream included
+    assert again["output_uuid"] == b.uuid
+
+
+def test_local_run_against_s3(image: ImageInfo, package: Path, ctx: str,
+                              s3_bucket: tuple[str, str]) -> None:
+    """The container reaches the moto server on the host's loopback with the caller's keys."""
+    bucket, _ = s3_bucket
+    api.remote(ctx, "shared", f"s3://{bucket}/dsdt")
+    out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", ["--day", "2026-11-02"]))
+    assert api.get(ctx, None, uuid=out["output_uuid"]).data["day"] == "2026-11-02"
+
+
+def test_local_run_failure_is_a_clear_error(image: ImageInfo, package: Path, ctx: str,
+                                            tmp_path: Path) -> None:
+    api.remote(ctx, "shared", str(tmp_path))
+    with pytest.raises(ContainerError, match=r"exit 1: a task failed"):
+        api.run(ctx, None, package, "churn.tasks.Train", {"fail": True})
+    r = dsdt_cli("run", "-c", ctx, str(package), "churn.tasks.Train", "--fail")
+    assert r.code == 12
+    assert "RuntimeError: asked to fail" in r.err  # the container's log, streamed
+    assert r.err.splitlines()[-1].startswith("dsdt: error: the pipeline failed in")
+
+
+def test_cli_run(image: ImageInfo, package: Path, ctx: str, tmp_path: Path) -> None:
+    api.remote(ctx, "shared", str(tmp_path))
+    r = ok("run", "-c", ctx, str(package), "churn.tasks.Train", "--day", "2026-11-03", "--json")
+    assert json.loads(r.out)["success"] is True
+    r = ok("run", str(package), "churn.tasks.Train", "--day", "2026-11-04", "--context", ctx)
+    assert "(made)" in r.out
+
+
+# --- registries --------------------------------------------------------------------------
+
+
+def test_push_to_a_registry(image: ImageInfo, package: Path, project: Path,
+                            local_registry: str, base_image: str) -> None:
+    _settings(project, registry=f"{local_registry}/team")
+    info = api.build_image(package, base_image=base_image, push=True)
+    assert info.pushed == f"{local_registry}/team/{IMAGE}:latest"
+    catalog = json.loads(loopback_get(f"http://{local_registry}/v2/_catalog"))
+    assert f"team/{IMAGE}" in catalog["repositories"]
+    tags = json.loads(loopback_get(f"http://{local_registry}/v2/team/{IMAGE}/tags/list"))
+    assert tags["tags"] == ["latest"]
+
+
+def test_push_to_ecr(image: ImageInfo, package: Path, project: Path, local_registry: str,
+                     base_image: str, aws_env: str) -> None:
+    """ECR on moto: the repository is created and a login token fetched; the layers go to
+    the local registry standing in for ECR's endpoint."""
+    import boto3
+
+    ecr_host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    _settings(project, registry=f"{ecr_host}/ml", registry_endpoint=local_registry)
+    info = api.build_image(package, base_image=base_image, push=True)
+    assert info.pushed == f"{ecr_host}/ml/{IMAGE}:latest"
+    repos = boto3.client("ecr").describe_repositories()["repositories"]
+    assert f"ml/{IMAGE}" in [r["repositoryName"] for r in repos]
+    catalog = json.loads(loopback_get(f"http://{local_registry}/v2/_catalog"))
+    assert f"ml/{IMAGE}" in catalog["repositories"]
+    api.build_image(package, base_image=base_image, push=True)  # the repository exists now
+
+
+# --- SageMaker ---------------------------------------------------------------------------
+
+
+def test_sagemaker_image_trains(package: Path, base_image: str, docker_client: Any,
+                                tmp_path: Path, isolated_cache: Path) -> None:
+    """The image follows SageMaker's contract: ``train`` reads the hyperparameters."""
+    info = api.build_image(package, base_image=base_image, sagemaker=True)
+    assert info.name == f"{IMAGE}-sagemaker"
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    ml = tmp_path / "ml"
+    (ml / "input" / "config").mkdir(parents=True)
+    args = make_args("churn.tasks.Train", {"day": "2026-11-09"}, context="sm/work",
+                     remote=str(remote))
+    (ml / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"arguments": json.dumps(args)}))
+    docker_client.containers.run(info.tag, ["train"], remove=True, network_mode="host",
+                                 volumes={str(ml): {"bind": "/opt/ml", "mode": "rw"},
+                                          str(remote): {"bind": str(remote), "mode": "rw"}})
+    summary = json.loads((ml / "model" / "dsdt-summary.json").read_text())
+    assert summary["success"] and (remote / "contexts" / "sm").is_dir()
+
+
+def test_sagemaker_backend_creates_the_training_job(package: Path, project: Path,
+                                                     s3_bucket: tuple[str, str]) -> None:
+    import boto3
+
+    bucket, _ = s3_bucket
+    _settings(project, registry="127.0.0.1:5999/team", sagemaker_role_arn=SM_ROLE,
+              sagemaker_instance_type="ml.c5.xlarge")
+    api.context("t")
+    api.remote("t", "shared", f"s3://{bucket}/dsdt")
+    out = json.loads(api.run("t", None, package, "churn.tasks.Train", {"day": "d"},
+                             backend="SageMaker"))
+    job = boto3.client("sagemaker").describe_training_job(
+        TrainingJobName=out["training_job_name"])
+    assert job["AlgorithmSpecification"]["TrainingImage"] == (
+        f"127.0.0.1:5999/team/{IMAGE}-sagemaker:latest")
+    assert json.loads(job["HyperParameters"]["arguments"]) == out["arguments"]
+    assert job["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/dsdt/sagemaker"
+
+
+# --- AWS Batch, run by moto with this engine ---------------------------------------------
+
+
+def test_batch_runs_the_image(image: ImageInfo, package: Path, project: Path,
+                              local_registry: str, base_image: str, batch_queue: str,
+                              s3_bucket: tuple[str, str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_DOCKER_NETWORK_MODE", "host")  # the job reaches moto on loopback
+    bucket, _ = s3_bucket
+    _settings(project, registry=f"{local_registry}/batch", batch_queue=batch_queue)
+    api.build_image(package, base_image=base_image, push=True)
+    api.context("t")
+    api.remote("t", "shared", f"s3://{bucket}/dsdt")
+    only_def = json.loads(api.run("t", None, package, "churn.tasks.Train", {}, no_submit=True,
+                                  backend="AWSBatch", vcpus=1, memory=512))
+    assert "job_id" not in only_def and only_def["registered"]
+    out = json.loads(api.run("t", None, package, "churn.tasks.Train", {"day": "2026-11-07"},
+                             backend="AWSBatch", vcpus=1, memory=512, wait=True))
+    assert out["status"] == "SUCCEEDED" and not out["registered"]
+    assert api.get("t", None, uuid=out["output_bundle_uuid"]).data["day"] == "2026-11-07"
+    with pytest.raises(ContainerError, match=r"AWS Batch job .* failed"):
+        api.run("t", None, package, "churn.tasks.Train", {"fail": True}, backend="AWSBatch",
+                vcpus=1, memory=512, wait=True)
+
+
+def test_image_credentials_are_not_baked_in(image: ImageInfo, docker_client: Any) -> None:
+    env = docker_client.images.get(image.tag).attrs["Config"]["Env"]
+    assert not any(e.startswith("AWS_") for e in env)
