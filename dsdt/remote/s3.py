@@ -47,6 +47,34 @@ def _codes(e: ClientError) -> set[str]:
     return {str(err.get("Code", "")), str(status)}
 
 
+#: Environment that decides who boto3 is and where it talks to: a client made
+#: under other values is not reused.
+_CLIENT_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+               "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+               "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(profile: str | None, endpoint_url: str | None) -> Any:
+    """One boto3 S3 client per process, profile, endpoint and AWS environment.
+
+    Making a client loads botocore's service models (about 0.15 s); transports
+    of the same remote, or of several remotes, share one (clients are thread-safe).
+    """
+    import boto3.session
+    from botocore.config import Config
+
+    key = (os.getpid(), profile, endpoint_url, *(os.environ.get(v) for v in _CLIENT_ENV))
+    with _clients_lock:
+        if key not in _clients:
+            config = Config(retries={"max_attempts": 8, "mode": "adaptive"},
+                            max_pool_connections=32, connect_timeout=10, read_timeout=60)
+            session = boto3.session.Session(profile_name=profile)
+            _clients[key] = session.client("s3", endpoint_url=endpoint_url, config=config)
+        return _clients[key]
+
+
 class S3Transport(Transport):
     """A remote store under ``s3://bucket/prefix``.
 
@@ -93,19 +121,10 @@ class S3Transport(Transport):
         return self._client
 
     def _make_client(self) -> Any:
-        import boto3.session
-        from botocore.config import Config
         from botocore.exceptions import BotoCoreError
 
-        config = Config(
-            retries={"max_attempts": 8, "mode": "adaptive"},
-            max_pool_connections=32,
-            connect_timeout=10,
-            read_timeout=60,
-        )
         try:
-            session = boto3.session.Session(profile_name=self._profile)
-            return session.client("s3", endpoint_url=self._endpoint_url, config=config)
+            return _shared_client(self._profile, self._endpoint_url)
         except BotoCoreError as e:
             raise RemoteError(f"cannot set up S3 access for {self.url}: {e}") from e
 
