@@ -115,13 +115,31 @@ def test_local_run_brings_the_output_back(image: ImageInfo, package: Path, ctx: 
     assert again["output_uuid"] == b.uuid
 
 
-def test_local_run_against_s3(image: ImageInfo, package: Path, ctx: str,
-                              s3_bucket: tuple[str, str]) -> None:
-    """The container reaches the moto server on the host's loopback with the caller's keys."""
+@pytest.mark.parametrize("credentials", ["environment", "profile"])
+def test_local_run_against_s3(image: ImageInfo, package: Path, ctx: str, tmp_path: Path,
+                              s3_bucket: tuple[str, str], credentials: str,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container reaches the moto server on the host's loopback with the caller's
+    credentials: from the environment, or from a profile in a credentials file that is
+    mounted read-only (and never copied into the image)."""
     bucket, _ = s3_bucket
+    if credentials == "profile":
+        creds = tmp_path / "aws-credentials"
+        creds.write_text("[moto]\naws_access_key_id = testing\naws_secret_access_key = x\n")
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+        monkeypatch.setenv("AWS_PROFILE", "moto")
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     api.remote(ctx, "shared", f"s3://{bucket}/dsdt")
     out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", ["--day", "2026-11-02"]))
     assert api.get(ctx, None, uuid=out["output_uuid"]).data["day"] == "2026-11-02"
+
+
+def test_local_run_of_an_image_never_built(ctx: str, tmp_path: Path,
+                                           docker_client: Any) -> None:
+    pkg = write_package(tmp_path / "other", name="dsdt_never_built")
+    with pytest.raises(ContainerError, match="build it first with dsdt dockerize"):
+        api.run(ctx, None, pkg, "churn.tasks.Train", {}, no_pull=True, no_push=True)
 
 
 def test_local_run_failure_is_a_clear_error(image: ImageInfo, package: Path, ctx: str,
