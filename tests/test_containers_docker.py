@@ -254,6 +254,10 @@ def test_batch_runs_the_image(image: ImageInfo, package: Path, project: Path,
     out = json.loads(api.run("t", None, package, "churn.tasks.Train", {"day": "2026-11-07"},
                              backend="AWSBatch", vcpus=1, memory=512, wait=True))
     assert out["status"] == "SUCCEEDED" and not out["registered"]
+    import boto3
+
+    [job] = boto3.client("batch").describe_jobs(jobs=[out["job_id"]])["jobs"]
+    assert job["container"]["command"] == out["arguments"]  # the one argument list
     assert api.get("t", None, uuid=out["output_bundle_uuid"]).data["day"] == "2026-11-07"
     with pytest.raises(ContainerError, match=r"AWS Batch job .* failed"):
         api.run("t", None, package, "churn.tasks.Train", {"fail": True}, backend="AWSBatch",
