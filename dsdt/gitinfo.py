@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +98,31 @@ def git_info(path: Path) -> GitInfo | None:
         path: A file or directory inside the work tree.
 
     Returns:
-        The facts, or None when ``path`` is not inside a git work tree or the
-        repository cannot be read (the reason is logged at debug level).
+        The facts (a user name or token in the remote URL removed), or None
+        when ``path`` is not inside a git work tree or the repository cannot
+        be read (the reason is logged at debug level).
     """
     if ENV_HASH in os.environ:
-        return _info_from_env(os.environ)
-    worktree = find_worktree(path)
-    if worktree is None:
-        return None
-    try:
-        return _read_info(worktree)
-    except Exception as exc:  # noqa: BLE001 - a broken repo must never crash dsdt
-        logger.debug("cannot read git facts of %s: %r", worktree, exc)
-        return None
+        info = _info_from_env(os.environ)
+    else:
+        worktree = find_worktree(path)
+        if worktree is None:
+            return None
+        try:
+            info = _read_info(worktree)
+        except Exception as exc:  # noqa: BLE001 - a broken repo must never crash dsdt
+            logger.debug("cannot read git facts of %s: %r", worktree, exc)
+            return None
+    return replace(info, repo=without_credentials(info.repo))
+
+
+def without_credentials(url: str) -> str:
+    """``https://user:token@host/x`` -> ``https://host/x``: no secret leaves through git facts."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def ensure_ignored(worktree: Path, patterns: list[str], gitignore: Path) -> None:

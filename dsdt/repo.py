@@ -310,15 +310,4 @@ class Repository:
         info = git_info(self.project_dir)
         if info is None:
             return {}
-        facts = info.as_dict()
-        facts["repo"] = _without_credentials(str(facts["repo"]))
-        return facts
-
-
-def _without_credentials(url: str) -> str:
-    """``https://user:token@host/x`` -> ``https://host/x``: no secret goes into a record."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+        return info.as_dict()

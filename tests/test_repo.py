@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import dsdt.api as api
-from dsdt.repo import Repository, _without_credentials, template_dir
+from dsdt.gitinfo import without_credentials
+from dsdt.repo import Repository, template_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,4 +66,4 @@ def test_git_facts_are_recorded_without_credentials(project: Path) -> None:
     ("ssh://git@h/x", "ssh://h/x"), ("", ""),
 ])
 def test_without_credentials(url: str, clean: str) -> None:
-    assert _without_credentials(url) == clean
+    assert without_credentials(url) == clean
