@@ -290,3 +290,21 @@ def test_open_transport(tmp_path: Path) -> None:
 def test_boto3_is_imported_lazily() -> None:
     code = "import sys, dsdt.remote.open; sys.exit('boto3' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_s3_clients_are_shared_until_the_aws_settings_change(
+        s3_bucket: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.remote.s3 import S3Transport
+
+    bucket, endpoint = s3_bucket
+    first = S3Transport(bucket, "a", endpoint_url=endpoint).client
+    assert S3Transport(bucket, "b", endpoint_url=endpoint).client is first
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "other")
+    changed = S3Transport(bucket, "a", endpoint_url=endpoint).client
+    assert changed is not first
+    creds = tmp_path / "credentials"
+    creds.write_text("[default]\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    with_file = S3Transport(bucket, "a", endpoint_url=endpoint).client
+    os.utime(creds, ns=(1, 1))  # the file was rewritten (aws sso login, aws configure)
+    assert S3Transport(bucket, "a", endpoint_url=endpoint).client is not with_file
