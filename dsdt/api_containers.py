@@ -96,12 +96,14 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
     pulls, runs ``apply`` and pushes its outputs (see ``dsdt-container``).
     ``Local`` runs the image with ``docker run`` as you, on the host's network,
     with your AWS settings passed through the engine (never baked into the
-    image); then the output bundle's metadata is pulled into ``local_context``.
+    image); then the output bundle's metadata is pulled into ``local_context``
+    (which is bound to the remote first when it has no remote).
 
     Args:
-        local_context: The context the pipeline runs in (None: the current one).
-        remote_context: The remote context (default: the bound one, else the
-            local name).
+        local_context: The context the pipeline runs in (None: the current
+            one); ``REMOTE/LOCAL`` also names the remote context.
+        remote_context: The remote context (default: the one named in
+            ``local_context``, else the bound one, else the local name).
         setup_dir: The package's directory (its image must be built).
         pipe_cls: ``pkg.mod.Class`` of the root task.
         pipeline_args: The root task's parameters, ``{name: value}`` or
@@ -131,10 +133,14 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
 
     Returns:
         A JSON object (as a string): ``backend``, ``arguments`` (the
-        entrypoint's), ``output_bundle_uuid`` and the backend's facts: the
-        container's summary (``success``, ``did_work``, ``output_uuid``) for
-        ``Local``; ``job_definition``, ``job_id``, ``status`` for ``AWSBatch``;
-        ``training_job_name`` and ``training_job_arn`` for ``SageMaker``.
+        entrypoint's), ``requested_uuid`` (the uuid asked of the root's
+        bundle; a reused root keeps its own), ``output_uuid`` and ``pulled``
+        (whether its metadata is now in ``local_context``), and the backend's
+        facts: the container's summary (``success``, ``did_work``), ``image``
+        and ``exit_code`` for ``Local``; ``job_definition``, ``registered``,
+        ``job_id``, ``job_name``, ``queue`` and with ``wait`` ``status`` for
+        ``AWSBatch``; ``training_job_name``, ``training_job_arn`` and
+        ``output_path`` for ``SageMaker``.
 
     Raises:
         dsdt.errors.UsageError: Bad backend, arguments, or no remote where one is needed.

@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,20 @@ def make_args(pipe_cls: str, pipeline_args: dict[str, Any] | list[str] | None = 
     return [*args, pipe_cls, *task_tokens(pipeline_args)]
 
 
-def task_tokens(pipeline_args: dict[str, Any] | list[str] | None) -> list[str]:
-    """The root task's parameters as ``--name=value`` tokens (a list is taken as it is)."""
-    if isinstance(pipeline_args, dict):
-        return [f"--{name.replace('_', '-')}={_param_text(v)}"
-                for name, v in pipeline_args.items()]
-    return list(pipeline_args or [])
+def task_tokens(pipeline_args: dict[str, Any] | list[str] | None,
+                render: Callable[[str, Any], str] | None = None) -> list[str]:
+    """The root task's parameters as ``--name=value`` tokens (a list is taken as it is).
+
+    Args:
+        pipeline_args: ``{name: value}`` (``-`` or ``_`` in names), or tokens.
+        render: ``render(name, value)`` gives a value's text (default: a
+            rendering luigi's usual parsers read).
+    """
+    if not isinstance(pipeline_args, dict):
+        return list(pipeline_args or [])
+    render = render or (lambda _, value: _param_text(value))
+    return [f"--{name.replace('_', '-')}={render(name.replace('-', '_'), v)}"
+            for name, v in pipeline_args.items()]
 
 
 def _param_text(value: Any) -> str:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,12 @@ from dsdt.containers.context import (
     render_dockerfile,
     write_context,
 )
+from dsdt.containers.dockerize import pipeline_image_name
 from dsdt.containers.project import dist_name, image_name, project_dir, source_fingerprint
 from dsdt.containers.registry import target
 from dsdt.containers.wheels import Wheelhouse, dsdt_wheel
 from dsdt.errors import ContainerError, PathError, UsageError
-from dsdt.gitinfo import GitInfo
+from dsdt.gitinfo import GitInfo, git_info
 
 # --- the argument list -------------------------------------------------------------------
 
@@ -65,11 +67,23 @@ def test_task_tokens_render_values_for_luigi() -> None:
 # --- the package -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layout", ["pyproject", "setup.cfg", "setup.py"])
-def test_dist_name_from_each_layout(tmp_path: Path, layout: str) -> None:
-    write_package(tmp_path, "Churn_Pipeline", layout)
+@pytest.mark.parametrize("layout", ["pyproject", "setup.cfg", "poetry"])
+def test_dist_name_from_static_metadata(tmp_path: Path, layout: str) -> None:
+    if layout == "poetry":
+        (tmp_path / "pyproject.toml").write_text('[tool.poetry]\nname = "Churn_Pipeline"\n')
+    else:
+        write_package(tmp_path, "Churn_Pipeline", layout)
     assert dist_name(tmp_path) == "Churn_Pipeline"
-    assert image_name(dist_name(tmp_path)) == "churn-pipeline"
+    assert image_name("Churn_Pipeline") == "churn-pipeline"
+
+
+def test_setup_py_only_package_is_named_by_its_wheel(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSDT_CACHE_DIR", str(tmp_path / "cache"))
+    pkg = write_package(tmp_path / "pkg", "Churn_Pipeline", "setup.py")
+    assert dist_name(pkg) is None
+    assert pipeline_image_name(pkg) == "churn-pipeline"
+    assert pipeline_image_name(pkg, sagemaker=True) == "churn-pipeline-sagemaker"
 
 
 def test_project_dir_errors(tmp_path: Path) -> None:
@@ -141,9 +155,10 @@ def test_read_config_dir(tmp_path: Path) -> None:
     assert packages.names == ("curl", "libpq5")
     assert [d.name for d in packages.debs] == ["tool.deb"]
     assert pip_conf == tmp_path / "pip.conf"
-    (tmp_path / "deb.txt").write_text("curl; rm -rf /\n")
-    with pytest.raises(UsageError, match="not a Debian package name"):
-        read_config_dir(tmp_path)
+    for bad in ("curl; rm -rf /", "--allow-unauthenticated", "-oAPT::Get::X=true"):
+        (tmp_path / "deb.txt").write_text(bad + "\n")
+        with pytest.raises(UsageError, match="not a Debian package name"):
+            read_config_dir(tmp_path)
     with pytest.raises(PathError):
         read_config_dir(tmp_path / "nope")
 
@@ -164,8 +179,36 @@ def test_dockerfile_layers_and_settings(tmp_path: Path) -> None:
     assert 'PIPELINE_GIT_HASH="abc123"' in text and 'dsdt.git.dirty="true"' in text
     assert 'ENTRYPOINT ["dsdt-container"]' in text and "$PATH" in text
     sm = render_dockerfile("b", SystemPackages(), True, None, "x-sagemaker")
-    assert 'CMD ["train"]' in sm and "ENTRYPOINT" not in sm and "PIPELINE_GIT" not in sm
+    assert 'CMD ["train"]' in sm and "ENTRYPOINT []" in sm and "PIPELINE_GIT" not in sm
     assert "apt-get" not in sm
+    debs = render_dockerfile("b", SystemPackages((), (tmp_path / "my pkg;id.deb",)), False,
+                             None, "x")
+    assert "/opt/dsdt/debs/*.deb" in debs and "my pkg" not in debs  # no file name written
+
+
+@pytest.mark.parametrize("base", ["python:3.11-slim\nRUN echo injected", "-x", "a b", ""])
+def test_a_base_image_must_be_an_image_reference(base: str) -> None:
+    with pytest.raises(UsageError, match="not an image reference"):
+        render_dockerfile(base, SystemPackages(), False, None, "x")
+
+
+def test_git_facts_in_the_image_carry_no_secret_and_no_expansion(tmp_path: Path) -> None:
+    from dulwich import porcelain
+
+    repo = porcelain.init(str(tmp_path))
+    config = repo.get_config()
+    config.set((b"remote", b"origin"), b"url", b"https://user:ghp_SECRET@example.com/o/r.git")
+    config.write_to_path()
+    (tmp_path / "f").write_text("x")
+    porcelain.add(str(tmp_path), [str(tmp_path / "f")])
+    porcelain.commit(str(tmp_path), message=b"m", author=b"a <a@b>", committer=b"a <a@b>")
+    info = git_info(tmp_path)
+    assert info is not None
+    text = render_dockerfile("b", SystemPackages(), False, replace(info, branch="feat/$PATH"),
+                             "x")
+    assert "ghp_SECRET" not in text and "user@" not in text
+    assert 'PIPELINE_GIT_FETCH_URL="https://example.com/o/r.git"' in text
+    assert 'PIPELINE_GIT_BRANCH="feat/\\$PATH"' in text
 
 
 def test_default_base_image_matches_this_python() -> None:
@@ -178,7 +221,7 @@ def test_write_context_refuses_a_foreign_directory(tmp_path: Path) -> None:
     (deps / "a-1-py3-none-any.whl").write_bytes(b"a")
     pkg = tmp_path / "p-1-py3-none-any.whl"
     pkg.write_bytes(b"p")
-    wheels = Wheelhouse(deps, (pkg,), "k")
+    wheels = Wheelhouse(deps, (pkg,))
     ctx = write_context(tmp_path / "ctx", "FROM x\n", wheels, SystemPackages(), True)
     assert sorted(p.relative_to(ctx).as_posix() for p in ctx.rglob("*") if p.is_file()) == [
         ".dsdt-context", "Dockerfile", "train", "wheels/deps/a-1-py3-none-any.whl",
@@ -192,6 +235,8 @@ def test_write_context_refuses_a_foreign_directory(tmp_path: Path) -> None:
     with pytest.raises(PathError, match="not a dsdt build context"):
         write_context(other, "FROM x\n", wheels, SystemPackages(), False)
     assert (other / "notes.txt").read_text() == "keep me"
+    with pytest.raises(PathError, match="is a file"):
+        write_context(other / "notes.txt", "FROM x\n", wheels, SystemPackages(), False)
 
 
 # --- settings and registries -------------------------------------------------------------
@@ -319,3 +364,40 @@ def test_sagemaker_train_reports_failure(tmp_path: Path, pkg: Path) -> None:
     proc = _train(tmp_path / "ml", tmp_path, pkg)
     assert proc.returncode == 1
     assert (tmp_path / "ml" / "output" / "failure").read_text()
+
+
+def test_the_class_check_reads_an_edited_task_afresh(pkg: Path) -> None:
+    from dsdt.containers.run import _task_args
+
+    assert _task_args(pkg, "churn.tasks.Train", {"day": "d"}) == ["--day=d"]
+    tasks = pkg / "churn" / "tasks.py"
+    tasks.write_text(tasks.read_text().replace(
+        "    fail = luigi.BoolParameter(default=False)\n",
+        "    fail = luigi.BoolParameter(default=False)\n"
+        "    learning_rate = luigi.FloatParameter(default=0.1)\n"))
+    assert _task_args(pkg, "churn.tasks.Train", {"learning-rate": 0.5, "fail": True}) == [
+        "--learning-rate=0.5", "--fail=True"]  # luigi's own serialisers
+    assert not any(m == "churn" or m.startswith("churn.") for m in sys.modules)
+
+
+def test_run_on_sagemaker_names_the_remote_context(pkg: Path, project: Path,
+                                                   s3_bucket: tuple[str, str]) -> None:
+    """``REMOTE/LOCAL`` names the remote context; the image comes from the registry."""
+    import boto3
+    import yaml
+
+    cfg = project / ".dsdt" / "config.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["containers"] = {"registry": "127.0.0.1:5999/team",
+                          "sagemaker_role_arn": "arn:aws:iam::123456789012:role/sm"}
+    cfg.write_text(yaml.safe_dump(data))
+    api.context("work")
+    out = json.loads(api.run("shared/work", None, pkg, "churn.tasks.Train", {"day": "d"},
+                             remote=f"s3://{s3_bucket[0]}/dsdt", backend="sagemaker"))
+    assert out["arguments"][:2] == ["--context", "shared/work"]
+    assert not out["pulled"] and out["backend"] == "SageMaker"
+    job = boto3.client("sagemaker").describe_training_job(
+        TrainingJobName=out["training_job_name"])
+    assert job["AlgorithmSpecification"]["TrainingImage"] == (
+        "127.0.0.1:5999/team/churn-pipeline-sagemaker:latest")
+    assert json.loads(job["HyperParameters"]["arguments"]) == out["arguments"]

@@ -7,6 +7,7 @@ and builds from the offline base image, so nothing is pulled from Docker Hub.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ from dsdt.errors import ContainerError
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
 
 IMAGE = "dsdt-test-churn"
-SM_ROLE = "arn:aws:iam::123456789012:role/dsdt-sagemaker"
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +105,7 @@ def test_local_run_brings_the_output_back(image: ImageInfo, package: Path, ctx: 
     out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", {"day": "2026-11-01"},
                              output_bundle="model", log=lines.append))
     assert out["success"] and out["did_work"] and out["backend"] == "Local"
-    assert out["output_uuid"] == out["output_bundle_uuid"]
+    assert out["output_uuid"] == out["requested_uuid"] and out["pulled"]
     b = api.get(ctx, "model")
     assert b.uuid == out["output_uuid"] and b.is_committed
     assert b.data == {"day": "2026-11-01", "total": 6}
@@ -115,21 +115,30 @@ def test_local_run_brings_the_output_back(image: ImageInfo, package: Path, ctx: 
     assert again["output_uuid"] == b.uuid
 
 
-@pytest.mark.parametrize("credentials", ["environment", "profile"])
+@pytest.mark.parametrize("credentials", ["environment", "profile", "credential_process"])
 def test_local_run_against_s3(image: ImageInfo, package: Path, ctx: str, tmp_path: Path,
                               s3_bucket: tuple[str, str], credentials: str,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The container reaches the moto server on the host's loopback with the caller's
-    credentials: from the environment, or from a profile in a credentials file that is
-    mounted read-only (and never copied into the image)."""
+    credentials: from the environment, from a profile in a credentials file that is
+    mounted read-only (never copied into the image), or resolved here from a profile
+    the container could not use itself."""
     bucket, _ = s3_bucket
+    if credentials != "environment":
+        monkeypatch.setenv("AWS_PROFILE", "moto")
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     if credentials == "profile":
         creds = tmp_path / "aws-credentials"
         creds.write_text("[moto]\naws_access_key_id = testing\naws_secret_access_key = x\n")
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
-        monkeypatch.setenv("AWS_PROFILE", "moto")
-        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    elif credentials == "credential_process":  # the image has no such program: resolved here
+        helper = tmp_path / "creds.py"
+        helper.write_text("import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'k',"
+                          " 'SecretAccessKey': 's', 'SessionToken': 't'}))\n")
+        config = tmp_path / "aws-config"
+        config.write_text(f"[profile moto]\ncredential_process = {sys.executable} {helper}\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     api.remote(ctx, "shared", f"s3://{bucket}/dsdt")
     out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", ["--day", "2026-11-02"]))
     assert api.get(ctx, None, uuid=out["output_uuid"]).data["day"] == "2026-11-02"
@@ -158,7 +167,7 @@ def test_cli_run(image: ImageInfo, package: Path, ctx: str, tmp_path: Path) -> N
     r = ok("run", "-c", ctx, str(package), "churn.tasks.Train", "--day", "2026-11-03", "--json")
     assert json.loads(r.out)["success"] is True
     r = ok("run", str(package), "churn.tasks.Train", "--day", "2026-11-04", "--context", ctx)
-    assert "(made)" in r.out
+    assert "(made, pulled)" in r.out
 
 
 # --- registries --------------------------------------------------------------------------
@@ -215,26 +224,6 @@ def test_sagemaker_image_trains(package: Path, base_image: str, docker_client: A
     assert summary["success"] and (remote / "contexts" / "sm").is_dir()
 
 
-def test_sagemaker_backend_creates_the_training_job(package: Path, project: Path,
-                                                     s3_bucket: tuple[str, str]) -> None:
-    import boto3
-
-    bucket, _ = s3_bucket
-    _settings(project, registry="127.0.0.1:5999/team", sagemaker_role_arn=SM_ROLE,
-              sagemaker_instance_type="ml.c5.xlarge")
-    api.context("t")
-    api.remote("t", "shared", f"s3://{bucket}/dsdt")
-    out = json.loads(api.run("t", None, package, "churn.tasks.Train", {"day": "d"},
-                             backend="SageMaker"))
-    job = boto3.client("sagemaker").describe_training_job(
-        TrainingJobName=out["training_job_name"])
-    assert job["AlgorithmSpecification"]["TrainingImage"] == (
-        f"127.0.0.1:5999/team/{IMAGE}-sagemaker:latest")
-    assert json.loads(job["HyperParameters"]["arguments"]) == out["arguments"]
-    assert job["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
-    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/dsdt/sagemaker"
-
-
 # --- AWS Batch, run by moto with this engine ---------------------------------------------
 
 
@@ -258,7 +247,8 @@ def test_batch_runs_the_image(image: ImageInfo, package: Path, project: Path,
 
     [job] = boto3.client("batch").describe_jobs(jobs=[out["job_id"]])["jobs"]
     assert job["container"]["command"] == out["arguments"]  # the one argument list
-    assert api.get("t", None, uuid=out["output_bundle_uuid"]).data["day"] == "2026-11-07"
+    assert out["pulled"] and out["output_uuid"] == out["requested_uuid"]
+    assert api.get("t", None, uuid=out["output_uuid"]).data["day"] == "2026-11-07"
     with pytest.raises(ContainerError, match=r"AWS Batch job .* failed"):
         api.run("t", None, package, "churn.tasks.Train", {"fail": True}, backend="AWSBatch",
                 vcpus=1, memory=512, wait=True)

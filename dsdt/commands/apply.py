@@ -19,6 +19,14 @@ TagOpt = Annotated[list[str] | None, typer.Option(
 OutTagOpt = Annotated[list[str] | None, typer.Option(
     "-ot", "--output-tag", metavar="KEY:VALUE",
     help="Tag for the root task's bundle (repeatable).")]
+OutputBundleOpt = Annotated[str, typer.Option(
+    "-o", "--output-bundle", metavar="NAME",
+    help="Name of the root task's bundle ('-': the task's own name).")]
+ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Re-run the root task.")]
+ForceAllOpt = Annotated[bool, typer.Option(
+    "--force-all", help="Re-run every task except external dependencies.")]
+WorkersOpt = Annotated[int, typer.Option(
+    "-w", "--workers", metavar="N", min=1, help="Number of luigi worker processes.")]
 
 
 def run(
@@ -29,16 +37,12 @@ def run(
     central_scheduler: Annotated[bool, typer.Option(
         "-cs", "--central-scheduler",
         help="Use the luigid scheduler of the luigi config.")] = False,
-    workers: Annotated[int, typer.Option(
-        "-w", "--workers", metavar="N", min=1, help="Number of luigi worker processes.")] = 1,
+    workers: WorkersOpt = 1,
     input_tag: TagOpt = None,
     output_tag: OutTagOpt = None,
-    output_bundle: Annotated[str, typer.Option(
-        "-o", "--output-bundle", metavar="NAME",
-        help="Name of the root task's bundle ('-': the task's own name).")] = "-",
-    force: Annotated[bool, typer.Option("-f", "--force", help="Re-run the root task.")] = False,
-    force_all: Annotated[bool, typer.Option(
-        "--force-all", help="Re-run every task except external dependencies.")] = False,
+    output_bundle: OutputBundleOpt = "-",
+    force: ForceOpt = False,
+    force_all: ForceAllOpt = False,
     incremental_push: Annotated[bool, typer.Option(
         "--incremental-push", help="Commit and push each bundle as soon as it is made.")] = False,
     incremental_pull: Annotated[bool, typer.Option(

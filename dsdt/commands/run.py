@@ -1,12 +1,20 @@
 """``dsdt run``: run a dockerized pipeline locally, on AWS Batch or on SageMaker."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from dsdt.commands._render import ContextOpt, JsonOpt, parse_tags
-from dsdt.commands.apply import CONTEXT_SETTINGS, OutTagOpt, TagOpt
+from dsdt.commands.apply import (
+    CONTEXT_SETTINGS,
+    ForceAllOpt,
+    ForceOpt,
+    OutputBundleOpt,
+    OutTagOpt,
+    TagOpt,
+    WorkersOpt,
+)
 
 NAME = "run"
 __all__ = ["CONTEXT_SETTINGS", "NAME", "run"]
@@ -28,24 +36,22 @@ def run(
         help="Remote the container pulls from and pushes to (default: the context's).")] = None,
     remote_context: Annotated[str | None, typer.Option(
         "--remote-context", metavar="NAME",
-        help="Context on the remote (default: the bound one, else the local name).")] = None,
-    output_bundle: Annotated[str, typer.Option(
-        "-o", "--output-bundle", metavar="NAME",
-        help="Name of the root task's bundle ('-': the task's own name).")] = "-",
+        help="Context on the remote (default: the REMOTE of -c REMOTE/LOCAL, else the "
+             "bound one, else the local name).")] = None,
+    output_bundle: OutputBundleOpt = "-",
     input_tag: TagOpt = None,
     output_tag: OutTagOpt = None,
-    force: Annotated[bool, typer.Option("-f", "--force", help="Re-run the root task.")] = False,
-    force_all: Annotated[bool, typer.Option("--force-all", help="Re-run every task.")] = False,
+    force: ForceOpt = False,
+    force_all: ForceAllOpt = False,
     no_pull: Annotated[bool, typer.Option(
         "--no-pull", help="Do not pull before running.")] = False,
     no_push: Annotated[bool, typer.Option(
         "--no-push", help="Do not push the outputs (they stay in the container).")] = False,
     no_push_intermediates: Annotated[bool, typer.Option(
         "--no-push-intermediates", help="Push only the root task's bundle.")] = False,
-    workers: Annotated[int, typer.Option(
-        "-w", "--workers", metavar="N", min=1, help="Luigi workers in the container.")] = 1,
+    workers: WorkersOpt = 1,
     vcpus: Annotated[int, typer.Option(
-        "--vcpus", min=1, help="AWSBatch: vCPUs of the job.")] = 2,
+        "--vcpus", metavar="N", min=1, help="AWSBatch: vCPUs of the job.")] = 2,
     memory: Annotated[int, typer.Option(
         "--memory", metavar="MIB", min=4, help="AWSBatch: memory of the job in MiB.")] = 4000,
     no_submit: Annotated[bool, typer.Option(
@@ -83,10 +89,11 @@ def run(
         typer.echo(_describe(out))
 
 
-def _describe(out: dict) -> str:
+def _describe(out: dict[str, Any]) -> str:
     if out["backend"] == "Local":
         done = "made" if out.get("did_work") else "up to date"
-        return f"Ran in {out['image']}: output bundle {out.get('output_uuid')} ({done})"
+        where = "pulled" if out["pulled"] else "left on the remote"
+        return f"Ran in {out['image']}: output bundle {out.get('output_uuid')} ({done}, {where})"
     if out["backend"] == "AWSBatch":
         if "job_id" not in out:
             return f"Job definition: {out['job_definition']}"

@@ -28,7 +28,7 @@ _DONE = ("SUCCEEDED", "FAILED")
 
 
 @contextlib.contextmanager
-def _aws_errors(what: str) -> Iterator[None]:
+def aws_errors(what: str) -> Iterator[None]:
     """Turn botocore errors into :class:`ContainerError` naming ``what`` and a way out."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
@@ -49,17 +49,18 @@ def _aws_errors(what: str) -> Iterator[None]:
                              "endpoint settings") from e
 
 
-def _session() -> Any:
+def new_session() -> Any:
     """A new boto3 session: the environment is read now, not when boto3 first ran."""
     import boto3.session
 
-    with _aws_errors("setting up AWS access"):
+    with aws_errors("setting up AWS access"):
         return boto3.session.Session()
 
 
-def _client(session: Any, service: str) -> Any:
-    with _aws_errors(f"setting up the AWS {service} client"):
-        return session.client(service)
+def aws_client(session: Any, service: str, region: str | None = None) -> Any:
+    """A client of ``service`` (in ``region``, else the session's)."""
+    with aws_errors(f"setting up the AWS {service} client"):
+        return session.client(service, region_name=region)
 
 
 def _user() -> str:
@@ -98,7 +99,7 @@ def _matches(definition: dict[str, Any], image: str, vcpus: int, memory: int,
 def _job_definition(batch: Any, name: str, image: str, vcpus: int, memory: int,
                     role: str | None) -> tuple[str, bool]:
     """The ARN of a matching ACTIVE job definition (newest first), registering one if none."""
-    with _aws_errors(f"listing AWS Batch job definitions {name}"):
+    with aws_errors(f"listing AWS Batch job definitions {name}"):
         pages = batch.get_paginator("describe_job_definitions").paginate(
             jobDefinitionName=name, status="ACTIVE")
         found = [d for page in pages for d in page.get("jobDefinitions", [])]
@@ -113,7 +114,7 @@ def _job_definition(batch: Any, name: str, image: str, vcpus: int, memory: int,
     }
     if role:
         props["jobRoleArn"] = role
-    with _aws_errors(f"registering AWS Batch job definition {name}"):
+    with aws_errors(f"registering AWS Batch job definition {name}"):
         reply = batch.register_job_definition(jobDefinitionName=name, type="container",
                                               containerProperties=props)
     return reply["jobDefinitionArn"], True
@@ -124,9 +125,9 @@ def _job_environment(session: Any, environment: dict[str, str] | None, role: str
     """The job's variables; session credentials when it has no role (``environment`` wins)."""
     env: dict[str, str] = {}
     if not role and duration > 0:
-        with _aws_errors("getting session credentials for the job (set "
-                         "containers.job_role_arn to give the job a role instead)"):
-            reply = _client(session, "sts").get_session_token(DurationSeconds=duration)
+        with aws_errors("getting session credentials for the job (give the job a role "
+                         "with containers.job_role_arn, or pass a token duration of 0)"):
+            reply = aws_client(session, "sts").get_session_token(DurationSeconds=duration)
         creds = reply["Credentials"]
         env = {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
                "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
@@ -136,7 +137,7 @@ def _job_environment(session: Any, environment: dict[str, str] | None, role: str
 
 
 def _describe_job(batch: Any, job_id: str) -> dict[str, Any]:
-    with _aws_errors(f"describing AWS Batch job {job_id}"):
+    with aws_errors(f"describing AWS Batch job {job_id}"):
         jobs = batch.describe_jobs(jobs=[job_id]).get("jobs", [])
     if not jobs:
         raise ContainerError(f"AWS Batch does not know job {job_id}; check the region and "
@@ -179,7 +180,7 @@ def _wait(batch: Any, job_id: str, poll_seconds: float, timeout: float | None,
 
 
 def _check_batch(args: list[str], vcpus: int, memory: int, duration: int,
-                 queue: Any) -> None:
+                 has_queue: bool) -> None:
     if type(vcpus) is not int or vcpus < 1:
         raise UsageError(f"vcpus must be a whole number >= 1, not {vcpus!r}")
     if type(memory) is not int or memory < 4:
@@ -189,7 +190,7 @@ def _check_batch(args: list[str], vcpus: int, memory: int, duration: int,
                          "seconds; pick a value in range, or 0 to pass no credentials")
     if not all(isinstance(a, str) for a in args):
         raise UsageError("the container arguments must all be strings")
-    if not queue:
+    if not has_queue:
         raise UsageError("no AWS Batch job queue configured; set containers.batch_queue "
                          "in .dsdt/config.yaml")
 
@@ -233,10 +234,10 @@ def batch_run(image: str, args: list[str], *, image_name: str, settings: Contain
         ContainerError: AWS refused a request, or the job still runs after ``timeout``.
     """
     queue = settings.batch_queue
-    _check_batch(args, vcpus, memory, session_token_duration, queue or no_submit)
+    _check_batch(args, vcpus, memory, session_token_duration, bool(queue) or no_submit)
     role = job_role_arn or settings.job_role_arn
-    session = _session()
-    batch = _client(session, "batch")
+    session = new_session()
+    batch = aws_client(session, "batch")
     arn, registered = _job_definition(batch, job_definition_name(image_name), image, vcpus,
                                       memory, role)
     result: dict[str, Any] = {"job_definition": arn, "registered": registered}
@@ -246,7 +247,7 @@ def batch_run(image: str, args: list[str], *, image_name: str, settings: Contain
                  "environment": _job_environment(session, environment, role,
                                                  session_token_duration)}
     name = _job_name(image_name)
-    with _aws_errors(f"submitting AWS Batch job {name} to queue {queue}"):
+    with aws_errors(f"submitting AWS Batch job {name} to queue {queue}"):
         reply = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=arn,
                                  containerOverrides=overrides)
     result.update(job_id=reply["jobId"], job_name=name, queue=queue)
@@ -338,8 +339,8 @@ def sagemaker_run(image: str, args: list[str], *, image_name: str,
     request = sagemaker_request(image, args, image_name=image_name, settings=settings,
                                 remote=remote, environment=environment)
     name = request["TrainingJobName"]
-    client = _client(_session(), "sagemaker")
-    with _aws_errors(f"creating SageMaker training job {name}"):
+    client = aws_client(new_session(), "sagemaker")
+    with aws_errors(f"creating SageMaker training job {name}"):
         reply = client.create_training_job(**request)
     return {"training_job_name": name, "training_job_arn": reply["TrainingJobArn"],
             "output_path": request["OutputDataConfig"]["S3OutputPath"]}

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dsdt.config import ContainerSettings
@@ -22,7 +22,7 @@ from dsdt.containers.context import (
     write_context,
 )
 from dsdt.containers.project import dist_name, image_name, project_dir
-from dsdt.containers.wheels import build_wheelhouse, cache_root
+from dsdt.containers.wheels import build_wheelhouse, cache_root, package_wheel, wheel_name
 from dsdt.errors import UsageError
 from dsdt.gitinfo import git_info
 
@@ -51,9 +51,12 @@ class ImageInfo:
     base_image: str
 
 
-def pipeline_image_name(setup_dir: Path, sagemaker: bool = False) -> str:
-    """The image name of the package in ``setup_dir``."""
-    return image_name(dist_name(setup_dir)) + (SAGEMAKER_SUFFIX if sagemaker else "")
+def pipeline_image_name(setup_dir: Path, sagemaker: bool = False,
+                        pip_conf: Path | None = None) -> str:
+    """The image name of the package in ``setup_dir`` (from its wheel when only
+    ``setup.py`` knows the package's name)."""
+    name = dist_name(setup_dir) or wheel_name(package_wheel(setup_dir, pip_conf))
+    return image_name(name) + (SAGEMAKER_SUFFIX if sagemaker else "")
 
 
 def dockerize(setup_dir: str | os.PathLike[str], config_dir: str | os.PathLike[str] | None,
@@ -65,9 +68,9 @@ def dockerize(setup_dir: str | os.PathLike[str], config_dir: str | os.PathLike[s
     path = project_dir(setup_dir)
     if push and not build:
         raise UsageError("push needs build: an image that is not built cannot be pushed")
-    name = pipeline_image_name(path, sagemaker)
-    target = registry.target(settings, name) if push else None  # a bad registry fails now
     packages, pip_conf = read_config_dir(config_dir)
+    name = pipeline_image_name(path, sagemaker, pip_conf)
+    target = registry.target(settings, name) if push else None  # a bad registry fails now
     client = engine.client() if build else None  # no engine fails before the slow part
     base = base_image or settings.base_image or default_base_image()
     wheels = build_wheelhouse(path, pip_conf, log)
@@ -90,5 +93,5 @@ def dockerize(setup_dir: str | os.PathLike[str], config_dir: str | os.PathLike[s
         if output_dir is None:
             shutil.rmtree(ctx.parent, ignore_errors=True)
     pushed = registry.push_image(client, image_id, target, log) if target else None
-    return ImageInfo(name, info.tag, image_id, ctx if output_dir is not None else None,
-                     pushed, base)
+    return replace(info, image_id=image_id, pushed=pushed,
+                   context=ctx if output_dir is not None else None)

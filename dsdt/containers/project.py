@@ -58,45 +58,43 @@ def image_name(dist_name: str) -> str:
     """The image repository name of a distribution: its normalised name (PEP 503).
 
     ``Churn_Pipeline`` becomes ``churn-pipeline``.
+
+    Raises:
+        dsdt.errors.UsageError: The name has characters an image name cannot have.
     """
     name = re.sub(r"[-_.]+", "-", dist_name).lower().strip("-")
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name):
-        raise UsageError(f"package name {dist_name!r} cannot name an image")
+        raise UsageError(f"package name {dist_name!r} cannot name an image (only ASCII "
+                         "letters, digits, '-', '_' and '.'): rename the distribution")
     return name
 
 
-def dist_name(path: Path) -> str:
-    """The distribution name of the package in ``path``.
+def dist_name(path: Path) -> str | None:
+    """The distribution name of the package in ``path``, when it is written down statically.
 
-    Read from ``pyproject.toml`` (``[project] name``), else ``setup.cfg``
-    (``[metadata] name``), else by asking ``setup.py --name``.
+    Read from ``pyproject.toml`` (``[project] name``, else Poetry's
+    ``[tool.poetry] name``), else ``setup.cfg`` (``[metadata] name``). None
+    when only ``setup.py`` knows it (then the built wheel tells).
 
     Raises:
-        dsdt.errors.UsageError: No name can be found.
+        dsdt.errors.UsageError: ``pyproject.toml`` or ``setup.cfg`` cannot be parsed.
     """
     import configparser
-    import subprocess
-    import sys
     import tomllib
 
     if (path / "pyproject.toml").is_file():
         try:
-            name = tomllib.loads((path / "pyproject.toml").read_text()).get(
-                "project", {}).get("name")
+            data = tomllib.loads((path / "pyproject.toml").read_text())
         except tomllib.TOMLDecodeError as e:
             raise UsageError(f"{path / 'pyproject.toml'} is not valid TOML: {e}") from None
-        if isinstance(name, str) and name:
-            return name
+        for table in (data.get("project", {}), data.get("tool", {}).get("poetry", {})):
+            if isinstance(table.get("name"), str) and table["name"]:
+                return table["name"]
     if (path / "setup.cfg").is_file():
-        cfg = configparser.ConfigParser()
-        cfg.read(path / "setup.cfg")
-        if cfg.get("metadata", "name", fallback=""):
-            return cfg.get("metadata", "name")
-    if (path / "setup.py").is_file():
-        proc = subprocess.run([sys.executable, "setup.py", "--name"], cwd=path,
-                              capture_output=True, text=True, check=False)
-        lines = proc.stdout.strip().splitlines()
-        if proc.returncode == 0 and lines:
-            return lines[-1].strip()
-    raise UsageError(f"cannot find the package name of {path}: set [project] name in "
-                     "pyproject.toml (or name= in setup.py)")
+        cfg = configparser.ConfigParser(interpolation=None)
+        try:
+            cfg.read(path / "setup.cfg")
+        except configparser.Error as e:
+            raise UsageError(f"{path / 'setup.cfg'} cannot be parsed: {e}") from None
+        return cfg.get("metadata", "name", fallback="") or None
+    return None

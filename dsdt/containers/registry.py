@@ -12,13 +12,15 @@ keeps its canonical name as well.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from dsdt.config import ContainerSettings
 from dsdt.containers import engine
-from dsdt.errors import ContainerError, UsageError
+from dsdt.containers.aws import aws_client, aws_errors, new_session
+from dsdt.errors import UsageError
 
 ECR_HOST = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 TAG = "latest"
@@ -71,53 +73,37 @@ def push_image(c: Any, image: str, t: Target, log: engine.Log) -> str:
     Returns:
         The canonical reference, ``HOST/PREFIX/NAME:latest``.
     """
-    auth = None
     if t.ecr_region is not None:
-        repo_name = t.repository.split("/", 1)[1]
-        _ecr_repository(repo_name, t.ecr_region, log)
-        user, password, endpoint = _ecr_token(t.ecr_region)
+        ecr = aws_client(new_session(), "ecr", region=t.ecr_region)
+        _ecr_repository(ecr, t.repository.split("/", 1)[1], log)
+        user, password, endpoint = _ecr_token(ecr)
         host, push_host = (r.split("/", 1)[0] for r in (t.repository, t.push_repository))
         engine.login(c, endpoint if push_host == host else push_host, user, password)
-        auth = {"username": user, "password": password}
     engine.tag(c, image, t.repository, TAG)
     if t.push_repository != t.repository:
         engine.tag(c, image, t.push_repository, TAG)
     log(f"pushing {t.push_repository}:{TAG}")
-    engine.push(c, t.push_repository, TAG, log, auth)
+    engine.push(c, t.push_repository, TAG, log)
     return t.reference
 
 
-def _ecr_client(region: str) -> Any:
-    import boto3
-
-    return boto3.client("ecr", region_name=region)
-
-
-def _ecr_repository(name: str, region: str, log: engine.Log) -> None:
+def _ecr_repository(ecr: Any, name: str, log: engine.Log) -> None:
     """Find the ECR repository ``name``, creating it when missing."""
-    ecr = _ecr_client(region)
-    try:
-        ecr.describe_repositories(repositoryNames=[name])
-        return
-    except ecr.exceptions.RepositoryNotFoundException:
-        pass
-    except Exception as e:  # noqa: BLE001
-        raise ContainerError(f"cannot read ECR repository {name} in {region}: {e}; check "
-                             "your AWS credentials (AWS_PROFILE) and region") from None
+    with aws_errors(f"reading ECR repository {name}"):
+        try:
+            ecr.describe_repositories(repositoryNames=[name])
+            return
+        except ecr.exceptions.RepositoryNotFoundException:
+            pass
     log(f"creating ECR repository {name}")
-    try:
+    with aws_errors(f"creating ECR repository {name}"), contextlib.suppress(
+            ecr.exceptions.RepositoryAlreadyExistsException):  # made meanwhile by another
         ecr.create_repository(repositoryName=name)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass  # created meanwhile by someone else
-    except Exception as e:  # noqa: BLE001
-        raise ContainerError(f"cannot create ECR repository {name}: {e}") from None
 
 
-def _ecr_token(region: str) -> tuple[str, str, str]:
+def _ecr_token(ecr: Any) -> tuple[str, str, str]:
     """``(user, password, registry endpoint)`` from ``get_authorization_token``."""
-    try:
-        data = _ecr_client(region).get_authorization_token()["authorizationData"][0]
-    except Exception as e:  # noqa: BLE001
-        raise ContainerError(f"cannot get an ECR login token in {region}: {e}") from None
+    with aws_errors("getting an ECR login token"):
+        data = ecr.get_authorization_token()["authorizationData"][0]
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     return user, password, data["proxyEndpoint"]

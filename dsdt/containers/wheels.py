@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import Parser
 from pathlib import Path
 
@@ -46,12 +47,10 @@ class Wheelhouse:
     Attributes:
         deps: Directory of the dependency wheels (neither dsdt nor the package).
         packages: The dsdt wheel and the user's wheel.
-        requirements_key: Digest naming the dependency set (the cache key).
     """
 
     deps: Path
     packages: tuple[Path, ...]
-    requirements_key: str
 
 
 def cache_root() -> Path:
@@ -71,30 +70,78 @@ def build_wheelhouse(setup_dir: Path, pip_conf: Path | None = None,
             indexes, proxies).
         log: Receives one line per step.
 
+    Returns:
+        Where the wheels are.
+
     Raises:
-        dsdt.errors.ContainerError: pip could not build a wheel or resolve the
-            dependencies (its output is in the message).
+        dsdt.errors.ContainerError: This host cannot build Linux wheels, or pip
+            could not build a wheel or resolve the dependencies (its output is
+            in the message).
     """
-    root = cache_root()
-    pkg_dir = root / "packages" / source_fingerprint(setup_dir)
-    if not _complete(pkg_dir):
-        log(f"building the wheel of {setup_dir}")
-        _build_into(pkg_dir, ["wheel", "--no-deps", str(setup_dir)], pip_conf)
-    user_wheel = _only_wheel(pkg_dir)
-    own = dsdt_wheel(root / "dsdt")
-    key = _requirements_key(own, user_wheel, pip_conf)
-    deps_dir = root / "deps" / key
+    if sys.platform != "linux":
+        raise ContainerError(
+            f"dockerize builds the image's wheels with this machine's pip, so it runs on "
+            f"Linux only (this is {sys.platform}): run it on a Linux machine or in a Linux "
+            "container of the image's architecture")
+    user_wheel = package_wheel(setup_dir, pip_conf, log)
+    own = dsdt_wheel(cache_root() / "dsdt")
+    deps_dir = cache_root() / "deps" / _key(wheel_requirements(own), wheel_requirements(
+        user_wheel), pip_conf.read_bytes() if pip_conf else b"")
     if not _complete(deps_dir):
         log("resolving and downloading the dependencies")
         _build_into(deps_dir, ["wheel", str(own), str(user_wheel)], pip_conf,
                     drop=(own.name, user_wheel.name))
-    return Wheelhouse(deps_dir, (own, user_wheel), key)
+    return Wheelhouse(deps_dir, (own, user_wheel))
+
+
+def package_wheel(setup_dir: Path, pip_conf: Path | None = None,
+                  log: Callable[[str], None] = lambda _: None) -> Path:
+    """The wheel of the package in ``setup_dir``, rebuilt only when its source changed.
+
+    Args:
+        setup_dir: The package's directory.
+        pip_conf: A ``pip.conf`` for pip.
+        log: Receives a line when the wheel is built.
+
+    Returns:
+        The cached wheel's path.
+
+    Raises:
+        dsdt.errors.ContainerError: pip could not build it.
+    """
+    pkg_dir = cache_root() / "packages" / _key(source_fingerprint(setup_dir))
+    if not _complete(pkg_dir):
+        log(f"building the wheel of {setup_dir}")
+        _build_into(pkg_dir, ["wheel", "--no-deps", str(setup_dir)], pip_conf)
+    wheels = sorted(pkg_dir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ContainerError(f"expected one wheel in {pkg_dir}, found {len(wheels)}; delete "
+                             f"{pkg_dir} and dockerize again")
+    return wheels[0]
+
+
+def wheel_name(wheel: Path) -> str:
+    """The distribution name in a wheel's metadata."""
+    return _metadata(wheel)["Name"] or wheel.name.split("-", 1)[0]
+
+
+def wheel_requirements(wheel: Path) -> str:
+    """A wheel's name and sorted ``Requires-Dist`` lines, as one string."""
+    meta = _metadata(wheel)
+    return "\n".join([meta["Name"] or "", *sorted(meta.get_all("Requires-Dist") or [])])
 
 
 def dsdt_wheel(dest: Path) -> Path:
     """A wheel of the running dsdt, packed from its installed files (works for editable installs).
 
-    The same installed files always give the same bytes.
+    The same installed files always give the same bytes (fixed timestamps,
+    sorted entries), so Docker's layer cache holds across re-builds.
+
+    Args:
+        dest: Directory the wheel is written to.
+
+    Returns:
+        The wheel's path.
     """
     dist = importlib.metadata.distribution("dsdt")
     version = dist.version
@@ -132,23 +179,23 @@ def _b64sha(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def _metadata(wheel: Path) -> dict[str, str | list[str]]:
-    """Name, version and Requires-Dist of a wheel."""
-    with zipfile.ZipFile(wheel) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-        msg = Parser().parsestr(zf.read(name).decode())
-    return {"Name": msg["Name"], "Version": msg["Version"],
-            "Requires-Dist": sorted(msg.get_all("Requires-Dist") or [])}
+def _metadata(wheel: Path) -> Message:
+    """The ``METADATA`` of a wheel."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            return Parser().parsestr(zf.read(name).decode())
+    except (OSError, StopIteration, zipfile.BadZipFile, UnicodeDecodeError):
+        raise ContainerError(f"{wheel} is not a readable wheel; delete it and dockerize "
+                             "again") from None
 
 
-def _requirements_key(own: Path, user_wheel: Path, pip_conf: Path | None) -> str:
-    h = hashlib.sha256()
-    for wheel in (own, user_wheel):
-        meta = _metadata(wheel)
-        h.update(f"{meta['Name']}\0{meta['Requires-Dist']}\n".encode())
-    h.update(f"{sys.implementation.cache_tag}\0{platform.machine()}\0{sys.platform}\n".encode())
-    if pip_conf is not None:
-        h.update(pip_conf.read_bytes())
+def _key(*parts: str | bytes) -> str:
+    """A cache key of ``parts``, this interpreter and this platform."""
+    h = hashlib.sha256(f"{sys.implementation.cache_tag}\0{platform.machine()}\n".encode())
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode())
+        h.update(b"\0")
     return h.hexdigest()[:32]
 
 
@@ -156,17 +203,13 @@ def _complete(d: Path) -> bool:
     return (d / ".complete").is_file()
 
 
-def _only_wheel(d: Path) -> Path:
-    wheels = sorted(d.glob("*.whl"))
-    if len(wheels) != 1:
-        raise ContainerError(f"expected one wheel in {d}, found {len(wheels)}; delete {d} "
-                             "and dockerize again")
-    return wheels[0]
-
-
 def _build_into(dest: Path, pip_args: list[str], pip_conf: Path | None,
                 drop: tuple[str, ...] = ()) -> None:
-    """Run ``pip <args> -w TMP``, then move TMP to ``dest`` (complete or absent)."""
+    """Run ``pip <args> -w TMP``, then move TMP to ``dest`` (complete or absent).
+
+    Two processes may build the same ``dest`` at once: the first to finish
+    wins and the other's result is dropped.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -180,8 +223,11 @@ def _build_into(dest: Path, pip_args: list[str], pip_conf: Path | None,
             raise ContainerError(f"pip {pip_args[0]} failed (exit {proc.returncode}):\n{tail}")
         for name in drop:
             (tmp / name).unlink(missing_ok=True)
-        (tmp / ".complete").touch()
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.rename(dest)
+        (tmp / ".complete").touch()  # dest appears whole (rename), never half-made
+        try:
+            tmp.rename(dest)
+        except OSError:
+            if not _complete(dest):  # anything but another process's finished build
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
