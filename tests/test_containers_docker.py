@@ -93,6 +93,16 @@ def test_no_build_writes_a_context(image: ImageInfo, package: Path, base_image: 
     assert any(p.name.startswith("pandas-") for p in (out / "wheels" / "deps").iterdir())
 
 
+def test_cli_dockerize(image: ImageInfo, package: Path, base_image: str,
+                       tmp_path: Path) -> None:
+    out = tmp_path / "ctx"
+    r = ok("dockerize", str(package), "--no-build", "-o", str(out), "--base-image", base_image)
+    assert r.out.strip() == f"Build context: {out}" and (out / "Dockerfile").is_file()
+    r = ok("dockerize", str(package), "--base-image", base_image, "-q")
+    assert r.out.startswith(f"Built {IMAGE}:latest ({image.image_id[7:19]}) from {base_image}")
+    assert r.err == ""
+
+
 # --- run: Local --------------------------------------------------------------------------
 
 
