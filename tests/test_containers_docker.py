@@ -44,12 +44,18 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def image(package: Path, base_image: str, isolated_cache: Path,
+def image(package: Path, base_image: str, isolated_cache: Path, docker_client: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageInfo]:
+    """The package's image; afterwards the registry tags the tests made are removed
+    (the image itself stays, so that a later run starts from its cached layers)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(tmp_path_factory.mktemp("nowhere"))
         mp.setenv("DSDT_DIR", str(tmp_path_factory.getbasetemp() / "no-repo"))
         yield api.build_image(package, base_image=base_image)
+    for img in docker_client.images.list():
+        for tag in img.tags:
+            if "/" in tag and IMAGE in tag:  # REGISTRY/PREFIX/dsdt-test-churn...:latest
+                docker_client.images.remove(tag, noprune=False)
 
 
 def _settings(project: Path, **containers: Any) -> None:
