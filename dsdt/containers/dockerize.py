@@ -73,8 +73,8 @@ def dockerize(setup_dir: str | os.PathLike[str], config_dir: str | os.PathLike[s
     target = registry.target(settings, name) if push else None  # a bad registry fails now
     client = engine.client() if build else None  # no engine fails before the slow part
     base = base_image or settings.base_image or default_base_image()
-    wheels = build_wheelhouse(path, pip_conf, log)
     dockerfile = render_dockerfile(base, packages, sagemaker, git_info(path), name)
+    wheels = build_wheelhouse(path, pip_conf, log)
     if output_dir is not None:
         ctx = Path(output_dir).expanduser().resolve()
     elif build:
