@@ -4,5 +4,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$ROOT"
 ruff check dsdt tests benchmarks
 source scripts/_docker.sh  # Docker for the container tests (started here when needed)
-# loadgroup: the container tests (xdist_group "docker") share one worker and its image.
-python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup "$@"
+# loadfile: a test module runs on one worker, so the container tests build their image once.
+python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"

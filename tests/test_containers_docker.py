@@ -23,7 +23,7 @@ from dsdt.container import make_args
 from dsdt.containers.dockerize import ImageInfo
 from dsdt.errors import ContainerError
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
+pytestmark = pytest.mark.docker  # one module: one xdist worker (--dist loadfile) builds the image
 
 IMAGE = "dsdt-test-churn"
 
