@@ -6,6 +6,7 @@ Usage::
                    [--output-bundle-uuid UUID] [--workers N] [--force] [--force-all]
                    [--input-tag K:V]... [--output-tag K:V]... [--no-pull] [--no-push]
                    [--no-push-intermediates] [--repo-dir DIR] PKG.MOD.CLASS [--param value ...]
+    dsdt-container --sagemaker     # the arguments from SageMaker's hyperparameters.json
 
 Steps: ensure a repository in ``--repo-dir`` (default ``$DSDT_DIR``, else the
 current directory; created when missing); create the context when missing;
