@@ -11,9 +11,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dsdt.config import Config, ContainerSettings
+from dsdt.config import ContainerSettings
 from dsdt.errors import NotARepositoryError
-from dsdt.repo import Repository
 
 if TYPE_CHECKING:
     from dsdt.containers.dockerize import ImageInfo
@@ -23,8 +22,10 @@ PathLike = str | os.PathLike[str]
 
 def _settings() -> ContainerSettings:
     """The ``containers:`` settings of the current repository (defaults outside one)."""
+    import dsdt.api as api  # (dsdt.api imports this module)
+
     try:
-        return Config.load(Repository.find() / "config.yaml").containers
+        return api._repo().config.containers
     except NotARepositoryError:
         return ContainerSettings()
 

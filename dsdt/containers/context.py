@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsdt._fs import link_or_copy
 from dsdt.containers.wheels import Wheelhouse
 from dsdt.errors import PathError, UsageError
 from dsdt.gitinfo import GitInfo
@@ -149,7 +150,8 @@ def _quoted(value: str) -> str:
 
 def write_context(dest: Path, dockerfile: str, wheels: Wheelhouse, packages: SystemPackages,
                   sagemaker: bool) -> Path:
-    """Fill ``dest`` with the build context (wheels are hard-linked from the cache).
+    """Fill ``dest`` with the build context (wheels are hard-linked from the cache when
+    it is on the same filesystem).
 
     Args:
         dest: The context directory: new, empty, or one dsdt wrote before.
@@ -173,23 +175,16 @@ def write_context(dest: Path, dockerfile: str, wheels: Wheelhouse, packages: Sys
     shutil.rmtree(dest, ignore_errors=True)
     for sub in ("wheels/deps", "wheels/packages"):
         (dest / sub).mkdir(parents=True)
-    for whl in sorted(wheels.deps.glob("*.whl")):
-        _link(whl, dest / "wheels/deps" / whl.name)
+    for whl in sorted(wheels.deps.glob("*.whl")):  # dsdt's cache: linked, not copied
+        link_or_copy(whl, dest / "wheels/deps" / whl.name)
     for whl in wheels.packages:
-        _link(whl, dest / "wheels/packages" / whl.name)
+        link_or_copy(whl, dest / "wheels/packages" / whl.name)
     if packages.debs:
         (dest / "config/debs").mkdir(parents=True)
-        for deb in packages.debs:
-            _link(deb, dest / "config/debs" / deb.name)
+        for deb in packages.debs:  # the user's own files: copied
+            shutil.copy2(deb, dest / "config/debs" / deb.name)
     if sagemaker:
         shutil.copy2(TEMPLATE / "train", dest / "train")
     (dest / "Dockerfile").write_text(dockerfile)
     (dest / MARKER).write_text("written by dsdt dockerize; it may be replaced\n")
     return dest
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another filesystem
-        shutil.copy2(src, dst)
