@@ -1,12 +1,32 @@
-"""SQLite connections for derived caches: one per thread and per process."""
+"""SQLite connections for derived caches: one per thread and per process.
+
+Every SQLite file dsdt keeps is derived state (``docs/format.md``): a
+database that SQLite reports as corrupt is thrown away and built again,
+never shown to the user as a traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+from dsdt.errors import FileSystemError
+
+T = TypeVar("T")
+
+
+def is_corrupt(e: sqlite3.Error) -> bool:
+    """True when ``e`` says the database file is damaged (not merely busy or unreachable)."""
+    text = str(e).lower()
+    if isinstance(e, sqlite3.OperationalError):
+        return "malformed" in text or "no such table" in text or "no such column" in text
+    return isinstance(e, sqlite3.DatabaseError)
 
 
 class LocalConnection:
@@ -21,18 +41,34 @@ class LocalConnection:
         self.path = path
         self.setup = setup
         self._local = threading.local()
+        self._generation = 0
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection, opened (in WAL mode, autocommit) on first use."""
         local = self._local
-        if getattr(local, "pid", None) != os.getpid() or local.db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        if (getattr(local, "pid", None) != os.getpid() or local.db is None
+                or local.generation != self._generation):
+            try:
+                db = self._open()
+            except sqlite3.DatabaseError as e:
+                if not is_corrupt(e):
+                    raise _unusable(self.path, e) from None
+                self.reset()
+                db = self._open()
+            local.pid, local.db, local.generation = os.getpid(), db, self._generation
+        return local.db
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             self.setup(db)
-            local.pid, local.db = os.getpid(), db
-        return local.db
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -40,3 +76,36 @@ class LocalConnection:
         if db is not None and self._local.pid == os.getpid():
             db.close()
         self._local.db = None
+
+    def reset(self) -> None:
+        """Throw the database away (it is derived state): every thread opens a new one."""
+        self.close()
+        self._generation += 1
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+
+def healing(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a method of an object holding ``self._db`` (a :class:`LocalConnection`);
+    if SQLite reports the file corrupt, rebuild it from nothing and run it once more."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            if not is_corrupt(e):
+                raise _unusable(self._db.path, e) from None
+            self._db.reset()
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise _unusable(self._db.path, e) from None
+
+    return wrapper
+
+
+def _unusable(path: Path, e: sqlite3.Error) -> FileSystemError:
+    return FileSystemError(f"cannot use {path} ({e}); it is a rebuildable cache: check the "
+                           "disk and permissions, or delete it")

@@ -164,13 +164,15 @@ class FileLock:
                 if self._clear_if_stale():
                     continue
                 if time.monotonic() > deadline:
-                    os.close(fd)
                     raise LockError(
                         f"{self.path} is held by another dsdt process; wait for it to finish "
                         "(or remove the file if no dsdt process is running)"
                     )
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
+        except BaseException:
+            os.close(fd)  # drops our flock too: nothing is left held
+            raise
         finally:
             _unlink_quietly(tmp)
         self._fd = fd
@@ -179,8 +181,13 @@ class FileLock:
         """A locked, owned temporary lock file next to the real one."""
         tmp = tmp_name(self.path)
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            raise
         return fd, tmp
 
     def release(self) -> None:

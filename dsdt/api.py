@@ -26,6 +26,7 @@ from dsdt.errors import (
     BundleNotFoundError,
     ContextExistsError,
     ContextNotFoundError,
+    PathError,
     UsageError,
 )
 from dsdt.graph import LineageGraph, downstream_walk, lineage_graph
@@ -333,10 +334,13 @@ def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Ite
     repo = _repo()
     ctx = _context(repo, local_context)
     check_bundle_name(bundle_name)
-    paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+    raw = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if any(str(p) == "" for p in raw):
+        raise PathError("an empty path names nothing to add; give a file or directory")
+    paths = [Path(p) for p in raw]
     for p in paths:
         if not p.exists():
-            raise _missing(p)
+            raise PathError(f"{p} does not exist; nothing was added")
     with Bundle(ctx, bundle_name, repo=repo, follow_symlinks=follow_symlinks) as b:
         if len(paths) == 1 and paths[0].is_file():
             b.add_data(paths[0])
@@ -348,12 +352,6 @@ def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Ite
         b.add_params({"path": ",".join(str(p) for p in paths)})
         b.add_code_ref("add")
     return b
-
-
-def _missing(p: Path) -> Exception:
-    from dsdt.errors import PathError
-
-    return PathError(f"{p} does not exist; nothing was added")
 
 
 def commit(local_context: str, bundle_name: str | None, tags: dict[str, str] | None = None,
@@ -389,6 +387,8 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
         raise UsageError("rm_all and rm_old_only exclude each other")
     repo = _repo()
     ctx = _context(repo, local_context)
+    if uuid is not None and not tags:
+        return _rm_uuid(repo, ctx, check_uuid(uuid), force)
     if uuid is not None:
         found = [b for b in [get(ctx, None, uuid=uuid, tags=tags)] if b is not None]
     elif bundle_name is None and not tags and not rm_all:
@@ -410,6 +410,19 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
     if found and repo.config.gc_after_rm:
         gc()
     return [b.uuid for b in found]
+
+
+def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
+    """Remove one bundle by uuid, from its refs alone: its record may be corrupt."""
+    sha = repo.member_sha(ctx, uuid)
+    if sha is None:
+        return []
+    if repo.is_committed(ctx, uuid, sha) and not force:
+        raise UsageError(f"bundle {uuid} is committed; pass force=True (--force) to remove it")
+    repo.remove_member(ctx, uuid)
+    if repo.config.gc_after_rm:
+        gc()
+    return [uuid]
 
 
 def _prune_history(repo: Repository, ctx: str, rec: BundleRecord) -> None:

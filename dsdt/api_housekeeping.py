@@ -127,5 +127,7 @@ def fsck(remote: bool = False) -> Any:
 
         for info in repo.contexts():
             if info.remote_url:
-                report.errors += verify(open_remote(repo, info.name))
+                found = verify(open_remote(repo, info.name))
+                report.errors += found.errors
+                report.warnings += found.warnings
     return report

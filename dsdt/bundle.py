@@ -227,7 +227,7 @@ class Bundle(ManagedFiles, RemoteMethods):
         repo = self._repo
         view = repo.view_dir(self.uuid)
         follow = repo.config.follow_symlinks if self._follow is None else self._follow
-        files = FileEncoder(repo.blobs, view, repo.stat_cache, follow)
+        files = FileEncoder(repo.blobs, view, repo.stat_cache, follow, private=repo.root)
         node = Encoder(repo.blobs, files).encode_top(d.data)
         name = d.name or (d.code_ref.rsplit(".", 1)[-1] if d.code_ref else "")
         deps = tuple(d.deps)
@@ -451,7 +451,7 @@ class Bundle(ManagedFiles, RemoteMethods):
             repo = self._repo
             remote = self._remote_data()
             files = FileDecoder(repo.blobs, repo.view_dir(self.uuid), remote)
-            locate = remote.path if remote is not None else repo.blobs.path
+            locate = remote.path if remote is not None else lambda b, _size: repo.blobs.path(b)
             self._data = Decoder(locate, files).decode(self._need_closed().data)
         return self._data
 

@@ -113,3 +113,9 @@ class ContainerError(DsdtError):
     """Building, pushing or running a pipeline image failed (engine, registry, job)."""
 
     exit_code = 12
+
+
+class FileSystemError(DsdtError, OSError):
+    """The operating system refused a file operation (disk full, permissions, I/O error)."""
+
+    exit_code = 13

@@ -53,25 +53,25 @@ def reachable(repo: Repository) -> tuple[set[str], set[str]]:
                                  "and repair the repository before gc")
     uuids: set[str] = set()
     blobs: set[str] = set()
-    metas: list[str] = []
-    for _ctx, uuid, blob, _size, is_meta in repo.index.member_blobs():
+    metas: list[tuple[str, str]] = []
+    for _ctx, uuid, blob, _size, kind in repo.index.member_blobs():
         uuids.add(uuid)
         blobs.add(blob)
-        if is_meta:
-            metas.append(blob)
+        if kind:
+            metas.append((blob, kind))
     uuids |= repo.index.member_uuids()
     seen: set[str] = set()
     while metas:
-        meta = metas.pop()
+        meta, kind = metas.pop()
         if meta in seen:
             continue
         seen.add(meta)
         if not repo.blobs.has(meta):
             raise CorruptObjectError(f"directory tree or packed value {meta} is missing; "
                                      "pull the bundles that use it (or run dsdt fsck) before gc")
-        refs = expand_meta(meta, repo.blobs.read(meta))
-        blobs |= set(refs.data) | refs.meta
-        metas.extend(refs.meta)
+        refs = expand_meta(meta, kind, repo.blobs.read(meta))
+        blobs |= refs.all()
+        metas.extend((b, m.kind) for b, m in refs.meta.items())
     return uuids, blobs
 
 
@@ -154,11 +154,11 @@ def bundle_blobs(repo: Repository) -> tuple[dict[str, int], dict[str, set[str]]]
     sizes: dict[str, int] = {}
     per_bundle: dict[str, set[str]] = {}
     expanded: dict[str, dict[str, int]] = {}
-    for _ctx, uuid, blob, size, is_meta in repo.index.member_blobs():
+    for _ctx, uuid, blob, size, kind in repo.index.member_blobs():
         mine = per_bundle.setdefault(uuid, set())
-        if is_meta:
+        if kind:
             if blob not in expanded:
-                expanded[blob] = _expand_all(repo, blob)
+                expanded[blob] = _expand_all(repo, blob, kind)
             sizes.update(expanded[blob])
             mine.update(expanded[blob])
         else:
@@ -167,16 +167,16 @@ def bundle_blobs(repo: Repository) -> tuple[dict[str, int], dict[str, set[str]]]
     return sizes, per_bundle
 
 
-def _expand_all(repo: Repository, meta: str) -> dict[str, int]:
+def _expand_all(repo: Repository, meta: str, kind: str) -> dict[str, int]:
     """Data blobs (with sizes) inside a meta blob and the meta blobs under it."""
     out: dict[str, int] = {}
-    stack = [meta]
+    stack = [(meta, kind)]
     while stack:
-        blob = stack.pop()
-        if not repo.blobs.has(blob):
-            continue  # only on the remote: its bytes are not local
+        blob, kind = stack.pop()
+        if blob in out or not repo.blobs.has(blob):
+            continue  # seen, or only on the remote: its bytes are not local
         out[blob] = os.stat(repo.blobs.path(blob)).st_size
-        refs = expand_meta(blob, repo.blobs.read(blob))
+        refs = expand_meta(blob, kind, repo.blobs.read(blob))
         out.update(refs.data)
-        stack.extend(refs.meta)
+        stack.extend((b, m.kind) for b, m in refs.meta.items())
     return out

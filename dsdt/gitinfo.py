@@ -117,10 +117,15 @@ def git_info(path: Path) -> GitInfo | None:
 
 
 def without_credentials(url: str) -> str:
-    """``https://user:token@host/x`` -> ``https://host/x``: no secret leaves through git facts."""
+    """``https://user:token@host/x?private_token=t`` -> ``https://host/x``.
+
+    No secret leaves through git facts: the user information, the query
+    string and the fragment of a URL are dropped.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    rest = rest.split("#", 1)[0].split("?", 1)[0]
     host, slash, path = rest.partition("/")
     return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 

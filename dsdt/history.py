@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dsdt.errors import BundleNotFoundError, DsdtError, UsageError
-from dsdt.objects.codecs import blob_refs
-from dsdt.objects.record import Lineage, load_yaml
+from dsdt.errors import BundleNotFoundError, CorruptObjectError, DsdtError, UsageError
+from dsdt.objects.codecs import blob_refs, load_packed
+from dsdt.objects.gate import parse_tree
+from dsdt.objects.record import Lineage
 from dsdt.objects.summary import DataChange, diff_frames
 
 if TYPE_CHECKING:
@@ -282,7 +283,11 @@ def diff_values(old: dict[str, Any], new: dict[str, Any], read_blob: ReadBlob,
         return [DataChange(path, "type", old=_describe(old), new=_describe(new),
                            detail={"types": [old["type"], new["type"]]})]
     if old["type"] in ("dataframe", "series"):
-        return diff_frames(old, new, path)
+        try:
+            return diff_frames(old, new, path)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise CorruptObjectError(f"the frame node at {path or 'the top'} is malformed "
+                                     f"({type(e).__name__}); run dsdt fsck") from None
     differ = _DIFFERS.get(old["type"], _diff_scalar)
     return differ(old, new, read_blob, path)
 
@@ -292,7 +297,7 @@ def _unpacked(node: dict[str, Any], read_blob: ReadBlob) -> dict[str, Any]:
     if node["type"] != "packed":
         return node
     try:
-        return load_yaml(read_blob(node["blob"]), "packed value")
+        return load_packed(read_blob(node["blob"]), node["blob"])
     except (OSError, DsdtError):
         return node
 
@@ -375,8 +380,9 @@ def _diff_directory(old: dict, new: dict, read_blob: ReadBlob, path: str) -> lis
     if old["tree"] == new["tree"]:
         return out
     try:
-        ta, tb = json.loads(read_blob(old["tree"])), json.loads(read_blob(new["tree"]))
-    except (OSError, DsdtError, ValueError):
+        ta = parse_tree(read_blob(old["tree"]), f"directory tree {old['tree']}")
+        tb = parse_tree(read_blob(new["tree"]), f"directory tree {new['tree']}")
+    except (OSError, DsdtError):
         return [*out, DataChange(path, "files_unknown", old=_describe(old), new=_describe(new))]
     fa = {rel: (blob, size, bool(ex)) for rel, blob, size, ex in ta["files"]}
     fb = {rel: (blob, size, bool(ex)) for rel, blob, size, ex in tb["files"]}

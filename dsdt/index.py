@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsdt._db import LocalConnection
+from dsdt._db import LocalConnection, healing
 from dsdt.objects.codecs import blob_refs
 from dsdt.objects.record import BundleRecord
 
-_SCHEMA_VERSION = "5"
+_SCHEMA_VERSION = "6"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uui
 CREATE INDEX IF NOT EXISTS tags_kv ON tags(key, value);
 CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
 CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_uuid);
-CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta INT,
+CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta TEXT,
     PRIMARY KEY(uuid, blob));
 CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
     name TEXT, created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
@@ -137,18 +137,19 @@ class Index:
         self.path = path
         self.refs_root = refs_root
         self.load_record = load_record
-        self._conn = LocalConnection(path, _setup)
+        self._db = LocalConnection(path, _setup)
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (created, with the schema, on first use)."""
-        return self._conn.get()
+        return self._db.get()
 
     def close(self) -> None:
         """Close this thread's database connection."""
-        self._conn.close()
+        self._db.close()
 
     # --- keeping up to date ------------------------------------------------------------
 
+    @healing
     def refresh(self) -> list[str]:
         """Bring the index up to date with the refs; return problems met (for fsck)."""
         db = self.connect()
@@ -257,11 +258,12 @@ class Index:
         refs = blob_refs(rec.data)  # directly named blobs; trees and packed values as meta
         db.execute("DELETE FROM blobs WHERE uuid=?", (rec.uuid,))
         db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)",
-                       [(rec.uuid, b, s, 0) for b, s in refs.data.items()]
-                       + [(rec.uuid, b, 0, 1) for b in refs.meta])
+                       [(rec.uuid, b, s, None) for b, s in refs.data.items()]
+                       + [(rec.uuid, b, m.limit, m.kind) for b, m in refs.meta.items()])
 
     # --- queries -----------------------------------------------------------------------
 
+    @healing
     def find(self, ctx: str, q: Query) -> list[Row]:
         """Bundles of context ``ctx`` matching ``q``, newest first."""
         self.refresh()
@@ -280,6 +282,7 @@ class Index:
             "AND m.sha=c.sha WHERE c.ctx=? AND c.kind='committed' AND m.kind='bundles'", (ctx,))}
         return [Row(r[0], r[1], r[2], r[3], r[4], r[5], r[0] in committed) for r in rows]
 
+    @healing
     def tags_of(self, uuids: list[str]) -> dict[str, dict[str, str]]:
         """All tags (user and ``__param.``) of the given bundles."""
         out: dict[str, dict[str, str]] = {u: {} for u in uuids}
@@ -293,6 +296,7 @@ class Index:
                 out[uuid][k] = v
         return out
 
+    @healing
     def dependents(self, ctx: str, uuids: list[str]) -> dict[str, list[str]]:
         """Members of ``ctx`` whose lineage names each of ``uuids`` (from the index, no scan)."""
         self.refresh()
@@ -309,31 +313,37 @@ class Index:
                 out[dep].append(uuid)
         return out
 
-    def member_blobs(self, ctx: str | None = None) -> list[tuple[str, str, str, int, bool]]:
-        """``(ctx, uuid, blob, size, is_meta)`` for the blobs members name directly.
+    @healing
+    def member_blobs(self, ctx: str | None = None) -> list[tuple[str, str, str, int, str | None]]:
+        """``(ctx, uuid, blob, size, meta kind)`` for the blobs members name directly.
 
-        Trees and packed values are listed as meta blobs; what is inside them
-        is not (see :func:`dsdt.objects.codecs.expand_meta`).
+        Trees and packed values are listed with their kind (``tree``,
+        ``packed``) and the most bytes they may hold; what is inside them is
+        not (see :func:`dsdt.objects.codecs.expand_meta`). Data blobs have kind
+        None and their declared size.
         """
         self.refresh()
         sql = ("SELECT m.ctx, m.uuid, b.blob, b.size, b.meta FROM members m "
                "JOIN blobs b ON b.uuid = m.uuid WHERE m.kind = 'bundles'")
         rows = (self.connect().execute(sql + " AND m.ctx = ?", (ctx,)) if ctx is not None
                 else self.connect().execute(sql))
-        return [(c, u, b, s, bool(meta)) for c, u, b, s, meta in rows]
+        return [tuple(row) for row in rows]
 
+    @healing
     def member_uuids(self) -> set[str]:
         """Uuids that are members of any context."""
         self.refresh()
         rows = self.connect().execute("SELECT DISTINCT uuid FROM members WHERE kind='bundles'")
         return {u for (u,) in rows}
 
+    @healing
     def member_names(self) -> list[tuple[str, str, str]]:
         """``(ctx, uuid, name)`` of every member of every context."""
         self.refresh()
         return list(self.connect().execute(
             "SELECT ctx, uuid, name FROM members WHERE kind='bundles'"))
 
+    @healing
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()

@@ -35,6 +35,7 @@ from dsdt.errors import (
 from dsdt.index import Index
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import StatCache
+from dsdt.objects.gate import has_control, name_problem
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord, dump_yaml, load_yaml
 from dsdt.refs.names import check_context_name
@@ -162,11 +163,23 @@ class Repository:
         self.refs.create(self._ctx_ref(ctx), dump_yaml(meta).decode())
 
     def context_meta(self, ctx: str) -> dict[str, str | None]:
-        """The binding stored in ``context.yaml``."""
+        """The binding stored in ``context.yaml`` (checked in, so checked here).
+
+        Raises:
+            CorruptObjectError: It is not a mapping of a valid remote context
+                name and a URL (both may be null).
+        """
         text = self.refs.read(self._ctx_ref(self.require_context(ctx)))
         meta = load_yaml(text or "", f"context {ctx}")
-        if not isinstance(meta, dict):
-            raise CorruptObjectError(f"refs/contexts/{ctx}/context.yaml is not a mapping")
+        where = f"refs/contexts/{ctx}/context.yaml"
+        if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
+            raise CorruptObjectError(f"{where} is not a context description; run dsdt fsck")
+        remote, url = meta["remote_context"], meta["remote_url"]
+        if remote is not None and name_problem(remote, allow_space=False):
+            raise CorruptObjectError(f"{where} names remote context {str(remote)[:40]!r}, "
+                                     "which is not a valid context name")
+        if url is not None and (not isinstance(url, str) or has_control(url)):
+            raise CorruptObjectError(f"{where} holds a malformed remote URL")
         return meta
 
     def bind_remote(self, ctx: str, remote_context: str, remote_url: str) -> None:

@@ -201,7 +201,7 @@ def test_interrupted_push_resumes(repos: Repos, remote_url: str,
         original(self, *args, **kwargs)
         put = self.transport.put
 
-        def flaky(key: str, data: bytes, *, if_absent: bool = False) -> bool:
+        def flaky(key: str, data: bytes, *, if_absent: bool = False) -> str | None:
             if key.startswith("blobs/"):  # data uploads; records and the ref pass
                 calls["n"] += 1
                 if calls["n"] == 6:
@@ -322,12 +322,12 @@ def test_interrupted_pull_resumes(repos: Repos, remote_url: str,
         init(self, *args, **kwargs)
         get = self.transport.get
 
-        def flaky(key: str) -> bytes:
+        def flaky(key: str, limit: int | None = None) -> bytes:
             if key.startswith("blobs/"):  # data downloads; records and refs pass
                 calls["n"] += 1
                 if calls["n"] == 4:
                     raise RemoteError("injected: timeout")
-            return get(key)
+            return get(key, limit)
 
         self.transport.get = flaky  # type: ignore[method-assign]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dsdt.errors import ConflictError, NotFoundError, RemoteError, UsageError
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
 from dsdt.remote.local import LocalTransport
 from dsdt.remote.open import canonical_url, open_transport, parse_url
 from dsdt.remote.s3 import MiB, S3Transport
@@ -40,17 +40,50 @@ def _missing(transport: Transport, tmp_path: Path) -> Transport:
 
 
 def test_put_get_size_delete(transport: Transport) -> None:
-    assert transport.put("a/b/c.yaml", b"hello") is True
+    first = transport.put("a/b/c.yaml", b"hello")
+    assert first and transport.stamp("a/b/c.yaml") == first
     assert transport.get("a/b/c.yaml") == b"hello"
     assert transport.size("a/b/c.yaml") == 5
-    assert transport.put("a/b/c.yaml", b"bye") is True  # plain put overwrites
+    second = transport.put("a/b/c.yaml", b"bye")  # plain put overwrites
+    assert second and second != first and transport.stamp("a/b/c.yaml") == second
     assert transport.get("a/b/c.yaml") == b"bye"
-    assert transport.put("empty", b"") is True
+    assert transport.put("empty", b"")
     assert transport.get("empty") == b""
     assert transport.size("empty") == 0
     transport.delete("a/b/c.yaml")
     assert transport.size("a/b/c.yaml") is None
+    assert transport.stamp("a/b/c.yaml") is None
     transport.delete("a/b/c.yaml")  # already gone: no error
+
+
+def test_stamp_changes_with_any_write_of_the_same_size(transport: Transport) -> None:
+    """A stamp proves the bytes are the ones written then: a same-size overwrite changes it."""
+    stamp = transport.put("blobs/x", b"good bytes")
+    transport.put("blobs/x", b"evil bytes")
+    assert transport.stamp("blobs/x") not in (None, stamp)
+
+
+def test_reads_are_capped(transport: Transport, tmp_path: Path) -> None:
+    transport.put("blobs/big", b"x" * 1000)
+    assert transport.get("blobs/big", limit=1000) == b"x" * 1000
+    with pytest.raises(CorruptObjectError, match="larger than the 999 bytes"):
+        transport.get("blobs/big", limit=999)
+    dest = tmp_path / "dl" / "big"
+    dest.parent.mkdir()
+    with pytest.raises(CorruptObjectError):
+        transport.get_file("blobs/big", dest, limit=10)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    with pytest.raises(CorruptObjectError):
+        transport.sha256("blobs/big", limit=10)
+
+
+def test_sha256_reads_the_bytes(transport: Transport) -> None:
+    import hashlib
+
+    transport.put("blobs/h", b"content")
+    assert transport.sha256("blobs/h") == hashlib.sha256(b"content").hexdigest()
+    with pytest.raises(NotFoundError):
+        transport.sha256("blobs/none")
 
 
 def test_missing_key(transport: Transport, tmp_path: Path) -> None:
@@ -81,8 +114,8 @@ def test_list(transport: Transport) -> None:
 
 
 def test_put_if_absent(transport: Transport) -> None:
-    assert transport.put("obj/x", b"one", if_absent=True) is True
-    assert transport.put("obj/x", b"two", if_absent=True) is False
+    assert transport.put("obj/x", b"one", if_absent=True)
+    assert transport.put("obj/x", b"two", if_absent=True) is None
     assert transport.get("obj/x") == b"one"
 
 
@@ -202,10 +235,50 @@ def test_local_hides_temp_and_lock_files(tmp_path: Path) -> None:
     assert list(t.list("")) == ["refs/r"]
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "./a", "x.lock"])
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "./a", "x.lock", "a\0b"])
 def test_local_rejects_bad_keys(tmp_path: Path, key: str) -> None:
     with pytest.raises(UsageError):
         LocalTransport(tmp_path).put(key, b"x")
+
+
+def test_local_never_follows_symlinks(tmp_path: Path) -> None:
+    """Whoever writes to a directory remote cannot make dsdt read or write outside it."""
+    root, outside = tmp_path / "remote", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"private")
+    t = LocalTransport(root)
+    (root / "blobs").mkdir()
+    (root / "blobs" / "ab").symlink_to(outside)  # a planted directory symlink
+    (root / "blobs" / "cd").mkdir()
+    (root / "blobs" / "cd" / "file").symlink_to(outside / "secret")
+    (root / "blobs" / "cd" / "zero").symlink_to("/dev/zero")
+    for key in ("blobs/ab/secret", "blobs/cd/file", "blobs/cd/zero"):
+        with pytest.raises(CorruptObjectError, match="symlink"):
+            t.get(key)
+        assert t.size(key) is None and t.stamp(key) is None
+    with pytest.raises(CorruptObjectError, match="symlink"):
+        t.put("blobs/ab/new", b"x")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    t.put("blobs/cd/file", b"replaced")  # the link itself is replaced, not its target
+    assert (outside / "secret").read_bytes() == b"private"
+    assert t.get("blobs/cd/file") == b"replaced"
+    assert sorted(t.list("")) == ["blobs/cd/file"]
+
+
+def test_leftovers_of_killed_writers(transport: Transport, tmp_path: Path) -> None:
+    assert list(transport.leftovers()) == []
+    if isinstance(transport, LocalTransport):
+        (transport.root / "blobs" / "ab").mkdir(parents=True)
+        (transport.root / "blobs" / "ab" / ".abc.0123456789ab.tmp").write_bytes(b"part")
+    else:
+        transport.client.create_multipart_upload(Bucket=transport.bucket,
+                                                 Key="some/prefix/blobs/ab/abc")
+    [left] = transport.leftovers()
+    assert left.name.startswith("blobs/ab/")
+    assert list(transport.list("")) == []  # never a key
+    transport.remove_leftover(left)
+    assert list(transport.leftovers()) == []
 
 
 def test_s3_prefix_isolation(s3_bucket: tuple[str, str]) -> None:
@@ -224,7 +297,7 @@ def test_s3_explicit_endpoint(s3_bucket: tuple[str, str], monkeypatch: pytest.Mo
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     t = S3Transport(bucket, "x", endpoint_url=endpoint)
     t.check()
-    assert t.put("k", b"v", if_absent=True)
+    assert t.put("k", b"v", if_absent=True) is not None
 
 
 def test_s3_no_credentials(s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,22 +92,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         SystemExit: Always; 0 on success, the error's exit code otherwise
             (2 for usage errors, 130 on Ctrl-C).
     """
-    from dsdt.errors import DsdtError
+    from dsdt.errors import DsdtError, FileSystemError
 
     command = _command()
     try:
         code = command.main(args=list(argv) if argv is not None else None, prog_name="dsdt",
                             standalone_mode=False)
     except DsdtError as e:
-        print(f"dsdt: error: {_one_line(e)}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        _fail(_one_line(e), e.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         print(file=sys.stderr)
         sys.exit(130)
     except typer.TyperException as e:  # typer's (vendored click) usage errors
         _show_usage_error(e)
         sys.exit(e.exit_code)
+    except OSError as e:  # the disk is full, a directory is read-only...
+        where = f": {e.filename}" if e.filename else ""
+        _fail(f"{e.strerror or _one_line(e)}{where}", FileSystemError.exit_code)
+    except (MemoryError, RecursionError) as e:
+        _fail(f"out of memory or stack ({type(e).__name__}); the input is too large or too "
+              "deeply nested", 1)
+    except Exception as e:
+        import logging
+
+        logging.getLogger("dsdt").debug("internal error", exc_info=True)
+        _fail(f"internal error {type(e).__name__}: {_one_line(e)} (re-run with -v for the "
+              "traceback, and please report it)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"dsdt: error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 @functools.cache

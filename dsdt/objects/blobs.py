@@ -15,12 +15,13 @@ import hashlib
 import itertools
 import os
 import queue
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from dsdt._fs import fsync_dir
-from dsdt.errors import CorruptObjectError, NotFoundError
+from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_path
 from dsdt.objects.ids import is_sha256
 
@@ -44,7 +45,14 @@ class BlobStore:
         self._tmp_prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
 
     def path(self, blob_id: str) -> Path:
-        """Where blob ``blob_id`` lives (whether or not it exists)."""
+        """Where blob ``blob_id`` lives (whether or not it exists).
+
+        Raises:
+            CorruptObjectError: ``blob_id`` is not 64 lower-case hex digits (it
+                came from a hostile or broken record; it never names a path).
+        """
+        if not is_sha256(blob_id):
+            raise CorruptObjectError(f"{str(blob_id)[:80]!r} is not a blob id; run dsdt fsck")
         return self.root / blob_id[:2] / blob_id
 
     def has(self, blob_id: str) -> bool:
@@ -64,10 +72,14 @@ class BlobStore:
                 f"blob {blob_id} is not in the local cache; pull the bundle with localize"
             ) from None
 
-    def read(self, blob_id: str) -> bytes:
-        """The whole content of a blob."""
+    def read(self, blob_id: str, limit: int | None = None) -> bytes:
+        """The whole content of a blob (refused if it holds more than ``limit`` bytes)."""
         with self.open(blob_id) as f:
-            return f.read()
+            data = f.read() if limit is None else f.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise CorruptObjectError(f"blob {blob_id} is larger than the {limit} bytes its "
+                                     "record allows; run dsdt fsck")
+        return data
 
     def _mkdir(self, path: Path) -> None:
         key = str(path)
@@ -132,7 +144,7 @@ class BlobStore:
             if not self.has(blob_id):
                 self._link_in(src, blob_id, sync)
             return blob_id, size
-        fd = os.open(src, os.O_RDONLY)
+        fd = _open_regular(src)
         try:
             size = os.fstat(fd).st_size
             if size <= _SMALL:
@@ -144,7 +156,7 @@ class BlobStore:
         return self._put_large(src, sync)
 
     def _put_large(self, src: Path, sync: bool) -> tuple[str, int]:
-        src_fd = os.open(src, os.O_RDONLY)
+        src_fd = _open_regular(src)
         tmp = self.new_tmp()
         try:
             dst_fd = self.create(tmp)
@@ -370,6 +382,19 @@ def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:
 def hash_file(path: Path) -> tuple[str, int]:
     """Return ``(sha256 hex, size)`` of a file."""
     return hash_path(path)
+
+
+def _open_regular(path: Path) -> int:
+    """Open a user's file for reading, refusing anything but a regular file.
+
+    ``O_NONBLOCK`` keeps a FIFO swapped in after the caller's check from
+    blocking the open; it changes nothing for regular files.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PathError(f"{path} is not a regular file; nothing was stored")
+    return fd
 
 
 def _fsync_file(path: Path) -> None:

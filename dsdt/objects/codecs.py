@@ -15,15 +15,18 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dsdt.errors import UnsupportedValueError
+from dsdt.objects import gate
 from dsdt.objects.blobs import BlobStore
-from dsdt.objects.files import FileDecoder, FileEncoder
+from dsdt.objects.files import FileDecoder, FileEncoder, tree_blobs
 from dsdt.objects.record import dump_yaml, load_yaml
 
 _INLINE_LIMIT = 4096  # str/bytes longer than this go to a blob
 _PACK_LIMIT = 64 * 1024  # a node tree whose YAML is larger is stored as a blob
+_BIG_INT_BITS = 13_000  # ints this large are stored in hex (decimal text is capped at 4300 digits)
+TREE_LIMIT = 64 << 20  # a tree blob holds at most this much besides 8 KiB per file it lists
 
 _SUPPORTED = (
     "None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset, numpy scalars and "
@@ -121,6 +124,8 @@ class Encoder:
         t = type(v)
         if v is None:
             return {"type": "none"}
+        if t is int and v.bit_length() > _BIG_INT_BITS:
+            return {"type": "int", "hex": format(v, "x")}
         if t in (bool, int, float):
             return {"type": t.__name__, "value": v}
         if t is str:
@@ -195,14 +200,17 @@ class Decoder:
     """Turns nodes back into Python values.
 
     Args:
-        blob_path: Returns a readable local path for a blob id (fetching it if
-            the store knows how).
+        blob_path: Returns a readable local path for a blob id, given its
+            declared size (fetching it if the store knows how).
         files: Presents file and directory nodes as local paths.
     """
 
-    def __init__(self, blob_path: Callable[[str], Path], files: FileDecoder) -> None:
+    def __init__(self, blob_path: Callable[[str, int], Path], files: FileDecoder) -> None:
         self.blob_path = blob_path
         self.files = files
+
+    def _blob(self, node: dict[str, Any]) -> Path:
+        return self.blob_path(node["blob"], node["size"])
 
     def decode(self, node: dict[str, Any]) -> Any:
         """The value a node stands for."""
@@ -219,19 +227,19 @@ class Decoder:
         return bool(node["value"])
 
     def _d_int(self, node: dict[str, Any]) -> int:
-        return int(node["value"])
+        return int(node["hex"], 16) if "hex" in node else int(node["value"])
 
     def _d_float(self, node: dict[str, Any]) -> float:
         return float(node["value"])
 
     def _d_str(self, node: dict[str, Any]) -> str:
         if "blob" in node:
-            return self.blob_path(node["blob"]).read_bytes().decode("utf-8", "surrogatepass")
+            return self._blob(node).read_bytes().decode("utf-8", "surrogatepass")
         return str(node["value"])
 
     def _d_bytes(self, node: dict[str, Any]) -> bytes:
         if "blob" in node:
-            return self.blob_path(node["blob"]).read_bytes()
+            return self._blob(node).read_bytes()
         return base64.b64decode(node["b64"])
 
     def _d_list(self, node: dict[str, Any]) -> list[Any]:
@@ -250,8 +258,7 @@ class Decoder:
         return {self.decode(k): self.decode(v) for k, v in node["items"]}
 
     def _d_packed(self, node: dict[str, Any]) -> Any:
-        inner = load_yaml(self.blob_path(node["blob"]).read_bytes(), f"packed value {node['blob']}")
-        return self.decode(inner)
+        return self.decode(load_packed(self._blob(node).read_bytes(), node["blob"]))
 
     def _d_npscalar(self, node: dict[str, Any]) -> Any:
         import numpy as np
@@ -261,12 +268,12 @@ class Decoder:
     def _d_ndarray(self, node: dict[str, Any]) -> Any:
         from dsdt.objects import frames
 
-        return frames.read_array(node, self.blob_path(node["blob"]))
+        return frames.read_array(node, self._blob(node))
 
     def _d_dataframe(self, node: dict[str, Any]) -> Any:
         from dsdt.objects import frames
 
-        return frames.read_frame(node, self.blob_path(node["blob"]))
+        return frames.read_frame(node, self._blob(node))
 
     _d_series = _d_dataframe
 
@@ -280,46 +287,88 @@ class Decoder:
         return self.files.present_directory(node)
 
 
+def load_packed(data: bytes, blob_id: str) -> dict[str, Any]:
+    """The node tree stored in a packed-value blob, through the validation gate."""
+    what = f"packed value {blob_id}"
+    return gate.check_node(load_yaml(data, what), what)
+
+
+class MetaBlob(NamedTuple):
+    """A blob that describes part of a value: a directory tree or a packed node tree."""
+
+    kind: str  # "tree" or "packed"
+    limit: int  # the most bytes it may hold (a download stops beyond)
+
+
 @dataclass
 class BlobRefs:
     """The blobs a value node needs.
 
     Attributes:
-        data: Bulk data blobs and their sizes in bytes.
+        data: Bulk data blobs and their declared sizes in bytes.
         meta: Directory trees and packed values: small blobs that describe the
             value and travel with the metadata (pulled even without localize).
     """
 
     data: dict[str, int] = field(default_factory=dict)
-    meta: set[str] = field(default_factory=set)
+    meta: dict[str, MetaBlob] = field(default_factory=dict)
 
     def all(self) -> set[str]:
         """Every blob id."""
-        return set(self.data) | self.meta
+        return set(self.data) | set(self.meta)
+
+    def limits(self) -> dict[str, int]:
+        """Every blob id with the most bytes it may hold (what a download is capped at)."""
+        return {**{b: m.limit for b, m in self.meta.items()}, **self.data}
+
+    def update(self, other: BlobRefs) -> None:
+        """Add what ``other`` names."""
+        self.data.update(other.data)
+        self.meta.update(other.meta)
 
 
-def blob_refs(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = None) -> BlobRefs:
-    """The blobs a node refers to, looking inside trees and packed values when it can.
+def meta_of(node: dict[str, Any]) -> tuple[str, MetaBlob] | None:
+    """The meta blob a (validated) node names directly, if any."""
+    if "tree" in node:
+        return node["tree"], MetaBlob("tree", TREE_LIMIT + 8192 * int(node.get("files", 0)))
+    if node["type"] == "packed":
+        return node["blob"], MetaBlob("packed", int(node["size"]))
+    return None
+
+
+def blob_refs(node: dict[str, Any],
+              read_blob: Callable[[str, int], bytes] | None = None) -> BlobRefs:
+    """The blobs a validated node refers to, looking inside trees and packed values when it can.
+
+    The walk is iterative and visits a shared node, tree or packed value once.
 
     Args:
-        node: A value node.
-        read_blob: Reads a (meta) blob's bytes; without it, blobs listed inside
-            trees and packed values are not found.
+        node: A value node (from a record, which passed the gate).
+        read_blob: Reads a (meta) blob's bytes, given the most it may hold;
+            without it, blobs listed inside trees and packed values are not found.
     """
     refs = BlobRefs()
     stack = [node]
+    seen: set[int] = set()
     while stack:
         n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        meta = meta_of(n)
+        if meta is not None:
+            blob_id, m = meta
+            if blob_id not in refs.meta:
+                refs.meta[blob_id] = m
+                if read_blob is not None:
+                    data = read_blob(blob_id, m.limit)
+                    if m.kind == "tree":
+                        refs.data.update(tree_blobs(data, blob_id))
+                    else:
+                        stack.append(load_packed(data, blob_id))
+            continue
         kind = n["type"]
-        if "tree" in n:
-            refs.meta.add(n["tree"])
-            if read_blob is not None:
-                refs.data.update(FileDecoder.tree_blobs(read_blob(n["tree"])))
-        if kind == "packed":
-            refs.meta.add(n["blob"])
-            if read_blob is not None:
-                stack.append(load_yaml(read_blob(n["blob"]), "packed value"))
-        elif "blob" in n:
+        if "blob" in n:
             refs.data[n["blob"]] = int(n.get("size", 0))
         elif kind in ("list", "tuple", "set", "frozenset"):
             stack.extend(n["items"])
@@ -329,15 +378,12 @@ def blob_refs(node: dict[str, Any], read_blob: Callable[[str], bytes] | None = N
     return refs
 
 
-def expand_meta(blob_id: str, data: bytes) -> BlobRefs:
+def expand_meta(blob_id: str, kind: str, data: bytes) -> BlobRefs:
     """The blobs listed inside a meta blob: a directory tree or a packed value.
 
     Packed values may name trees and packed values again; those come back in
     ``meta`` for the caller to expand in turn.
     """
-    if data[:1] == b"{":
-        try:
-            return BlobRefs(data=FileDecoder.tree_blobs(data))
-        except (ValueError, KeyError):
-            pass
-    return blob_refs(load_yaml(data, f"packed value {blob_id}"))
+    if kind == "tree":
+        return BlobRefs(data=tree_blobs(data, blob_id))
+    return blob_refs(load_packed(data, blob_id))

@@ -20,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dsdt._db import LocalConnection
+from dsdt._db import LocalConnection, healing
 from dsdt._fs import link_or_copy
-from dsdt.errors import PathError
+from dsdt.errors import CorruptObjectError, PathError
 from dsdt.objects.blobs import BlobStore
+from dsdt.objects.gate import parse_tree
 
 _WORKERS = 4
 _LARGE = 1 << 20  # files above this size are stored on worker threads
@@ -50,6 +51,7 @@ class StatCache:
     def _key(st: os.stat_result) -> tuple[int, int, int, int]:
         return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
+    @healing
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
         """Blob ids of the given (path, stat) pairs that are known and unchanged."""
         if not items or not self.path.exists():
@@ -67,6 +69,7 @@ class StatCache:
         stats = dict(items)
         return {r[0]: r[5] for r in rows if self._key(stats[r[0]]) == tuple(r[1:5])}
 
+    @healing
     def store_many(self, items: list[tuple[str, os.stat_result, str]]) -> None:
         """Remember blob ids of files whose mtime is outside the racy window."""
         now = time.time_ns()
@@ -81,6 +84,24 @@ class StatCache:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+
+def _inside(real: str, top: str | None) -> bool:
+    """True if the resolved path ``real`` is ``top`` or below it."""
+    return top is not None and (real == top or real.startswith(top + os.sep))
+
+
+def _stat(path: Path) -> os.stat_result:
+    """``os.stat``; an unreadable path is a :class:`PathError`."""
+    try:
+        return os.stat(path)
+    except OSError as e:
+        raise PathError(f"cannot read {path} ({e.strerror}); nothing was stored") from None
+
+
+def tree_blobs(data: bytes, blob_id: str) -> dict[str, int]:
+    """Blob ids and sizes listed in a tree blob (validated)."""
+    return {e[1]: e[2] for e in parse_tree(data, f"directory tree {blob_id}")["files"]}
 
 
 def _racy_window_ns(st: os.stat_result) -> int:
@@ -99,14 +120,18 @@ class FileEncoder:
         stat_cache: Lets unchanged files skip hashing.
         follow_symlinks: Store what symlinks pointing outside an added
             directory point to, instead of refusing them.
+        private: The repository's own ``.dsdt`` directory: never stored (a
+            directory holding it is stored without it), except the view.
     """
 
     def __init__(self, blobs: BlobStore, view_dir: Path, stat_cache: StatCache | None = None,
-                 follow_symlinks: bool = False) -> None:
+                 follow_symlinks: bool = False, private: Path | None = None) -> None:
         self.blobs = blobs
         self.view_dir = view_dir
         self.stat_cache = stat_cache
         self.follow_symlinks = follow_symlinks
+        self.private = str(private.resolve()) if private is not None else None
+        self.views = os.path.join(self.private, "cache", "views") if self.private else None
         self._used: set[str] = set()
         self._done: dict[str, dict[str, Any]] = {}
 
@@ -122,20 +147,39 @@ class FileEncoder:
 
     def encode_path(self, path: Path, *, from_target: bool = False,
                     as_list: bool = False) -> dict[str, Any]:
-        """Ingest a file or directory; return its node."""
+        """Ingest a file or directory; return its node.
+
+        Raises:
+            PathError: It is missing, unreadable, a symlink loop, not a regular
+                file or directory (a FIFO would block forever), or dsdt's own
+                repository directory.
+        """
         try:
             real = str(path.resolve(strict=True))
         except (FileNotFoundError, RuntimeError):
-            raise PathError(f"{path} does not exist; nothing was stored") from None
+            raise PathError(f"{path} does not exist (or is a symlink loop); nothing was "
+                            "stored") from None
+        except OSError as e:
+            raise PathError(f"{path} cannot be read ({e.strerror}); nothing was stored") from None
         if real in self._done:
             return self._done[real]
         rel = self._managed_rel(path)
-        if Path(real).is_dir():
+        if rel is None and self._is_private(real) and not _inside(real, self.views):
+            raise PathError(f"{path} is inside dsdt's own repository directory {self.private}; "
+                            "nothing was stored")
+        st = _stat(Path(real))
+        if stat.S_ISDIR(st.st_mode):
             node = self._directory(Path(real), rel or self._claim(path.name or "root"), as_list)
+        elif stat.S_ISREG(st.st_mode):
+            node = self._file(Path(real), st, rel or self._claim(path.name))
         else:
-            node = self._file(Path(real), rel or self._claim(path.name))
+            raise PathError(f"{path} is not a regular file or directory (a pipe, socket or "
+                            "device); nothing was stored")
         self._done[real] = node
         return node
+
+    def _is_private(self, real: str) -> bool:
+        return _inside(real, self.private)
 
     def _managed_rel(self, path: Path) -> str | None:
         try:
@@ -153,8 +197,7 @@ class FileEncoder:
         self._used.add(rel)
         return rel
 
-    def _file(self, real: Path, rel: str) -> dict[str, Any]:
-        st = real.stat()
+    def _file(self, real: Path, st: os.stat_result, rel: str) -> dict[str, Any]:
         [(blob_id, size)] = self._ingest([(str(real), st)])
         return {"type": "file", "path": rel, "blob": blob_id, "size": size,
                 "exec": bool(st.st_mode & 0o111)}
@@ -178,18 +221,25 @@ class FileEncoder:
         stack: list[tuple[str, str]] = [(str(root), "")]
         while stack:
             directory, prefix = stack.pop()
-            with os.scandir(directory) as it:
-                entries = list(it)
+            try:
+                with os.scandir(directory) as it:
+                    entries = list(it)
+            except OSError as e:
+                raise PathError(f"cannot list {directory} ({e.strerror}); nothing was "
+                                "stored") from None
             if not entries and prefix:
                 dirs.append(prefix.rstrip("/"))
             for e in entries:
                 rel = prefix + e.name
                 if e.is_symlink():
                     real = str(self._check_link(root, Path(e.path)))
-                    is_dir, st = os.path.isdir(real), os.stat(real)
+                    st = _stat(Path(real))
+                    is_dir = stat.S_ISDIR(st.st_mode)
                 else:
                     real, is_dir = e.path, e.is_dir(follow_symlinks=False)
                     st = None if is_dir else e.stat(follow_symlinks=False)
+                if is_dir and self._is_private(real):
+                    continue  # the repository itself, as git skips .git
                 if is_dir:
                     if real not in seen:
                         seen.add(real)
@@ -199,7 +249,10 @@ class FileEncoder:
         return files, dirs
 
     def _check_link(self, root: Path, link: Path) -> Path:
-        target = link.resolve()
+        try:
+            target = link.resolve()
+        except (RuntimeError, OSError):
+            raise PathError(f"{link} is a symlink loop; nothing was stored") from None
         if not self.follow_symlinks and not target.is_relative_to(root):
             raise PathError(
                 f"{link} is a symlink to {target}, outside {root}; nothing was stored "
@@ -226,7 +279,11 @@ class FileEncoder:
                     # A large copy is flushed on its copy thread while it is hashed; small
                     # ones are flushed together by the one sync() below.
                     big = st.st_size > _LARGE
-                    out.append(blobs.put_file(Path(path), how=how, sync=big))
+                    try:
+                        out.append(blobs.put_file(Path(path), how=how, sync=big))
+                    except (PermissionError, IsADirectoryError, FileNotFoundError) as e:
+                        raise PathError(f"cannot read {path} ({e.strerror}); nothing was "
+                                        "stored") from None
             return out
 
         # Small files go one by one (threads only add lock hand-offs for page-cache
@@ -261,6 +318,8 @@ class FileDecoder:
         self.blobs = blobs
         self.view_dir = view_dir
         self.remote = remote
+        self._view_real = os.path.realpath(view_dir)
+        self._contained: set[str] = set()
 
     def present_file(self, node: dict[str, Any]) -> str:
         """Local path of a file node (linked into the view), or its remote URL."""
@@ -275,42 +334,57 @@ class FileDecoder:
         tree = self.read_tree(node["tree"])
         as_list = node.get("as") == "list"
         if not as_list and self.remote is not None:
-            self.remote.fetch([e[1] for e in tree["files"] if not self.blobs.has(e[1])])
+            self.remote.fetch({e[1]: e[2] for e in tree["files"] if not self.blobs.has(e[1])})
         paths = []
         for rel, blob_id, size, _exec in tree["files"]:
             path = root / rel
             local = self._materialize(path, blob_id, size)
             paths.append(str(path) if local else self.remote.url_of(blob_id))
-        for rel in tree["dirs"]:
-            (root / rel).mkdir(parents=True, exist_ok=True)
-        root.mkdir(parents=True, exist_ok=True)
-        return paths if node.get("as") == "list" else str(root)
+        for rel in [*tree["dirs"], "."]:
+            self._mkdir(root / rel)
+        return paths if as_list else str(root)
 
     def read_tree(self, tree_id: str) -> dict[str, Any]:
-        """The parsed tree blob of a directory node."""
-        return json.loads(self.blobs.read(tree_id))
-
-    @staticmethod
-    def tree_blobs(tree: bytes) -> dict[str, int]:
-        """Blob ids and sizes listed in a tree blob."""
-        return {e[1]: e[2] for e in json.loads(tree)["files"]}
+        """The parsed, validated tree blob of a directory node."""
+        return parse_tree(self.blobs.read(tree_id), f"directory tree {tree_id}")
 
     def _materialize(self, path: Path, blob_id: str, size: int) -> bool:
         """Link a blob into the view; False if it is only on the remote."""
         src = self.blobs.path(blob_id)
+        self._mkdir(path.parent)
         try:
-            st = path.stat()
+            st = os.lstat(path)
         except FileNotFoundError:
             st = None
-        if st is not None and st.st_size == size and src.exists():
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and src.exists():
             return True
-        if st is not None:
-            path.unlink()
         if not src.exists():
             if self.remote is not None:
                 return False
             raise PathError(f"{path.name}: its data (blob {blob_id}) is not in the local cache; "
                             "pull the bundle with localize")
-        with contextlib.suppress(FileExistsError):  # another reader made it at the same moment
-            link_or_copy(src, path)
+        try:
+            if st is not None:
+                path.unlink()
+            with contextlib.suppress(FileExistsError):  # another reader made it at the same moment
+                link_or_copy(src, path)
+        except OSError as e:
+            raise PathError(f"cannot show {path} ({e.strerror}); remove the bundle's view "
+                            f"{self.view_dir} and read it again") from None
         return True
+
+    def _mkdir(self, directory: Path) -> None:
+        """Make a directory of the view, refusing one that resolves outside it."""
+        key = str(directory)
+        if key in self._contained:
+            return
+        real = os.path.realpath(directory)
+        if real != self._view_real and not real.startswith(self._view_real + os.sep):
+            raise CorruptObjectError(f"{directory} resolves to {real}, outside the bundle's view "
+                                     f"{self.view_dir}; nothing was written there")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise PathError(f"cannot make {directory} ({e.strerror}); remove the bundle's view "
+                            f"{self.view_dir} and read it again") from None
+        self._contained.add(key)

@@ -8,8 +8,8 @@ import uuid as _uuid
 
 from dsdt.errors import UsageError
 
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_uuid() -> str:
@@ -19,7 +19,7 @@ def new_uuid() -> str:
 
 def is_uuid(text: str) -> bool:
     """True if ``text`` is a canonical lower-case uuid."""
-    return isinstance(text, str) and bool(_UUID_RE.match(text))
+    return isinstance(text, str) and _UUID_RE.fullmatch(text) is not None
 
 
 def check_uuid(text: str) -> str:
@@ -33,7 +33,7 @@ def check_uuid(text: str) -> str:
 
 def is_sha256(text: str) -> bool:
     """True if ``text`` is a lower-case hex sha256 digest."""
-    return isinstance(text, str) and bool(_SHA_RE.match(text))
+    return isinstance(text, str) and _SHA_RE.fullmatch(text) is not None
 
 
 def sha256_bytes(data: bytes) -> str:

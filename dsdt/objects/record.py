@@ -16,16 +16,23 @@ from typing import Any
 import yaml
 
 from dsdt.errors import CorruptObjectError
+from dsdt.objects import gate
 from dsdt.objects.ids import is_uuid
 
 RECORD_FORMAT = 1
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The safe dumper, writing shared objects out in full: no anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(obj: Any) -> bytes:
-    """Canonical YAML bytes of plain data: sorted keys, UTF-8, block style."""
+    """Canonical YAML bytes of plain data: sorted keys, UTF-8, block style, no aliases."""
     text = yaml.dump(
         obj, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
     )
@@ -33,11 +40,19 @@ def dump_yaml(obj: Any) -> bytes:
 
 
 def load_yaml(data: bytes | str, what: str) -> Any:
-    """Parse YAML with the safe loader; a parse error is a :class:`CorruptObjectError`."""
+    """Parse YAML with the safe loader, through the gate's depth and size checks.
+
+    Raises:
+        CorruptObjectError: It does not parse, is nested too deeply, or expands
+            beyond its size (an alias bomb).
+    """
     try:
-        return yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader, never yaml.Loader
+        doc = yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader, never yaml.Loader
     except yaml.YAMLError as e:
         raise CorruptObjectError(f"{what} is not valid YAML: {_one_line(e)}") from None
+    except (ValueError, RecursionError) as e:  # e.g. an int of more than 4300 digits
+        raise CorruptObjectError(f"{what} is not valid YAML: {_one_line(e)}") from None
+    return gate.check_plain(doc, len(data), what)
 
 
 def _one_line(e: Exception) -> str:
@@ -103,11 +118,17 @@ class BundleRecord:
 
     @classmethod
     def from_dict(cls, d: Any, what: str = "record") -> BundleRecord:
-        """Validate plain data and build a record from it."""
+        """Validate plain data (the gate: schema, names, value nodes) and build a record.
+
+        Raises:
+            CorruptObjectError: It is not a record dsdt could have written.
+        """
         try:
-            return _build(d)
-        except (KeyError, TypeError, ValueError) as e:
+            rec = _build(d)
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise CorruptObjectError(f"{what} does not follow the record schema: {e}") from None
+        gate.check_node(rec.data, what)
+        return rec
 
 
 def now_iso() -> str:
@@ -126,11 +147,18 @@ def _build(d: Any) -> BundleRecord:
     _require(is_uuid(d["uuid"]), "uuid is not a uuid")
     for key in ("name", "processing_name", "owner", "presentation"):
         _require(isinstance(d[key], str), f"{key} is not a string")
+    _require(d["name"] == "" or gate.name_problem(d["name"], True) is None,
+             f"name {d['name'][:40]!r} is not a valid bundle name")
     created = d["created"]
     _require(isinstance(created, str), "created is not a string")
-    _require(datetime.fromisoformat(created).tzinfo is not None, "created has no time zone")
+    when = datetime.fromisoformat(created)
+    _require(when.tzinfo is not None, "created has no time zone")
+    when.timestamp()  # OverflowError for dates outside what the index can order
     for key in ("tags", "params"):
         _require(_is_str_map(d[key]), f"{key} is not a string-to-string mapping")
+        _require(all(k and not gate.has_control(k) and "\0" not in v
+                     for k, v in d[key].items()),
+                 f"a key of {key} is empty or has control characters, or a value has NUL")
     _require(isinstance(d["data"], dict) and isinstance(d["data"].get("type"), str),
              "data is not a value node")
     return BundleRecord(
@@ -153,7 +181,9 @@ def _lineage(d: Any) -> Lineage:
         depends_on.append(Dependency(**dep))
     _require(isinstance(d["code_ref"], str) and isinstance(d["code_hash"], str),
              "lineage code fields are not strings")
-    _require(isinstance(d["git"], dict), "lineage.git is not a mapping")
+    _require(isinstance(d["git"], dict) and all(
+        isinstance(k, str) and isinstance(v, str | bool) for k, v in d["git"].items()),
+        "lineage.git is not a mapping of text facts")
     for key in ("start_time", "stop_time"):
         _require(isinstance(d[key], int | float) and not isinstance(d[key], bool),
                  f"lineage.{key} is not a number")

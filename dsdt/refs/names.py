@@ -13,44 +13,14 @@ import re
 from typing import Any
 
 from dsdt.errors import InvalidNameError, UsageError
+from dsdt.objects.gate import name_problem
 
-_BAD_ALWAYS = re.compile(r"[\x00-\x1f\x7f/\\~^:?*\[]")
-_MAX_BYTES = 255
-
-
-def _problem(name: str, allow_space: bool) -> str | None:
-    if not name:
-        return "it is empty"
-    if len(name.encode("utf-8", "surrogatepass")) > _MAX_BYTES:
-        return f"it is longer than {_MAX_BYTES} bytes"
-    if m := _BAD_ALWAYS.search(name):
-        return f"it contains {m.group()!r}"
-    if not allow_space and any(c.isspace() for c in name):
-        return "it contains whitespace"
-    if name != name.strip():
-        return "it starts or ends with whitespace"
-    if name.startswith("."):
-        return "it starts with '.'"
-    if name.endswith("."):
-        return "it ends with '.'"
-    if ".." in name:
-        return "it contains '..'"
-    if name.endswith(".lock"):
-        return "it ends with '.lock'"
-    if "@{" in name or name == "@":
-        return "it contains '@{' or is '@'"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it is not valid unicode"
-    return None
+_BAD_TAG_KEY = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_context_name(name: Any) -> str:
     """Return ``name`` if it is a valid local context name, else raise."""
-    if not isinstance(name, str):
-        raise InvalidNameError(f"a context name must be a string, not {type(name).__name__}")
-    if problem := _problem(name, allow_space=False):
+    if problem := name_problem(name, allow_space=False):
         raise InvalidNameError(f"invalid context name {name!r}: {problem}")
     return name
 
@@ -69,9 +39,7 @@ def split_context(spec: Any) -> tuple[str | None, str]:
 
 def check_bundle_name(name: Any) -> str:
     """Return ``name`` if it is a valid bundle name, else raise."""
-    if not isinstance(name, str):
-        raise InvalidNameError(f"a bundle name must be a string, not {type(name).__name__}")
-    if problem := _problem(name, allow_space=True):
+    if problem := name_problem(name, allow_space=True):
         raise InvalidNameError(f"invalid bundle name {name!r}: {problem}")
     return name
 
@@ -88,7 +56,7 @@ def check_tags(tags: Any, what: str = "tags") -> dict[str, str]:
                 f"{what} must map str to str; got {k!r}: {v!r} "
                 f"({type(k).__name__}: {type(v).__name__})"
             )
-        if not k or _BAD_ALWAYS.search(k.replace("/", "").replace(":", "").replace("*", "")):
+        if not k or _BAD_TAG_KEY.search(k):
             raise UsageError(f"invalid {what} key {k!r}: empty or contains control characters")
         if "\x00" in v:
             raise UsageError(f"invalid {what} value for {k!r}: contains a NUL character")

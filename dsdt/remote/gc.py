@@ -1,10 +1,14 @@
 """Garbage collection on a remote: keep what any remote context's ref reaches.
 
-Remotes have no lock a pusher could hold, and a push uploads blobs and its
-record before it moves the ref. So remote gc only removes unreferenced
-objects older than a grace period (``remote_gc_grace`` seconds in
-``config.yaml``, one hour by default): anything younger may belong to a push
-in flight. Every blob a remaining bundle of any remote context uses stays.
+A push uploads blobs and its record before it moves the ref, and may rely on
+blobs already there. So remote gc holds the remote's exclusive lock
+(:mod:`dsdt.remote.locks`; pushes hold shared ones, so none runs meanwhile),
+and still only removes unreferenced objects older than a grace period
+(``remote_gc_grace`` seconds in ``config.yaml``, one hour by default), which
+covers pushes by dsdt versions that did not take locks. Every blob a
+remaining bundle of any remote context uses stays. Temporary files and
+unfinished uploads of killed pushes, and lock objects of killed processes,
+go too once past the grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dsdt.remote import locks
 from dsdt.remote.layout import blob_key, record_key
 from dsdt.remote.prune import _all_remote_members, _remote_refs
 from dsdt.remote.sync import Remote
@@ -30,11 +35,19 @@ class RemoteGcReport:
     records: list[str] = field(default_factory=list)
     young: int = 0
     kept_blobs: int = 0
+    leftovers: int = 0
 
 
 def collect_remote(remote: Remote, *, dry_run: bool = False,
                    grace: float = 3600.0) -> RemoteGcReport:
     """Sweep blobs and records of a remote that no remote context reaches."""
+    if dry_run:
+        return _collect(remote, dry_run, grace)
+    with remote.locked(locks.EXCLUSIVE):
+        return _collect(remote, dry_run, grace)
+
+
+def _collect(remote: Remote, dry_run: bool, grace: float) -> RemoteGcReport:
     report = RemoteGcReport(url=remote.url, dry_run=dry_run)
     live = _all_remote_members(remote)
     keep: set[str] = set()
@@ -46,6 +59,14 @@ def collect_remote(remote: Remote, *, dry_run: bool = False,
     report.blobs, report.bytes = [b for b, _ in blobs], sum(size for _, size in blobs)
     records = _sweep(remote.transport, "records/", record_key, set(live), cutoff, dry_run, report)
     report.records = [u for u, _ in records]
+    tr = remote.transport
+    old = [x for x in tr.leftovers() if x.mtime <= cutoff]
+    report.leftovers = len(old)
+    if not dry_run:
+        for leftover in old:
+            tr.remove_leftover(leftover)
+        for key in locks.stale_locks(tr):
+            tr.delete(key)
     return report
 
 

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dsdt.errors import CorruptObjectError
+from dsdt.objects.gate import name_problem
 from dsdt.objects.ids import is_sha256, is_uuid
 
 REF_FORMAT = 1
+MAX_REF_BYTES = 1 << 30  # a remote context's ref (about 200 bytes per bundle)
+MAX_RECORD_BYTES = 64 << 20  # a record (values beyond 64 KiB are packed into blobs)
 
 
 def blob_key(blob_id: str) -> str:
@@ -47,20 +51,34 @@ class Entry:
 
 
 def decode_ref(data: bytes | None, what: str) -> dict[str, Entry]:
-    """Members of a remote context from its ref (empty when the ref does not exist)."""
+    """Members of a remote context from its ref (empty when the ref does not exist).
+
+    The ref was written by others: every entry passes the gate (a uuid, a
+    record sha256, a valid bundle name, an ISO time) or the whole ref is refused.
+    """
     if data is None:
         return {}
     try:
         doc = json.loads(data)
-        if doc.get("format") != REF_FORMAT:
-            raise ValueError(f"unknown format {doc.get('format')!r}")
-        members = {u: Entry(e["sha"], e["name"], e["created"]) for u, e in doc["bundles"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise CorruptObjectError(f"remote ref {what} is not valid: {e}") from None
-    for uuid, entry in members.items():
-        if not is_uuid(uuid) or not is_sha256(entry.sha):
-            raise CorruptObjectError(f"remote ref {what} has a malformed entry {uuid!r}")
+        if not isinstance(doc, dict) or doc.get("format") != REF_FORMAT:
+            raise ValueError("not a remote context ref of format 1")
+        members = {u: _entry(u, e) for u, e in doc["bundles"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise CorruptObjectError(f"remote ref {what} is corrupt or hostile: {e}; nothing was "
+                                 "used (run dsdt fsck --remote)") from None
     return members
+
+
+def _entry(uuid: Any, e: Any) -> Entry:
+    """One validated member entry."""
+    entry = Entry(e["sha"], e["name"], e["created"])
+    if not is_uuid(uuid) or not is_sha256(entry.sha):
+        raise ValueError(f"entry {str(uuid)[:40]!r} is not a uuid with a record sha256")
+    if entry.name != "" and (problem := name_problem(entry.name, allow_space=True)):
+        raise ValueError(f"bundle name {str(entry.name)[:40]!r}: {problem}")
+    if not isinstance(entry.created, str) or datetime.fromisoformat(entry.created).tzinfo is None:
+        raise ValueError(f"creation time of {uuid} is not an ISO time with a zone")
+    return entry
 
 
 def encode_ref(members: dict[str, Entry]) -> bytes:

@@ -6,6 +6,11 @@ file. Creating without overwriting uses a hard link (``link`` fails when the
 name exists), which is atomic on local file systems and on NFS. The mutable
 objects (refs) change under a ``<key>.lock`` file; their version token is the
 sha256 of their content.
+
+Whoever can write to the remote directory is not trusted: below the root
+(which the user named), no symlink is ever followed. Every path is walked
+from the root one directory at a time with ``O_NOFOLLOW``, and only regular
+files are read, each no further than the size the caller expects.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import hashlib
 import os
 import re
 import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import FileLock, atomic_write, fsync_dir, tmp_name
-from dsdt.errors import ConflictError, NotFoundError, RemoteError, UsageError
-from dsdt.remote.transport import Progress, Transport, Versioned
+from dsdt._fs import FileLock
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
+from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
 
 _CHUNK = 8 * 1024 * 1024
 #: Names this transport uses for its own temporary and lock files.
@@ -29,6 +35,8 @@ _TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 _LOCK_SUFFIX = ".lock"
 #: copy_file_range cannot do this pair of files: fall back to read/write.
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_SYMLINK_ERRNOS = {errno.ELOOP, errno.ENOTDIR}
 
 
 def _token(data: bytes) -> str:
@@ -38,6 +46,10 @@ def _token(data: bytes) -> str:
 def _is_internal(name: str) -> bool:
     """True for a temporary or lock file name (never a key)."""
     return name.endswith(_LOCK_SUFFIX) or bool(_TMP_RE.match(name))
+
+
+def _tmp(name: str) -> str:
+    return f".{name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 class LocalTransport(Transport):
@@ -56,17 +68,73 @@ class LocalTransport(Transport):
 
     # -- paths -------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
-        """The file of ``key``; UsageError for a key that could escape the root."""
-        parts = key.split("/")
-        if (
-            not key
-            or key.startswith("/")
-            or any(p in ("", ".", "..") for p in parts)
-            or _is_internal(parts[-1])
-        ):
+    def _split(self, key: str, *, internal: bool = False) -> tuple[list[str], str]:
+        """Directories and file name of ``key``; UsageError for a key that could escape."""
+        parts = key.split("/") if isinstance(key, str) else [""]
+        if (not key or key.startswith("/") or "\0" in key
+                or any(p in ("", ".", "..") for p in parts)
+                or (_is_internal(parts[-1]) and not internal)):
             raise UsageError(f"invalid remote key {key!r}: use a relative path without '..'")
-        return self.root.joinpath(*parts)
+        return parts[:-1], parts[-1]
+
+    @contextlib.contextmanager
+    def _dir(self, key: str, dirs: list[str], *, create: bool = False) -> Iterator[int]:
+        """An fd of the directory ``dirs`` below the root, reached without following symlinks.
+
+        Raises:
+            NotFoundError: A directory is missing (and ``create`` is False).
+            CorruptObjectError: A component is a symlink or not a directory.
+        """
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)  # the root: the user named it
+        try:
+            for part in dirs:
+                try:
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise NotFoundError(f"{key} not found in remote {self.url}") from None
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o777, dir_fd=fd)
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+            yield fd
+        except OSError as e:
+            if e.errno in _SYMLINK_ERRNOS:
+                raise self._symlink(key) from None
+            raise
+        finally:
+            os.close(fd)
+
+    def _symlink(self, key: str) -> CorruptObjectError:
+        return CorruptObjectError(
+            f"{key} in directory remote {self.url} goes through a symlink or a non-directory; "
+            "dsdt never follows symlinks in a remote (remove it there)")
+
+    @contextlib.contextmanager
+    def _reading(self, key: str, limit: int | None) -> Iterator[tuple[int, int]]:
+        """An fd of the regular file of ``key`` open for reading, and its size."""
+        dirs, name = self._split(key)
+        try:
+            with self._dir(key, dirs) as dfd:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        except FileNotFoundError:
+            raise NotFoundError(f"{key} not found in remote {self.url}") from None
+        except OSError as e:
+            if e.errno in _SYMLINK_ERRNOS:
+                raise self._symlink(key) from None
+            raise self._fail("read", key, e) from e
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise NotFoundError(f"{key} not found in remote {self.url}")
+            if not stat.S_ISREG(st.st_mode):
+                raise self._symlink(key)
+            if limit is not None and st.st_size > limit:
+                raise too_large(self.url, key, limit)
+            yield fd, st.st_size
+        finally:
+            os.close(fd)
 
     def _fail(self, op: str, key: str, e: OSError) -> RemoteError:
         return RemoteError(f"{op} {key!r} in directory remote {self.url} failed: {e}")
@@ -83,99 +151,174 @@ class LocalTransport(Transport):
             )
 
     def size(self, key: str) -> int | None:
-        """Size of the file of ``key``, or None if there is none."""
+        """Size of the regular file of ``key``, or None if there is none."""
+        st = self._lstat(key)
+        return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
+
+    def _lstat(self, key: str) -> os.stat_result | None:
+        dirs, name = self._split(key)
         try:
-            st = os.stat(self._path(key))
-        except (FileNotFoundError, NotADirectoryError):
+            with self._dir(key, dirs) as dfd:
+                return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except (FileNotFoundError, NotFoundError, CorruptObjectError):
             return None
         except OSError as e:
             raise self._fail("stat", key, e) from e
-        return None if stat.S_ISDIR(st.st_mode) else st.st_size
 
-    def get(self, key: str) -> bytes:
-        """The content of ``key``."""
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
-            raise NotFoundError(f"{key} not found in remote {self.url}") from e
-        except OSError as e:
-            raise self._fail("read", key, e) from e
+    def stamp(self, key: str) -> str | None:
+        """Inode, size and change time of the file: any later write changes them."""
+        st = self._lstat(key)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return None
+        return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
 
-    def get_file(self, key: str, dest: Path, progress: Progress | None = None) -> None:
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """The content of ``key`` (at most ``limit`` bytes)."""
+        with self._reading(key, limit) as (fd, size):
+            chunks = []
+            want = size if limit is None else min(size, limit) + 1
+            while want > 0 and (chunk := os.read(fd, min(want, _CHUNK))):
+                chunks.append(chunk)
+                want -= len(chunk)
+        data = b"".join(chunks)
+        if limit is not None and len(data) > limit:
+            raise too_large(self.url, key, limit)
+        return data
+
+    def get_file(self, key: str, dest: Path, progress: Progress | None = None,
+                 limit: int | None = None) -> None:
         """Copy ``key`` to ``dest`` (through a temporary sibling of ``dest``)."""
-        src = self._path(key)
-        dest = Path(dest)
-        try:
-            src_fd = os.open(src, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError) as e:
-            raise NotFoundError(f"{key} not found in remote {self.url}") from e
-        except OSError as e:
-            raise self._fail("read", key, e) from e
-        try:
-            _copy_to_new(src_fd, dest, progress, sync=False)
-        except IsADirectoryError as e:
-            raise NotFoundError(f"{key} not found in remote {self.url}") from e
-        except OSError as e:
-            raise self._fail("download", key, e) from e
-        finally:
-            os.close(src_fd)
+        with self._reading(key, limit) as (src_fd, _size):
+            dest = Path(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(_tmp(dest.name))
+            try:
+                with open(tmp, "xb") as out:
+                    copied = _copy_fd(src_fd, out.fileno(), progress, limit)
+                if limit is not None and copied > limit:
+                    raise too_large(self.url, key, limit)
+                os.replace(tmp, dest)
+            except OSError as e:
+                raise self._fail("download", key, e) from e
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+    def sha256(self, key: str, limit: int | None = None) -> str:
+        """sha256 of the file's bytes, read here (a directory remote is a local read)."""
+        h = hashlib.sha256()
+        with self._reading(key, limit) as (fd, _size):
+            while chunk := os.read(fd, _CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> str | None:
         """Write ``key``; with ``if_absent``, only if it does not exist yet."""
-        path = self._path(key)
-        try:
-            if if_absent:
-                return _create(path, data)
-            atomic_write(path, data, mode=0o666)
-        except OSError as e:
-            raise self._fail("write", key, e) from e
-        return True
+        return self._write(key, lambda fd: _write_all(fd, data), if_absent=if_absent)
 
-    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str:
         """Copy the local file ``src`` to ``key`` (replacing it atomically)."""
-        path = self._path(key)
         try:
             src_fd = os.open(src, os.O_RDONLY)
         except OSError as e:
             raise RemoteError(f"cannot read {src} to upload it: {e}") from e
         try:
-            _copy_to_new(src_fd, path, progress, sync=True)
-        except OSError as e:
-            raise self._fail("upload to", key, e) from e
+            stamp = self._write(key, lambda fd: _copy_fd(src_fd, fd, progress, None))
         finally:
             os.close(src_fd)
+        assert stamp is not None
+        return stamp
+
+    def _write(self, key: str, fill: object, *, if_absent: bool = False) -> str | None:
+        """Write a temporary sibling, fsync it, then rename (or link) it to ``key``."""
+        dirs, name = self._split(key)
+        tmp = _tmp(name)
+        try:
+            with self._dir(key, dirs, create=True) as dfd:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666,
+                             dir_fd=dfd)
+                try:
+                    try:
+                        fill(fd)  # type: ignore[operator]
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    if if_absent:
+                        try:
+                            os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd,
+                                    follow_symlinks=False)
+                        except FileExistsError:
+                            return None
+                    else:
+                        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                    os.fsync(dfd)
+                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp, dir_fd=dfd)
+        except OSError as e:
+            raise self._fail("write", key, e) from e
+        return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``; only the prefix's directory is walked."""
-        head, _, name_start = prefix.rpartition("/")
-        top = self._path(head) if head else self.root
-        for dirpath, dirnames, filenames in os.walk(top):
-            rel = os.path.relpath(dirpath, self.root)
-            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            if dirpath == str(top):  # deeper levels are inside the prefix already
-                dirnames[:] = [d for d in dirnames if d.startswith(name_start)]
-            for name in filenames:
-                key = base + name
-                if key.startswith(prefix) and not _is_internal(name):
-                    yield key
+        return (key for key, _size, _mtime in self.list_info(prefix))
 
     def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
-        """Keys under ``prefix`` with their size and modification time."""
-        for key in self.list(prefix):
-            try:
-                st = os.stat(self._path(key))
-            except FileNotFoundError:
-                continue  # deleted meanwhile
-            yield key, st.st_size, st.st_mtime
+        """Keys under ``prefix`` (regular files only) with their size and modification time."""
+        for key, st in self._walk(prefix):
+            if not _is_internal(key.rsplit("/", 1)[-1]):
+                yield key, st.st_size, st.st_mtime
+
+    def _walk(self, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+        """Regular files whose key starts with ``prefix``, never through a symlink."""
+        head, _, name_start = prefix.rpartition("/")
+        try:
+            dirs = self._split(head + "/x")[0] if head else []
+            with self._dir(prefix, dirs) as top:
+                fd = os.dup(top)
+        except (NotFoundError, CorruptObjectError):
+            return
+        base = head + "/" if head else ""
+        try:
+            for dirpath, dirnames, filenames, dfd in os.fwalk(".", dir_fd=fd):
+                rel = "" if dirpath == "." else dirpath[2:] + "/"
+                if not rel:
+                    dirnames[:] = [d for d in dirnames if d.startswith(name_start)]
+                for file_name in filenames:
+                    key = base + rel + file_name
+                    if not key.startswith(prefix):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(file_name, dir_fd=dfd, follow_symlinks=False)
+                        if stat.S_ISREG(st.st_mode):
+                            yield key, st
+        finally:
+            os.close(fd)
 
     def delete(self, key: str) -> None:
         """Remove the file of ``key`` (empty directories stay)."""
+        self._unlink(key, internal=False)
+
+    def _unlink(self, key: str, *, internal: bool) -> None:
+        dirs, name = self._split(key, internal=internal)
         try:
-            os.unlink(self._path(key))
-        except (FileNotFoundError, NotADirectoryError):
+            with self._dir(key, dirs) as dfd:
+                os.unlink(name, dir_fd=dfd)
+        except (FileNotFoundError, NotFoundError):
             return
         except OSError as e:
             raise self._fail("delete", key, e) from e
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """Temporary files of writers that were killed (or are still running)."""
+        for key, st in self._walk(""):
+            if _TMP_RE.match(key.rsplit("/", 1)[-1]):
+                yield Leftover(key, st.st_size, st.st_mtime)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Delete one temporary file found by :meth:`leftovers`."""
+        self._unlink(leftover.name, internal=True)
 
     def read_versioned(self, key: str) -> Versioned:
         """Content of ``key`` and its sha256 as the token."""
@@ -187,88 +330,59 @@ class LocalTransport(Transport):
 
     def swap(self, key: str, expected: str | None, data: bytes) -> str:
         """Replace ``key`` if its content still hashes to ``expected`` (see Transport)."""
-        path = self._path(key)
+        dirs, name = self._split(key)
+        with self._dir(key, dirs, create=True):
+            pass  # the directories exist, and none of them is a symlink
         try:
-            with FileLock(path):
+            with FileLock(self.root.joinpath(*dirs, name)):
                 current = self.read_versioned(key).token
                 if current != expected:
                     raise ConflictError(
                         f"{key} in remote {self.url} was changed by somebody else; "
                         "read it again and retry"
                     )
-                if expected is None:
-                    if not _create(path, data):  # a writer that ignores the lock
-                        raise ConflictError(f"{key} in remote {self.url} was created meanwhile")
-                else:
-                    atomic_write(path, data, mode=0o666)
+                if self._write(key, lambda fd: _write_all(fd, data),
+                               if_absent=expected is None) is None:
+                    raise ConflictError(f"{key} in remote {self.url} was created meanwhile")
         except OSError as e:
             raise self._fail("update", key, e) from e
         return _token(data)
 
 
-def _create(path: Path, data: bytes) -> bool:
-    """Create ``path`` with ``data`` unless it exists (temp file, then ``link``)."""
-    if path.exists():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(path)
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    fsync_dir(path.parent)
-    return True
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def _copy_to_new(src_fd: int, dest: Path, progress: Progress | None, *, sync: bool) -> None:
-    """Copy an open file to ``dest`` through a temporary sibling and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(dest)
-    try:
-        with open(tmp, "xb") as out:
-            _copy_fd(src_fd, out.fileno(), progress)
-            if sync:
-                os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if sync:
-        fsync_dir(dest.parent)
-
-
-def _copy_fd(src: int, dst: int, progress: Progress | None) -> None:
-    """Copy all of ``src`` to ``dst`` in chunks, reporting each chunk.
+def _copy_fd(src: int, dst: int, progress: Progress | None, limit: int | None) -> int:
+    """Copy ``src`` to ``dst`` in chunks, reporting each; stop past ``limit`` bytes.
 
     ``copy_file_range`` lets the kernel (or an NFS server) copy without the
     bytes passing through this process; read/write is the fallback.
+
+    Returns:
+        The bytes copied (more than ``limit`` means the source is too large).
     """
     use_range = hasattr(os, "copy_file_range")
-    while True:
+    total = 0
+    while limit is None or total <= limit:
+        want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - total)
         if use_range:
             try:
-                n = os.copy_file_range(src, dst, _CHUNK)
+                n = os.copy_file_range(src, dst, want)
             except OSError as e:
                 if e.errno not in _NO_COPY_RANGE:
                     raise
                 use_range = False
                 continue
         else:
-            buf = os.read(src, _CHUNK)
+            buf = os.read(src, want)
             n = len(buf)
-            view = memoryview(buf)
-            while view:
-                view = view[os.write(dst, view):]
+            _write_all(dst, buf)
         if n == 0:
-            return
+            break
+        total += n
         if progress is not None:
             progress(n)
+    return total

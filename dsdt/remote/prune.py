@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from dsdt._fs import remove_tree
-from dsdt.errors import NotFoundError, UsageError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.gc import bundle_blobs
 from dsdt.objects.codecs import blob_refs
 from dsdt.objects.record import BundleRecord
-from dsdt.remote.layout import blob_key, decode_ref, record_key
+from dsdt.remote import locks
+from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
 from dsdt.remote.open import canonical_url
-from dsdt.remote.sync import Remote, _swap_ref
+from dsdt.remote.sync import Remote, _run, _swap_ref, read_ref
 from dsdt.repo import Repository
 
 
@@ -47,16 +48,51 @@ def delocalize(remote: Remote, uuids: list[str], only_path: str | None = None) -
         if not data:
             raise UsageError(f"{only_path} is not a file of bundle(s) {', '.join(uuids)}")
     local = {b: s for b, s in data.items() if repo.blobs.has(b)}
-    for blob_id, size in local.items():
-        if remote.transport.size(blob_key(blob_id)) != repo.blobs.size(blob_id):
-            raise UsageError(f"blob {blob_id} ({size} bytes) is not on {remote.url}; "
-                             "push the bundle again before delocalizing")
+    _prove(remote, local)
     drop = set(local) - _needed_elsewhere(repo, remote, on_remote)
     for uuid in uuids:
         remove_tree(repo.view_dir(uuid))  # views hard-link blobs: they would keep the bytes
     for blob_id in drop:
         repo.blobs.path(blob_id).unlink(missing_ok=True)
     return len(drop)
+
+
+def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
+    """Make sure the remote holds exactly these blobs' bytes (see :mod:`dsdt.remote.proofs`).
+
+    A blob whose stamp is the one recorded when dsdt wrote or verified it is
+    proven at the cost of one stat; any other is read back and hashed.
+
+    Raises:
+        UsageError: A blob is missing on the remote, or its copy there is not
+            the right bytes (then the local copy is all there is: it stays).
+    """
+    tr = remote.transport
+    known = remote.proofs.stamps(remote.url, [blob_key(b) for b in blobs])
+    verified: list[tuple[str, str]] = []
+
+    def prove(blob_id: str) -> None:
+        key = blob_key(blob_id)
+        stamp = tr.stamp(key)
+        if stamp is None:
+            raise UsageError(f"blob {blob_id} ({blobs[blob_id]} bytes) is not on {remote.url}; "
+                             "push the bundle again before delocalizing")
+        if known.get(key) == stamp:
+            return
+        try:
+            same = tr.sha256(key, blobs[blob_id]) == blob_id and tr.stamp(key) == stamp
+        except (CorruptObjectError, NotFoundError):
+            same = False
+        if not same:
+            raise UsageError(f"the copy of blob {blob_id} on {remote.url} is not its bytes "
+                             "(corrupt or replaced there); the local copy was kept. Remove the "
+                             "bad remote object and push again")
+        verified.append((key, stamp))
+
+    try:
+        _run(jobs, prove, list(blobs))
+    finally:
+        remote.proofs.remember(remote.url, verified)
 
 
 def _presents_as(repo: Repository, uuids: list[str], blob_id: str, path: str,
@@ -92,11 +128,18 @@ def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
     targets = [u for u in dict.fromkeys(uuids) if u in remote.members()]
     if dryrun or not targets:
         return targets
+    with remote.locked(locks.EXCLUSIVE):  # no push relies on a blob we may delete
+        _remove(remote, targets)
+    return targets
+
+
+def _remove(remote: Remote, targets: list[str]) -> None:
+    """Drop ``targets`` from the ref, then the records and blobs nothing else uses."""
     _swap_ref(remote, lambda members: [members.pop(u, None) for u in targets])
     others = _all_remote_members(remote)
     gone = [u for u in targets if u not in others]
     if not gone:
-        return targets
+        return
     kept_blobs: set[str] = set()
     for uuid, sha in others.items():
         kept_blobs |= _remote_refs(remote, uuid, sha)
@@ -107,7 +150,6 @@ def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
         remote.transport.delete(blob_key(blob_id))
     for uuid in gone:
         remote.transport.delete(record_key(uuid))
-    return targets
 
 
 def _all_remote_members(remote: Remote) -> dict[str, str]:
@@ -116,8 +158,7 @@ def _all_remote_members(remote: Remote) -> dict[str, str]:
     tr = remote.transport
     for key in tr.list("contexts/"):
         if key.endswith("/bundles.json"):
-            members = decode_ref(tr.read_versioned(key).data, f"{remote.url}/{key}")
-            out.update({u: e.sha for u, e in members.items()})
+            out.update({u: e.sha for u, e in read_ref(tr, key).items()})
     return out
 
 
@@ -126,13 +167,16 @@ def _remote_refs(remote: Remote, uuid: str, sha: str | None) -> set[str]:
     repo, tr = remote.repo, remote.transport
     try:
         rec = repo.read_record(uuid, sha)
-    except Exception:  # noqa: BLE001 - not local (or different): read the remote copy
+    except DsdtError:  # not local (or different): read the remote copy
         try:
-            rec = BundleRecord.from_yaml(tr.get(record_key(uuid)), f"remote record {uuid}")
+            data = tr.get(record_key(uuid), MAX_RECORD_BYTES)
         except NotFoundError:
             return set()
+        rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
 
-    def read(blob_id: str) -> bytes:
-        return repo.blobs.read(blob_id) if repo.blobs.has(blob_id) else tr.get(blob_key(blob_id))
+    def read(blob_id: str, limit: int) -> bytes:
+        if repo.blobs.has(blob_id):
+            return repo.blobs.read(blob_id, limit)
+        return tr.get(blob_key(blob_id), limit)
 
     return blob_refs(rec.data, read).all()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsdt._fs import tmp_name
 from dsdt.errors import ConflictError, NotFoundError, RemoteError
-from dsdt.remote.transport import Progress, Transport, Versioned
+from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -226,11 +226,20 @@ class S3Transport(Transport):
             return None
         return int(head["ContentLength"])
 
-    def get(self, key: str) -> bytes:
-        """The whole object."""
-        return self._get(key)[0]
+    def stamp(self, key: str) -> str | None:
+        """The object's ETag (any overwrite changes it), or None if it does not exist."""
+        try:
+            with self._errors("stat", key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFoundError:
+            return None
+        return str(head["ETag"])
 
-    def _get(self, key: str) -> tuple[bytes, str]:
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """The whole object (at most ``limit`` bytes)."""
+        return self._get(key, limit)[0]
+
+    def _get(self, key: str, limit: int | None = None) -> tuple[bytes, str]:
         """Content and ETag of an object (a failed body read is retried)."""
         from botocore.exceptions import (
             IncompleteReadError,
@@ -241,14 +250,23 @@ class S3Transport(Transport):
         for attempt in range(3):
             with self._errors("read", key):
                 resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                body = resp["Body"]
                 try:
-                    return resp["Body"].read(), resp["ETag"]
+                    if limit is not None and resp["ContentLength"] > limit:
+                        raise too_large(self.url, key, limit)
+                    data = body.read() if limit is None else body.read(limit + 1)
+                    if limit is not None and len(data) > limit:
+                        raise too_large(self.url, key, limit)
+                    return data, resp["ETag"]
                 except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError):
                     if attempt == 2:
                         raise
+                finally:
+                    body.close()
         raise AssertionError("unreachable")
 
-    def get_file(self, key: str, dest: Path, progress: Progress | None = None) -> None:
+    def get_file(self, key: str, dest: Path, progress: Progress | None = None,
+                 limit: int | None = None) -> None:
         """Download to ``dest`` through a temporary sibling (multipart if large)."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -256,34 +274,57 @@ class S3Transport(Transport):
         try:
             with self._errors("download", key):
                 resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-                if resp["ContentLength"] < self._part_size:  # one GET is fastest
-                    _stream_to(resp["Body"], tmp, progress)
+                length = resp["ContentLength"]
+                if limit is not None and length > limit:
+                    resp["Body"].close()
+                    raise too_large(self.url, key, limit)
+                if length < self._part_size:  # one GET is fastest
+                    _stream_to(resp["Body"], tmp, progress, limit)
                 else:  # parallel ranged GETs
                     resp["Body"].close()
                     self.client.download_file(
                         self.bucket, self._key(key), str(tmp),
                         Callback=progress, Config=self._transfer_config(),
                     )
+            if limit is not None and os.stat(tmp).st_size > limit:
+                raise too_large(self.url, key, limit)
             os.replace(tmp, dest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+    def sha256(self, key: str, limit: int | None = None) -> str:
+        """sha256 of the object, streamed down and hashed (never stored)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        with self._errors("read", key):
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            body = resp["Body"]
+            try:
+                if limit is not None and resp["ContentLength"] > limit:
+                    raise too_large(self.url, key, limit)
+                for chunk in body.iter_chunks(1 << 20):
+                    h.update(chunk)
+            finally:
+                body.close()
+        return h.hexdigest()
+
+    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> str | None:
         """Store an object; with ``if_absent`` a conditional create (412 means it exists)."""
         from botocore.exceptions import ClientError
 
         condition = {"IfNoneMatch": "*"} if if_absent else {}
         with self._errors("write", key):
             try:
-                self._put_object(key, data, **condition)
+                resp = self._put_object(key, data, **condition)
             except ClientError as e:
                 if if_absent and _codes(e) & _PRECONDITION:
-                    return False
+                    return None
                 raise
-        return True
+        return str(resp["ETag"])
 
-    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str:
         """Upload a file; S3 shows the object only once the (multipart) upload completes.
 
         Files below the multipart threshold go in one ``PutObject``: the transfer
@@ -293,15 +334,19 @@ class S3Transport(Transport):
         if size < self._part_size:
             data = Path(src).read_bytes()
             with self._errors("upload to", key):
-                self._put_object(key, data)
+                resp = self._put_object(key, data)
             if progress is not None:
                 progress(len(data))
-            return
+            return str(resp["ETag"])
         with self._errors("upload to", key):
             self.client.upload_file(
                 str(src), self.bucket, self._key(key),
                 Callback=progress, Config=self._transfer_config(),
             )
+        stamp = self.stamp(key)
+        if stamp is None:
+            raise RemoteError(f"{self.url}/{key} vanished right after it was uploaded")
+        return stamp
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (relative to the remote's prefix)."""
@@ -324,6 +369,27 @@ class S3Transport(Transport):
         try:
             with self._errors("delete", key):
                 self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFoundError:
+            pass
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """Multipart uploads under the prefix that were started and never completed."""
+        base = self._key("")
+        with self._errors("list uploads", base):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=base)
+            for page in pages:
+                for up in page.get("Uploads", ()):
+                    yield Leftover(f"{up['Key'][len(base):]}#{up['UploadId']}", 0,
+                                   up["Initiated"].timestamp())
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Abort one unfinished multipart upload (S3 then frees its parts)."""
+        key, _, upload_id = leftover.name.rpartition("#")
+        try:
+            with self._errors("abort upload of", key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key),
+                                                   UploadId=upload_id)
         except NotFoundError:
             pass
 
@@ -353,10 +419,15 @@ class S3Transport(Transport):
         return str(resp["ETag"])
 
 
-def _stream_to(body: Any, path: Path, progress: Progress | None) -> None:
-    """Write a streaming response body to a new file, reporting progress."""
+def _stream_to(body: Any, path: Path, progress: Progress | None, limit: int | None) -> None:
+    """Write a streaming response body to a new file, reporting progress; stop past ``limit``."""
+    total = 0
     with open(path, "xb") as out:
         for chunk in body.iter_chunks(1 << 20):
             out.write(chunk)
+            total += len(chunk)
             if progress is not None:
                 progress(len(chunk))
+            if limit is not None and total > limit:
+                break
+    body.close()

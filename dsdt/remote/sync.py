@@ -15,17 +15,30 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from dsdt._fs import write_once
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, UsageError
 from dsdt.objects.codecs import BlobRefs, blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
-from dsdt.remote.layout import Entry, blob_key, context_key, decode_ref, encode_ref, record_key
+from dsdt.remote import locks
+from dsdt.remote.layout import (
+    MAX_RECORD_BYTES,
+    MAX_REF_BYTES,
+    Entry,
+    blob_key,
+    context_key,
+    decode_ref,
+    encode_ref,
+    record_key,
+)
 from dsdt.remote.open import canonical_url, open_transport
+from dsdt.remote.proofs import Proofs
 from dsdt.remote.transport import Transport
-from dsdt.repo import COMMITTED, Repository
+from dsdt.repo import BUNDLES, COMMITTED, Repository
 
 _SWAP_ATTEMPTS = 20
 _LIST_THRESHOLD = 512  # from this many blobs on, list their shards instead of probing each
@@ -85,12 +98,29 @@ class Remote:
 
     def members(self) -> dict[str, Entry]:
         """The remote context's members, read now."""
-        got = self.transport.read_versioned(self.ref_key)
-        return decode_ref(got.data, f"{self.url}/{self.ref_key}")
+        return read_ref(self.transport, self.ref_key)
 
     def blob_url(self, blob_id: str) -> str:
         """Where a blob is on the remote (shown for data that is not local)."""
         return f"{self.url}/{blob_key(blob_id)}"
+
+    @cached_property
+    def proofs(self) -> Proofs:
+        """Stamps of remote blobs whose content is proven (see :mod:`dsdt.remote.proofs`)."""
+        return Proofs(self.repo.root / "cache" / "remote-proofs.sqlite")
+
+    def locked(self, kind: str):  # type: ignore[no-untyped-def]
+        """Hold a remote lock (:mod:`dsdt.remote.locks`) of ``kind`` for a ``with`` block."""
+        return locks.holding(self.transport, kind, self.repo.config.lock_timeout)
+
+
+def read_ref(tr: Transport, key: str) -> dict[str, Entry]:
+    """The members a remote context ref lists (validated; empty when there is none)."""
+    try:
+        data = tr.get(key, limit=MAX_REF_BYTES)
+    except NotFoundError:
+        return {}
+    return decode_ref(data, f"{tr.url}/{key}")
 
 
 def open_remote(repo: Repository, ctx: str) -> Remote:
@@ -127,7 +157,12 @@ def push(remote: Remote, uuids: list[str], *, jobs: int = 8,
         ConflictError: The remote has a different record under a uuid, or the
             remote ref kept changing under us.
     """
-    repo, sink, report = remote.repo, progress or _Quiet(), Report()
+    with remote.locked(locks.SHARED):  # no remote gc or rmr sweeps while we rely on blobs
+        return _push(remote, uuids, jobs, progress or _Quiet())
+
+
+def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink) -> Report:
+    repo, report = remote.repo, Report()
     known = remote.members()
     records: dict[str, tuple[str, BundleRecord]] = {}
     for uuid in uuids:
@@ -166,18 +201,20 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
     small = [b for b, size in wanted.items() if size < _SMALL_PUT]
     large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= _SMALL_PUT}, jobs)
     sink.begin(len(small) + len(large), sum(wanted[b] for b in small + large))
-    sent: list[str] = []
+    sent: dict[str, str] = {}  # blob id -> stamp of the object we wrote
 
     def send(blob_id: str) -> None:
         key, path = blob_key(blob_id), repo.blobs.path(blob_id)
         if wanted[blob_id] >= _SMALL_PUT:
-            tr.put_file(key, path, sink.advance)
-            sent.append(blob_id)
-        elif tr.put(key, path.read_bytes(), if_absent=True):
-            sent.append(blob_id)
+            sent[blob_id] = tr.put_file(key, path, sink.advance)
+        elif (stamp := tr.put(key, path.read_bytes(), if_absent=True)) is not None:
+            sent[blob_id] = stamp
         sink.file_done()
 
-    _run(jobs, send, small + large)
+    try:
+        _run(jobs, send, small + large)
+    finally:
+        remote.proofs.remember(remote.url, [(blob_key(b), st) for b, st in sent.items()])
     report.blobs, report.bytes = len(sent), sum(wanted[b] for b in sent)
 
 
@@ -211,8 +248,8 @@ def _send_records(remote: Remote, records: dict[str, tuple[str, BundleRecord]],
 
     def send(uuid: str) -> None:
         data = repo.record_path(uuid).read_bytes()
-        if not tr.put(record_key(uuid), data, if_absent=True) and \
-                sha256_bytes(tr.get(record_key(uuid))) != records[uuid][0]:
+        if tr.put(record_key(uuid), data, if_absent=True) is None and \
+                sha256_bytes(tr.get(record_key(uuid), MAX_RECORD_BYTES)) != records[uuid][0]:
             raise ConflictError(f"the remote holds a different record for bundle {uuid}")
 
     _run(jobs, send, records)
@@ -223,6 +260,8 @@ def _swap_ref(remote: Remote, change: Callable[[dict[str, Entry]], None]) -> dic
     tr, key = remote.transport, remote.ref_key
     for attempt in range(_SWAP_ATTEMPTS):
         got = tr.read_versioned(key)
+        if got.data is not None and len(got.data) > MAX_REF_BYTES:
+            raise CorruptObjectError(f"{remote.url}/{key} is larger than {MAX_REF_BYTES} bytes")
         members = decode_ref(got.data, f"{remote.url}/{key}")
         change(members)
         try:
@@ -259,68 +298,90 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
         if local is not None and local != entry.sha:
             raise ConflictError(f"local bundle {uuid} differs from the remote one; "
                                 "it was not overwritten")
-        (report.skipped if local is not None else fresh).append(uuid)
+        if local is not None and repo.member_sha(remote.ctx, uuid, COMMITTED) == local:
+            report.skipped.append(uuid)
+        else:
+            fresh.append(uuid)  # new, or left uncommitted by an interrupted pull
     _run(jobs, lambda u: _fetch_record(remote, u, wanted[u].sha), fresh)
-    metas = {b for u in wanted for b in _refs(remote, u).meta}
-    fetch_blobs(remote, metas, jobs=jobs)
-    for uuid in fresh:
-        repo.add_member(remote.ctx, uuid, wanted[uuid].sha)
-        repo.commit(remote.ctx, uuid)
+    refs = BlobRefs()
+    for uuid in wanted:
+        refs.update(_refs(remote, uuid))
+    for uuid in fresh:  # the commit mark first: the membership ref makes the bundle appear
+        sha = wanted[uuid].sha
+        _set_ref(repo, repo.member_ref(remote.ctx, uuid, COMMITTED), sha)
+        _set_ref(repo, repo.member_ref(remote.ctx, uuid, BUNDLES), sha)
     report.bundles = fresh
     if localize:
-        blobs: dict[str, int] = {}
-        for uuid in wanted:
-            blobs.update(_refs(remote, uuid).data)
-        report.blobs, report.bytes = fetch_blobs(remote, blobs, jobs=jobs, progress=progress)
+        report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
     return report
 
 
+def _set_ref(repo: Repository, ref: str, sha: str) -> None:
+    """Make ``ref`` name ``sha`` unless it already does (racing pulls agree)."""
+    current = repo.refs.read(ref)
+    if current != sha:
+        try:
+            repo.refs.swap(ref, current, sha)
+        except ConflictError:
+            if repo.refs.read(ref) != sha:
+                raise
+
+
 def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
-    data = remote.transport.get(record_key(uuid))
+    data = remote.transport.get(record_key(uuid), MAX_RECORD_BYTES)
     if sha256_bytes(data) != sha:
         raise CorruptObjectError(f"remote record of bundle {uuid} does not match the hash its "
                                  "remote ref names; nothing was pulled for it")
-    BundleRecord.from_yaml(data, f"remote record {uuid}")
+    rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
+    if rec.uuid != uuid:
+        raise CorruptObjectError(f"remote record {uuid} names bundle {rec.uuid}; nothing was "
+                                 "pulled for it")
     path = remote.repo.record_path(uuid)
     if path.exists():
         if sha256_bytes(path.read_bytes()) != sha:
             raise ConflictError(f"a different local record for bundle {uuid} exists")
         return
-    from dsdt._fs import write_once
-
     write_once(path, data)
 
 
 def _refs(remote: Remote, uuid: str) -> BlobRefs:
+    """The blobs a pulled bundle needs; its trees and packed values are fetched to find them."""
     repo = remote.repo
-    rec = repo.read_record(uuid)
 
-    def read(blob_id: str) -> bytes:
+    def read(blob_id: str, limit: int) -> bytes:
         if not repo.blobs.has(blob_id):
-            fetch_blobs(remote, [blob_id])
-        return repo.blobs.read(blob_id)
+            fetch_blobs(remote, {blob_id: limit})
+        return repo.blobs.read(blob_id, limit)
 
-    return blob_refs(rec.data, read)
+    return blob_refs(repo.read_record(uuid).data, read)
 
 
-def fetch_blobs(remote: Remote, blob_ids: Iterable[str] | dict[str, int], *, jobs: int = 8,
+def fetch_blobs(remote: Remote, limits: dict[str, int], *, jobs: int = 8,
                 progress: ProgressSink | None = None) -> tuple[int, int]:
-    """Download the blobs that are not local, verifying each; return (count, bytes)."""
+    """Download the blobs that are not local, verifying each; return (count, bytes).
+
+    Args:
+        remote: Where from.
+        limits: Blob ids with the most bytes each may hold (its declared size):
+            a larger download is refused and nothing of it is kept.
+        jobs: Parallel transfers.
+        progress: Receives progress.
+    """
     repo, sink = remote.repo, progress or _Quiet()
-    sizes = blob_ids if isinstance(blob_ids, dict) else dict.fromkeys(blob_ids, 0)
-    missing = [b for b in sizes if not repo.blobs.has(b)]
-    sink.begin(len(missing), sum(sizes[b] for b in missing))
+    missing = [b for b in limits if not repo.blobs.has(b)]
+    sink.begin(len(missing), sum(limits[b] for b in missing))
 
     def get(blob_id: str) -> None:
+        limit = limits[blob_id]
         try:
-            if 0 < sizes[blob_id] < _SMALL_GET:  # one GET into memory, one local write
-                data = remote.transport.get(blob_key(blob_id))
+            if limit < _SMALL_GET:  # one GET into memory, one local write
+                data = remote.transport.get(blob_key(blob_id), limit)
                 repo.blobs.put_verified(data, blob_id, sync=False)
                 sink.advance(len(data))
             else:
                 tmp = repo.blobs.new_tmp()
                 repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
-                remote.transport.get_file(blob_key(blob_id), tmp, sink.advance)
+                remote.transport.get_file(blob_key(blob_id), tmp, sink.advance, limit)
                 repo.blobs.install_verified(tmp, blob_id, sync=False)
         except NotFoundError:
             raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
@@ -333,7 +394,7 @@ def fetch_blobs(remote: Remote, blob_ids: Iterable[str] | dict[str, int], *, job
                 _run(jobs, get, missing)
             finally:
                 repo.blobs.sync()  # one filesystem flush for the whole batch
-    return len(missing), sum(sizes[b] for b in missing)
+    return len(missing), sum(limits[b] for b in missing)
 
 
 @dataclass
@@ -346,45 +407,64 @@ class RemoteData:
         """Where a blob is on the remote."""
         return self.remote.blob_url(blob_id)
 
-    def fetch(self, blob_ids: list[str]) -> None:
-        """Bring blobs down (verified)."""
-        fetch_blobs(self.remote, blob_ids)
+    def fetch(self, limits: dict[str, int]) -> None:
+        """Bring blobs down (each at most its declared size, verified)."""
+        fetch_blobs(self.remote, limits)
 
-    def path(self, blob_id: str) -> Path:
+    def path(self, blob_id: str, size: int) -> Path:
         """Local path of a blob, downloading it first if needed (values load transparently)."""
         blobs = self.remote.repo.blobs
         if not blobs.has(blob_id):
-            fetch_blobs(self.remote, [blob_id], jobs=1)
+            fetch_blobs(self.remote, {blob_id: size}, jobs=1)
         return blobs.path(blob_id)
 
 
-def verify(remote: Remote, jobs: int = 8) -> list[str]:
+@dataclass
+class RemoteCheck:
+    """What ``fsck --remote`` found on one remote context."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def verify(remote: Remote, jobs: int = 8) -> RemoteCheck:
     """Check the remote context: every member's record matches its hash, every blob is there.
 
-    Returns:
-        One line per problem (empty when the remote context is consistent).
+    Temporary files and unfinished uploads left by killed pushes are warnings.
     """
-    problems: list[str] = []
+    out = RemoteCheck()
     tr = remote.transport
     needed: dict[str, int] = {}
-    for uuid, entry in sorted(remote.members().items()):
+    try:
+        members = remote.members()
+    except CorruptObjectError as e:
+        out.errors.append(str(e))
+        members = {}
+    for uuid, entry in sorted(members.items()):
         try:
-            data = tr.get(record_key(uuid))
-        except NotFoundError:
-            problems.append(f"{remote.url}: record of {uuid} is missing")
+            data = tr.get(record_key(uuid), MAX_RECORD_BYTES)
+            if sha256_bytes(data) != entry.sha:
+                out.errors.append(f"{remote.url}: record of {uuid} does not match its hash")
+                continue
+            rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
+            refs = blob_refs(rec.data, lambda b, limit: tr.get(blob_key(b), limit))
+        except NotFoundError as e:
+            out.errors.append(f"{remote.url}: bundle {uuid}: {e}")
             continue
-        if sha256_bytes(data) != entry.sha:
-            problems.append(f"{remote.url}: record of {uuid} does not match its hash")
+        except CorruptObjectError as e:
+            out.errors.append(f"{remote.url}: bundle {uuid}: {e}")
             continue
-        rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
-        refs = blob_refs(rec.data, lambda b: tr.get(blob_key(b)))
         needed.update(dict.fromkeys(refs.meta, -1))
         needed.update(refs.data)
 
     def probe(blob_id: str) -> None:
         size = tr.size(blob_key(blob_id))
         if size is None or (needed[blob_id] >= 0 and size != needed[blob_id]):
-            problems.append(f"{remote.url}: blob {blob_id} is missing or truncated")
+            out.errors.append(f"{remote.url}: blob {blob_id} is missing or truncated")
 
     _run(jobs, probe, needed)
-    return problems
+    left = list(tr.leftovers())
+    if left:
+        out.warnings.append(f"{remote.url}: {len(left)} temporary file(s) or unfinished "
+                            "upload(s) of interrupted pushes (dsdt gc --remote removes them)")
+    return out

@@ -14,8 +14,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsdt.errors import CorruptObjectError
+
 #: Called with a number of bytes just transferred (for progress bars).
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something a killed writer left on the remote: a temporary file, an unfinished upload.
+
+    Attributes:
+        name: What identifies it to :meth:`Transport.remove_leftover`.
+        size: Its size in bytes (0 when the store does not say).
+        mtime: When it was started or last written, as epoch seconds.
+    """
+
+    name: str
+    size: int
+    mtime: float
+
+
+def too_large(url: str, key: str, limit: int) -> CorruptObjectError:
+    """The error for a remote object larger than the bytes declared for it."""
+    return CorruptObjectError(f"{url}/{key} is larger than the {limit} bytes declared for it; "
+                              "nothing was kept (the remote copy is corrupt or hostile)")
 
 
 @dataclass(frozen=True)
@@ -52,15 +75,37 @@ class Transport(ABC):
         """Size in bytes of an object, or None if it does not exist."""
 
     @abstractmethod
-    def get(self, key: str) -> bytes:
-        """The whole content of a (small) object."""
+    def stamp(self, key: str) -> str | None:
+        """An opaque stamp of the object's current version (None if it does not exist).
+
+        Any write to the object, by anyone, changes its stamp (the S3 ETag; a
+        directory file's inode, size and change time), so a stamp recorded when
+        dsdt wrote the object proves later that the bytes are still dsdt's.
+        """
 
     @abstractmethod
-    def get_file(self, key: str, dest: Path, progress: Progress | None = None) -> None:
-        """Download an object to a new local file ``dest`` (streamed, multipart if large)."""
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """The whole content of a (small) object.
+
+        Raises:
+            CorruptObjectError: It holds more than ``limit`` bytes.
+        """
 
     @abstractmethod
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+    def get_file(self, key: str, dest: Path, progress: Progress | None = None,
+                 limit: int | None = None) -> None:
+        """Download an object to a new local file ``dest`` (streamed, multipart if large).
+
+        Raises:
+            CorruptObjectError: It holds more than ``limit`` bytes (nothing is kept).
+        """
+
+    @abstractmethod
+    def sha256(self, key: str, limit: int | None = None) -> str:
+        """The sha256 of the object's bytes, streamed through this process and not stored."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> str | None:
         """Store a (small) object.
 
         Args:
@@ -69,12 +114,17 @@ class Transport(ABC):
             if_absent: Do not overwrite an existing object (atomically).
 
         Returns:
-            False when ``if_absent`` and the object already existed, else True.
+            The stamp of the object written; None when ``if_absent`` and the
+            object already existed.
         """
 
     @abstractmethod
-    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> None:
-        """Upload a local file (streamed, multipart if large); never visible half-written."""
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str:
+        """Upload a local file (streamed, multipart if large); never visible half-written.
+
+        Returns:
+            The stamp of the object written.
+        """
 
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
@@ -87,6 +137,14 @@ class Transport(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Delete an object (no error if it is already gone)."""
+
+    @abstractmethod
+    def leftovers(self) -> Iterator[Leftover]:
+        """What interrupted writers left behind (temporary files, unfinished uploads)."""
+
+    @abstractmethod
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one thing :meth:`leftovers` found."""
 
     @abstractmethod
     def read_versioned(self, key: str) -> Versioned:

@@ -1,0 +1,317 @@
+"""The validation gate: everything others wrote is checked here before dsdt uses it.
+
+Records, refs, directory trees, packed values and remote listings reach a
+repository through ``git pull`` and ``dsdt pull``, written by other people.
+Every reader passes them through one of these checks first, so the rest of
+dsdt can trust what it holds:
+
+* names follow the ref-name rules (:mod:`dsdt.refs.names`);
+* blob ids are 64 lower-case hex digits;
+* paths are relative, normalised and contained: no ``..``, ``.`` or empty
+  component, no leading ``/``, no NUL;
+* sizes, counts and nesting depth have limits, and a walk over a parsed
+  document may visit only as many nodes as its bytes could spell out, so a
+  YAML alias bomb is refused before anything walks it.
+
+A failure is a :class:`CorruptObjectError` naming what was wrong; the object
+is never materialised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from dsdt.errors import CorruptObjectError
+from dsdt.objects.ids import is_sha256
+
+MAX_DEPTH = 200  # nesting of value nodes (check_supported refuses deeper values)
+MAX_PLAIN_DEPTH = 400  # nesting of any parsed document (a value node is two levels a step)
+MAX_SIZE = 1 << 50  # 1 PiB: no blob or file is larger
+MAX_PATH_BYTES = 4096
+MAX_COMPONENT_BYTES = 255
+MAX_TREE_ENTRIES = 50_000_000
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BAD_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\~^:?*\[]")
+MAX_NAME_BYTES = 255
+
+
+def corrupt(what: str, problem: str) -> CorruptObjectError:
+    """The error for ``what`` failing the gate."""
+    return CorruptObjectError(f"{what} is corrupt or hostile: {problem}; it was not used "
+                              "(run dsdt fsck)")
+
+
+def visit_budget(nbytes: int) -> int:
+    """How many nodes a document of ``nbytes`` bytes may hold without aliases.
+
+    Every YAML or JSON node takes at least one byte of text, so a walk that
+    visits more nodes than that is expanding shared (aliased) nodes.
+    """
+    return 2 * nbytes + 1000
+
+
+def check_plain(doc: Any, nbytes: int, what: str) -> Any:
+    """Refuse a parsed document nested too deeply or expanding beyond its size.
+
+    Args:
+        doc: What ``yaml.safe_load``/``json.loads`` returned.
+        nbytes: The length of the text it was parsed from.
+        what: Names the document in errors.
+
+    Returns:
+        ``doc`` itself.
+    """
+    budget = visit_budget(nbytes)
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise corrupt(what, "it expands far beyond its size (YAML aliases?)")
+        if depth > MAX_PLAIN_DEPTH:
+            raise corrupt(what, f"it is nested more than {MAX_PLAIN_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((k, depth + 1) for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return doc
+
+
+def check_blob_id(value: Any, what: str) -> str:
+    """``value`` if it is a blob id, else raise."""
+    if not is_sha256(value):
+        raise corrupt(what, f"blob id {str(value)[:80]!r} is not 64 lower-case hex digits")
+    return value
+
+
+def check_size(value: Any, what: str) -> int:
+    """``value`` if it is a byte count dsdt could have written, else raise."""
+    if type(value) is not int or not 0 <= value <= MAX_SIZE:
+        raise corrupt(what, f"size {str(value)[:40]!r} is not a byte count")
+    return value
+
+
+def path_problem(value: Any) -> str | None:
+    """Why ``value`` is not a relative, normalised, contained path (None if it is)."""
+    if not isinstance(value, str) or not value:
+        return "it is empty or not text"
+    if "\0" in value:
+        return "it contains NUL"
+    if value.startswith("/"):
+        return "it is absolute"
+    raw = value.encode("utf-8", "surrogateescape")
+    if len(raw) > MAX_PATH_BYTES:
+        return f"it is longer than {MAX_PATH_BYTES} bytes"
+    for part in raw.split(b"/"):
+        if part in (b"", b".", b".."):
+            return "it has an empty, '.' or '..' component"
+        if len(part) > MAX_COMPONENT_BYTES:
+            return f"a component is longer than {MAX_COMPONENT_BYTES} bytes"
+    return None
+
+
+def check_rel_path(value: Any, what: str) -> str:
+    """``value`` if it is a path that stays inside the directory it is relative to."""
+    if problem := path_problem(value):
+        raise corrupt(what, f"path {str(value)[:80]!r}: {problem}")
+    return value
+
+
+def name_problem(name: Any, allow_space: bool) -> str | None:
+    """Why ``name`` breaks git's ``check-ref-format`` rules (None if it does not).
+
+    These rules apply to context and bundle names wherever they come from: a
+    user, a record or a remote ref (``docs/format.md`` section 2).
+    """
+    if not isinstance(name, str):
+        return f"it is a {type(name).__name__}, not text"
+    if not name:
+        return "it is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        return f"it is longer than {MAX_NAME_BYTES} bytes"
+    if m := _BAD_IN_NAMES.search(name):
+        return f"it contains {m.group()!r}"
+    if not allow_space and any(c.isspace() for c in name):
+        return "it contains whitespace"
+    if name != name.strip():
+        return "it starts or ends with whitespace"
+    for bad, problem in ((name.startswith("."), "it starts with '.'"),
+                         (name.endswith("."), "it ends with '.'"),
+                         (".." in name, "it contains '..'"),
+                         (name.endswith(".lock"), "it ends with '.lock'"),
+                         ("@{" in name or name == "@", "it contains '@{' or is '@'")):
+        if bad:
+            return problem
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid unicode"
+    return None
+
+
+def check_name(value: Any, what: str, field: str = "name", *, empty_ok: bool = False) -> str:
+    """``value`` if it is a valid bundle name (``''`` too with ``empty_ok``), else raise."""
+    if empty_ok and value == "":
+        return value
+    if problem := name_problem(value, allow_space=True):
+        raise corrupt(what, f"{field} {str(value)[:40]!r}: {problem}")
+    return value
+
+
+def has_control(text: str) -> bool:
+    """True if ``text`` holds a control character (a terminal escape, a newline...)."""
+    return _CONTROL.search(text) is not None
+
+
+# --- value nodes -----------------------------------------------------------------------
+
+_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset"})
+_BULK = frozenset({"packed", "ndarray", "dataframe", "series"})
+_TEXT_FIELDS = {"npscalar": ("dtype", "hex"), "ndarray": ("dtype",),
+                "dblink": ("dsn", "table_name", "schema_name")}
+KNOWN_TYPES = frozenset({"none", "bool", "int", "float", "str", "bytes", "dict", "file",
+                         "directory", "dblink", "npscalar"} | _CONTAINERS | _BULK)
+
+
+def check_node(node: Any, what: str) -> dict[str, Any]:
+    """Validate a value node tree (``docs/format.md`` section 6) without recursion.
+
+    Shared sub-nodes are walked each time they occur, within the caller's
+    :func:`check_plain` budget (the document was checked when it was parsed).
+
+    Returns:
+        ``node`` itself.
+    """
+    stack: list[tuple[Any, int]] = [(node, 0)]
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise corrupt(what, f"its value is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in _check_one(n, what))
+    return node
+
+
+def _check_one(n: Any, what: str) -> list[Any]:
+    """Check one node's own fields; return its child nodes."""
+    if not isinstance(n, dict) or not isinstance(n.get("type"), str):
+        raise corrupt(what, "a value node is not a mapping with a type")
+    kind = n["type"]
+    if kind not in KNOWN_TYPES:
+        raise corrupt(what, f"unknown value node type {kind[:40]!r} (written by a newer dsdt?)")
+    if "blob" in n:
+        check_blob_id(n["blob"], what)
+        check_size(n.get("size"), what)
+    for field in _TEXT_FIELDS.get(kind, ()):
+        if not isinstance(n.get(field), str):
+            raise corrupt(what, f"{kind} node field {field!r} is not text")
+    checker = _CHECKS.get(kind)
+    return checker(n, what) if checker else []
+
+
+def _need(cond: bool, what: str, problem: str) -> None:
+    if not cond:
+        raise corrupt(what, problem)
+
+
+def _scalar(n: dict[str, Any], what: str) -> list[Any]:
+    value, kind = n.get("value"), n["type"]
+    if kind == "int" and "hex" in n:
+        _need(isinstance(n["hex"], str) and re.fullmatch(r"-?[0-9a-f]+", n["hex"]) is not None,
+              what, "a large int node is malformed")
+        return []
+    allowed = {"bool": (bool,), "int": (int,), "float": (float, int)}[kind]
+    _need(type(value) in allowed, what, f"a {kind} node holds {type(value).__name__}")
+    return []
+
+
+def _text(n: dict[str, Any], what: str) -> list[Any]:
+    field, kind = ("value", str) if n["type"] == "str" else ("b64", str)
+    _need("blob" in n or isinstance(n.get(field), kind), what, f"a {n['type']} node is empty")
+    return []
+
+
+def _items(n: dict[str, Any], what: str) -> list[Any]:
+    items = n.get("items")
+    _need(isinstance(items, list), what, f"a {n['type']} node has no item list")
+    if n["type"] != "dict":
+        return items
+    _need(all(isinstance(p, list) and len(p) == 2 for p in items), what,
+          "a dict node item is not a key/value pair")
+    return [x for pair in items for x in pair]
+
+
+def _blob(n: dict[str, Any], what: str) -> list[Any]:
+    _need("blob" in n, what, f"a {n['type']} node names no blob")
+    shape = n.get("shape", [])
+    _need(isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape), what,
+          f"a {n['type']} node has a malformed shape")
+    return []
+
+
+def _file(n: dict[str, Any], what: str) -> list[Any]:
+    check_rel_path(n.get("path"), what)
+    _need("blob" in n and isinstance(n.get("exec", False), bool), what, "a file node is malformed")
+    return []
+
+
+def _directory(n: dict[str, Any], what: str) -> list[Any]:
+    check_rel_path(n.get("path"), what)
+    check_blob_id(n.get("tree"), what)
+    check_size(n.get("size"), what)
+    files = n.get("files")
+    _need(type(files) is int and 0 <= files <= MAX_TREE_ENTRIES, what,
+          "a directory node's file count is malformed")
+    _need(n.get("as", "path") in ("path", "list"), what, "a directory node's 'as' is malformed")
+    return []
+
+
+_CHECKS = {"bool": _scalar, "int": _scalar, "float": _scalar, "str": _text, "bytes": _text,
+           "dict": _items, "list": _items, "tuple": _items, "set": _items, "frozenset": _items,
+           "packed": _blob, "ndarray": _blob, "dataframe": _blob, "series": _blob,
+           "file": _file, "directory": _directory}
+
+
+# --- directory trees -------------------------------------------------------------------
+
+
+def parse_tree(data: bytes, what: str) -> dict[str, Any]:
+    """Parse and validate a directory tree blob (``docs/format.md`` section 6).
+
+    Returns:
+        ``{"files": [[path, blob id, size, executable], ...], "dirs": [path, ...]}``
+        with every path contained and no path both a file and a directory.
+    """
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise corrupt(what, f"it is not JSON ({e})") from None
+    _need(isinstance(doc, dict) and isinstance(doc.get("files"), list)
+          and isinstance(doc.get("dirs", []), list), what, "it is not a directory tree")
+    files, dirs = doc["files"], doc.get("dirs", [])
+    _need(len(files) + len(dirs) <= MAX_TREE_ENTRIES, what, "it lists too many entries")
+    seen: set[str] = set()
+    for entry in files:
+        _need(isinstance(entry, list) and len(entry) == 4 and isinstance(entry[3], bool), what,
+              "a tree entry is not [path, blob, size, executable]")
+        path = check_rel_path(entry[0], what)
+        check_blob_id(entry[1], what)
+        check_size(entry[2], what)
+        _need(path not in seen, what, f"path {path[:80]!r} is listed twice")
+        seen.add(path)
+    for path in dirs:
+        check_rel_path(path, what)
+    _check_prefixes(seen, dirs, what)
+    return {"files": files, "dirs": dirs}
+
+
+def _check_prefixes(files: set[str], dirs: list[str], what: str) -> None:
+    """No file may sit where another entry needs a directory."""
+    for path in [*files, *dirs]:
+        parent = path
+        while "/" in parent:
+            parent = parent.rsplit("/", 1)[0]
+            _need(parent not in files, what, f"{parent[:80]!r} is both a file and a directory")

@@ -1,0 +1,66 @@
+"""Proofs that a remote holds a blob's exact bytes, so a local copy may be dropped.
+
+Before ``push -d`` (delocalize) removes the local copy of a blob, the remote
+copy's content must be proven, not just its size. Anyone with write access to
+the remote could have planted a corrupt object of the right size. Two ways
+prove it:
+
+* dsdt wrote the object itself: the stamp the store returned then (an S3
+  ETag; a file's inode, size and change time) is kept here, and any later
+  write by anyone changes the stamp, so an equal stamp now means dsdt's bytes;
+* otherwise the object is read back and hashed, and its stamp is kept.
+
+The store is ``cache/remote-proofs.sqlite``: derived state, rebuildable (losing
+it only costs read-backs).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from dsdt._db import LocalConnection, healing
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS proofs(url TEXT, key TEXT, stamp TEXT, "
+               "PRIMARY KEY(url, key))")
+
+
+class Proofs:
+    """Stamps of remote objects whose bytes dsdt wrote or verified.
+
+    Args:
+        path: The SQLite file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._db = LocalConnection(path, _setup)
+
+    @healing
+    def remember(self, url: str, stamps: Iterable[tuple[str, str]]) -> None:
+        """Record ``(key, stamp)`` pairs of objects on the remote at ``url``."""
+        rows = [(url, key, stamp) for key, stamp in stamps]
+        if rows:
+            db = self._db.get()
+            db.execute("BEGIN")
+            try:
+                db.executemany("INSERT OR REPLACE INTO proofs VALUES (?,?,?)", rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @healing
+    def stamps(self, url: str, keys: list[str]) -> dict[str, str]:
+        """The recorded stamps of these keys (those that have one)."""
+        out: dict[str, str] = {}
+        db = self._db.get()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(db.execute(
+                f"SELECT key, stamp FROM proofs WHERE url=? AND key IN ({marks})",  # noqa: S608
+                [url, *chunk]))
+        return out
