@@ -21,11 +21,19 @@ from dsdt.errors import FileSystemError
 T = TypeVar("T")
 
 
+_DAMAGE = ("malformed", "no such table", "no such column", "disk i/o error", "not a database")
+
+
 def is_corrupt(e: sqlite3.Error) -> bool:
-    """True when ``e`` says the database file is damaged (not merely busy or unreachable)."""
+    """True when ``e`` says the database files are damaged (not merely busy or locked).
+
+    A ``disk I/O error`` on a healthy disk comes from a write-ahead log left
+    beside a database file that was deleted or replaced: throwing both away
+    and starting again is the cure.
+    """
     text = str(e).lower()
     if isinstance(e, sqlite3.OperationalError):
-        return "malformed" in text or "no such table" in text or "no such column" in text
+        return any(word in text for word in _DAMAGE)
     return isinstance(e, sqlite3.DatabaseError)
 
 

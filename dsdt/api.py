@@ -340,7 +340,8 @@ def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Ite
     paths = [Path(p) for p in raw]
     for p in paths:
         if not p.exists():
-            raise PathError(f"{p} does not exist; nothing was added")
+            link = " (a broken symlink or a symlink loop)" if p.is_symlink() else ""
+            raise PathError(f"{p} does not exist{link}; nothing was added")
     with Bundle(ctx, bundle_name, repo=repo, follow_symlinks=follow_symlinks) as b:
         if len(paths) == 1 and paths[0].is_file():
             b.add_data(paths[0])

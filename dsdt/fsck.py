@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt.errors import DsdtError
+from dsdt.errors import CorruptObjectError, DsdtError
 from dsdt.objects.codecs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.objects.record import load_yaml
@@ -147,11 +147,12 @@ def _check_records(repo: Repository, referenced: dict[str, str], local_only: set
         try:
             rec = repo.read_record(uuid, sha)
             refs = blob_refs(rec.data, repo.blobs.read).all()
+        except CorruptObjectError as e:
+            report.errors.append(f"bundle {uuid}: {e} (remove it: dsdt rm -f -u {uuid} "
+                                 "-c <context>)")
+            continue
         except DsdtError as e:
             report.errors.append(f"bundle {uuid}: {e}")
-            continue
-        except (ValueError, KeyError, TypeError) as e:
-            report.errors.append(f"bundle {uuid}: malformed data node or tree ({e})")
             continue
         needed |= refs
         if uuid in local_only:

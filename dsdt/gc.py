@@ -176,7 +176,10 @@ def _expand_all(repo: Repository, meta: str, kind: str) -> dict[str, int]:
         if blob in out or not repo.blobs.has(blob):
             continue  # seen, or only on the remote: its bytes are not local
         out[blob] = os.stat(repo.blobs.path(blob)).st_size
-        refs = expand_meta(blob, kind, repo.blobs.read(blob))
+        try:
+            refs = expand_meta(blob, kind, repo.blobs.read(blob))
+        except CorruptObjectError:
+            continue  # fsck reports it; the sizes it would add are unknown
         out.update(refs.data)
         stack.extend((b, m.kind) for b, m in refs.meta.items())
     return out

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.lineage import LineageInfo
+from dsdt.objects.gate import printable
 from dsdt.objects.ids import check_uuid, is_uuid
 
 if TYPE_CHECKING:
@@ -187,13 +187,6 @@ def lineage_graph(local_context: str, uuid: str, max_depth: int | None = None,
 
 
 # --- rendering -------------------------------------------------------------------------
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters and line/paragraph separators made visible."""
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp")
-                   else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
-                   for c in text)
 
 
 def node_ids(uuids: list[str]) -> dict[str, str]:

@@ -77,7 +77,9 @@ def fmt_epoch(seconds: float) -> str:
 
 def fmt_pairs(pairs: dict[str, str]) -> str:
     """Tags or params as Disdat prints them: ``[k]:[v]`` separated by spaces."""
-    return " ".join(f"[{k}]:[{v}]" for k, v in pairs.items())
+    from dsdt.objects.gate import printable
+
+    return " ".join(f"[{printable(k)}]:[{printable(v)}]" for k, v in pairs.items())
 
 
 def print_json(obj: Any) -> None:

@@ -120,5 +120,7 @@ def _print_node(depth: int, uuid: str, info: "LineageInfo | None") -> None:
     ]
     lines += [f"input:           {dep.arg_name} {dep.uuid} ({dep.processing_name})"
               for dep in info.depends_on]
+    from dsdt.objects.gate import printable
+
     for line in lines:
-        typer.echo(pad + line)
+        typer.echo(pad + printable(line))

@@ -15,6 +15,7 @@ from dsdt.commands._render import (
     parse_tags,
     print_json,
 )
+from dsdt.objects.gate import printable
 
 if TYPE_CHECKING:
     from dsdt.bundle import Bundle
@@ -100,7 +101,8 @@ def _verbose(found: "list[Bundle]", print_tags: bool, print_args: bool) -> list[
     """The header and one padded row per bundle (plus ARGS lines with -a)."""
     rows = [HEADER]
     for b in found:
-        rows.append([b.name, b.processing_name, b.owner, fmt_date(b.creation_date),
+        rows.append([b.name, printable(b.processing_name), printable(b.owner),
+                     fmt_date(b.creation_date),
                      str(b.is_committed), b.uuid, fmt_pairs(b.user_tags) if print_tags else ""])
     out = []
     for i, line in enumerate(padded(rows)):

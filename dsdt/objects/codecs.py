@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from dsdt.errors import UnsupportedValueError
+from dsdt.errors import CorruptObjectError, UnsupportedValueError
 from dsdt.objects import gate
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import FileDecoder, FileEncoder, tree_blobs
@@ -188,6 +188,17 @@ class Encoder:
         return {**node, "blob": blob_id, "size": size}
 
 
+def _hashable(node: dict[str, Any], values: list[Any]) -> list[Any]:
+    """``values`` if each can be a set member or dict key (a hostile record may say otherwise)."""
+    try:
+        for value in values:
+            hash(value)
+    except TypeError:
+        raise CorruptObjectError(f"a {node['type']} node holds an unhashable member; the record "
+                                 "is corrupt or hostile (run dsdt fsck)") from None
+    return values
+
+
 def _has_surrogates(s: str) -> bool:
     try:
         s.encode("utf-8")
@@ -249,13 +260,15 @@ class Decoder:
         return tuple(self.decode(x) for x in node["items"])
 
     def _d_set(self, node: dict[str, Any]) -> set[Any]:
-        return {self.decode(x) for x in node["items"]}
+        return set(_hashable(node, [self.decode(x) for x in node["items"]]))
 
     def _d_frozenset(self, node: dict[str, Any]) -> frozenset[Any]:
-        return frozenset(self.decode(x) for x in node["items"])
+        return frozenset(_hashable(node, [self.decode(x) for x in node["items"]]))
 
     def _d_dict(self, node: dict[str, Any]) -> dict[Any, Any]:
-        return {self.decode(k): self.decode(v) for k, v in node["items"]}
+        pairs = [(self.decode(k), self.decode(v)) for k, v in node["items"]]
+        keys = _hashable(node, [k for k, _ in pairs])
+        return dict(zip(keys, (v for _, v in pairs), strict=True))
 
     def _d_packed(self, node: dict[str, Any]) -> Any:
         return self.decode(load_packed(self._blob(node).read_bytes(), node["blob"]))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from dsdt.errors import CorruptObjectError
@@ -160,6 +161,17 @@ def check_name(value: Any, what: str, field: str = "name", *, empty_ok: bool = F
     if problem := name_problem(value, allow_space=True):
         raise corrupt(what, f"{field} {str(value)[:40]!r}: {problem}")
     return value
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and line/paragraph separators made visible.
+
+    What others wrote is shown through this, so no terminal escape in a
+    record reaches a terminal.
+    """
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp")
+                   else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                   for c in text)
 
 
 def has_control(text: str) -> bool:

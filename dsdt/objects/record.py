@@ -131,6 +131,10 @@ class BundleRecord:
         return rec
 
 
+_EPOCH = datetime(1970, 1, 2, tzinfo=UTC)  # bounds every local time zone can show
+_FAR = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def now_iso() -> str:
     """The current time as the ISO-8601 UTC string records use."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -153,7 +157,7 @@ def _build(d: Any) -> BundleRecord:
     _require(isinstance(created, str), "created is not a string")
     when = datetime.fromisoformat(created)
     _require(when.tzinfo is not None, "created has no time zone")
-    when.timestamp()  # OverflowError for dates outside what the index can order
+    _require(_EPOCH <= when < _FAR, "created is not a time between 1970 and 9000")
     for key in ("tags", "params"):
         _require(_is_str_map(d[key]), f"{key} is not a string-to-string mapping")
         _require(all(k and not gate.has_control(k) and "\0" not in v

@@ -63,7 +63,7 @@ def decode_ref(data: bytes | None, what: str) -> dict[str, Entry]:
         if not isinstance(doc, dict) or doc.get("format") != REF_FORMAT:
             raise ValueError("not a remote context ref of format 1")
         members = {u: _entry(u, e) for u, e in doc["bundles"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as e:
         raise CorruptObjectError(f"remote ref {what} is corrupt or hostile: {e}; nothing was "
                                  "used (run dsdt fsck --remote)") from None
     return members
@@ -78,6 +78,7 @@ def _entry(uuid: Any, e: Any) -> Entry:
         raise ValueError(f"bundle name {str(entry.name)[:40]!r}: {problem}")
     if not isinstance(entry.created, str) or datetime.fromisoformat(entry.created).tzinfo is None:
         raise ValueError(f"creation time of {uuid} is not an ISO time with a zone")
+    datetime.fromisoformat(entry.created).timestamp()  # OverflowError: refused too
     return entry
 
 

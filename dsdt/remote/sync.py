@@ -79,6 +79,7 @@ class Report:
     blobs: int = 0
     bytes: int = 0
     delocalized: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # uuid -> why (failed the gate)
 
 
 @dataclass
@@ -302,15 +303,29 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
             report.skipped.append(uuid)
         else:
             fresh.append(uuid)  # new, or left uncommitted by an interrupted pull
-    _run(jobs, lambda u: _fetch_record(remote, u, wanted[u].sha), fresh)
+
+    def refuse(uuid: str, e: CorruptObjectError) -> None:
+        report.refused[uuid] = " ".join(str(e).split())
+
+    def fetch(uuid: str) -> None:
+        try:
+            _fetch_record(remote, uuid, wanted[uuid].sha)
+        except CorruptObjectError as e:
+            refuse(uuid, e)
+
+    _run(jobs, fetch, fresh)
     refs = BlobRefs()
     for uuid in wanted:
-        refs.update(_refs(remote, uuid))
-    for uuid in fresh:  # the commit mark first: the membership ref makes the bundle appear
+        if uuid not in report.refused:
+            try:
+                refs.update(_refs(remote, uuid))
+            except CorruptObjectError as e:
+                refuse(uuid, e)
+    report.bundles = [u for u in fresh if u not in report.refused]
+    for uuid in report.bundles:  # the commit mark first: the membership ref makes it appear
         sha = wanted[uuid].sha
         _set_ref(repo, repo.member_ref(remote.ctx, uuid, COMMITTED), sha)
         _set_ref(repo, repo.member_ref(remote.ctx, uuid, BUNDLES), sha)
-    report.bundles = fresh
     if localize:
         report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
     return report

@@ -1,0 +1,558 @@
+"""Records, refs and blobs from git or a remote are untrusted input.
+
+One test (or a few) per finding of the attack on a shared remote and a git
+branch: nothing outside ``.dsdt/`` is touched, nothing hangs, nothing is
+lost, and every failure is one line with its exit code.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from clirun import dsdt_cli, fails, ok
+from hostile import (
+    bomb_record,
+    dump,
+    plant_local,
+    plant_remote,
+    put_blob,
+    record,
+    set_remote_entry,
+    sha,
+    snapshot,
+    within,
+)
+
+import dsdt.api as api
+from dsdt.errors import CorruptObjectError, LockError, UsageError
+from dsdt.remote import sync
+
+
+@pytest.fixture
+def victim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Files outside the repository that an attacker would like to read, delete or overwrite."""
+    d = tmp_path_factory.mktemp("victim")
+    (d / "notes.txt").write_text("alice's private notes\n")
+    (d / "keys").mkdir()
+    (d / "keys" / "id").write_text("secret key\n")
+    return d
+
+
+@pytest.fixture
+def remote_dir(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory remote bound to context ``default`` as remote context ``shared``."""
+    d = tmp_path_factory.mktemp("remote")
+    api.remote("default", "shared", str(d))
+    return d
+
+
+def _dsdt(project: Path) -> Path:
+    return project / ".dsdt"
+
+
+def _view(project: Path, uuid: str) -> Path:
+    return _dsdt(project) / "cache" / "views" / uuid
+
+
+def _local_blob(data: bytes) -> str:
+    """Put bytes into the local blob store (the attacker's record can name them)."""
+    return api._repo().blobs.put_bytes(data)
+
+
+# 1. path traversal -------------------------------------------------------------
+
+
+def _traversal_records(project: Path, victim: Path) -> list[tuple[str, bytes]]:
+    blob = _local_blob(b"attacker bytes")
+    out = []
+    for path in (os.path.relpath(victim / "notes.txt", _view(project, "x" * 36)),
+                 str(victim / "notes.txt"), "sub/../../../x"):
+        rec = record({"type": "file", "path": path, "blob": blob, "size": 14, "exec": False})
+        out.append((rec["uuid"], dump(rec)))
+    tree = json.dumps({"files": [[os.path.relpath(victim / "keys" / "id",
+                                                  _view(project, "x" * 36) / "d"),
+                                  blob, 14, False]], "dirs": []}).encode()
+    tree_id = _local_blob(tree)
+    rec = record({"type": "directory", "path": "d", "tree": tree_id, "files": 1, "size": 14,
+                  "as": "path"})
+    out.append((rec["uuid"], dump(rec)))
+    return out
+
+
+def test_path_traversal_from_git_touches_nothing_outside(project: Path, victim: Path) -> None:
+    before = snapshot(victim)
+    for uuid, text in _traversal_records(project, victim):
+        plant_local(_dsdt(project), "default", text, uuid)
+        assert dsdt_cli("cat", "-u", uuid).code != 0
+        with pytest.raises(CorruptObjectError):
+            api.get("default", None, uuid=uuid).data  # noqa: B018 - materialises the view
+        assert any(uuid in e for e in api.fsck().errors)
+    assert snapshot(victim) == before
+
+
+def test_path_traversal_from_a_remote_is_refused(project: Path, victim: Path,
+                                                 remote_dir: Path) -> None:
+    before = snapshot(victim)
+    api.Bundle("default", name="good", data=b"g" * 5000).commit()
+    api.push("default")
+    for uuid, text in _traversal_records(project, victim):
+        plant_remote(remote_dir, "shared", text, uuid)
+    assert "refused 4" in fails(9, "pull", "-l")
+    assert snapshot(victim) == before
+    assert api.get("default", "good").data == b"g" * 5000
+    assert api.fsck().ok
+
+
+# 2. blob ids are 64 hex -----------------------------------------------------------
+
+
+def test_a_blob_id_never_names_a_local_file(project: Path, victim: Path) -> None:
+    target = str(victim / "notes.txt")
+    rec = record({"type": "bytes", "blob": target, "size": os.path.getsize(target)})
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    r = dsdt_cli("cat", "-u", rec["uuid"])
+    assert r.code == 9 and "private notes" not in r.out
+    assert "not 64 lower-case hex" in r.err
+
+
+def test_planted_s3_key_and_push_d_delete_nothing_local(project: Path, victim: Path,
+                                                        s3_bucket: tuple[str, str]) -> None:
+    import boto3
+
+    bucket, _ = s3_bucket
+    api.remote("default", "shared", f"s3://{bucket}/team")
+    target = str(victim / "notes.txt")
+    rec = record({"type": "bytes", "blob": target, "size": os.path.getsize(target)})
+    text = dump(rec)
+    plant_local(_dsdt(project), "default", text, rec["uuid"])
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key=f"team/blobs/{target[:2]}/{target}", Body=b"x" * 22)
+    s3.put_object(Bucket=bucket, Key=f"team/records/{rec['uuid'][:2]}/{rec['uuid']}.yaml",
+                  Body=text)
+    ref = {"format": 1, "bundles": {rec["uuid"]: {"sha": sha(text), "name": "evil",
+                                                  "created": rec["created"]}}}
+    s3.put_object(Bucket=bucket, Key="team/contexts/shared/bundles.json",
+                  Body=json.dumps(ref).encode())
+    dsdt_cli("push", "-d")
+    assert (victim / "notes.txt").read_text() == "alice's private notes\n"
+
+
+# 3. push racing gc --remote -------------------------------------------------------
+
+
+def _settings(project: Path, **values: object) -> None:
+    cfg = _dsdt(project) / "config.yaml"
+    text = cfg.read_text()
+    for key, value in values.items():
+        text = "\n".join(f"{key}: {value}" if line.startswith(f"{key}:") else line
+                         for line in text.splitlines()) + "\n"
+    cfg.write_text(text)
+
+
+def _age(path: Path, seconds: float = 86_400) -> None:
+    old = path.stat().st_mtime - seconds
+    os.utime(path, (old, old))
+
+
+def test_gc_remote_cannot_run_inside_a_push(project: Path, remote_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Push finds an old orphan blob and skips it; a gc forced in mid-push must not delete it."""
+    _settings(project, lock_timeout=1, remote_gc_grace=60)
+    data = b"d" * 9000
+    orphan = remote_dir / "blobs" / sha(data)[:2] / sha(data)
+    put_blob(remote_dir, data)
+    _age(orphan)  # an orphan past the grace period: gc may collect it
+    b = api.Bundle("default", name="x", data=data).commit()
+    seen: list[BaseException] = []
+    send_records = sync._send_records
+
+    def gc_in_the_middle(*args: object) -> None:
+        try:
+            api.gc(remote=True)
+        except LockError as e:
+            seen.append(e)
+        send_records(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync, "_send_records", gc_in_the_middle)
+    api.push("default", uuid=b.uuid)
+    assert orphan.exists() and len(seen) == 1 and "push" in str(seen[0])
+    monkeypatch.setattr(sync, "_send_records", send_records)
+    api.gc(remote=True)  # after the push: the blob is referenced and stays
+    assert orphan.exists() and api.fsck(remote=True).ok
+
+
+def test_push_waits_for_a_running_gc_remote(project: Path, remote_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.remote import gc as remote_gc
+
+    _settings(project, lock_timeout=1, remote_gc_grace=0)
+    b = api.Bundle("default", name="x", data=b"e" * 9000).commit()
+    pushed: list[BaseException] = []
+    sweep = remote_gc._sweep
+
+    def push_in_the_middle(*args: object) -> object:
+        try:
+            api.push("default", uuid=b.uuid)
+        except LockError as e:
+            pushed.append(e)
+        return sweep(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(remote_gc, "_sweep", push_in_the_middle)
+    api.gc(remote=True)
+    assert len(pushed) == 2 and "gc or rmr" in str(pushed[0])  # one per swept prefix
+    monkeypatch.setattr(remote_gc, "_sweep", sweep)
+    api.push("default", uuid=b.uuid)
+    assert api.fsck(remote=True).ok
+
+
+def test_a_killed_lock_holder_blocks_nobody_for_long(project: Path, remote_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.remote import locks
+
+    _settings(project, lock_timeout=1)
+    stale = remote_dir / "locks" / "sweep-0123.json"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    b = api.Bundle("default", name="x", data=1).commit()
+    with pytest.raises(LockError, match="busy"):
+        api.push("default", uuid=b.uuid)
+    _age(stale, locks.STALE + 60)
+    api.push("default", uuid=b.uuid)
+    api.gc(remote=True)
+    assert not stale.exists()
+
+
+# 4. delocalize proves the remote bytes --------------------------------------------
+
+
+def test_push_d_keeps_the_only_good_copy(project: Path, remote_dir: Path) -> None:
+    data = b"precious" * 1000
+    put_blob(remote_dir, b"x" * len(data), sha(data))  # corrupt, same size, planted first
+    api.Bundle("default", name="x", data=data).commit()
+    assert "not its bytes" in fails(2, "push", "x", "-d")
+    api._repos.clear()
+    assert api.get("default", "x").data == data
+
+
+def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(project: Path,
+                                                                  remote_dir: Path) -> None:
+    data = b"mine" * 2000
+    b = api.Bundle("default", name="x", data=data).commit()
+    api.push("default", uuid=b.uuid)
+    blob = remote_dir / "blobs" / sha(data)[:2] / sha(data)
+    blob.chmod(0o644)
+    blob.write_bytes(b"y" * len(data))  # rewritten in place after the push
+    with pytest.raises(UsageError, match="not its bytes"):
+        b.delocalize()
+    blob.write_bytes(data)
+    b.delocalize()  # read back, proven, dropped
+    assert not api._repo().blobs.has(sha(data))
+
+
+# 5. YAML alias bombs ---------------------------------------------------------------
+
+
+def test_alias_bomb_from_git_does_not_hang(project: Path) -> None:
+    api.Bundle("default", name="good", data=[1, 2])
+    uuid = "0f0f0f0f-0000-4000-8000-000000000001"
+    assert len(bomb_record(uuid)) < 4096
+    plant_local(_dsdt(project), "default", bomb_record(uuid), uuid)
+    with within(20):
+        assert ok("ls").lines == ["good"]
+        r = dsdt_cli("fsck")
+        assert r.code == 1 and "expands far beyond its size" in r.out + r.err
+        assert dsdt_cli("gc").code == 9
+        ok("du")
+        assert dsdt_cli("cat", "-u", uuid).code == 9
+        assert ok("cat", "good").out.split() == ["[", "1,", "2", "]"]
+
+
+def test_alias_bomb_from_a_remote_does_not_hang(project: Path, remote_dir: Path) -> None:
+    uuid = "0f0f0f0f-0000-4000-8000-000000000002"
+    plant_remote(remote_dir, "shared", bomb_record(uuid), uuid, "bomb")
+    with within(20):
+        assert "refused 1" in fails(9, "pull")
+        r = dsdt_cli("gc", "--remote")
+        assert r.code == 9 and "expands far beyond its size" in r.err
+        assert dsdt_cli("rmr", "-u", uuid).code == 9
+
+
+# 6. downloads are capped -----------------------------------------------------------
+
+
+def test_a_symlink_to_dev_zero_in_a_remote_is_refused(project: Path, remote_dir: Path,
+                                                      tmp_path: Path) -> None:
+    d = tmp_path / "dir"
+    d.mkdir()
+    (d / "f").write_text("x")
+    b = api.add("default", "d", str(d)).commit()
+    api.push("default")
+    [tree] = [blob for blob in api._repo().index.member_blobs() if blob[4] == "tree"]
+    shared = remote_dir / "blobs" / tree[2][:2] / tree[2]
+    shared.unlink()
+    shared.symlink_to("/dev/zero")
+    api.rm("default", uuid=b.uuid, force=True)
+    api.gc()
+    with within(10):
+        assert "symlink" in fails(9, "pull")
+    assert sum(p.stat().st_size for p in (_dsdt(project) / "cache").rglob("*")
+               if p.is_file()) < 10 << 20
+
+
+def test_a_blob_larger_than_declared_is_refused(project: Path, remote_dir: Path) -> None:
+    data = b"z" * 9000
+    b = api.Bundle("default", name="x", data=data).commit()
+    api.push("default", uuid=b.uuid)
+    b.delocalize()
+    blob = remote_dir / "blobs" / sha(data)[:2] / sha(data)
+    blob.chmod(0o644)
+    blob.write_bytes(data * 100)
+    with pytest.raises(CorruptObjectError, match="larger than the 9000 bytes"):
+        api._repos.clear()
+        api.get("default", "x").data  # noqa: B018 - reading it downloads
+
+
+# 7. an interrupted pull resumes --------------------------------------------------------
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL between two ref writes."""
+
+
+def test_pull_killed_between_its_two_refs_is_finished_by_the_next(
+        project: Path, remote_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.refs.store import RefStore
+
+    b = api.Bundle("default", name="x", data=5).commit()
+    api.push("default")
+    other = tmp_path / "clone"
+    api.init(other)
+    monkeypatch.chdir(other)
+    api.remote("default", "shared", str(remote_dir))
+    swap, writes = RefStore.swap, []
+
+    def killed_on_the_second(self: RefStore, name: str, *args: object) -> None:
+        if "/bundles/" in name or "/committed/" in name:
+            writes.append(name)
+            if len(writes) == 2:
+                raise Killed
+        swap(self, name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RefStore, "swap", killed_on_the_second)
+    with pytest.raises(Killed):
+        api.pull("default")
+    monkeypatch.setattr(RefStore, "swap", swap)
+    api.pull("default")
+    pulled = api.get("default", None, uuid=b.uuid)
+    assert pulled is not None and pulled.is_committed and pulled.data == 5
+
+
+# 8. leftovers of killed pushes --------------------------------------------------------
+
+
+def test_temp_files_of_killed_pushes_are_reported_and_collected(project: Path,
+                                                                remote_dir: Path) -> None:
+    _settings(project, remote_gc_grace=60)
+    tmp = remote_dir / "blobs" / "ab" / ".abcd.0123456789ab.tmp"
+    tmp.parent.mkdir(parents=True)
+    tmp.write_bytes(b"half a blob")
+    report = api.fsck(remote=True)
+    assert report.ok and any("interrupted pushes" in w for w in report.warnings)
+    api.gc(remote=True)
+    assert tmp.exists()  # young: its push may still be running
+    _age(tmp)
+    [gone] = api.gc(remote=True)
+    assert gone.leftovers == 1 and not tmp.exists()
+
+
+# 9. one line, never a traceback -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["index.sqlite", "stat.sqlite"])
+def test_corrupt_derived_databases_rebuild_themselves(project: Path, tmp_path: Path,
+                                                      name: str) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    ok("add", "a", str(tmp_path / "f.txt"))
+    ok("ls")
+    repo = api._repo()
+    repo.index.close()
+    repo.stat_cache._db.close()
+    api._repos.clear()
+    db = _dsdt(project) / "cache" / name
+    db.write_bytes(b"this is not a database" * 100)
+    ok("add", "b", str(tmp_path / "f.txt"))
+    assert sorted(ok("ls").lines) == ["a", "b"]
+
+
+def test_index_deleted_under_its_write_ahead_log(project: Path) -> None:
+    api.Bundle("default", name="a", data=1)
+    assert ok("ls").lines == ["a"]
+    api._repo().index.connect()  # this process keeps it open: its -wal and -shm stay
+    (_dsdt(project) / "cache" / "index.sqlite").unlink()
+    r = subprocess.run([sys.executable, "-m", "dsdt", "ls"], capture_output=True, text=True,
+                       check=False, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "a\n", "")
+
+
+def test_unreadable_file_in_add(project: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "secret.txt"
+    f.write_text("x")
+    real_open = os.open
+
+    def denied(path: object, *args: object, **kwargs: object) -> int:
+        if str(path) == str(f):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    assert "Permission denied" in fails(10, "add", "s", str(f))
+
+
+def test_symlink_loops_in_add(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert "symlink loop" in fails(10, "add", "x", str(tmp_path / "loop"))
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a").symlink_to(d / "b")
+    (d / "b").symlink_to(d / "a")
+    assert "symlink loop" in fails(10, "add", "x", str(d), "--follow-symlinks")
+
+
+def test_deeply_nested_tree_refuses_one_bundle_not_the_pull(project: Path,
+                                                            remote_dir: Path) -> None:
+    deep = ('{"files": ' + "[" * 100_000 + "]" * 100_000 + ', "dirs": []}').encode()
+    tree = put_blob(remote_dir, deep)
+    rec = record({"type": "directory", "path": "d", "tree": tree, "files": 1, "size": 1,
+                  "as": "path"})
+    plant_remote(remote_dir, "shared", dump(rec), rec["uuid"])
+    good = record({"type": "int", "value": 7}, name="good")
+    plant_remote(remote_dir, "shared", dump(good), good["uuid"], "good")
+    assert "refused 1" in fails(9, "pull")
+    assert api.get("default", "good").data == 7
+
+
+def test_a_non_string_name_in_a_remote_ref(project: Path, remote_dir: Path) -> None:
+    rec = record()
+    plant_remote(remote_dir, "shared", dump(rec), rec["uuid"])
+    set_remote_entry(remote_dir, "shared", rec["uuid"],
+                     {"sha": sha(dump(rec)), "name": 5, "created": rec["created"]})
+    assert "corrupt or hostile" in fails(9, "pull")
+
+
+def test_os_errors_are_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.objects.blobs import BlobStore
+
+    fails(13, "init", "/proc/no-such-dir/x")
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(BlobStore, "put_bytes", full)
+    (project / "f").write_text("x")
+    assert "No space left on device" in fails(13, "add", "f", str(project / "f"))
+
+
+def test_a_failed_lock_leaves_no_fd_and_no_flock(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt._fs import FileLock
+
+    target = tmp_path / "ref"
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+
+    def denied(*_: object, **__: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "link", denied)
+        with pytest.raises(PermissionError):
+            FileLock(target).acquire()
+    assert fds() == before
+    with FileLock(target, timeout=1):  # nothing held: the next taker gets it at once
+        pass
+
+
+# 10. the repository never stores itself -----------------------------------------------
+
+
+def test_add_an_empty_path_or_the_project(project: Path) -> None:
+    assert "empty path" in fails(10, "add", "x", "")
+    (project / "data.txt").write_text("d")
+    ok("add", "all", ".")
+    paths = api.get("default", "all").data
+    assert [Path(p).name for p in paths] == ["data.txt"]
+    assert "inside dsdt's own repository" in fails(10, "add", "x", ".dsdt/config.yaml")
+
+
+# 11. ints of any size ------------------------------------------------------------------
+
+
+def test_huge_ints_round_trip_and_leave_nothing_behind(project: Path) -> None:
+    value = [b"b" * 5000, 10**5000, -(7**9000)]
+    b = api.Bundle("default", name="big", data=value)
+    api._repos.clear()
+    assert api.get("default", None, uuid=b.uuid).data == value
+    report = api.fsck()
+    assert report.ok and not report.warnings
+
+
+# 12. a corrupt record can be removed; the others stay visible ----------------------------
+
+
+def test_rm_f_removes_a_bundle_whose_record_is_corrupt(project: Path) -> None:
+    api.Bundle("default", name="good", data=1)
+    rec = record(created="2026-11-26T12:17:19")  # no time zone
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    (_dsdt(project) / "cache" / "index.sqlite").unlink(missing_ok=True)
+    api._repos.clear()
+    assert ok("ls").lines == ["good"]
+    assert not api.fsck().ok
+    fails(2, "rm", "-u", rec["uuid"])  # committed: needs --force
+    ok("rm", "-f", "-u", rec["uuid"])
+    assert api.fsck().ok
+
+
+# 13. names from a remote; secrets in URLs ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["\x1b[31mred", "../../x", "a/b", " lead"])
+def test_remote_names_follow_the_name_rules(project: Path, remote_dir: Path, name: str) -> None:
+    rec = record(name="fine")
+    plant_remote(remote_dir, "shared", dump(rec), rec["uuid"], name)
+    assert "bundle name" in fails(9, "pull")
+
+
+def test_record_names_follow_the_name_rules(project: Path) -> None:
+    rec = record(name="\x1b]0;owned\x07")
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    r = dsdt_cli("cat", "-u", rec["uuid"])
+    assert r.code == 9 and "\x1b" not in r.err
+
+
+def test_query_string_tokens_never_reach_a_record() -> None:
+    from dsdt.gitinfo import without_credentials
+
+    url = "https://gitlab.example.com/team/x.git?private_token=glpat-SECRET#frag"
+    assert without_credentials(url) == "https://gitlab.example.com/team/x.git"
+
+
+# 14. a FIFO does not hang add ----------------------------------------------------------
+
+
+def test_add_of_a_fifo_is_refused_at_once(project: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with within(10):
+        assert "not a regular file" in fails(10, "add", "y", str(fifo))
+    api.Bundle("default", name="after", data=1)  # the gc fence was released
