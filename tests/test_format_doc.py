@@ -83,13 +83,17 @@ def test_remote_ref_example_decodes_and_is_canonical() -> None:
 def test_remote_layout_keys_match_the_code() -> None:
     from dsdt.objects.ids import new_uuid, sha256_bytes
     from dsdt.remote.layout import blob_key, context_key, record_key
+    from dsdt.remote.locks import lock_key
 
     patterns = [line.split()[0] for line in block("text remote-layout").splitlines()]
     regexes = [re.escape(p).replace(re.escape("<id[:2]>"), "[0-9a-f]{2}")
                .replace(re.escape("<id>"), "[0-9a-f]{64}")
                .replace(re.escape("<uuid[:2]>"), "[0-9a-f]{2}")
                .replace(re.escape("<uuid>"), "[0-9a-f-]{36}")
-               .replace(re.escape("<remote-context>"), "[^/]+") for p in patterns]
-    keys = [blob_key(sha256_bytes(b"x")), record_key(new_uuid()), context_key("shared")]
+               .replace(re.escape("<remote-context>"), "[^/]+")
+               .replace(re.escape("<kind>"), "(push|sweep)")
+               .replace(re.escape("<random>"), "[0-9a-f]{32}") for p in patterns]
+    keys = [blob_key(sha256_bytes(b"x")), record_key(new_uuid()), context_key("shared"),
+            lock_key("push")]
     for rx, key in zip(regexes, keys, strict=True):
         assert re.fullmatch(rx, key), (rx, key)
