@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import make_frame, new_repo, remove  # helpers next to this script
 from _timing import dsdt, med
 
+from dsdt.repo import Repository
+
 DIFF_BAR_S = 0.2
 OVERHEAD_BAR = 0.15
 
@@ -70,7 +72,7 @@ def write_jobs(rows: int) -> dict[str, tuple[Callable[[int], object], Callable[[
 
     df = make_frame(rows)
     original = frames.write_frame
-    repo = api._repo()
+    repo = Repository.current()
 
     def frame(i: int, summary: bool) -> None:
         df.iloc[0, 0] = float(i)  # new bytes each run

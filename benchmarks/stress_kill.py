@@ -38,6 +38,7 @@ from typing import NoReturn
 import pandas as pd
 
 import dsdt.api as api
+from dsdt.repo import Repository
 
 CTX = "stress"
 CHILD_MAX_OPS = 100_000
@@ -115,13 +116,7 @@ def child_main(seed: int, scratch: Path) -> NoReturn:
 
 def close_repos() -> None:
     """Close cached SQLite connections so a forked child never shares them."""
-    for repo in api._repos.values():
-        repo.index.close()
-        db = repo.stat_cache._db
-        if db is not None:
-            db.close()
-            repo.stat_cache._db = None
-    api._repos.clear()
+    Repository.forget()
 
 
 def run_child(seed: int, delay: float, scratch: Path) -> tuple[int, int]:
@@ -149,7 +144,7 @@ def verify() -> tuple[list[str], list[str]]:
     problems = []
     errors = api.fsck().errors
     found = api.search(CTX)
-    on_disk = {name for name, _ in api._repo().refs.list(f"refs/contexts/{CTX}/bundles")}
+    on_disk = {name for name, _ in Repository.current().refs.list(f"refs/contexts/{CTX}/bundles")}
     shown = {b.uuid for b in found}
     if shown != on_disk:
         problems.append(f"index disagrees with refs: {sorted(shown ^ on_disk)}")

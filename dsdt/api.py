@@ -11,7 +11,6 @@ names (``search(human_name=, tags=)``, ``Bundle(ctx, name=, data=)``...).
 from __future__ import annotations
 
 import os
-import threading
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -25,17 +24,16 @@ from dsdt.bundle import Bundle
 from dsdt.errors import (
     BundleNotFoundError,
     ContextExistsError,
-    ContextNotFoundError,
     PathError,
     UsageError,
 )
+from dsdt.gc import remove_members
 from dsdt.graph import LineageGraph, downstream_walk, lineage_graph
 from dsdt.history import BundleDiff, LogEntry, diff, log
 from dsdt.index import Query
 from dsdt.lineage import LineageInfo
 from dsdt.objects.codecs import DBLink, DirectoryList
 from dsdt.objects.ids import check_uuid
-from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import check_bundle_name, check_tags, split_context
 from dsdt.repo import ContextInfo, Repository
 
@@ -48,31 +46,12 @@ __all__ = [
     "status", "switch",
 ]
 
-_repos: dict[Path, tuple[int, Repository]] = {}
-_repos_lock = threading.Lock()
-
-
 def _repo() -> Repository:
-    """The repository for the current directory / ``DSDT_DIR`` (opened once per process,
-    and again when its ``config.yaml`` changes)."""
-    root = Repository.find()
-    stamp = (root / "config.yaml").stat().st_mtime_ns
-    with _repos_lock:
-        cached = _repos.get(root)
-        if cached is None or cached[0] != stamp:
-            _repos[root] = cached = (stamp, Repository(root))
-    return cached[1]
+    return Repository.current()
 
 
 def _context(repo: Repository, local_context: str | None) -> str:
-    """Resolve ``local`` / ``remote/local`` (None: the current context) to an existing context."""
-    if local_context is None:
-        current = repo.current_context()
-        if current is None:
-            raise ContextNotFoundError("no current context; run dsdt switch <context>")
-        local_context = current
-    _, local = split_context(local_context)
-    return repo.require_context(local)
+    return repo.resolve_context(local_context)
 
 
 # --- contexts --------------------------------------------------------------------------
@@ -406,10 +385,7 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
     if committed and not force:
         raise UsageError(f"{len(committed)} of the bundles to remove are committed "
                          f"({', '.join(committed[:3])}); pass force=True (--force) to remove them")
-    for b in found:
-        repo.remove_member(ctx, b.uuid)
-    if found and repo.config.gc_after_rm:
-        gc()
+    remove_members(repo, ctx, [b.uuid for b in found])
     return [b.uuid for b in found]
 
 
@@ -420,21 +396,8 @@ def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
         return []
     if repo.is_committed(ctx, uuid, sha) and not force:
         raise UsageError(f"bundle {uuid} is committed; pass force=True (--force) to remove it")
-    repo.remove_member(ctx, uuid)
-    if repo.config.gc_after_rm:
-        gc()
+    remove_members(repo, ctx, [uuid])
     return [uuid]
-
-
-def _prune_history(repo: Repository, ctx: str, rec: BundleRecord) -> None:
-    """Apply the ``uncommitted_history`` limit to the name of a newly written bundle."""
-    limit = repo.config.uncommitted_history
-    if limit is None:
-        return
-    rows = repo.index.find(ctx, Query(committed=False))
-    same = [r for r in rows if r.name == rec.name and r.uuid != rec.uuid]
-    for row in same[limit:]:
-        repo.remove_member(ctx, row.uuid)
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------

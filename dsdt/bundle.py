@@ -96,10 +96,8 @@ class Bundle(ManagedFiles, RemoteMethods):
                  vc_info: tuple[str, str, str] | None = None, start_time: float = 0,
                  stop_time: float = 0, *, repo: Repository | None = None,
                  follow_symlinks: bool | None = None) -> None:
-        from dsdt.api import _context, _repo
-
-        self._repo = repo or _repo()
-        self.local_context = _context(self._repo, local_context)
+        self._repo = repo or Repository.current()
+        self.local_context = self._repo.resolve_context(local_context)
         if name:
             check_bundle_name(name)
         self._draft: _Draft | None = _Draft(name or "", owner or _user())
@@ -218,9 +216,7 @@ class Bundle(ManagedFiles, RemoteMethods):
         self._release_marker()
         if self._outputs is not None:
             self._outputs.cleanup()
-        from dsdt.api import _prune_history
-
-        _prune_history(self._repo, self.local_context, rec)
+        self._repo.prune_history(self.local_context, rec)
         return self
 
     def _build_record(self, d: _Draft) -> BundleRecord:
@@ -488,11 +484,11 @@ class Bundle(ManagedFiles, RemoteMethods):
         return self
 
     def rm(self) -> None:
-        """Remove this bundle from its context."""
-        from dsdt.api import rm
+        """Remove this bundle from its context (committed or not)."""
+        from dsdt.gc import remove_members
 
         self._need_known()
-        rm(self.local_context, uuid=self.uuid, force=True)
+        remove_members(self._repo, self.local_context, [self.uuid])
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("open" if self._draft is not None else "new")

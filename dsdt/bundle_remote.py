@@ -21,17 +21,21 @@ class RemoteMethods:
 
     def push(self, delocalize: bool = False) -> RemoteMethods:
         """Push this (committed) bundle to its context's remote."""
-        from dsdt.api import push
+        from dsdt.remote import prune, sync
 
-        push(self.local_context, uuid=self.uuid, delocalize=delocalize)
+        remote = sync.open_remote(self._repo, self.local_context)
+        sync.push(remote, [self.uuid])
+        if delocalize:
+            prune.delocalize(remote, [self.uuid])
         self._forget_data()
         return self
 
     def pull(self, localize: bool = False) -> RemoteMethods:
         """Pull this bundle from its context's remote (with ``localize``: its data too)."""
-        from dsdt.api import pull
+        from dsdt.remote import sync
 
-        pull(self.local_context, uuid=self.uuid, localize=localize)
+        sync.pull(sync.open_remote(self._repo, self.local_context),
+                  lambda uuid, _entry: uuid == self.uuid, localize=localize)
         self._forget_data()
         return self
 
@@ -65,6 +69,6 @@ class RemoteMethods:
 
     def rmr(self) -> list[str]:
         """Remove this bundle from its context's remote."""
-        from dsdt.api import rmr
+        from dsdt.remote import prune, sync
 
-        return rmr(self.local_context, uuid=self.uuid)
+        return prune.rmr(sync.open_remote(self._repo, self.local_context), [self.uuid])

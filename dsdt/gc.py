@@ -94,6 +94,14 @@ def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
     return report
 
 
+def remove_members(repo: Repository, ctx: str, uuids: list[str]) -> None:
+    """Take bundles out of a context (refs only), then collect if ``gc_after_rm`` asks."""
+    for uuid in uuids:
+        repo.remove_member(ctx, uuid)
+    if uuids and repo.config.gc_after_rm:
+        collect(repo)
+
+
 def _remove(path: Path, dry_run: bool) -> int:
     """Delete a file (unless dry run); return its size."""
     try:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dsdt._fs import flocked, remove_tree, write_once
 from dsdt.config import Config
@@ -32,13 +33,13 @@ from dsdt.errors import (
     PathError,
     RepositoryExistsError,
 )
-from dsdt.index import Index
+from dsdt.index import Index, Query
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import StatCache
 from dsdt.objects.gate import has_control, name_problem
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord, dump_yaml, load_yaml
-from dsdt.refs.names import check_context_name
+from dsdt.refs.names import check_context_name, split_context
 from dsdt.refs.store import RefStore
 
 DIRNAME = ".dsdt"
@@ -72,6 +73,9 @@ class Repository:
         root: The ``.dsdt`` directory itself.
     """
 
+    _opened: ClassVar[dict[Path, tuple[int, Repository]]] = {}
+    _opened_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(self, root: Path) -> None:
         self.root = root
         if not (root / "config.yaml").is_file():
@@ -84,6 +88,53 @@ class Repository:
         self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
 
     # --- finding and creating ----------------------------------------------------------
+
+    @classmethod
+    def current(cls) -> Repository:
+        """The repository of the current directory (or ``DSDT_DIR``), opened once per process.
+
+        It is opened again when its ``config.yaml`` changes. This cache is the
+        only process-wide state; everything below the API takes the
+        repository as an argument.
+        """
+        root = cls.find()
+        stamp = (root / "config.yaml").stat().st_mtime_ns
+        with cls._opened_lock:
+            cached = cls._opened.get(root)
+            if cached is None or cached[0] != stamp:
+                cls._opened[root] = cached = (stamp, cls(root))
+        return cached[1]
+
+    @classmethod
+    def forget(cls) -> None:
+        """Close and drop every repository :meth:`current` has opened.
+
+        Done before ``os.fork()`` (a child must never use a connection its parent
+        opened) and between tests.
+        """
+        with cls._opened_lock:
+            for _stamp, repo in cls._opened.values():
+                repo.close()
+            cls._opened.clear()
+
+    def close(self) -> None:
+        """Close this thread's connections to the derived databases."""
+        self.index.close()
+        self.stat_cache.close()
+
+    def resolve_context(self, local_context: str | None) -> str:
+        """An existing context from ``local`` / ``remote/local`` (None: the current one).
+
+        Raises:
+            ContextNotFoundError: There is no such context (or no current one).
+        """
+        if local_context is None:
+            current = self.current_context()
+            if current is None:
+                raise ContextNotFoundError("no current context; run dsdt switch <context>")
+            local_context = current
+        _, local = split_context(local_context)
+        return self.require_context(local)
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Repository:
@@ -287,6 +338,16 @@ class Repository:
             except ConflictError:
                 continue  # somebody else changed it meanwhile: look again
         return False
+
+    def prune_history(self, ctx: str, rec: BundleRecord) -> None:
+        """Apply the ``uncommitted_history`` limit to the name of a newly written bundle."""
+        limit = self.config.uncommitted_history
+        if limit is None:
+            return
+        rows = self.index.find(ctx, Query(committed=False))
+        same = [r for r in rows if r.name == rec.name and r.uuid != rec.uuid]
+        for row in same[limit:]:
+            self.remove_member(ctx, row.uuid)
 
     def is_committed(self, ctx: str, uuid: str, sha: str) -> bool:
         """True if the commit mark of ``uuid`` in ``ctx`` names record ``sha``."""

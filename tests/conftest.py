@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import dsdt.api as api
+from dsdt.repo import Repository
 
 pytest_plugins = ["docker_fixtures"]
 
@@ -20,7 +21,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     api.init(tmp_path)
     yield tmp_path
-    api._repos.clear()
+    Repository.forget()
 
 
 @pytest.fixture

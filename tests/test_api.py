@@ -19,6 +19,7 @@ from dsdt.errors import (
     RepositoryExistsError,
     UsageError,
 )
+from dsdt.repo import Repository
 
 
 def test_contexts(project: Path) -> None:
@@ -270,7 +271,7 @@ def test_uncommitted_history_limit(ctx: str, project: Path) -> None:
     cfg = project / ".dsdt" / "config.yaml"
     cfg.write_text(cfg.read_text().replace("uncommitted_history: null",
                                            "uncommitted_history: 1"))
-    api._repos.clear()
+    Repository.forget()
     first = api.Bundle(ctx, name="h", data=0)
     api.commit(ctx, "h")
     for i in range(1, 5):

@@ -17,6 +17,7 @@ from dsdt.errors import (
     UsageError,
 )
 from dsdt.objects.record import BundleRecord
+from dsdt.repo import Repository
 
 BAD_NAMES = ["a/b", "..", "a..b", ".hidden", "x.lock", "tab\there", "nl\nx", "bell\x07",
              "", "star*", "colon:x", "brack[et", "trailing.", "back\\slash"]
@@ -135,7 +136,7 @@ def test_invalid_yaml_record_and_ref(ctx: str, project: Path) -> None:
 def test_missing_or_corrupt_blob(ctx: str, project: Path) -> None:
     big = b"z" * 10_000
     b = api.Bundle(ctx, name="x", data=big)
-    blob = api._repo().blobs.path(b.record.data["blob"])
+    blob = Repository.current().blobs.path(b.record.data["blob"])
     os.chmod(blob, 0o644)
     blob.write_bytes(b"y" * 10_000)
     assert any("does not match" in e for e in api.fsck().errors)
@@ -146,7 +147,7 @@ def test_missing_or_corrupt_blob(ctx: str, project: Path) -> None:
 def test_unknown_format_version(project: Path) -> None:
     cfg = project / ".dsdt" / "config.yaml"
     cfg.write_text(cfg.read_text().replace("format_version: 1", "format_version: 99"))
-    api._repos.clear()
+    Repository.forget()
     with pytest.raises(FormatVersionError, match="99"):
         api.ls_contexts()
 
@@ -154,7 +155,7 @@ def test_unknown_format_version(project: Path) -> None:
 def test_unknown_config_key(project: Path) -> None:
     cfg = project / ".dsdt" / "config.yaml"
     cfg.write_text(cfg.read_text() + "typo_key: 1\n")
-    api._repos.clear()
+    Repository.forget()
     with pytest.raises(UsageError, match="typo_key"):
         api.ls_contexts()
 

@@ -13,6 +13,7 @@ import pytest
 import dsdt.api as api
 from dsdt.remote.layout import context_key, decode_ref
 from dsdt.remote.open import open_transport
+from dsdt.repo import Repository
 
 TESTS = Path(__file__).resolve().parent
 UUID = "0f0e0d0c-0b0a-4908-8706-050403020100"
@@ -110,7 +111,7 @@ def test_no_remote_creates_the_repository(tmp_path: Path,
     assert p.returncode == 0, p.stderr
     monkeypatch.chdir(repo)
     assert api.cat("c", "A") == 7 and summary(p)["output_uuid"] == api.get("c", "A").uuid
-    api._repos.clear()
+    Repository.forget()
 
 
 @pytest.mark.parametrize("args, needle", [

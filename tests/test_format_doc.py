@@ -13,7 +13,7 @@ import dsdt.api as api
 from dsdt.objects.codecs import Decoder
 from dsdt.objects.files import FileDecoder
 from dsdt.objects.record import BundleRecord
-from dsdt.repo import template_dir
+from dsdt.repo import Repository, template_dir
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "format.md"
 
@@ -52,7 +52,7 @@ def test_tree_example_is_what_add_writes(project: Path) -> None:
     (raw / "sub" / "b.txt").write_text("B")
     b = api.add("default", "raw", str(raw))
     tree_id = b.record.data["tree"]
-    assert api._repo().blobs.read(tree_id) == block("json tree").strip().encode()
+    assert Repository.current().blobs.read(tree_id) == block("json tree").strip().encode()
 
 
 def test_layout_paths_exist(project: Path) -> None:

@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dsdt.api as api
+from dsdt.repo import Repository
 
 EXAMPLES = int(os.environ.get("DSDT_FUZZ_EXAMPLES", "100"))
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13}
@@ -184,7 +185,7 @@ def test_hostile_input_never_escapes_hangs_or_crashes(data: st.DataObject) -> No
         api.Bundle("default", name="good", data=b"g" * 5000).commit()
         api.push("default")
         for blob in (REAL, meta):
-            api._repo().blobs.put_bytes(blob)
+            Repository.current().blobs.put_bytes(blob)
             put_blob(remote, blob)
         plant_local(project / ".dsdt", "default", local[1], local[0])
         plant_remote(remote, "shared", remote_rec[1], remote_rec[0])
@@ -204,7 +205,7 @@ def test_hostile_input_never_escapes_hangs_or_crashes(data: st.DataObject) -> No
         assert _everything_but(top, project, remote) == before
         assert ok_good()
     finally:
-        api._repos.clear()
+        Repository.forget()
         os.chdir(cwd)
         shutil.rmtree(top, ignore_errors=True)
 

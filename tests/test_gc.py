@@ -13,6 +13,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.errors import CorruptObjectError
+from dsdt.repo import Repository
 
 
 def set_config(project: Path, key: str, value: str) -> None:
@@ -20,7 +21,7 @@ def set_config(project: Path, key: str, value: str) -> None:
     lines = [f"{key}: {value}" if line.startswith(f"{key}:") else line
              for line in cfg.read_text().splitlines()]
     cfg.write_text("\n".join(lines) + "\n")
-    api._repos.clear()
+    Repository.forget()
 
 
 def make_some(ctx: str, project: Path) -> dict[str, api.Bundle]:
@@ -46,10 +47,11 @@ def test_gc_keeps_reachable_removes_the_rest(ctx: str, project: Path) -> None:
     dry = api.gc(dry_run=True)
     assert dry.dry_run and len(dry.blobs) == 2 and dry.bytes >= 27_000
     assert sorted(dry.records) == sorted([made["old"].uuid, made["frame"].uuid])
-    assert api._repo().blobs.has(made["old"].record.data["blob"])  # dry run removed nothing
+    # a dry run removes nothing
+    assert Repository.current().blobs.has(made["old"].record.data["blob"])
     done = api.gc()
     assert sorted(done.blobs) == sorted(dry.blobs) and done.bytes == dry.bytes
-    assert not api._repo().blobs.has(made["old"].record.data["blob"])
+    assert not Repository.current().blobs.has(made["old"].record.data["blob"])
     report = api.fsck()
     assert report.ok and report.warnings == [], report.warnings
     assert sorted(Path(p).read_text()[:1] for p in api.cat(ctx, "dir")) == ["A", "B"]
@@ -86,14 +88,14 @@ def test_gc_refuses_with_a_corrupt_member(ctx: str, project: Path) -> None:
     rec.write_text(rec.read_text() + "\n# edited\n")
     with pytest.raises(CorruptObjectError, match="fsck"):
         api.gc()
-    assert api._repo().blobs.has(b.record.data["blob"])
+    assert Repository.current().blobs.has(b.record.data["blob"])
 
 
 def test_gc_after_rm(ctx: str, project: Path) -> None:
     set_config(project, "gc_after_rm", "true")
     b = api.Bundle(ctx, name="x", data=b"z" * 9000)
     api.rm(ctx, "x")
-    assert not api._repo().blobs.has(b.record.data["blob"])
+    assert not Repository.current().blobs.has(b.record.data["blob"])
 
 
 def test_du(ctx: str) -> None:
@@ -113,7 +115,7 @@ def test_du(ctx: str) -> None:
 
 def _writer(root: str, ctx: str, worker: int, count: int) -> None:
     os.environ["DSDT_DIR"] = root
-    api._repos.clear()
+    Repository.forget()
     for i in range(count):
         b = api.Bundle(ctx, name=f"w{worker}", data={"i": i, "blob": bytes([worker, i]) * 3000})
         if i % 3 == 0:

@@ -19,6 +19,7 @@ from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.history import DataChange, diff_values
 from dsdt.objects import summary
 from dsdt.objects.frames import write_frame
+from dsdt.repo import Repository
 
 
 def two(ctx: str, old: Any, new: Any, name: str = "v") -> history.BundleDiff:
@@ -332,7 +333,7 @@ def test_diff_of_pulled_bundles_needs_no_data(
     monkeypatch.chdir(other)
     api.remote("default", "shared", remote)
     api.pull("default")
-    repo = api._repo()
+    repo = Repository.current()
     assert not repo.blobs.has(api.get("default", "s").record.data["items"][0][1]["blob"])
     d = history.diff("default", "s")
     assert [(c.path, c.kind, c.item) for c in d.data] == [

@@ -11,6 +11,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.refs.store import RefStore
+from dsdt.repo import Repository
 
 
 def copy_metadata(src: Path, dst: Path) -> None:
@@ -45,7 +46,7 @@ def test_index_is_disposable(ctx: str, project: Path) -> None:
     for i in range(5):
         api.Bundle(ctx, name=f"n{i}", data=i)
     assert len(api.search(ctx)) == 5
-    repo = api._repo()
+    repo = Repository.current()
     repo.index.close()
     for p in (project / ".dsdt" / "cache").glob("index.sqlite*"):
         p.unlink()
@@ -116,6 +117,6 @@ def test_dependents_from_the_index(ctx: str) -> None:
     with api.Bundle(ctx, "c") as c:
         c.add_data(3)
         c.add_dependencies([a, b], ["x", "y"])
-    got = api._repo().index.dependents(ctx, [a.uuid, b.uuid, c.uuid])
+    got = Repository.current().index.dependents(ctx, [a.uuid, b.uuid, c.uuid])
     assert sorted(got[a.uuid]) == sorted([b.uuid, c.uuid])
     assert got[b.uuid] == [c.uuid] and got[c.uuid] == []

@@ -14,6 +14,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.errors import UsageError
+from dsdt.repo import Repository
 
 _MODULE = '''
 from dsdt.pipe import PipeTask
@@ -36,7 +37,7 @@ def set_code_version(project: Path, value: object) -> None:
     data = yaml.safe_load(cfg.read_text())
     data["code_version"] = value
     cfg.write_text(yaml.safe_dump(data))
-    api._repos.clear()
+    Repository.forget()
 
 
 def reasons(ctx: str, cls: type) -> list[tuple[str, str]]:
@@ -60,7 +61,7 @@ def _edit(src: Path, value: object) -> type:
 
 
 def test_default_is_task_and_bad_values_are_refused(project: Path) -> None:
-    assert api._repo().config.code_version == "task"
+    assert Repository.current().config.code_version == "task"
     set_code_version(project, "sometimes")
     with pytest.raises(UsageError, match="code_version"):
         api.search("default")

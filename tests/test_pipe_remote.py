@@ -11,6 +11,7 @@ from conftest import assert_fsck_clean
 import dsdt.api as api
 from dsdt.errors import UsageError
 from dsdt.remote.sync import open_remote
+from dsdt.repo import Repository
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def bound(ctx: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def on_remote(ctx: str) -> set[str]:
-    return set(open_remote(api._repo(), ctx).members())
+    return set(open_remote(Repository.current(), ctx).members())
 
 
 def test_incremental_needs_a_remote(ctx: str) -> None:
@@ -91,7 +92,7 @@ def test_incremental_pull_localizes_inputs(bound: str) -> None:
     api.apply(bound, pt.Value, params={"kind": "file"}, incremental_push=True)
     value = api.get(bound, "Value")
     value.delocalize()
-    repo = api._repo()
+    repo = Repository.current()
     blob = value.record.data["blob"]
     assert not repo.blobs.has(blob)
     api.apply(bound, pt.Echo, params={"kind": "file"}, incremental_pull=True)

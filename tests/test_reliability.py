@@ -73,15 +73,12 @@ def close_repos() -> None:
     Done before ``os.fork()``: a child must never use (or garbage-collect and
     close) a connection it inherited from its parent.
     """
-    for _stamp, repo in api._repos.values():
-        repo.index.close()
-        repo.stat_cache._db.close()
-    api._repos.clear()
+    Repository.forget()
 
 
 def member_uuids(ctx: str) -> set[str]:
     """Uuids of the membership refs of ``ctx``, read straight from the ref files."""
-    return {name for name, _ in api._repo().refs.list(f"refs/contexts/{ctx}/bundles")}
+    return {name for name, _ in Repository.current().refs.list(f"refs/contexts/{ctx}/bundles")}
 
 
 def reap(pid: int) -> int:
@@ -444,7 +441,7 @@ def test_unheld_lock_file_is_cleared_at_once(project: Path) -> None:
 def test_killed_committer_leaves_nothing_blocking(project: Path, ctx: str) -> None:
     """A bundle whose commit-mark lock belongs to a killed process: commit and rm still work."""
     b = api.Bundle(ctx, name="x", data=1)
-    repo = api._repo()
+    repo = Repository.current()
     mark = repo.refs.path(Repository.member_ref(ctx, b.uuid, COMMITTED))
     pid, r = fork_lock_holder(mark)
     try:
@@ -481,7 +478,7 @@ def test_commit_racing_another_commit_is_harmless(ctx: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Two processes committing the same bundle at once: both succeed (commit is idempotent)."""
     b = api.Bundle(ctx, name="x", data=1)
-    repo = api._repo()
+    repo = Repository.current()
     other = Repository(repo.root)  # a second process with its own view of the repository
     racing(monkeypatch, repo.refs, "swap", lambda: other.commit(ctx, b.uuid))
     assert repo.commit(ctx, b.uuid) is False
@@ -491,7 +488,7 @@ def test_commit_racing_another_commit_is_harmless(ctx: str,
 def test_rm_racing_another_rm_is_harmless(ctx: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two processes removing the same bundle at once: neither fails."""
     b = api.Bundle(ctx, name="x", data=1)
-    repo = api._repo()
+    repo = Repository.current()
     other = Repository(repo.root)
     racing(monkeypatch, repo.refs, "delete", lambda: other.remove_member(ctx, b.uuid))
     api.rm(ctx, uuid=b.uuid, force=True)
@@ -503,7 +500,7 @@ def test_fsck_while_another_process_removes_a_bundle(ctx: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """fsck running while another process removes a bundle neither crashes nor reports errors."""
     b = api.Bundle(ctx, name="x", data=1)
-    other = Repository(api._repo().root)
+    other = Repository(Repository.current().root)
     listed = fsck_mod._ref_files
 
     def list_then_rm(base: Path, report: fsck_mod.FsckReport) -> list[Path]:

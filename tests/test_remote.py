@@ -15,6 +15,7 @@ from dsdt.errors import ConflictError, CorruptObjectError, RemoteError, UsageErr
 from dsdt.remote import sync
 from dsdt.remote.layout import blob_key, context_key, decode_ref
 from dsdt.remote.open import open_transport
+from dsdt.repo import Repository
 
 
 @pytest.fixture(params=["dir", "s3"])
@@ -124,7 +125,7 @@ def test_bundle_push_pull_localize_delocalize(repos: Repos, remote_url: str) -> 
     f.write_bytes(b"weights" * 1000)
     b = api.add("default", "model", str(f)).commit()
     b.push(delocalize=True)
-    repo = api._repo()
+    repo = Repository.current()
     blob = b.record.data["blob"]
     assert not repo.blobs.has(blob)
     assert b.data == f"{remote_url.rstrip('/')}/{blob_key(blob)}"
@@ -165,7 +166,7 @@ def test_corrupt_remote_blob_is_detected(repos: Repos, remote_url: str) -> None:
     bind(remote_url)
     with pytest.raises(CorruptObjectError, match="corrupt"):
         api.pull("default", localize=True)
-    assert not api._repo().blobs.has(b.record.data["blob"])  # nothing corrupt got in
+    assert not Repository.current().blobs.has(b.record.data["blob"])  # nothing corrupt got in
     with pytest.raises(CorruptObjectError):
         api.cat("default", "x")
 

@@ -53,7 +53,7 @@ def test_git_facts_are_recorded_without_credentials(project: Path) -> None:
     (project / "code.py").write_text("x = 1\n")
     porcelain.add(str(project), [str(project / "code.py")])
     porcelain.commit(str(project), message=b"c", author=b"a <a@a>", committer=b"a <a@a>")
-    api._repos.clear()
+    Repository.forget()
     b = api.Bundle("default", name="g", data=1, code_method="pkg.Task")
     assert b.git_info["repo"] == "https://example.com/team/churn.git"
     assert len(b.git_info["commit"]) == 40 and b.git_info["dirty"] is False

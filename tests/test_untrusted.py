@@ -32,6 +32,7 @@ from hostile import (
 import dsdt.api as api
 from dsdt.errors import CorruptObjectError, LockError, UsageError
 from dsdt.remote import sync
+from dsdt.repo import Repository
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def _view(project: Path, uuid: str) -> Path:
 
 def _local_blob(data: bytes) -> str:
     """Put bytes into the local blob store (the attacker's record can name them)."""
-    return api._repo().blobs.put_bytes(data)
+    return Repository.current().blobs.put_bytes(data)
 
 
 # 1. path traversal -------------------------------------------------------------
@@ -236,7 +237,7 @@ def test_push_d_keeps_the_only_good_copy(project: Path, remote_dir: Path) -> Non
     put_blob(remote_dir, b"x" * len(data), sha(data))  # corrupt, same size, planted first
     api.Bundle("default", name="x", data=data).commit()
     assert "not its bytes" in fails(2, "push", "x", "-d")
-    api._repos.clear()
+    Repository.forget()
     assert api.get("default", "x").data == data
 
 
@@ -252,7 +253,7 @@ def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(project: Path,
         b.delocalize()
     blob.write_bytes(data)
     b.delocalize()  # read back, proven, dropped
-    assert not api._repo().blobs.has(sha(data))
+    assert not Repository.current().blobs.has(sha(data))
 
 
 # 5. YAML alias bombs ---------------------------------------------------------------
@@ -293,7 +294,7 @@ def test_a_symlink_to_dev_zero_in_a_remote_is_refused(project: Path, remote_dir:
     (d / "f").write_text("x")
     b = api.add("default", "d", str(d)).commit()
     api.push("default")
-    [tree] = [blob for blob in api._repo().index.member_blobs() if blob[4] == "tree"]
+    [tree] = [blob for blob in Repository.current().index.member_blobs() if blob[4] == "tree"]
     shared = remote_dir / "blobs" / tree[2][:2] / tree[2]
     shared.unlink()
     shared.symlink_to("/dev/zero")
@@ -314,7 +315,7 @@ def test_a_blob_larger_than_declared_is_refused(project: Path, remote_dir: Path)
     blob.chmod(0o644)
     blob.write_bytes(data * 100)
     with pytest.raises(CorruptObjectError, match="larger than the 9000 bytes"):
-        api._repos.clear()
+        Repository.forget()
         api.get("default", "x").data  # noqa: B018 - reading it downloads
 
 
@@ -381,10 +382,10 @@ def test_corrupt_derived_databases_rebuild_themselves(project: Path, tmp_path: P
     (tmp_path / "f.txt").write_text("x")
     ok("add", "a", str(tmp_path / "f.txt"))
     ok("ls")
-    repo = api._repo()
+    repo = Repository.current()
     repo.index.close()
     repo.stat_cache._db.close()
-    api._repos.clear()
+    Repository.forget()
     db = _dsdt(project) / "cache" / name
     db.write_bytes(b"this is not a database" * 100)
     ok("add", "b", str(tmp_path / "f.txt"))
@@ -394,7 +395,7 @@ def test_corrupt_derived_databases_rebuild_themselves(project: Path, tmp_path: P
 def test_index_deleted_under_its_write_ahead_log(project: Path) -> None:
     api.Bundle("default", name="a", data=1)
     assert ok("ls").lines == ["a"]
-    api._repo().index.connect()  # this process keeps it open: its -wal and -shm stay
+    Repository.current().index.connect()  # this process keeps it open: its -wal and -shm stay
     (_dsdt(project) / "cache" / "index.sqlite").unlink()
     r = subprocess.run([sys.executable, "-m", "dsdt", "ls"], capture_output=True, text=True,
                        check=False, timeout=60)
@@ -501,7 +502,7 @@ def test_add_an_empty_path_or_the_project(project: Path) -> None:
 def test_huge_ints_round_trip_and_leave_nothing_behind(project: Path) -> None:
     value = [b"b" * 5000, 10**5000, -(7**9000)]
     b = api.Bundle("default", name="big", data=value)
-    api._repos.clear()
+    Repository.forget()
     assert api.get("default", None, uuid=b.uuid).data == value
     report = api.fsck()
     assert report.ok and not report.warnings
@@ -515,7 +516,7 @@ def test_rm_f_removes_a_bundle_whose_record_is_corrupt(project: Path) -> None:
     rec = record(created="2026-11-26T12:17:19")  # no time zone
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
     (_dsdt(project) / "cache" / "index.sqlite").unlink(missing_ok=True)
-    api._repos.clear()
+    Repository.forget()
     assert ok("ls").lines == ["good"]
     assert not api.fsck().ok
     fails(2, "rm", "-u", rec["uuid"])  # committed: needs --force

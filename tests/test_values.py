@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 import dsdt.api as api
 from dsdt.errors import PathError, UnsupportedValueError
+from dsdt.repo import Repository
 
 
 def roundtrip(ctx: str, value: Any) -> Any:
     api.Bundle(ctx, name="v", data=value) if value is not None else _store_none(ctx)
-    api._repo().index.close()
+    Repository.current().index.close()
     return api.get(ctx, "v").data
 
 

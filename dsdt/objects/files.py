@@ -47,6 +47,10 @@ class StatCache:
     def _conn(self) -> sqlite3.Connection:
         return self._db.get()
 
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self._db.close()
+
     @staticmethod
     def _key(st: os.stat_result) -> tuple[int, int, int, int]:
         return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino

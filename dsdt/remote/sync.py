@@ -283,10 +283,17 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
 
     Raises:
         ConflictError: A local bundle with the same uuid differs from the remote one.
-        CorruptObjectError: A record or blob does not match its hash.
+        CorruptObjectError: A record or blob does not match its hash, or a remote
+            bundle fails the validation gate (raised after the others were pulled).
     """
     with remote.repo.writing():  # records and metadata land before the refs naming them
-        return _pull(remote, select, localize, jobs, progress)
+        report = _pull(remote, select, localize, jobs, progress)
+    if report.refused:
+        first, why = next(iter(report.refused.items()))
+        raise CorruptObjectError(
+            f"pulled {len(report.bundles)} bundle(s), but refused {len(report.refused)} corrupt "
+            f"or hostile remote bundle(s) (first: {first}: {why}); the rest is unaffected")
+    return report
 
 
 def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, jobs: int,
