@@ -6,39 +6,42 @@ context is ``current_context()``. Functions return values and raise
 :class:`dsdt.errors.DsdtError` subclasses; they never print or exit.
 Both API generations are provided: the 0.8 names of the spec and the 0.9
 names (``search(human_name=, tags=)``, ``Bundle(ctx, name=, data=)``...).
+
+This module is a stateless façade: each function finds the repository,
+resolves the context and calls one function of :mod:`dsdt.ops`.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dsdt.api_containers import build_image, dockerize, run
-from dsdt.api_housekeeping import DiskUsage, du, fsck, gc, status
-from dsdt.api_remote import delete_remote_context, pull, push, remote, rmr
 from dsdt.bundle import Bundle
-from dsdt.errors import (
-    BundleNotFoundError,
-    ContextExistsError,
-    PathError,
-    UsageError,
-)
-from dsdt.gc import remove_members
-from dsdt.graph import LineageGraph, downstream_walk, lineage_graph
-from dsdt.history import BundleDiff, LogEntry, diff, log
-from dsdt.index import Query
-from dsdt.lineage import LineageInfo
+from dsdt.bundle.lineage import LineageInfo
+from dsdt.errors import ApplyError, UsageError
+from dsdt.fsck import FsckReport
+from dsdt.gc import GcReport
 from dsdt.objects.codecs import DBLink, DirectoryList
-from dsdt.objects.ids import check_uuid
-from dsdt.refs.names import check_bundle_name, check_tags, split_context
+from dsdt.ops import contexts as _contexts
+from dsdt.ops import graph as _graph
+from dsdt.ops import history as _history
+from dsdt.ops import housekeeping as _housekeeping
+from dsdt.ops import query as _query
+from dsdt.ops import remote as _remote
+from dsdt.ops import write as _write
+from dsdt.ops.graph import LineageGraph
+from dsdt.ops.history import BundleDiff, LogEntry
+from dsdt.ops.housekeeping import DiskUsage
+from dsdt.refs.names import check_tags
+from dsdt.remote.gc import RemoteGcReport
+from dsdt.remote.sync import ProgressSink, Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "Bundle", "BundleDiff", "ContextInfo", "DBLink",
+    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList",
     "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "apply", "build_image",
     "cat", "commit", "context", "contexts", "current_context", "delete_context", "diff",
     "dockerize", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log",
@@ -46,12 +49,11 @@ __all__ = [
     "status", "switch",
 ]
 
-def _repo() -> Repository:
-    return Repository.current()
 
-
-def _context(repo: Repository, local_context: str | None) -> str:
-    return repo.resolve_context(local_context)
+def _at(local_context: str | None) -> tuple[Repository, str]:
+    """The current repository and the existing context named ``local_context``."""
+    repo = Repository.current()
+    return repo, repo.resolve_context(local_context)
 
 
 # --- contexts --------------------------------------------------------------------------
@@ -72,12 +74,7 @@ def context(context_name: str) -> int:
     Returns:
         0 if it was created, 1 if it already existed.
     """
-    remote, local = split_context(context_name)
-    try:
-        _repo().create_context(local, remote_context=remote)
-    except ContextExistsError:
-        return 1
-    return 0
+    return _contexts.create(Repository.current(), context_name)
 
 
 def delete_context(context_name: str, remote: bool = False, force: bool = False) -> None:
@@ -88,52 +85,28 @@ def delete_context(context_name: str, remote: bool = False, force: bool = False)
         remote: Also delete the remote context (needs a bound remote).
         force: Delete even if it holds committed bundles.
     """
-    repo = _repo()
-    ctx = _context(repo, context_name)
-    bound = repo.context_meta(ctx).get("remote_url")
-    if remote and not bound:
-        raise UsageError(f"context {ctx!r} has no remote bound; nothing remote to delete")
-    if remote and not force:
-        raise UsageError("deleting the remote context too needs force=True (dsdt context -d -r -f)")
-    committed = repo.index.find(ctx, Query(committed=True))
-    if committed and not force and not _all_pushed(repo, ctx, [r.uuid for r in committed]):
-        raise UsageError(
-            f"context {ctx!r} holds committed bundle(s) that are not on a remote; pass "
-            "force=True (dsdt context -d --force) to delete it anyway"
-        )
-    if remote:
-        delete_remote_context(repo, ctx)
-    repo.delete_context(ctx)
-
-
-def _all_pushed(repo: Repository, ctx: str, uuids: list[str]) -> bool:
-    if not repo.context_meta(ctx).get("remote_url"):
-        return False
-    from dsdt.remote.sync import open_remote
-
-    members = open_remote(repo, ctx).members()
-    return all(u in members for u in uuids)
+    _contexts.delete(*_at(context_name), remote=remote, force=force)
 
 
 def switch(context_name: str) -> None:
     """Make ``context_name`` the current context of the CLI."""
-    repo = _repo()
-    repo.switch(_context(repo, context_name))
+    repo, ctx = _at(context_name)
+    repo.switch(ctx)
 
 
 def current_context() -> str | None:
     """The current context's name, or None when there is none."""
-    return _repo().current_context()
+    return Repository.current().current_context()
 
 
 def ls_contexts() -> list[str]:
     """Names of all local contexts."""
-    return _repo().context_names()
+    return Repository.current().context_names()
 
 
 def contexts() -> list[ContextInfo]:
     """Every context with its remote binding and whether it is the current one."""
-    return _repo().contexts()
+    return Repository.current().contexts()
 
 
 def set_aws_profile(aws_profile: str) -> None:
@@ -144,35 +117,6 @@ def set_aws_profile(aws_profile: str) -> None:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _parse_date(value: str | datetime | None) -> float | None:
-    """A date filter as epoch seconds; naive values are local time."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    for fmt in ("%m-%d-%Y %H:%M:%S", "%m-%d-%Y"):
-        try:
-            return datetime.strptime(value, fmt).timestamp()
-        except ValueError:
-            pass
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise UsageError(
-            f"bad date {value!r}: use MM-DD-YYYY, 'MM-DD-YYYY HH:MM:SS' or ISO 8601"
-        ) from None
-
-
-def _find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
-    if q.tags and "committed" in q.tags:
-        tags = dict(q.tags)
-        q.committed = tags.pop("committed") == "True"
-        q.tags = tags
-    rows = repo.index.find(ctx, q)
-    tags = repo.index.tags_of([r.uuid for r in rows])
-    return [Bundle._from_index(repo, ctx, row, tags[row.uuid]) for row in rows]
-
-
 def get(local_context: str, bundle_name: str | None, uuid: str | None = None,
         tags: dict[str, str] | None = None) -> Bundle | None:
     """The latest bundle with this name (``*`` matches anything) and tags, or by uuid.
@@ -180,17 +124,7 @@ def get(local_context: str, bundle_name: str | None, uuid: str | None = None,
     Returns:
         The closed bundle, or None when nothing matches.
     """
-    repo = _repo()
-    ctx = _context(repo, local_context)
-    if uuid is not None:
-        uuid = check_uuid(uuid)
-        sha = repo.member_sha(ctx, uuid)
-        if sha is None:
-            return None
-        b = Bundle._from_record(repo, ctx, repo.read_record(uuid, sha), sha)
-        return b if all(b.tags.get(k) == v for k, v in check_tags(tags).items()) else None
-    found = _find(repo, ctx, Query(name_glob=bundle_name, tags=check_tags(tags)))
-    return found[0] if found else None
+    return _query.get(*_at(local_context), bundle_name, uuid, tags)
 
 
 def cat(local_context: str, bundle_name: str | None, uuid: str | None = None,
@@ -200,19 +134,7 @@ def cat(local_context: str, bundle_name: str | None, uuid: str | None = None,
     Raises:
         BundleNotFoundError: Nothing matches.
     """
-    b = get(local_context, bundle_name, uuid=uuid, tags=tags)
-    if b is None:
-        raise BundleNotFoundError(f"no bundle {_describe(bundle_name, uuid, tags)} in context "
-                                  f"{local_context!r}")
-    return b.data
-
-
-def _describe(name: str | None, uuid: str | None, tags: dict[str, str] | None) -> str:
-    """``named 'x' with uuid u and tags {...}`` for error messages."""
-    parts = [f"named {name!r}"] if name is not None else []
-    parts += [f"with uuid {uuid}"] if uuid else []
-    parts += [f"with tags {tags}"] if tags else []
-    return " ".join(parts) or "matching"
+    return _query.cat(*_at(local_context), bundle_name, uuid, tags)
 
 
 def search(local_context: str, search_name: str | None = None,
@@ -242,15 +164,12 @@ def search(local_context: str, search_name: str | None = None,
     """
     if find_roots and find_intermediates:
         raise UsageError("find_roots and find_intermediates exclude each other")
-    repo = _repo()
-    ctx = _context(repo, local_context)
-    all_tags = {**check_tags(search_tags), **check_tags(tags)}
-    roots = True if find_roots else (False if find_intermediates else None)
-    q = Query(name_glob=search_name if search_name is not None else human_name,
-              processing_name=processing_name, tags=all_tags, committed=is_committed,
-              roots=roots, before=_parse_date(before), after=_parse_date(after),
-              latest_per_name=latest_per_name)
-    return _find(repo, ctx, q)
+    return _query.search(
+        *_at(local_context), name=search_name if search_name is not None else human_name,
+        tags={**check_tags(search_tags), **check_tags(tags)}, committed=is_committed,
+        roots=True if find_roots else (False if find_intermediates else None),
+        before=before, after=after, processing_name=processing_name,
+        latest_per_name=latest_per_name)
 
 
 def lineage(local_context: str, uuid: str, max_depth: int | None = None, *,
@@ -269,33 +188,39 @@ def lineage(local_context: str, uuid: str, max_depth: int | None = None, *,
         once; None marks an input not present in the context. An unknown start
         uuid gives ``[]``.
     """
-    if downstream:
-        return downstream_walk(local_context, uuid, max_depth)
-    repo = _repo()
-    ctx = _context(repo, local_context)
-    out: list[tuple[int, str, LineageInfo | None]] = []
-    queue = deque([(0, check_uuid(uuid))])
-    seen: set[str] = set()
-    while queue:
-        depth, u = queue.popleft()
-        if u in seen or (max_depth is not None and depth > max_depth):
-            continue
-        seen.add(u)
-        sha = repo.member_sha(ctx, u)
-        if sha is None:
-            if depth > 0:
-                out.append((depth, u, None))
-            continue
-        info = LineageInfo.of(repo.read_record(u, sha))
-        out.append((depth, u, info))
-        queue.extend((depth + 1, d.uuid) for d in info.depends_on)
-    return out
+    return _graph.walk(*_at(local_context), uuid, max_depth, down=downstream)
+
+
+def lineage_graph(local_context: str, uuid: str, max_depth: int | None = None,
+                  downstream: bool = False, upstream: bool = True) -> LineageGraph:
+    """The lineage graph around a bundle: its inputs and/or its users, each bundle once.
+
+    Raises:
+        BundleNotFoundError: ``uuid`` is not a bundle of the context.
+        UsageError: Neither direction was asked for, or ``max_depth`` < 0.
+    """
+    return _graph.lineage_graph(*_at(local_context), uuid, max_depth, downstream, upstream)
+
+
+def log(local_context: str | None, bundle_name: str | None = None,
+        all: bool = False) -> list[LogEntry]:
+    """Every version of a bundle name (or, with ``all``, every bundle), newest first."""
+    return _history.log(*_at(local_context), bundle_name, all)
+
+
+def diff(local_context: str | None, bundle_name: str | None = None,
+         uuids: list[str] | None = None) -> BundleDiff:
+    """Compare the latest bundle of a name with the one before, or two uuids (old, new).
+
+    Reads records only, never the data.
+    """
+    return _history.diff(*_at(local_context), bundle_name, uuids)
 
 
 # --- writing ---------------------------------------------------------------------------
 
 
-def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Iterable[Any],
+def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Any,
         tags: dict[str, str] | None = None, *, follow_symlinks: bool | None = None) -> Bundle:
     """Make a bundle from a file, a directory (structure kept) or several paths.
 
@@ -310,28 +235,7 @@ def add(local_context: str, bundle_name: str, path: str | os.PathLike[str] | Ite
         follow_symlinks: Store what symlinks pointing outside an added directory
             point to (default: refuse them, per the ``follow_symlinks`` setting).
     """
-    repo = _repo()
-    ctx = _context(repo, local_context)
-    check_bundle_name(bundle_name)
-    raw = [path] if isinstance(path, str | os.PathLike) else list(path)
-    if any(str(p) == "" for p in raw):
-        raise PathError("an empty path names nothing to add; give a file or directory")
-    paths = [Path(p) for p in raw]
-    for p in paths:
-        if not p.exists():
-            link = " (a broken symlink or a symlink loop)" if p.is_symlink() else ""
-            raise PathError(f"{p} does not exist{link}; nothing was added")
-    with Bundle(ctx, bundle_name, repo=repo, follow_symlinks=follow_symlinks) as b:
-        if len(paths) == 1 and paths[0].is_file():
-            b.add_data(paths[0])
-        elif len(paths) == 1:
-            b.add_data(DirectoryList(paths[0]))
-        else:
-            b.add_data(paths)
-        b.add_tags(check_tags(tags))
-        b.add_params({"path": ",".join(str(p) for p in paths)})
-        b.add_code_ref("add")
-    return b
+    return _write.add(*_at(local_context), bundle_name, path, tags, follow_symlinks)
 
 
 def commit(local_context: str, bundle_name: str | None, tags: dict[str, str] | None = None,
@@ -341,11 +245,7 @@ def commit(local_context: str, bundle_name: str | None, tags: dict[str, str] | N
     Returns:
         The committed bundle (committing twice is harmless).
     """
-    b = get(local_context, bundle_name, uuid=uuid, tags=tags)
-    if b is None:
-        raise BundleNotFoundError(f"no bundle {_describe(bundle_name, uuid, tags)} to commit in "
-                                  f"context {local_context!r}")
-    return b.commit()
+    return _write.commit(*_at(local_context), bundle_name, tags, uuid)
 
 
 def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = None,
@@ -363,41 +263,125 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
     Returns:
         The uuids removed.
     """
-    if rm_all and rm_old_only:
-        raise UsageError("rm_all and rm_old_only exclude each other")
-    repo = _repo()
-    ctx = _context(repo, local_context)
-    if uuid is not None and not tags:
-        return _rm_uuid(repo, ctx, check_uuid(uuid), force)
-    if uuid is not None:
-        found = [b for b in [get(ctx, None, uuid=uuid, tags=tags)] if b is not None]
-    elif bundle_name is None and not tags and not rm_all:
-        raise UsageError("name the bundle(s) to remove (a name, uuid or tags), or use rm_all")
-    else:
-        found = _find(repo, ctx, Query(name_glob=bundle_name, tags=check_tags(tags)))
-        if not rm_all:
-            newest: dict[str, str] = {}
-            for b in found:
-                newest.setdefault(b.name, b.uuid)
-            keep_newest = rm_old_only
-            found = [b for b in found if (b.uuid == newest[b.name]) != keep_newest]
-    committed = [b.uuid for b in found if b.is_committed]
-    if committed and not force:
-        raise UsageError(f"{len(committed)} of the bundles to remove are committed "
-                         f"({', '.join(committed[:3])}); pass force=True (--force) to remove them")
-    remove_members(repo, ctx, [b.uuid for b in found])
-    return [b.uuid for b in found]
+    return _write.rm(*_at(local_context), bundle_name, uuid, tags, rm_all, rm_old_only, force)
 
 
-def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
-    """Remove one bundle by uuid, from its refs alone: its record may be corrupt."""
-    sha = repo.member_sha(ctx, uuid)
-    if sha is None:
-        return []
-    if repo.is_committed(ctx, uuid, sha) and not force:
-        raise UsageError(f"bundle {uuid} is committed; pass force=True (--force) to remove it")
-    remove_members(repo, ctx, [uuid])
-    return [uuid]
+# --- remotes ---------------------------------------------------------------------------
+
+
+def remote(local_context: str, remote_context: str, remote_url: str, force: bool = False) -> None:
+    """Bind a local context to remote context ``remote_context`` at ``remote_url``.
+
+    Args:
+        local_context: The local context.
+        remote_context: Name of the context on the remote.
+        remote_url: ``s3://bucket/prefix``, ``file:///dir`` or a directory path;
+            the bucket or directory must exist.
+        force: Re-bind a context that is already bound elsewhere (data only on
+            the old remote becomes unreachable from it).
+    """
+    _remote.bind(*_at(local_context), remote_context, remote_url, force)
+
+
+def push(local_context: str, bundle_name: str | None = None, tags: dict[str, str] | None = None,
+         uuid: str | None = None, delocalize: bool = False, *, jobs: int = 8,
+         progress: ProgressSink | None = None) -> Report:
+    """Push committed bundles to the context's remote: data, then records, then the ref.
+
+    With a name (or tags, or uuid) the latest matching bundle is pushed and it
+    must be committed; with none, every committed bundle not yet there.
+
+    Args:
+        local_context: The local context (it must have a remote).
+        bundle_name: Name of the bundle to push.
+        tags: Tags the bundle must have.
+        uuid: The bundle to push (wins over the name).
+        delocalize: Afterwards drop the local copies of the pushed data.
+        jobs: Parallel transfers.
+        progress: Receives progress (files and bytes).
+
+    Returns:
+        What was pushed and what was already there.
+    """
+    return _remote.push(*_at(local_context), bundle_name, tags, uuid, delocalize, jobs,
+                        progress)
+
+
+def pull(local_context: str, bundle_name: str | None = None, uuid: str | None = None,
+         localize: bool = False, *, jobs: int = 8, progress: ProgressSink | None = None) -> Report:
+    """Pull bundles from the context's remote: metadata always, data with ``localize``.
+
+    Without ``localize``, DataFrames, arrays and other values load on first
+    use and files present as remote URLs until localized.
+
+    Args:
+        local_context: The local context (it must have a remote).
+        bundle_name: Only bundles with this name (``*`` matches anything).
+        uuid: Only this bundle.
+        localize: Also bring the data down (verified by sha256).
+        jobs: Parallel transfers.
+        progress: Receives progress (files and bytes).
+    """
+    return _remote.pull(*_at(local_context), bundle_name, uuid, localize, jobs, progress)
+
+
+def rmr(local_context: str, bundle_name: str | None = None, uuid: str | None = None,
+        tags: dict[str, str] | None = None, dryrun: bool = False) -> list[str]:
+    """Remove bundles from the context's remote (never data other remote bundles use).
+
+    Bundles are chosen like local ones (all local versions matching the name
+    and tags), or by uuid even when the bundle is not local.
+
+    Returns:
+        The uuids removed from the remote (or that would be, with ``dryrun``).
+    """
+    return _remote.rmr(*_at(local_context), bundle_name, uuid, tags, dryrun)
+
+
+# --- housekeeping ----------------------------------------------------------------------
+
+
+def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcReport]:
+    """Remove data and records no ref reaches (safe while others write).
+
+    Args:
+        dry_run: Report what would go (with the byte count) without removing it.
+        remote: Collect on the remotes bound to the contexts instead (each once;
+            objects younger than ``remote_gc_grace`` seconds are kept).
+
+    Returns:
+        The local report, or one report per remote.
+    """
+    return _housekeeping.gc(Repository.current(), dry_run, remote)
+
+
+def du(local_context: str | None = None) -> DiskUsage:
+    """Bytes per context and per bundle name: apparent versus deduplicated.
+
+    Args:
+        local_context: Only this context (default: all).
+    """
+    repo = Repository.current()
+    only = repo.resolve_context(local_context) if local_context is not None else None
+    return _housekeeping.du(repo, only)
+
+
+def status(local_context: str | None = None) -> dict[str, Any]:
+    """The repository, a context (default: the current one), its remote and bundle counts."""
+    repo = Repository.current()
+    ctx = repo.resolve_context(local_context) if local_context is not None else \
+        repo.current_context()
+    return _housekeeping.status(repo, ctx)
+
+
+def fsck(remote: bool = False) -> FsckReport:
+    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
+
+    Args:
+        remote: Also check the remote context of every bound context: each
+            member's record matches its hash and all its blobs are there.
+    """
+    return _housekeeping.fsck(Repository.current(), remote)
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------
@@ -409,22 +393,28 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
           output_bundle_uuid: str | None = None, central_scheduler: bool = False,
           workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
           explain: bool = False) -> dict[str, Any]:
-    """Run a pipeline locally with luigi; see :func:`dsdt.apply.apply`."""
-    from dsdt.apply import apply as _apply
+    """Run a pipeline locally with luigi, reusing what is up to date.
 
-    return _apply(local_context, transform, output_bundle, input_tags, output_tags, force,
+    See :func:`dsdt.pipe.apply.apply` for the arguments.
+
+    Returns:
+        ``{'success': True, 'did_work': bool}`` (with ``explain``, also ``plan``).
+
+    Raises:
+        ApplyError: A task failed; ``.result`` holds the outcome.
+    """
+    from dsdt.pipe.apply import apply as _apply
+
+    repo, ctx = _at(local_context)
+    return _apply(repo, ctx, transform, output_bundle, input_tags, output_tags, force,
                   force_all, params, output_bundle_uuid, central_scheduler, workers,
                   incremental_push, incremental_pull, explain=explain)
 
 
 def __getattr__(name: str) -> Any:
-    """``BundleWrapperTask`` and ``ApplyError``, imported (with luigi) on first use."""
+    """``BundleWrapperTask``, imported (with luigi) on first use."""
     if name == "BundleWrapperTask":
         from dsdt.pipe import BundleWrapperTask
 
         return BundleWrapperTask
-    if name == "ApplyError":
-        from dsdt.apply import ApplyError
-
-        return ApplyError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

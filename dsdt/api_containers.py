@@ -1,4 +1,4 @@
-"""The container part of the API: ``dockerize`` / ``build_image`` and ``run``.
+"""The container part of the API façade: ``dockerize`` / ``build_image`` and ``run``.
 
 The work happens in :mod:`dsdt.containers` (it needs the ``docker`` package and
 luigi), imported on first use so that ``import dsdt.api`` stays light.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsdt.config import ContainerSettings
 from dsdt.errors import NotARepositoryError
+from dsdt.repo import Repository
 
 if TYPE_CHECKING:
     from dsdt.containers.dockerize import ImageInfo
@@ -22,10 +23,8 @@ PathLike = str | os.PathLike[str]
 
 def _settings() -> ContainerSettings:
     """The ``containers:`` settings of the current repository (defaults outside one)."""
-    import dsdt.api as api  # (dsdt.api imports this module)
-
     try:
-        return api._repo().config.containers
+        return Repository.current().config.containers
     except NotARepositoryError:
         return ContainerSettings()
 
@@ -149,7 +148,8 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
     """
     from dsdt.containers.run import run as _run
 
-    out = _run(local_context, remote_context, os.fspath(setup_dir), pipe_cls, pipeline_args,
+    out = _run(Repository.current(), local_context, remote_context, os.fspath(setup_dir),
+               pipe_cls, pipeline_args,
                output_bundle=output_bundle, remote=remote, backend=backend,
                input_tags=input_tags, output_tags=output_tags, force=force,
                force_all=force_all, no_pull=no_pull, no_push=no_push, no_push_int=no_push_int,

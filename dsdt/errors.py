@@ -115,6 +115,18 @@ class ContainerError(DsdtError):
     exit_code = 12
 
 
+class ApplyError(DsdtError):
+    """A pipeline task failed (or luigi could not schedule the pipeline).
+
+    Attributes:
+        result: ``{'success': False, 'did_work': bool}`` as ``apply`` would have returned.
+    """
+
+    def __init__(self, message: str, result: dict[str, object]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class FileSystemError(DsdtError, OSError):
     """The operating system refused a file operation (disk full, permissions, I/O error)."""
 

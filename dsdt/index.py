@@ -22,6 +22,7 @@ from pathlib import Path
 from dsdt._db import LocalConnection, healing
 from dsdt.objects.codecs import blob_refs
 from dsdt.objects.record import BundleRecord
+from dsdt.refs.names import glob_to_sqlite
 
 _SCHEMA_VERSION = "6"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
@@ -115,11 +116,6 @@ def _where(ctx: str, q: Query) -> tuple[str, list[object]]:
     if q.committed is not None:
         where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
     return " AND ".join(where), args
-
-
-def glob_to_sqlite(pattern: str) -> str:
-    """Translate a user name pattern (only ``*`` is special) into a GLOB pattern."""
-    return "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
 
 
 class Index:

@@ -23,8 +23,8 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("DSDT_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "dsdt.container", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "dsdt.commands.container", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def summary(p: subprocess.CompletedProcess[str]) -> dict:

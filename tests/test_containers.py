@@ -16,7 +16,6 @@ from container_pkg import write_package
 
 from dsdt import api
 from dsdt.config import Config, ContainerSettings
-from dsdt.container import _parser, make_args, task_tokens
 from dsdt.containers.context import (
     SystemPackages,
     default_base_image,
@@ -26,6 +25,7 @@ from dsdt.containers.context import (
 )
 from dsdt.containers.dockerize import pipeline_image_name
 from dsdt.containers.project import dist_name, image_name, project_dir, source_fingerprint
+from dsdt.containers.protocol import make_args, parser, task_tokens
 from dsdt.containers.registry import target
 from dsdt.containers.wheels import Wheelhouse, dsdt_wheel
 from dsdt.errors import ContainerError, PathError, UsageError
@@ -40,7 +40,7 @@ def test_make_args_round_trips_through_the_entrypoint_parser() -> None:
                      output_bundle_uuid="u-1", workers=3, force=True,
                      input_tags={"stage": "raw"}, output_tags={"team": "ml:core"},
                      no_pull=True, no_push_intermediates=True)
-    ns = _parser().parse_args(args)
+    ns = parser().parse_args(args)
     assert (ns.context, ns.remote, ns.output_bundle, ns.output_bundle_uuid, ns.workers) == (
         "rc/local", "s3://b/p", "model", "u-1", 3)
     assert (ns.force, ns.force_all, ns.no_pull, ns.no_push, ns.no_push_intermediates) == (
@@ -125,10 +125,10 @@ def test_dsdt_wheel_is_complete_and_reproducible(tmp_path: Path) -> None:
         names = set(zf.namelist())
         info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         entry_points = zf.read(info).decode()
-    assert {"dsdt/container.py", "dsdt/_template/config.yaml", "dsdt/_dockerizer/Dockerfile.in",
-            "dsdt/_dockerizer/train"} <= names
+    assert {"dsdt/commands/container.py", "dsdt/_template/config.yaml",
+            "dsdt/_dockerizer/Dockerfile.in", "dsdt/_dockerizer/train"} <= names
     assert not any("__pycache__" in n for n in names)
-    assert "dsdt-container = dsdt.container:main" in entry_points
+    assert "dsdt-container = dsdt.commands.container:main" in entry_points
 
 
 def test_dsdt_wheel_installs_into_a_fresh_venv(tmp_path: Path) -> None:
@@ -331,7 +331,7 @@ def test_push_needs_a_registry_and_a_build(pkg: Path) -> None:
 def _train(ml_root: Path, cwd: Path, pkg: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DSDT_ML_ROOT=str(ml_root), DSDT_DIR=str(cwd / "repo"),
                PYTHONPATH=str(pkg))
-    return subprocess.run([sys.executable, "-m", "dsdt.container", "--sagemaker"], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "dsdt.commands.container", "--sagemaker"], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=120, check=False)
 
 

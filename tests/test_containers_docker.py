@@ -19,8 +19,8 @@ from container_pkg import write_package
 from docker_fixtures import loopback_get
 
 from dsdt import api
-from dsdt.container import make_args
 from dsdt.containers.dockerize import ImageInfo
+from dsdt.containers.protocol import make_args
 from dsdt.errors import ContainerError
 
 pytestmark = pytest.mark.docker  # one module: one xdist worker (--dist loadfile) builds the image

@@ -1,4 +1,4 @@
-"""Tests of lineage graphs (:mod:`dsdt.graph`): walks, renderers parsed back, and the CLI."""
+"""Lineage graphs (:mod:`dsdt.ops.graph`, :mod:`dsdt.ops.render`): walks, renderers, the CLI."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import pytest
 from clirun import dsdt_cli
 
-from dsdt import api, graph
+from dsdt import api
+from dsdt.api import LineageGraph
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Index
 from dsdt.objects.record import Dependency
+from dsdt.ops import render
 
 NASTY = 'q"uote ]br|pipe; #hash &amp <b> `tick` é 日本 🚀'
 NASTY_ARG = 'a"b|c\\d\n#e;<br/>'
@@ -57,7 +59,7 @@ def dag(ctx: str) -> Dag:
     return Dag(a.uuid, b.uuid, c.uuid, d.uuid, e.uuid, g.uuid, h.uuid, g.processing_name)
 
 
-def _order(g: graph.LineageGraph) -> list[tuple[int, str]]:
+def _order(g: LineageGraph) -> list[tuple[int, str]]:
     return [(g.depth[u], u) for u in g.nodes]
 
 
@@ -65,16 +67,16 @@ def _order(g: graph.LineageGraph) -> list[tuple[int, str]]:
 
 
 def test_upstream_diamond_dedup_and_depth(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.e)
+    g = api.lineage_graph(ctx, dag.e)
     assert g.direction == "up" and g.root == dag.e
     assert _order(g) == [(0, dag.e), (1, dag.d), (2, dag.b), (2, dag.c), (3, dag.a)]
     assert set(g.edges) == {(dag.d, dag.e, "e_in"), (dag.b, dag.d, "l"), (dag.c, dag.d, "r"),
                             (dag.a, dag.b, "left_in"), (dag.a, dag.c, "right_in")}
     assert len(g.edges) == 5
     assert [(d, u) for d, u, _ in api.lineage(ctx, dag.e)] == _order(g)
-    one = graph.lineage_graph(ctx, dag.e, max_depth=1)
+    one = api.lineage_graph(ctx, dag.e, max_depth=1)
     assert _order(one) == [(0, dag.e), (1, dag.d)] and one.edges == [(dag.d, dag.e, "e_in")]
-    zero = graph.lineage_graph(ctx, dag.e, max_depth=0)
+    zero = api.lineage_graph(ctx, dag.e, max_depth=0)
     assert list(zero.nodes) == [dag.e] and zero.edges == []
 
 
@@ -88,29 +90,29 @@ def test_downstream_through_the_index(ctx: str, dag: Dag,
         return real(self, c, uuids)
 
     monkeypatch.setattr(Index, "dependents", spy)
-    g = graph.lineage_graph(ctx, dag.a, downstream=True, upstream=False)
+    g = api.lineage_graph(ctx, dag.a, downstream=True, upstream=False)
     assert g.direction == "down"
     assert _order(g) == [(0, dag.a), (1, dag.b), (1, dag.c), (2, dag.d), (3, dag.e)]
     assert len(g.edges) == 5 and (dag.a, dag.c, "right_in") in g.edges
     # one batched query per level: [a], [b, c], [d], [e]
     assert calls == [[dag.a], [dag.b, dag.c], [dag.d], [dag.e]]
-    walk = graph.downstream_walk(ctx, dag.a, max_depth=2)
+    walk = api.lineage(ctx, dag.a, max_depth=2, downstream=True)
     assert [(d, u) for d, u, _ in walk] == [(0, dag.a), (1, dag.b), (1, dag.c), (2, dag.d)]
     assert all(info is not None and info.uuid == u for _, u, info in walk)
-    assert graph.downstream_walk(ctx, UNKNOWN) == []
-    assert [u for _, u, _ in graph.downstream_walk(ctx, dag.e)] == [dag.e]
+    assert api.lineage(ctx, UNKNOWN, downstream=True) == []
+    assert [u for _, u, _ in api.lineage(ctx, dag.e, downstream=True)] == [dag.e]
 
 
 def test_downstream_stays_in_the_context(ctx: str, dag: Dag) -> None:
     api.context("other")
     a = api.get(ctx, "a")
     elsewhere = _make("other", "z", [a], ["in"])
-    g = graph.lineage_graph(ctx, dag.a, downstream=True, upstream=False)
+    g = api.lineage_graph(ctx, dag.a, downstream=True, upstream=False)
     assert elsewhere.uuid not in g.nodes and len(g.nodes) == 5
 
 
 def test_both_directions(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.d, downstream=True)
+    g = api.lineage_graph(ctx, dag.d, downstream=True)
     assert g.direction == "both"
     assert _order(g) == [(0, dag.d), (1, dag.b), (1, dag.c), (2, dag.a), (1, dag.e)]
     assert g.side == {dag.d: "root", dag.b: "up", dag.c: "up", dag.a: "up", dag.e: "down"}
@@ -118,27 +120,27 @@ def test_both_directions(ctx: str, dag: Dag) -> None:
 
 
 def test_missing_input(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.h)
+    g = api.lineage_graph(ctx, dag.h)
     assert g.nodes[dag.g] is None and g.edges == [(dag.g, dag.h, "lost")]
     node = g.to_dict()["nodes"][1]
     assert node["present"] is False and node["name"] is None
     assert node["processing_name"] == dag.g_proc
-    text = graph.render_text(g)
+    text = render.render_text(g)
     assert f"lost ← {dag.g[:8]}  {dag.g_proc}  (not in this context)" in text
-    assert ":::missing" in graph.render_mermaid(g) and "style=dashed" in graph.render_dot(g)
+    assert ":::missing" in render.render_mermaid(g) and "style=dashed" in render.render_dot(g)
     with pytest.raises(BundleNotFoundError):
-        graph.lineage_graph(ctx, dag.g)
+        api.lineage_graph(ctx, dag.g)
 
 
 def test_errors(ctx: str, dag: Dag) -> None:
     with pytest.raises(BundleNotFoundError):
-        graph.lineage_graph(ctx, UNKNOWN, downstream=True)
+        api.lineage_graph(ctx, UNKNOWN, downstream=True)
     with pytest.raises(UsageError):
-        graph.lineage_graph(ctx, "xyz")
+        api.lineage_graph(ctx, "xyz")
     with pytest.raises(UsageError):
-        graph.lineage_graph(ctx, dag.a, upstream=False)
+        api.lineage_graph(ctx, dag.a, upstream=False)
     with pytest.raises(UsageError):
-        graph.lineage_graph(ctx, dag.a, max_depth=-1)
+        api.lineage_graph(ctx, dag.a, max_depth=-1)
 
 
 def test_malformed_dependency_uuids_are_refused(ctx: str) -> None:
@@ -153,24 +155,24 @@ def test_malformed_dependency_uuids_are_refused(ctx: str) -> None:
 def test_node_ids_are_distinct_identifiers() -> None:
     u1 = "0123456789ab-4000-8000-000000000001"
     same = ["01234567-89ab-4cde-8000-000000000001", "01234567-89ab-4cde-8000-000000000002"]
-    ids = graph.node_ids([*same, u1, ""])
+    ids = render.node_ids([*same, u1, ""])
     assert len(set(ids.values())) == 4
     assert all(re.fullmatch(r"n[0-9a-f]+", i) for i in ids.values())
-    assert graph.node_ids(same[:1]) == {same[0]: "n0123456789ab"}
+    assert render.node_ids(same[:1]) == {same[0]: "n0123456789ab"}
 
 
 # --- renderers -------------------------------------------------------------------------
 
 
 def test_text_tree(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.e)
+    g = api.lineage_graph(ctx, dag.e)
 
     def label(u: str) -> str:
         info = g.nodes[u]
         assert info is not None
         return f"{info.name}  {u[:8]}  {info.processing_name}"
 
-    assert graph.render_text(g).splitlines() == [
+    assert render.render_text(g).splitlines() == [
         label(dag.e),
         f"└── e_in ← {label(dag.d)}",
         f"    ├── l ← {label(dag.b)}",
@@ -178,27 +180,27 @@ def test_text_tree(ctx: str, dag: Dag) -> None:
         f"    └── r ← {label(dag.c)}",
         f"        └── right_in ← {label(dag.a)}  (see above)",
     ]
-    both = graph.render_text(graph.lineage_graph(ctx, dag.d, max_depth=1, downstream=True))
+    both = render.render_text(api.lineage_graph(ctx, dag.d, max_depth=1, downstream=True))
     assert both.splitlines() == [
         label(dag.d), "├── inputs", f"│   ├── l ← {label(dag.b)}", f"│   └── r ← {label(dag.c)}",
         "└── used by", f"    └── e_in → {label(dag.e)}"]
-    lone = graph.render_text(graph.lineage_graph(ctx, dag.e, max_depth=1, downstream=True))
+    lone = render.render_text(api.lineage_graph(ctx, dag.e, max_depth=1, downstream=True))
     assert "└── used by: none" in lone.splitlines()
 
 
-def _nasty_graph(ctx: str) -> graph.LineageGraph:
+def _nasty_graph(ctx: str) -> LineageGraph:
     a = _make(ctx, NASTY, [], [])
     b = _make(ctx, "b\u2028two", [a], [NASTY_ARG])
     c = _make(ctx, "<br>", [a, b], ["", "plain"])
-    return graph.lineage_graph(ctx, c.uuid)
+    return api.lineage_graph(ctx, c.uuid)
 
 
-def _expected_lines(g: graph.LineageGraph, u: str) -> list[str]:
+def _expected_lines(g: LineageGraph, u: str) -> list[str]:
     info = g.nodes[u]
     if info is None:
-        return [graph.printable(g.ref_processing_name(u) or "?"), graph.printable(u[:8]),
+        return [render.printable(g.ref_processing_name(u) or "?"), render.printable(u[:8]),
                 "not in this context"]
-    return [graph.printable(info.name), u[:8], graph.printable(info.processing_name)]
+    return [render.printable(info.name), u[:8], render.printable(info.processing_name)]
 
 
 MER_NODE = re.compile(r'    (n[0-9a-f]{12,64})\["([^"]*)"\](:::root|:::missing)?')
@@ -212,8 +214,8 @@ def _mermaid_text(raw: str) -> str:
     return re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), raw)
 
 
-def _check_mermaid(g: graph.LineageGraph, text: str) -> None:
-    ids = graph.node_ids(list(g.nodes))
+def _check_mermaid(g: LineageGraph, text: str) -> None:
+    ids = render.node_ids(list(g.nodes))
     uuid_of = {i: u for u, i in ids.items()}
     lines = text.splitlines()
     assert lines[:3] == ["flowchart LR", "    classDef root stroke-width:3px",
@@ -233,7 +235,7 @@ def _check_mermaid(g: graph.LineageGraph, text: str) -> None:
         else:
             raise AssertionError(f"not in the emitted Mermaid subset: {line!r}")
     assert nodes == {ids[u]: _expected_lines(g, u) for u in g.nodes}
-    assert edges == [(ids[a], ids[b], graph.printable(arg)) for a, b, arg in g.edges]
+    assert edges == [(ids[a], ids[b], render.printable(arg)) for a, b, arg in g.edges]
 
 
 DOT_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\\n]|\\.)*")|(?P<id>[A-Za-z_][A-Za-z0-9_]*)'
@@ -302,43 +304,43 @@ def _parse_dot(text: str) -> tuple[dict[str, DotAttrs], list[tuple[str, str, Dot
     return nodes, edges
 
 
-def _check_dot(g: graph.LineageGraph, text: str) -> None:
-    ids = graph.node_ids(list(g.nodes))
+def _check_dot(g: LineageGraph, text: str) -> None:
+    ids = render.node_ids(list(g.nodes))
     nodes, edges = _parse_dot(text)
     assert {n: a["label"].split("\n") for n, a in nodes.items()} == \
         {ids[u]: _expected_lines(g, u) for u in g.nodes}
     assert nodes[ids[g.root]].get("penwidth") == "2"
     assert [(a, b, e.get("label", "")) for a, b, e in edges] == \
-        [(ids[a], ids[b], graph.printable(arg)) for a, b, arg in g.edges]
+        [(ids[a], ids[b], render.printable(arg)) for a, b, arg in g.edges]
 
 
 def test_mermaid_and_dot_round_trip(ctx: str, dag: Dag) -> None:
-    for g in (_nasty_graph(ctx), graph.lineage_graph(ctx, dag.e),
-              graph.lineage_graph(ctx, dag.h), graph.lineage_graph(ctx, dag.d, downstream=True)):
-        _check_mermaid(g, graph.render_mermaid(g))
-        _check_dot(g, graph.render_dot(g))
+    for g in (_nasty_graph(ctx), api.lineage_graph(ctx, dag.e),
+              api.lineage_graph(ctx, dag.h), api.lineage_graph(ctx, dag.d, downstream=True)):
+        _check_mermaid(g, render.render_mermaid(g))
+        _check_dot(g, render.render_dot(g))
 
 
 def test_nasty_names_survive(ctx: str) -> None:
     g = _nasty_graph(ctx)
     names = {i.name for i in g.nodes.values() if i is not None}
     assert names == {NASTY, "b\u2028two", "<br>"}
-    assert "b\\u2028two" in graph.render_text(g) and "\u2028" not in graph.render_text(g)
-    assert graph.printable(NASTY_ARG) in graph.render_text(g)
-    assert "\u2028" not in graph.render_mermaid(g) and "\u2028" not in graph.render_dot(g)
+    assert "b\\u2028two" in render.render_text(g) and "\u2028" not in render.render_text(g)
+    assert render.printable(NASTY_ARG) in render.render_text(g)
+    assert "\u2028" not in render.render_mermaid(g) and "\u2028" not in render.render_dot(g)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz dot is not installed")
 def test_graphviz_accepts_the_dot(ctx: str, dag: Dag) -> None:
-    for g in (_nasty_graph(ctx), graph.lineage_graph(ctx, dag.h)):
-        r = subprocess.run(["dot", "-Tsvg"], input=graph.render_dot(g).encode(),
+    for g in (_nasty_graph(ctx), api.lineage_graph(ctx, dag.h)):
+        r = subprocess.run(["dot", "-Tsvg"], input=render.render_dot(g).encode(),
                            capture_output=True, timeout=60, check=False)
         assert r.returncode == 0 and b"<svg" in r.stdout, r.stderr
 
 
 def test_json(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.d, downstream=True, max_depth=2)
-    text = graph.render_json(g)
+    g = api.lineage_graph(ctx, dag.d, downstream=True, max_depth=2)
+    text = render.render_json(g)
     data = json.loads(text)
     assert data == g.to_dict()
     assert list(data) == sorted(data)
@@ -373,21 +375,21 @@ def test_cli_default_output_is_unchanged(ctx: str, dag: Dag) -> None:
 
 
 def test_cli_formats(ctx: str, dag: Dag) -> None:
-    g = graph.lineage_graph(ctx, dag.e, max_depth=3)
-    assert ok("lineage", dag.e, "-c", ctx, "--format", "text") == graph.render_text(g)
-    assert ok("lineage", dag.e, "-c", ctx, "--format", "mermaid") == graph.render_mermaid(g)
-    assert ok("lineage", dag.e, "-c", ctx, "--format", "dot") == graph.render_dot(g)
+    g = api.lineage_graph(ctx, dag.e, max_depth=3)
+    assert ok("lineage", dag.e, "-c", ctx, "--format", "text") == render.render_text(g)
+    assert ok("lineage", dag.e, "-c", ctx, "--format", "mermaid") == render.render_mermaid(g)
+    assert ok("lineage", dag.e, "-c", ctx, "--format", "dot") == render.render_dot(g)
     assert json.loads(ok("lineage", dag.e, "-c", ctx, "--format", "json")) == g.to_dict()
-    shallow = graph.lineage_graph(ctx, dag.e, max_depth=1)
+    shallow = api.lineage_graph(ctx, dag.e, max_depth=1)
     assert ok("lineage", dag.e, "-c", ctx, "--format", "dot", "-d", "1") == \
-        graph.render_dot(shallow)
+        render.render_dot(shallow)
 
 
 def test_cli_down(ctx: str, dag: Dag) -> None:
-    both = graph.lineage_graph(ctx, dag.b, max_depth=3, downstream=True)
-    assert ok("lineage", dag.b, "-c", ctx, "--down") == graph.render_text(both)
-    down = graph.lineage_graph(ctx, dag.a, max_depth=3, downstream=True, upstream=False)
-    assert ok("lineage", dag.a, "-c", ctx, "--down", "--no-up") == graph.render_text(down)
+    both = api.lineage_graph(ctx, dag.b, max_depth=3, downstream=True)
+    assert ok("lineage", dag.b, "-c", ctx, "--down") == render.render_text(both)
+    down = api.lineage_graph(ctx, dag.a, max_depth=3, downstream=True, upstream=False)
+    assert ok("lineage", dag.a, "-c", ctx, "--down", "--no-up") == render.render_text(down)
     data = json.loads(ok("lineage", dag.a, "-c", ctx, "--down", "--no-up", "--json"))
     assert data == down.to_dict()
     mer = ok("lineage", dag.a, "-c", ctx, "--down", "--no-up", "--format", "mermaid")

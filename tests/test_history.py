@@ -14,11 +14,11 @@ import yaml
 from test_cli import dsdt_cli, ok
 
 import dsdt.api as api
-from dsdt import history
 from dsdt.errors import BundleNotFoundError, UsageError
-from dsdt.history import DataChange, diff_values
 from dsdt.objects import summary
 from dsdt.objects.frames import write_frame
+from dsdt.objects.valuediff import DataChange, diff_values
+from dsdt.ops import history
 from dsdt.repo import Repository
 
 
@@ -26,7 +26,7 @@ def two(ctx: str, old: Any, new: Any, name: str = "v") -> history.BundleDiff:
     """Store ``old`` then ``new`` under one name; diff them."""
     api.Bundle(ctx, name=name, data=old)
     api.Bundle(ctx, name=name, data=new)
-    return history.diff(ctx, name)
+    return api.diff(ctx, name)
 
 
 def kinds(d: history.BundleDiff) -> list[tuple[str, str, str]]:
@@ -114,7 +114,7 @@ def test_single_file_changed(ctx: str, project: Path) -> None:
     api.add(ctx, "model", str(f))
     f.write_bytes(b"three")
     api.add(ctx, "model", str(f))
-    d = history.diff(ctx, "model")
+    d = api.diff(ctx, "model")
     [c] = d.data
     assert (c.kind, c.item, c.old, c.new) == ("content", "model.bin", 3, 5)
     assert d.params.changed == {}  # same path param
@@ -131,7 +131,7 @@ def test_directory_files_added_removed_changed(ctx: str, project: Path) -> None:
     (raw / "sub" / "new.txt").write_text("NN")
     (raw / "empty").mkdir()
     api.add(ctx, "raw", str(raw))
-    d = history.diff(ctx, "raw")
+    d = api.diff(ctx, "raw")
     assert [(c.kind, c.item, c.old, c.new) for c in d.data] == [
         ("file_changed", "a.txt", 1, 3), ("file_removed", "gone.txt", 1, None),
         ("file_added", "sub/new.txt", None, 2), ("dir_added", "empty", None, None)]
@@ -288,7 +288,7 @@ def test_tags_params_and_lineage(ctx: str) -> None:
         b.add_dependencies([up2], ["_arg_0"])
         b.add_code_ref("pkg.Train2")
         b.add_git_info("repo", "beef", "main")
-    d = history.diff(ctx, "out")
+    d = api.diff(ctx, "out")
     assert d.tags == history.MapDiff({"new": "y"}, {"gone": "x"}, {"a": ["1", "2"]})
     assert d.params.changed == {"p": ["1", "2"]}
     assert d.lineage.inputs.changed == {"_arg_0": [up1.uuid, up2.uuid]}
@@ -301,19 +301,19 @@ def test_tags_params_and_lineage(ctx: str) -> None:
 def test_diff_by_uuids_and_errors(ctx: str) -> None:
     a = api.Bundle(ctx, name="x", data=1)
     with pytest.raises(UsageError, match="1 version"):
-        history.diff(ctx, "x")
+        api.diff(ctx, "x")
     b = api.Bundle(ctx, name="y", data=2)
-    d = history.diff(ctx, uuids=[b.uuid, a.uuid])
+    d = api.diff(ctx, uuids=[b.uuid, a.uuid])
     assert (d.old_uuid, d.new_uuid, d.old_name, d.new_name) == (b.uuid, a.uuid, "y", "x")
     assert [(c.old, c.new) for c in d.data] == [(2, 1)]
     with pytest.raises(UsageError, match="named 'y'"):
-        history.diff(ctx, "x", [a.uuid, b.uuid])
+        api.diff(ctx, "x", [a.uuid, b.uuid])
     with pytest.raises(UsageError, match="two uuids"):
-        history.diff(ctx, None, [a.uuid])
+        api.diff(ctx, None, [a.uuid])
     with pytest.raises(UsageError):
-        history.diff(ctx)
+        api.diff(ctx)
     with pytest.raises(BundleNotFoundError):
-        history.diff(ctx, uuids=[a.uuid, "5f0e8c1e-2f4b-4d38-9f5e-0c6a3e9d1b27"])
+        api.diff(ctx, uuids=[a.uuid, "5f0e8c1e-2f4b-4d38-9f5e-0c6a3e9d1b27"])
 
 
 def test_diff_of_pulled_bundles_needs_no_data(
@@ -335,11 +335,11 @@ def test_diff_of_pulled_bundles_needs_no_data(
     api.pull("default")
     repo = Repository.current()
     assert not repo.blobs.has(api.get("default", "s").record.data["items"][0][1]["blob"])
-    d = history.diff("default", "s")
+    d = api.diff("default", "s")
     assert [(c.path, c.kind, c.item) for c in d.data] == [
         ('["df"]', "column_changed", "x"), ('["df"]', "rows_changed", ""),
         ('["d"]', "file_changed", "a.txt")]
-    entries = history.log("default", "s")
+    entries = api.log("default", "s")
     assert [e.committed for e in entries] == [True, True]
     assert entries[0].size > 0
 
@@ -355,7 +355,7 @@ def test_log_order_and_fields(ctx: str, project: Path) -> None:
     second = api.Bundle(ctx, name="m", data=np.zeros(10), code_method="pkg.T",
                         vc_info=("r", "abc123", "main"))
     api.Bundle(ctx, name="other", data=1)
-    entries = history.log(ctx, "m")
+    entries = api.log(ctx, "m")
     assert [e.uuid for e in entries] == [second.uuid, first.uuid]
     newest, oldest = entries
     assert (oldest.committed, oldest.tags, oldest.size, oldest.code_commit) == (
@@ -363,12 +363,12 @@ def test_log_order_and_fields(ctx: str, project: Path) -> None:
     assert (newest.committed, newest.code_commit, newest.size) == (False, "abc123", 208)
     assert newest.created > oldest.created and newest.created.tzinfo is not None
     assert newest.processing_name == second.processing_name
-    assert [e.name for e in history.log(ctx, all=True)] == ["other", "m", "m"]
+    assert [e.name for e in api.log(ctx, all=True)] == ["other", "m", "m"]
     with pytest.raises(UsageError):
-        history.log(ctx)
+        api.log(ctx)
     with pytest.raises(UsageError):
-        history.log(ctx, "m", all=True)
-    assert history.log(ctx, "nothing") == []
+        api.log(ctx, "m", all=True)
+    assert api.log(ctx, "nothing") == []
 
 
 # --- CLI ----------------------------------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_cli_diff_text_and_json(ctx: str) -> None:
     assert out["data"][0] == {"path": '["df"]', "kind": "column_retyped", "item": "a",
                               "old": "int64", "new": "float64",
                               "detail": {"stats": {}, "content": "changed"}}
-    uuids = [e.uuid for e in history.log(ctx, "s")]
+    uuids = [e.uuid for e in api.log(ctx, "s")]
     same = ok("diff", "-u", uuids[0], "-u", uuids[0]).lines
     assert same[-1] == "no differences"
     assert dsdt_cli("diff", "nothing").code == 2

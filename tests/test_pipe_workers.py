@@ -16,6 +16,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.errors import UsageError
+from dsdt.repo import Repository
 
 
 def _check_fan(ctx: str) -> dict[int, str]:
@@ -91,13 +92,14 @@ def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 def test_central_scheduler_runs_then_reuses(ctx: str, luigid: int) -> None:
-    from dsdt.apply import apply
+    from dsdt.pipe.apply import apply
 
-    out = apply(ctx, pt.Fan, central_scheduler=True, scheduler_host="127.0.0.1",
+    repo = Repository.current()
+    out = apply(repo, ctx, pt.Fan, central_scheduler=True, scheduler_host="127.0.0.1",
                 scheduler_port=luigid, workers=2)
     assert out == {"success": True, "did_work": True}
     leaves = _check_fan(ctx)
-    out = apply(ctx, pt.Fan, central_scheduler=True, scheduler_host="127.0.0.1",
+    out = apply(repo, ctx, pt.Fan, central_scheduler=True, scheduler_host="127.0.0.1",
                 scheduler_port=luigid)
     assert out == {"success": True, "did_work": False}
     assert _check_fan(ctx) == leaves

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dsdt.refs.names import parse_tags
+
+__all__ = ["parse_tags"]  # shared by the verbs through this module
+
 if TYPE_CHECKING:
     from dsdt.bundle import Bundle
 
@@ -31,29 +35,6 @@ UuidOpt = Annotated[
     typer.Option("-u", "--uuid", metavar="UUID", help="Select the bundle with this uuid."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def parse_tags(values: list[str] | None) -> dict[str, str]:
-    """Turn repeated ``-t KEY:VALUE`` options into a dict.
-
-    Args:
-        values: The raw option values (None when the option was not given).
-
-    Returns:
-        ``{key: value}``; each item is split on its first ``:`` only.
-
-    Raises:
-        dsdt.errors.UsageError: An item has no ``:``.
-    """
-    from dsdt.errors import UsageError
-
-    tags: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition(":")
-        if not sep:
-            raise UsageError(f"bad tag {item!r}: use -t KEY:VALUE")
-        tags[key] = value
-    return tags
 
 
 def context_or_current(context: str | None) -> str | None:

@@ -7,7 +7,7 @@ import typer
 from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, fmt_date, print_json
 
 if TYPE_CHECKING:
-    from dsdt.history import BundleDiff, DataChange, MapDiff
+    from dsdt.ops.history import BundleDiff, DataChange, MapDiff
 
 NAME = "diff"
 _TEXT_LIMIT = 60
@@ -34,9 +34,9 @@ def run(
     values inside containers. Only records are read, never the data, so it
     works for bundles whose data is only on a remote.
     """
-    from dsdt import history
+    from dsdt import api
 
-    result = history.diff(context_or_current(context), name, uuid)
+    result = api.diff(context_or_current(context), name, uuid)
     if as_json:
         print_json(result.to_dict())
         return

@@ -2,7 +2,7 @@
 
 With neither ``--down`` nor ``--format`` the historical output is kept: one
 block per bundle, breadth-first through the inputs (``--json``: a list of
-them). Otherwise the lineage graph of :mod:`dsdt.graph` is rendered.
+them). Otherwise the lineage graph (:mod:`dsdt.ops.graph`) is rendered.
 """
 
 from enum import StrEnum
@@ -71,15 +71,16 @@ def run(
 
 def _print_graph(ctx: str | None, uuid: str, depth: int, down: bool, up: bool,
                  fmt: Format) -> None:
-    from dsdt import graph
+    from dsdt import api
     from dsdt.errors import UsageError
+    from dsdt.ops import render
 
     if not (up or down):
         raise UsageError("--no-up without --down leaves nothing to show")
-    g = graph.lineage_graph(ctx, uuid, max_depth=depth, downstream=down, upstream=up)
-    render = {Format.text: graph.render_text, Format.mermaid: graph.render_mermaid,
-              Format.dot: graph.render_dot, Format.json: graph.render_json}[fmt]
-    typer.echo(render(g), nl=False)
+    g = api.lineage_graph(ctx, uuid, max_depth=depth, downstream=down, upstream=up)
+    draw = {Format.text: render.render_text, Format.mermaid: render.render_mermaid,
+            Format.dot: render.render_dot, Format.json: render.render_json}[fmt]
+    typer.echo(draw(g), nl=False)
 
 
 def _node_dict(depth: int, uuid: str, info: "LineageInfo | None") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dsdt.commands._render import (
 )
 
 if TYPE_CHECKING:
-    from dsdt.history import LogEntry
+    from dsdt.ops.history import LogEntry
 
 NAME = "log"
 
@@ -34,11 +34,11 @@ def run(
     One line per version: uuid, date, committed mark, size of its data, git
     commit of the code that made it, and user tags. Data is never read.
     """
-    from dsdt import history
+    from dsdt import api
     from dsdt.errors import BundleNotFoundError
 
     ctx = context_or_current(context)
-    entries = history.log(ctx, name, all=all_bundles)
+    entries = api.log(ctx, name, all=all_bundles)
     if not entries and name is not None:
         raise BundleNotFoundError(f"no bundle named {name!r} in context {ctx!r}")
     if as_json:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dsdt.config import ContainerSettings
-from dsdt.container import EXIT_FAILED, EXIT_PUSH, EXIT_SETUP, EXIT_USAGE, PROG
 from dsdt.containers import engine, registry
+from dsdt.containers.protocol import EXIT_FAILED, EXIT_PUSH, EXIT_SETUP, EXIT_USAGE, PROG
 from dsdt.errors import ContainerError, PathError
 
 #: Credentials boto3 can read in the container from what is passed as it is.

@@ -16,17 +16,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dsdt import api
 from dsdt.config import ContainerSettings
-from dsdt.container import make_args, task_tokens
 from dsdt.containers import registry
 from dsdt.containers.dockerize import pipeline_image_name
 from dsdt.containers.local import run_local
 from dsdt.containers.project import project_dir
+from dsdt.containers.protocol import make_args, task_tokens
 from dsdt.errors import ContainerError, UsageError
 from dsdt.objects.ids import new_uuid
+from dsdt.ops import query, remote
+from dsdt.pipe.params import parse_task_params
 from dsdt.refs.names import split_context
 from dsdt.remote.open import canonical_url
+from dsdt.repo import Repository
 
 BACKENDS = ("Local", "AWSBatch", "SageMaker")
 #: Environment every backend's container gets: where AWS is (not who you are).
@@ -45,7 +47,8 @@ def backend_name(backend: str) -> str:
     raise UsageError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
 
 
-def run(local_context: str | None, remote_context: str | None, setup_dir: str,
+def run(repo: Repository, local_context: str | None, remote_context: str | None,
+        setup_dir: str,
         pipe_cls: str, pipeline_args: dict[str, Any] | list[str] | None, *,
         output_bundle: str = "-", remote: str | None = None, backend: str = "Local",
         input_tags: dict[str, str] | None = None, output_tags: dict[str, str] | None = None,
@@ -54,10 +57,9 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: str,
         workers: int = 1, no_submit: bool = False, aws_session_token_duration: int = 42300,
         job_role_arn: str | None = None, wait: bool = False,
         log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run ``pipe_cls`` in the package's image; see :func:`dsdt.api.run`."""
+    """Run ``pipe_cls`` in the package's image (in ``repo``); see :func:`dsdt.api.run`."""
     backend = backend_name(backend)
-    repo = api._repo()
-    ctx = api._context(repo, local_context)
+    ctx = repo.resolve_context(local_context)
     meta = repo.context_meta(ctx)
     url = canonical_url(remote) if remote else meta.get("remote_url")
     named_rctx = split_context(local_context)[0] if local_context else None
@@ -91,8 +93,8 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: str,
                             settings=settings, remote=url, environment=env)
     out.update(backend=backend, requested_uuid=uuid, arguments=args)
     finished = out.get("success") or out.get("status") == "SUCCEEDED"
-    out["pulled"] = bool(url and finished and not no_push) and _pull_output(ctx, rctx, url,
-                                                                           out, say)
+    out["pulled"] = bool(url and finished and not no_push) and _pull_output(repo, ctx, rctx,
+                                                                           url, out, say)
     return out
 
 
@@ -128,8 +130,6 @@ def _task_args(path: Path, pipe_cls: str,
     read afresh next time. A module that imports something this host lacks is
     left for the image to check.
     """
-    from dsdt.commands.apply import parse_task_params
-
     mod_name, _, cls_name = pipe_cls.rpartition(".")
     if not mod_name or not cls_name.isidentifier():
         raise UsageError(f"pipe class {pipe_cls!r} must be PKG.MOD.CLASS")
@@ -172,20 +172,19 @@ def _package_imports(path: Path) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def _pull_output(ctx: str, rctx: str, url: str, out: dict[str, Any],
+def _pull_output(repo: Repository, ctx: str, rctx: str, url: str, out: dict[str, Any],
                  say: Callable[[str], None]) -> bool:
     """Bring the output bundle's metadata into the local context (binding it to the
     remote when it has none); sets ``out['output_uuid']``. False when not pulled."""
-    repo = api._repo()
     meta = repo.context_meta(ctx)
     if meta.get("remote_url") is None:
-        api.remote(ctx, rctx, url)
+        remote.bind(repo, ctx, rctx, url)
     elif (meta.get("remote_url"), meta.get("remote_context")) != (url, rctx):
         say(f"context {ctx} is bound to another remote: the output stays on {rctx}@{url}")
         return False
     uuid = out.get("output_uuid") or out["requested_uuid"]
-    api.pull(ctx, uuid=uuid)
-    if api.get(ctx, None, uuid=uuid) is None:  # a reused root on a batch job: another uuid
+    remote.pull(repo, ctx, uuid=uuid)
+    if query.get(repo, ctx, None, uuid) is None:  # a reused root on a batch job: another uuid
         out["output_uuid"] = None
         return False
     out["output_uuid"] = uuid

@@ -10,6 +10,7 @@ name is safe to show, glob and type on a command line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dsdt.errors import InvalidNameError, UsageError
@@ -61,3 +62,36 @@ def check_tags(tags: Any, what: str = "tags") -> dict[str, str]:
         if "\x00" in v:
             raise UsageError(f"invalid {what} value for {k!r}: contains a NUL character")
     return dict(tags)
+
+
+def parse_tags(items: list[str] | None) -> dict[str, str]:
+    """``KEY:VALUE`` strings (repeated ``-t`` options) as validated tags.
+
+    Each item is split on its first ``:`` only, so a value may contain ``:``.
+
+    Raises:
+        UsageError: An item has no ``:`` or a key is not a valid tag key.
+    """
+    tags: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise UsageError(f"bad tag {item!r}: use KEY:VALUE")
+        tags[key] = value
+    return check_tags(tags)
+
+
+# --- the one name glob: only ``*`` is special -----------------------------------------
+
+
+def glob_to_sqlite(pattern: str) -> str:
+    """A name pattern as an SQLite ``GLOB`` pattern (``?`` and ``[`` taken literally)."""
+    return "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
+
+
+def glob_matcher(pattern: str | None) -> Callable[[str], bool]:
+    """A predicate for names matching a pattern (None matches every name)."""
+    if pattern is None:
+        return lambda name: True
+    rx = re.compile(".*".join(map(re.escape, pattern.split("*"))), re.S)
+    return lambda name: rx.fullmatch(name) is not None

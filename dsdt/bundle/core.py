@@ -11,64 +11,31 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from dsdt._fs import hold_open_marker, remove_tree
-from dsdt.bundle_remote import RemoteMethods
+from dsdt.bundle.lineage import default_processing_name
+from dsdt.bundle.managed import ManagedFiles
+from dsdt.bundle.metadata import Metadata
+from dsdt.bundle.remote import RemoteMethods
+from dsdt.bundle.state import NO_DATA as _NO_DATA
+from dsdt.bundle.state import Draft, Known
 from dsdt.errors import BundleStateError, UsageError
+from dsdt.gc import remove_members
 from dsdt.index import PARAM_PREFIX, Row
-from dsdt.lineage import LineageInfo, default_processing_name
-from dsdt.managed import ManagedFiles
 from dsdt.objects.codecs import Decoder, Encoder
 from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
-from dsdt.objects.record import BundleRecord, Dependency, Lineage, now_iso
-from dsdt.refs.names import check_bundle_name, check_tags
+from dsdt.objects.record import BundleRecord, Lineage, now_iso
+from dsdt.refs.names import check_bundle_name
 from dsdt.repo import Repository
 
-_NO_DATA = object()
 _PRESENTATION = {"dataframe": "DF", "series": "DF", "ndarray": "TENSOR", "list": "TENSOR",
                  "set": "TENSOR", "frozenset": "TENSOR", "tuple": "ROW", "dict": "ROW",
                  "packed": "ROW", "none": "JSON", "dblink": "SCALAR"}
 
 
-@dataclass(frozen=True)
-class _Known:
-    """What is known of a closed bundle without reading its record (the index has it)."""
-
-    name: str
-    processing_name: str
-    owner: str
-    created: str
-    tags: dict[str, str]
-    params: dict[str, str]
-
-    @classmethod
-    def of(cls, rec: BundleRecord) -> _Known:
-        return cls(rec.name, rec.processing_name, rec.owner, rec.created, rec.tags, rec.params)
-
-
-@dataclass
-class _Draft:
-    """The mutable state of an open bundle."""
-
-    name: str
-    owner: str
-    processing_name: str | None = None
-    data: Any = None
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    deps: list[Dependency] = field(default_factory=list)
-    code_ref: str = ""
-    code_hash: str = ""
-    git: dict[str, Any] = field(default_factory=dict)
-    start_time: float = 0.0
-    stop_time: float = 0.0
-
-
-class Bundle(ManagedFiles, RemoteMethods):
+class Bundle(Metadata, ManagedFiles, RemoteMethods):
     """A named, tagged, immutable version of some data, with its lineage.
 
     Both documented forms work::
@@ -100,9 +67,9 @@ class Bundle(ManagedFiles, RemoteMethods):
         self.local_context = self._repo.resolve_context(local_context)
         if name:
             check_bundle_name(name)
-        self._draft: _Draft | None = _Draft(name or "", owner or _user())
+        self._draft: Draft | None = Draft(name or "", owner or _user())
         self._record: BundleRecord | None = None
-        self._known: _Known | None = None
+        self._known: Known | None = None
         self._sha: str | None = None
         self._committed: bool | None = None
         self._uuid: str | None = None
@@ -140,7 +107,7 @@ class Bundle(ManagedFiles, RemoteMethods):
     # --- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    def _closed(cls, repo: Repository, ctx: str, uuid: str, sha: str, known: _Known,
+    def _closed(cls, repo: Repository, ctx: str, uuid: str, sha: str, known: Known,
                 committed: bool | None = None) -> Bundle:
         """A closed bundle whose record is read only when something needs it."""
         b = cls.__new__(cls)
@@ -153,7 +120,7 @@ class Bundle(ManagedFiles, RemoteMethods):
     @classmethod
     def _from_record(cls, repo: Repository, ctx: str, rec: BundleRecord, sha: str) -> Bundle:
         """A closed bundle from its (verified) record."""
-        b = cls._closed(repo, ctx, rec.uuid, sha, _Known.of(rec))
+        b = cls._closed(repo, ctx, rec.uuid, sha, Known.of(rec))
         b._record = rec
         return b
 
@@ -162,7 +129,7 @@ class Bundle(ManagedFiles, RemoteMethods):
         """A closed bundle from an index row and its tags (no record read)."""
         user = {k: v for k, v in tags.items() if not k.startswith(PARAM_PREFIX)}
         params = {k[len(PARAM_PREFIX):]: v for k, v in tags.items() if k.startswith(PARAM_PREFIX)}
-        known = _Known(row.name, row.processing_name, row.owner, row.created, user, params)
+        known = Known(row.name, row.processing_name, row.owner, row.created, user, params)
         return cls._closed(repo, ctx, row.uuid, row.sha, known, row.committed)
 
     def open(self, force_uuid: str | None = None) -> Bundle:
@@ -212,14 +179,14 @@ class Bundle(ManagedFiles, RemoteMethods):
         except BaseException:
             self.abandon()
             raise
-        self._record, self._known, self._sha, self._draft = rec, _Known.of(rec), sha, None
+        self._record, self._known, self._sha, self._draft = rec, Known.of(rec), sha, None
         self._release_marker()
         if self._outputs is not None:
             self._outputs.cleanup()
         self._repo.prune_history(self.local_context, rec)
         return self
 
-    def _build_record(self, d: _Draft) -> BundleRecord:
+    def _build_record(self, d: Draft) -> BundleRecord:
         repo = self._repo
         view = repo.view_dir(self.uuid)
         follow = repo.config.follow_symlinks if self._follow is None else self._follow
@@ -241,203 +208,6 @@ class Bundle(ManagedFiles, RemoteMethods):
             lineage=Lineage(deps, d.code_ref, d.code_hash, dict(git), d.start_time, d.stop_time),
         )
 
-    def _need_open(self) -> _Draft:
-        if self._draft is None or not self._opened:
-            state = "closed" if self._known is not None else "not open"
-            raise BundleStateError(f"bundle is {state}; only an open bundle can be changed")
-        return self._draft
-
-    def _draft_view(self) -> _Draft:
-        if self._draft is None:
-            raise BundleStateError("bundle was abandoned")
-        return self._draft
-
-    def _need_known(self) -> _Known:
-        if self._known is None:
-            raise BundleStateError("bundle is not closed yet; close it (or leave the with block)")
-        return self._known
-
-    def _need_closed(self) -> BundleRecord:
-        self._need_known()
-        if self._record is None:
-            self._record = self._repo.read_record(self.uuid, self._sha)
-        return self._record
-
-    # --- mutators (open bundles) -------------------------------------------------------
-
-    def add_data(self, data: Any) -> Bundle:
-        """Set the bundle's data (replacing earlier data)."""
-        from dsdt.objects.codecs import check_supported
-
-        check_supported(data)
-        self._need_open().data = data
-        return self
-
-    def add_tags(self, tags: dict[str, str]) -> Bundle:
-        """Add user tags (``str: str``); existing keys are updated."""
-        tags = check_tags(tags)
-        if any(k.startswith(PARAM_PREFIX) for k in tags):
-            raise UsageError(f"tag keys starting with {PARAM_PREFIX!r} are reserved for params")
-        self._need_open().tags.update(tags)
-        return self
-
-    def add_params(self, params: dict[str, str]) -> Bundle:
-        """Add parameters (``str: str``), shown in ``tags`` with the ``__param.`` prefix."""
-        self._need_open().params.update(check_tags(params, "params"))
-        return self
-
-    def add_dependencies(self, bundles: Any, arg_names: list[str] | None = None) -> Bundle:
-        """Record upstream bundles (one or a list) this one was made from."""
-        draft = self._need_open()
-        items = list(bundles) if isinstance(bundles, list | tuple) else [bundles]
-        names = arg_names or [f"_arg_{len(draft.deps) + i}" for i in range(len(items))]
-        if len(names) != len(items):
-            raise UsageError("give one arg name per dependency")
-        for b, arg in zip(items, names, strict=True):
-            if not isinstance(b, Bundle):
-                raise UsageError(f"a dependency must be a Bundle, not {type(b).__name__}")
-            draft.deps.append(Dependency(b.processing_name, b.uuid, str(arg)))
-        return self
-
-    def add_dependency(self, bundle: Bundle, arg_name: str | None = None) -> Bundle:
-        """Record one upstream bundle (0.8 name)."""
-        return self.add_dependencies([bundle], [arg_name] if arg_name else None)
-
-    def add_code_ref(self, code_ref: str, code_hash: str = "") -> Bundle:
-        """Record the code that made the bundle (e.g. ``module.Class``) and a hash of its source."""
-        draft = self._need_open()
-        draft.code_ref = str(code_ref)
-        if code_hash:
-            draft.code_hash = str(code_hash)
-        return self
-
-    def add_git_info(self, repo: str, commit: str, branch: str, dirty: bool = False) -> Bundle:
-        """Record the git facts of the code that made the bundle."""
-        self._need_open().git = {"repo": repo, "commit": commit, "branch": branch,
-                                 "dirty": bool(dirty)}
-        return self
-
-    def add_timing(self, start_time: float, stop_time: float) -> Bundle:
-        """Record when the producing code started and stopped (epoch seconds)."""
-        draft = self._need_open()
-        draft.start_time, draft.stop_time = float(start_time), float(stop_time)
-        return self
-
-    # --- readers -----------------------------------------------------------------------
-
-    @property
-    def uuid(self) -> str:
-        """The bundle's uuid (assigned when opened)."""
-        if self._uuid is None:
-            raise BundleStateError("bundle has no uuid until it is opened")
-        return self._uuid
-
-    @property
-    def closed(self) -> bool:
-        """True once the bundle is written."""
-        return self._known is not None
-
-    @property
-    def name(self) -> str:
-        """Human name."""
-        return self._known.name if self._known else self._draft_view().name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._need_open().name = check_bundle_name(value)
-
-    @property
-    def processing_name(self) -> str:
-        """Processing name: bundles made the same way share it."""
-        if self._known:
-            return self._known.processing_name
-        d = self._draft_view()
-        return d.processing_name or default_processing_name(d.name, d.code_ref, d.params,
-                                                            tuple(d.deps))
-
-    @processing_name.setter
-    def processing_name(self, value: str) -> None:
-        self._need_open().processing_name = check_bundle_name(value)
-
-    @property
-    def owner(self) -> str:
-        """Owner."""
-        return self._known.owner if self._known else self._draft_view().owner
-
-    @property
-    def creation_date(self) -> datetime:
-        """When the bundle was closed (aware UTC datetime)."""
-        return datetime.fromisoformat(self._need_known().created)
-
-    @property
-    def user_tags(self) -> dict[str, str]:
-        """Tags the user set (not parameters)."""
-        return dict(self._known.tags if self._known else self._draft_view().tags)
-
-    @property
-    def params(self) -> dict[str, str]:
-        """Parameters (without the ``__param.`` prefix)."""
-        return dict(self._known.params if self._known else self._draft_view().params)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """All tags: user tags, ``committed`` when committed, and ``__param.<k>`` params."""
-        out = self.user_tags
-        if self.closed and self.is_committed:
-            out["committed"] = "True"
-        out.update({PARAM_PREFIX + k: v for k, v in self.params.items()})
-        return out
-
-    @property
-    def is_committed(self) -> bool:
-        """True if committed in its context (as of the search, for search results)."""
-        if self._committed is not None:
-            return self._committed
-        self._need_known()
-        return self._repo.is_committed(self.local_context, self.uuid, self._sha or "")
-
-    @property
-    def lineage(self) -> LineageInfo:
-        """Inputs, code and timing of the bundle."""
-        return LineageInfo.of(self._need_closed())
-
-    @property
-    def dependencies(self) -> dict[str, tuple[str, str]]:
-        """``{arg_name: (processing_name, uuid)}`` of upstream bundles."""
-        deps = self._need_closed().lineage.depends_on if self._known else self._draft_view().deps
-        return {d.arg_name: (d.processing_name, d.uuid) for d in deps}
-
-    @property
-    def code_ref(self) -> str:
-        """The code reference (``module.Class``, ``add``...)."""
-        return self._need_closed().lineage.code_ref
-
-    @property
-    def git_info(self) -> dict[str, Any]:
-        """Git facts (repo, commit, branch, dirty) of the producing code."""
-        return dict(self._need_closed().lineage.git)
-
-    @property
-    def timing(self) -> tuple[float, float]:
-        """``(start_time, stop_time)`` of the producing code."""
-        lin = self._need_closed().lineage
-        return lin.start_time, lin.stop_time
-
-    @property
-    def local_dir(self) -> str:
-        """Directory where the bundle's files are (managed files while open)."""
-        return str(self._repo.view_dir(self.uuid))
-
-    @property
-    def presentation(self) -> str:
-        """How the data presents: DF, TENSOR, ROW, SCALAR or JSON."""
-        return self._need_closed().presentation
-
-    @property
-    def record(self) -> BundleRecord:
-        """The stored record of a closed bundle."""
-        return self._need_closed()
-
     @property
     def data(self) -> Any:
         """The stored value, as it was stored (files as local paths)."""
@@ -455,7 +225,7 @@ class Bundle(ManagedFiles, RemoteMethods):
         """Access to the remote's copy of the data, when the context has a remote."""
         if not self._repo.context_meta(self.local_context).get("remote_url"):
             return None
-        from dsdt.remote.sync import RemoteData, open_remote
+        from dsdt.remote.sync import RemoteData, open_remote  # (boto3 only when S3 is used)
 
         return RemoteData(open_remote(self._repo, self.local_context))
 
@@ -472,7 +242,7 @@ class Bundle(ManagedFiles, RemoteMethods):
         if self._opened or self._known is not None:
             raise BundleStateError("fill_from_hfr needs a brand-new Bundle")
         rec = hfr.record if isinstance(hfr, Bundle) else hfr
-        self._record, self._known, self._uuid, self._draft = rec, _Known.of(rec), rec.uuid, None
+        self._record, self._known, self._uuid, self._draft = rec, Known.of(rec), rec.uuid, None
         self._opened = True
         return self
 
@@ -485,8 +255,6 @@ class Bundle(ManagedFiles, RemoteMethods):
 
     def rm(self) -> None:
         """Remove this bundle from its context (committed or not)."""
-        from dsdt.gc import remove_members
-
         self._need_known()
         remove_members(self._repo, self.local_context, [self.uuid])
 

@@ -1,16 +1,16 @@
-"""Housekeeping in the API: reclaim space (gc) and see where it goes (du).
-
-Re-exported by :mod:`dsdt.api`; use it from there.
-"""
+"""Housekeeping: reclaim space (gc), see where it goes (du), verify (fsck), status."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsdt.gc import GcReport, collect, usage
+from dsdt.fsck import FsckReport, check
+from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
+from dsdt.remote.sync import open_remote, verify
+from dsdt.repo import Repository
 
 
 @dataclass
@@ -34,16 +34,12 @@ class DiskUsage:
     total_apparent: int = 0
 
 
-def _api() -> Any:
-    import dsdt.api as api
-
-    return api
-
-
-def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcReport]:
+def gc(repo: Repository, dry_run: bool = False,
+       remote: bool = False) -> GcReport | list[RemoteGcReport]:
     """Remove data and records no ref reaches (safe while others write).
 
     Args:
+        repo: The repository.
         dry_run: Report what would go (with the byte count) without removing it.
         remote: Collect on the remotes bound to the contexts instead (each once;
             objects younger than ``remote_gc_grace`` seconds are kept).
@@ -51,11 +47,8 @@ def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcR
     Returns:
         The local report, or one report per remote.
     """
-    repo = _api()._repo()
     if not remote:
         return collect(repo, dry_run=dry_run)
-    from dsdt.remote.sync import open_remote
-
     reports: dict[str, RemoteGcReport] = {}
     for info in repo.contexts():
         if info.remote_url and info.remote_url not in reports:
@@ -64,15 +57,13 @@ def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcR
     return list(reports.values())
 
 
-def du(local_context: str | None = None) -> DiskUsage:
+def du(repo: Repository, only: str | None = None) -> DiskUsage:
     """Bytes per context and per bundle name: apparent versus deduplicated.
 
     Args:
-        local_context: Only this context (default: all).
+        repo: The repository.
+        only: Only this context (default: all).
     """
-    api = _api()
-    repo = api._repo()
-    only = api._context(repo, local_context) if local_context is not None else None
     out = DiskUsage()
     everything: dict[str, tuple[int, int, int]] = usage(repo)
     for ctx, by_name in sorted(everything.items()):
@@ -86,19 +77,14 @@ def du(local_context: str | None = None) -> DiskUsage:
     return out
 
 
-def _unique_total(repo: Any, only: str | None) -> int:
-    from dsdt.gc import bundle_blobs
-
+def _unique_total(repo: Repository, only: str | None) -> int:
     sizes, per_bundle = bundle_blobs(repo)
     uuids = {u for c, u, _ in repo.index.member_names() if only is None or c == only}
     return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))
 
 
-def status(local_context: str | None = None) -> dict[str, Any]:
-    """The repository, a context (default: the current one), its remote and bundle counts."""
-    api = _api()
-    repo = api._repo()
-    ctx = api._context(repo, local_context) if local_context is not None else repo.current_context()
+def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
+    """The repository, a context (None: none is current), its remote and bundle counts."""
     out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
                            "bundles": 0, "committed": 0, "names": 0}
     if ctx is not None and repo.has_context(ctx):
@@ -111,20 +97,16 @@ def status(local_context: str | None = None) -> dict[str, Any]:
     return out
 
 
-def fsck(remote: bool = False) -> Any:
+def fsck(repo: Repository, remote: bool = False) -> FsckReport:
     """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
 
     Args:
+        repo: The repository.
         remote: Also check the remote context of every bound context: each
             member's record matches its hash and all its blobs are there.
     """
-    from dsdt.fsck import check
-
-    repo = _api()._repo()
     report = check(repo)
     if remote:
-        from dsdt.remote.sync import open_remote, verify
-
         for info in repo.contexts():
             if info.remote_url:
                 found = verify(open_remote(repo, info.name))

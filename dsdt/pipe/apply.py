@@ -1,6 +1,6 @@
 """``apply``: run a pipeline of :class:`dsdt.pipe.PipeTask` locally with luigi.
 
-Before luigi starts, every task of the DAG is resolved (:mod:`dsdt.reuse`):
+Before luigi starts, every task of the DAG is resolved (:mod:`dsdt.pipe.plan`):
 reused tasks point at an existing bundle, the others get the uuid of the
 bundle they will make. Each task's output target exists exactly when that
 bundle exists, so luigi runs only the tasks that need to.
@@ -11,24 +11,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from dsdt.errors import DsdtError, UsageError
+import luigi
+from luigi.execution_summary import LuigiStatusCode
+from luigi.task_register import Register
 
-
-class ApplyError(DsdtError):
-    """A pipeline task failed (or luigi could not schedule the pipeline).
-
-    Attributes:
-        result: ``{'success': False, 'did_work': bool}`` as ``apply`` would have returned.
-    """
-
-    def __init__(self, message: str, result: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.result = result
+from dsdt.errors import ApplyError, UsageError
+from dsdt.objects.ids import check_uuid
+from dsdt.pipe import plan
+from dsdt.pipe.incremental import check_remote
+from dsdt.pipe.task import PipeTask
+from dsdt.refs.names import check_tags
+from dsdt.repo import Repository
 
 
 def _configure_luigi() -> None:
-    import luigi.configuration
-
     cfg = luigi.configuration.get_config()
     if not cfg.has_option("core", "autoload_range"):
         cfg.set("core", "autoload_range", "false")
@@ -45,7 +41,7 @@ def _build_options(central_scheduler: bool, workers: int, host: str | None,
     return opts
 
 
-def apply(local_context: str, transform: type, output_bundle: str = "-",
+def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
           input_tags: dict[str, str] | None = None, output_tags: dict[str, str] | None = None,
           force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
           output_bundle_uuid: str | None = None, central_scheduler: bool = False,
@@ -55,7 +51,8 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
     """Run the pipeline ending in ``transform`` in a context, reusing what is up to date.
 
     Args:
-        local_context: The context bundles are read from and written to.
+        repo: The repository.
+        ctx: The context bundles are read from and written to.
         transform: The root task class (a ``PipeTask`` subclass).
         output_bundle: Name of the root's bundle (``-``: the task's own name).
         input_tags: Tags the input bundles (external dependencies and reused
@@ -86,38 +83,37 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
         ApplyError: A task failed; ``.result`` holds the outcome.
         BundleNotFoundError: An external dependency has no bundle.
     """
-    import luigi
-    from luigi.execution_summary import LuigiStatusCode
-    from luigi.task_register import Register
-
-    import dsdt.api as api
-    from dsdt import reuse
-    from dsdt.objects.ids import check_uuid
-    from dsdt.pipe import _HASHES, PipeTask, active_plan
-    from dsdt.pipe_remote import check_remote
-    from dsdt.refs.names import check_tags
-
     if type(workers) is not int or workers < 1:
         raise UsageError(f"workers must be a positive int, not {workers!r}")
     if not (isinstance(transform, type) and issubclass(transform, PipeTask)):
         raise UsageError(f"transform must be a PipeTask subclass, not {transform!r}")
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a dict, not {type(params).__name__}")
-    repo = api._repo()
-    ctx = api._context(repo, local_context)
-    check_remote(ctx, incremental_push, incremental_pull)
+    check_remote(repo, ctx, incremental_push, incremental_pull)
     repo.__dict__.pop("git", None)  # git facts as of this run, read once (forked workers
     _ = repo.git                     # inherit them): recorded, and used by code_version: repo
     _configure_luigi()
-    _HASHES.clear()  # task sources as of this run
     Register.clear_instance_cache()
+    with plan.running(repo):  # the repository, and task sources as of this run
+        return _run(repo, ctx, transform, output_bundle, input_tags, output_tags, force,
+                    force_all, params, output_bundle_uuid, incremental_push, incremental_pull,
+                    explain, _build_options(central_scheduler, workers, scheduler_host,
+                                            scheduler_port))
+
+
+def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
+         input_tags: dict[str, str] | None, output_tags: dict[str, str] | None, force: bool,
+         force_all: bool, params: dict[str, Any] | None, output_bundle_uuid: str | None,
+         incremental_push: bool, incremental_pull: bool, explain: bool,
+         options: dict[str, Any]) -> dict[str, Any]:
+    """Plan, then (unless ``explain``) build the pipeline with luigi."""
     root = transform(**(params or {}), data_context=ctx, force=force_all,
                      driver_output_bundle=None if output_bundle == "-" else output_bundle,
                      output_tags=check_tags(output_tags),
                      input_tags=check_tags(input_tags))
     if force:
         root.mark_force()
-    entries = reuse.plan(repo, ctx, root, force_all)
+    entries = plan.plan(repo, ctx, root, force_all)
     for e in entries.values():
         e.push, e.pull = incremental_push, incremental_pull
     root_entry = entries[root.task_id]
@@ -126,14 +122,12 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
         if repo.member_sha(ctx, root_entry.uuid) is not None:
             raise UsageError(f"bundle {root_entry.uuid} already exists in {ctx!r}")
     if explain:
-        plan = [{k: v for k, v in asdict(e).items()
-                 if k in ("task", "processing_name", "action", "reason", "uuid")}
-                | ({"uuid": None} if e.action == "run" else {}) for e in entries.values()]
-        return {"success": True, "did_work": False, "plan": plan}
-    with active_plan(entries):
-        run = luigi.build([root], detailed_summary=True, log_level="WARNING",
-                          **_build_options(central_scheduler, workers, scheduler_host,
-                                           scheduler_port))
+        shown = [{k: v for k, v in asdict(e).items()
+                  if k in ("task", "processing_name", "action", "reason", "uuid")}
+                 | ({"uuid": None} if e.action == "run" else {}) for e in entries.values()]
+        return {"success": True, "did_work": False, "plan": shown}
+    plan.publish(entries)
+    run = luigi.build([root], detailed_summary=True, log_level="WARNING", **options)
     did_work = any(e.action == "run" and repo.member_sha(ctx, e.uuid) is not None
                    for e in entries.values())
     ok = run.scheduling_succeeded and run.status in (LuigiStatusCode.SUCCESS,

@@ -75,7 +75,7 @@ class ManagedFiles:
         """A location on the context's remote to write a file to; add it with ``add_data``.
 
         The file is brought into the bundle when it closes (see
-        :mod:`dsdt.remote_outputs`).
+        :mod:`dsdt.remote.outputs`).
         """
         return self._remote_outputs().location(filename, directory=False)
 
@@ -86,7 +86,7 @@ class ManagedFiles:
     def _remote_outputs(self) -> Any:
         self._need_open()
         if self._outputs is None:
-            from dsdt.remote_outputs import RemoteOutputs
+            from dsdt.remote.outputs import RemoteOutputs
 
             self._outputs = RemoteOutputs(self._repo, self.local_context, self.uuid)
         return self._outputs

@@ -1,11 +1,11 @@
-"""Luigi pipelines whose task outputs are dsdt bundles (``PipeTask``, ``BundleWrapperTask``).
+"""Luigi tasks whose outputs are dsdt bundles (``PipeTask``, ``BundleWrapperTask``).
 
 A user subclasses :class:`PipeTask`, declares luigi parameters, names its
 inputs in ``pipe_requires`` and computes in ``pipe_run``; the return value
-becomes the task's bundle. Tasks are run by :func:`dsdt.apply.apply`, which
-first decides for every task whether an existing bundle is reused or a new
-one is made (:mod:`dsdt.reuse`) and publishes that plan here (``_PLAN``), so
-each task's :meth:`PipeTask.output` tells luigi exactly what has to run.
+becomes the task's bundle. Tasks are run by :func:`dsdt.pipe.apply.apply`,
+which first decides for every task whether an existing bundle is reused or a
+new one is made (:mod:`dsdt.pipe.plan`), so each task's
+:meth:`PipeTask.output` tells luigi exactly what has to run.
 """
 
 from __future__ import annotations
@@ -14,94 +14,16 @@ import hashlib
 import inspect
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import luigi
 
 from dsdt.bundle import Bundle
 from dsdt.errors import BundleStateError, UsageError
-
-#: Parameters every PipeTask has; none is significant, none is recorded as a bundle param.
-RESERVED = ("data_context", "force", "driver_output_bundle", "output_tags", "input_tags")
-
-
-@dataclass
-class PlanEntry:
-    """What ``apply`` decided for one task: reuse a bundle or make a new one.
-
-    Attributes:
-        task: The luigi task id.
-        processing_name: The task's processing name.
-        action: ``run`` or ``reuse``.
-        reason: Why (``forced``, ``new params``, ``no bundle``, ``renamed``,
-            ``upstream changed``, ``code changed``, ``dirty tree`` or ``reused``).
-        uuid: The reused bundle, or the uuid the new bundle will get.
-        name: The human name of the bundle.
-        context: The context the bundle is in.
-        root: True for the task ``apply`` was called with.
-        push: Commit and push the bundle once made (incremental push).
-        pull: Pull and localize the inputs before ``pipe_run`` (incremental pull).
-    """
-
-    task: str
-    processing_name: str
-    action: str
-    reason: str
-    uuid: str
-    name: str
-    context: str
-    root: bool = False
-    push: bool = False
-    pull: bool = False
-
-
-#: task id -> plan entry of the apply that is running (dsdt.apply sets it).
-_PLAN: dict[str, PlanEntry] = {}
-
-
-@contextmanager
-def active_plan(entries: dict[str, PlanEntry]) -> Iterator[None]:
-    """Publish a plan for the duration of a luigi build (nested applies restore the outer one)."""
-    saved = dict(_PLAN)
-    _PLAN.update(entries)
-    try:
-        yield
-    finally:
-        _PLAN.clear()
-        _PLAN.update(saved)
-        _HASHES.clear()
-
-
-def _entry(task_id: str) -> PlanEntry:
-    try:
-        return _PLAN[task_id]
-    except KeyError:
-        raise UsageError(f"task {task_id} is not part of a running dsdt.api.apply; run "
-                         "pipelines with dsdt.api.apply") from None
-
-
-#: class -> source hash, for the duration of one apply (reading source is slow).
-_HASHES: dict[type, str] = {}
-
-
-def code_hash(cls: type) -> str:
-    """sha256 of a task class's source ("" when the source is not available)."""
-    if cls in _HASHES:
-        return _HASHES[cls]
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return ""
-    _HASHES[cls] = digest = hashlib.sha256(source.encode()).hexdigest()
-    return digest
-
-
-def code_ref(cls: type) -> str:
-    """``module.Class`` of a task class."""
-    return f"{cls.__module__}.{cls.__qualname__}"
+from dsdt.ops import query
+from dsdt.pipe import dynamic, incremental, plan
+from dsdt.pipe.plan import RESERVED, PlanEntry, code_hash, code_ref
+from dsdt.refs.names import check_tags
 
 
 class BundleTarget(luigi.Target):
@@ -118,20 +40,18 @@ class BundleTarget(luigi.Target):
 
     def exists(self) -> bool:
         """True when this run's bundle of the task exists."""
-        entry = _PLAN.get(self.task_id)
+        entry = plan.planned(self.task_id)
         if entry is None and self.task is not None:
-            from dsdt.pipe_dynamic import exists
-
-            return exists(self.task)
+            return plan.exists(self.task)
         if entry is None or not entry.uuid:
             return False
-        from dsdt.api import _repo
-
-        return _repo().member_sha(entry.context, entry.uuid) is not None
+        return plan.repo().member_sha(entry.context, entry.uuid) is not None
 
 
 class ExternalBundle(luigi.ExternalTask):
     """An existing bundle used as an input; it is never (re)made by a pipeline."""
+
+    dsdt_external = True
 
     uuid = luigi.Parameter(default="")
     pipe_processing_name = luigi.Parameter()
@@ -154,6 +74,8 @@ class PipeTask(luigi.Task):
     Subclasses implement ``pipe_requires`` (optional) and ``pipe_run``. The
     reserved parameters below are set by ``apply``; none is significant.
     """
+
+    dsdt_external = False
 
     data_context = luigi.OptionalParameter(default=None, significant=False)
     force = luigi.BoolParameter(default=False, significant=False)
@@ -203,14 +125,12 @@ class PipeTask(luigi.Task):
     def yield_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any]) -> Any:
         """A dynamic input: ``data = yield self.yield_dependency(arg, cls, params)`` in pipe_run.
 
-        See :mod:`dsdt.pipe_dynamic` (force flags do not apply to dynamic dependencies).
+        See :mod:`dsdt.pipe.dynamic` (force flags do not apply to dynamic dependencies).
         """
-        from dsdt.pipe_dynamic import DynamicDependency
-
         self._new_arg(arg)
         if arg in self._inputs:
             raise UsageError(f"{type(self).__name__} yields the dependency {arg!r} twice")
-        return DynamicDependency(arg, self._dep_task(arg, cls, params, False))
+        return dynamic.DynamicDependency(arg, self._dep_task(arg, cls, params, False))
 
     def _dep_task(self, arg: str, cls: type[PipeTask], params: dict[str, Any],
                   force: bool) -> PipeTask:
@@ -241,21 +161,33 @@ class PipeTask(luigi.Task):
         self._new_arg(arg)
         if not isinstance(params, dict):
             raise UsageError(f"params of external dependency {arg!r} must be a dict")
-        from dsdt.pipe_dynamic import find_external
-
         key = json.dumps([arg, code_ref(cls), sorted(map(str, params.items())), human_name,
                           uuid])
         if key not in self._ext_cache:
             task = cls(**params)
             what = f"{arg!r} ({cls.__name__} {params}" + (f", uuid {uuid}" if uuid else "") \
                 + (f", name {human_name!r}" if human_name else "") + ")"
-            self._ext_cache[key] = (task.processing_name, what, find_external(
-                self, task, human_name, uuid))
+            self._ext_cache[key] = (task.processing_name, what, self._find_external(
+                task, human_name, uuid))
         proc, what, found = self._ext_cache[key]
         self._deps[arg] = ExternalBundle(uuid=found.uuid if found else "",
                                          pipe_processing_name=proc, what=what,
                                          data_context=self.data_context)
         return found
+
+    def _find_external(self, task: PipeTask, human_name: str | None,
+                       uuid: str | None) -> Bundle | None:
+        """The bundle an external dependency names (see :meth:`add_external_dependency`)."""
+        repo, ctx = plan.repo(), self.data_context
+        tags = {str(k): str(v) for k, v in self.input_tags.items()}
+        if uuid:
+            return query.get(repo, ctx, None, uuid, tags)
+        if human_name is None and isinstance(task, BundleWrapperTask):
+            human_name = task.human_name()
+        if human_name:
+            return query.get(repo, ctx, human_name, tags=tags)
+        found = query.search(repo, ctx, processing_name=task.processing_name, tags=tags)
+        return found[0] if found else None
 
     # --- identity ----------------------------------------------------------------------
 
@@ -293,8 +225,6 @@ class PipeTask(luigi.Task):
 
     def add_tags(self, tags: dict[str, str]) -> None:
         """Tags for this task's bundle."""
-        from dsdt.refs.names import check_tags
-
         self._user_tags.update(check_tags(tags))
 
     def mark_force(self) -> None:
@@ -337,11 +267,9 @@ class PipeTask(luigi.Task):
         return self._remote_open().get_remote_directory(name)
 
     def _remote_open(self) -> Bundle:
-        from dsdt.pipe_remote import NEEDS_REMOTE_AND_PUSH, has_remote
-
         b = self._open()
-        if not (_entry(self.task_id).push and has_remote(b.local_context)):
-            raise UsageError(NEEDS_REMOTE_AND_PUSH)
+        if not (plan.entry(self.task_id).push and incremental.has_remote(b._repo, b.local_context)):
+            raise UsageError(incremental.NEEDS_REMOTE_AND_PUSH)
         return b
 
     def get_output_dir(self) -> str:
@@ -369,24 +297,22 @@ class PipeTask(luigi.Task):
 
         A generator ``pipe_run`` (dynamic dependencies) makes this a generator for luigi.
         """
-        from dsdt import pipe_dynamic
-
-        entry = pipe_dynamic.entry_for(self)
-        if entry.action == "reuse" and self.task_id not in _PLAN:
+        entry = plan.entry_for(self)
+        if entry.action == "reuse" and plan.planned(self.task_id) is None:
             return None  # a dynamic task made meanwhile
         steps = self._make(entry)  # a plain pipe_run never yields: next() runs it all
         return steps if inspect.isgeneratorfunction(self.pipe_run) else next(steps, None)
 
     def _make(self, entry: PlanEntry) -> Any:
-        from dsdt import pipe_dynamic, pipe_remote
-
-        self._inputs = inputs = pipe_dynamic.static_inputs(self, entry)
-        b = self._bundle = Bundle(entry.context, name=entry.name).open(force_uuid=entry.uuid)
+        repo = plan.repo()
+        self._inputs = inputs = dynamic.static_inputs(repo, self, entry)
+        b = self._bundle = Bundle(entry.context, name=entry.name, repo=repo).open(
+            force_uuid=entry.uuid)
         try:
             start = time.time()
             rv = self.pipe_run(**{arg: ib.data for arg, ib in inputs.items()})
             if inspect.isgenerator(rv):
-                rv = yield from pipe_dynamic.drive(self, rv, entry, inputs)
+                rv = yield from dynamic.drive(repo, self, rv, entry, inputs)
             stop = time.time()
             b.name = self.human_name()
             b.add_data(rv)
@@ -404,7 +330,7 @@ class PipeTask(luigi.Task):
             self._bundle = None
             self._inputs = {}
         if entry.push:
-            pipe_remote.push_made(entry.context, b, self._user_tags)
+            incremental.push_made(repo, entry.context, b, self._user_tags)
 
     def _tags(self, entry: PlanEntry) -> dict[str, str]:
         tags = dict(self._user_tags)

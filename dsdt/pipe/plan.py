@@ -1,6 +1,9 @@
-"""Deciding, before a pipeline runs, which tasks reuse a bundle and which make a new one.
+"""The plan of a pipeline run: which tasks reuse a bundle and which make a new one.
 
-The rules are checked in order for every task, upstream tasks first:
+This module is the only owner of the state of a run (the repository, each
+task's :class:`PlanEntry`, and the tasks' source hashes), published by
+:func:`running` for the duration of an ``apply`` (forked luigi workers
+inherit it). The rules are checked in order for every task, upstream first:
 
 1. forced (``mark_force``, ``force`` on the root, ``force_all``) -> run;
 2. no bundle with the task's processing name -> run (``new params`` when
@@ -22,37 +25,145 @@ dependencies; rule 4 then also rebuilds each recorded dynamic task (class and
 params from the upstream bundle's record) and requires that it would reuse
 exactly the recorded bundle (:func:`lazy_entry`). Force flags do not apply to
 dynamic dependencies.
+
+Tasks are told apart by the class attribute ``dsdt_external`` (True for an
+external bundle, False for a pipeline task), so this module needs no task class.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dsdt.errors import BundleNotFoundError
+from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Query
 from dsdt.objects.ids import new_uuid
-from dsdt.pipe import _PLAN, RESERVED, ExternalBundle, PipeTask, PlanEntry, code_hash
 from dsdt.repo import Repository
+
+#: Parameters every PipeTask has; none is significant, none is recorded as a bundle param.
+RESERVED = ("data_context", "force", "driver_output_bundle", "output_tags", "input_tags")
+
+
+@dataclass
+class PlanEntry:
+    """What ``apply`` decided for one task: reuse a bundle or make a new one.
+
+    Attributes:
+        task: The luigi task id.
+        processing_name: The task's processing name.
+        action: ``run`` or ``reuse``.
+        reason: Why (``forced``, ``new params``, ``no bundle``, ``renamed``,
+            ``upstream changed``, ``code changed``, ``dirty tree`` or ``reused``).
+        uuid: The reused bundle, or the uuid the new bundle will get.
+        name: The human name of the bundle.
+        context: The context the bundle is in.
+        root: True for the task ``apply`` was called with.
+        push: Commit and push the bundle once made (incremental push).
+        pull: Pull and localize the inputs before ``pipe_run`` (incremental pull).
+    """
+
+    task: str
+    processing_name: str
+    action: str
+    reason: str
+    uuid: str
+    name: str
+    context: str
+    root: bool = False
+    push: bool = False
+    pull: bool = False
+
+
+@dataclass
+class _Run:
+    repo: Repository | None = None
+    entries: dict[str, PlanEntry] = field(default_factory=dict)
+    hashes: dict[type, str] = field(default_factory=dict)
+
+
+_RUN = _Run()
+
+
+@contextmanager
+def running(repo: Repository) -> Iterator[None]:
+    """Hold the state of one pipeline run (a nested run restores the outer one)."""
+    global _RUN
+    saved, _RUN = _RUN, _Run(repo)
+    try:
+        yield
+    finally:
+        _RUN = saved
+
+
+def publish(entries: dict[str, PlanEntry]) -> None:
+    """Make the decided entries the plan luigi's targets answer from."""
+    _RUN.entries.update(entries)
+
+
+def repo() -> Repository:
+    """The repository of the running pipeline (outside a run: the current one)."""
+    return _RUN.repo or Repository.current()
+
+
+def planned(task_id: str) -> PlanEntry | None:
+    """The plan entry of a task, if it is part of the running plan."""
+    return _RUN.entries.get(task_id)
+
+
+def entry(task_id: str) -> PlanEntry:
+    """The plan entry of a task of the running plan.
+
+    Raises:
+        UsageError: No ``apply`` runs this task.
+    """
+    found = planned(task_id)
+    if found is None:
+        raise UsageError(f"task {task_id} is not part of a running dsdt.api.apply; run "
+                         "pipelines with dsdt.api.apply")
+    return found
+
+
+def code_hash(cls: type) -> str:
+    """sha256 of a task class's source ("" when the source is not available)."""
+    if cls in _RUN.hashes:
+        return _RUN.hashes[cls]
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return ""
+    _RUN.hashes[cls] = digest = hashlib.sha256(source.encode()).hexdigest()
+    return digest
+
+
+def code_ref(cls: type) -> str:
+    """``module.Class`` of a task class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# --- deciding ----------------------------------------------------------------------------
 
 
 def walk(root: Any) -> list[Any]:
     """Every task of the DAG below ``root`` (externals not expanded), upstream first."""
     order: list[Any] = []
     seen: set[str] = set()
-
-    def visit(task: Any) -> None:
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        task, expanded = stack.pop()
+        if expanded:
+            order.append(task)
+            continue
         if task.task_id in seen:
-            return
+            continue
         seen.add(task.task_id)
-        if isinstance(task, PipeTask):
-            for up in task.requires().values():
-                visit(up)
-        order.append(task)
-
-    visit(root)
+        stack.append((task, True))
+        if not task.dsdt_external:
+            stack.extend((up, False) for up in reversed(list(task.requires().values())))
     return order
 
 
@@ -67,7 +178,7 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
     ``dynamic``: decided outside the plan (force flags are ignored).
     """
     proc = task.processing_name
-    if isinstance(task, ExternalBundle):
+    if task.dsdt_external:
         if not task.uuid:
             raise BundleNotFoundError(
                 f"external dependency {task.what} has no bundle in context {ctx!r}; make it "
@@ -109,7 +220,7 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
     return PlanEntry(task.task_id, proc, "reuse", "reused", newest.uuid, name, ctx, root)
 
 
-def code_changed(repo: Repository, task: PipeTask, lineage: Any) -> str | None:
+def code_changed(repo: Repository, task: Any, lineage: Any) -> str | None:
     """Why the code of ``task`` differs from the one that made a bundle (None: it does not).
 
     ``repo.git`` holds the project's git facts (``{}`` outside git, which is
@@ -127,7 +238,7 @@ def code_changed(repo: Repository, task: PipeTask, lineage: Any) -> str | None:
     return None
 
 
-def plan(repo: Repository, ctx: str, root: PipeTask, force_all: bool) -> dict[str, PlanEntry]:
+def plan(repo: Repository, ctx: str, root: Any, force_all: bool) -> dict[str, PlanEntry]:
     """Plan entries of every task below ``root`` by task id, upstream first."""
     entries: dict[str, PlanEntry] = {}
     for task in walk(root):
@@ -141,27 +252,27 @@ def lazy_entry(repo: Repository, task: Any) -> PlanEntry:
 
     A planned task whose bundle has been made counts as reused.
     """
-    entry = _PLAN.get(task.task_id)
-    if entry is not None:
-        if entry.action == "run" and repo.member_sha(entry.context, entry.uuid) is not None:
-            return replace(entry, action="reuse", reason="made")
-        return entry
+    found = planned(task.task_id)
+    if found is not None:
+        if found.action == "run" and repo.member_sha(found.context, found.uuid) is not None:
+            return replace(found, action="reuse", reason="made")
+        return found
     ctx = str(task.data_context)
-    ups = task.requires().values() if isinstance(task, PipeTask) else ()
+    ups = () if task.dsdt_external else task.requires().values()
     entries = {up.task_id: lazy_entry(repo, up) for up in ups}
     return decide(repo, ctx, task, entries, root=False, force_all=False, dynamic=True)
 
 
-def _dynamic_current(repo: Repository, ctx: str, task: PipeTask, uuid: str) -> bool:
+def _dynamic_current(repo: Repository, ctx: str, task: Any, uuid: str) -> bool:
     """True when the dynamic dependency that made bundle ``uuid`` would reuse it now."""
     dep = rebuild(repo, ctx, uuid, task.input_tags)
     if dep is None:
         return False
-    entry = lazy_entry(repo, dep)
-    return entry.action == "reuse" and entry.uuid == uuid
+    found = lazy_entry(repo, dep)
+    return found.action == "reuse" and found.uuid == uuid
 
 
-def rebuild(repo: Repository, ctx: str, uuid: str, input_tags: Any) -> PipeTask | None:
+def rebuild(repo: Repository, ctx: str, uuid: str, input_tags: Any) -> Any | None:
     """The task that made bundle ``uuid`` (class and params from its record), or None."""
     sha = repo.member_sha(ctx, uuid)
     if sha is None:
@@ -170,7 +281,7 @@ def rebuild(repo: Repository, ctx: str, uuid: str, input_tags: Any) -> PipeTask 
     try:
         module, _, qual = rec.lineage.code_ref.rpartition(".")
         cls = getattr(importlib.import_module(module), qual)
-        if not (isinstance(cls, type) and issubclass(cls, PipeTask)):
+        if not (isinstance(cls, type) and getattr(cls, "dsdt_external", True) is False):
             return None
         kwargs = {n: p.parse(rec.params[n]) for n, p in cls.get_params()
                   if n in rec.params and n not in RESERVED}
@@ -178,3 +289,35 @@ def rebuild(repo: Repository, ctx: str, uuid: str, input_tags: Any) -> PipeTask 
         return dep if dep.processing_name == rec.processing_name else None
     except Exception:  # noqa: BLE001 - a task that cannot be rebuilt is not current
         return None
+
+
+# --- answering for tasks outside the plan (dynamic dependencies) -----------------------
+
+
+def entry_for(task: Any) -> PlanEntry:
+    """The plan entry a task runs under: planned, else decided now."""
+    found = planned(task.task_id)
+    if found is not None or not _RUN.entries:
+        return entry(task.task_id)
+    decided = lazy_entry(repo(), task)
+    first = next(iter(_RUN.entries.values()))
+    decided.push, decided.pull = first.push, first.pull
+    return decided
+
+
+def exists(task: Any) -> bool:
+    """True when the bundle of a task outside the plan exists and is up to date."""
+    if not _RUN.entries or task.dsdt_external or task.data_context is None:
+        return False
+    return lazy_entry(repo(), task).action == "reuse"
+
+
+def input_uuid(task: Any) -> str:
+    """The uuid of the bundle an (already complete) upstream task provides."""
+    found = planned(task.task_id)
+    if found is not None:
+        return found.uuid
+    decided = lazy_entry(repo(), task)
+    if decided.action != "reuse":
+        raise UsageError(f"dynamic dependency {task.task_id} has no up-to-date bundle")
+    return decided.uuid

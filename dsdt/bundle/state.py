@@ -1,0 +1,90 @@
+"""The state behind a :class:`~dsdt.bundle.Bundle`: what is known of it, and its draft.
+
+A bundle is *new* (made, nothing written), *open* (a :class:`Draft` collects
+its data and metadata) or *closed* (its record is written; :class:`Known`
+holds what the index knows of it, the record is read only when needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsdt.errors import BundleStateError
+from dsdt.objects.record import BundleRecord, Dependency
+from dsdt.repo import Repository
+
+#: The ``data`` of a bundle whose value was not read yet.
+NO_DATA = object()
+
+
+@dataclass(frozen=True)
+class Known:
+    """What is known of a closed bundle without reading its record (the index has it)."""
+
+    name: str
+    processing_name: str
+    owner: str
+    created: str
+    tags: dict[str, str]
+    params: dict[str, str]
+
+    @classmethod
+    def of(cls, rec: BundleRecord) -> Known:
+        return cls(rec.name, rec.processing_name, rec.owner, rec.created, rec.tags, rec.params)
+
+
+@dataclass
+class Draft:
+    """The mutable state of an open bundle."""
+
+    name: str
+    owner: str
+    processing_name: str | None = None
+    data: Any = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    deps: list[Dependency] = field(default_factory=list)
+    code_ref: str = ""
+    code_hash: str = ""
+    git: dict[str, Any] = field(default_factory=dict)
+    start_time: float = 0.0
+    stop_time: float = 0.0
+
+
+
+class BundleState:
+    """The attributes every part of :class:`~dsdt.bundle.Bundle` works on, and their checks."""
+
+    _repo: Repository
+    local_context: str
+    _draft: Draft | None
+    _record: BundleRecord | None
+    _known: Known | None
+    _sha: str | None
+    _committed: bool | None
+    _uuid: str | None
+    _data: Any
+    _opened: bool
+
+    def _need_open(self) -> Draft:
+        if self._draft is None or not self._opened:
+            state = "closed" if self._known is not None else "not open"
+            raise BundleStateError(f"bundle is {state}; only an open bundle can be changed")
+        return self._draft
+
+    def _draft_view(self) -> Draft:
+        if self._draft is None:
+            raise BundleStateError("bundle was abandoned")
+        return self._draft
+
+    def _need_known(self) -> Known:
+        if self._known is None:
+            raise BundleStateError("bundle is not closed yet; close it (or leave the with block)")
+        return self._known
+
+    def _need_closed(self) -> BundleRecord:
+        self._need_known()
+        if self._record is None:
+            self._record = self._repo.read_record(self.uuid, self._sha)
+        return self._record

@@ -1,0 +1,93 @@
+"""Remotes: bind one to a context, push, pull, and remove remote copies."""
+
+from __future__ import annotations
+
+from dsdt.errors import UsageError
+from dsdt.index import Query
+from dsdt.ops.query import find, need
+from dsdt.refs.names import check_context_name, check_tags, glob_matcher
+from dsdt.remote import prune, sync
+from dsdt.remote.layout import Entry
+from dsdt.remote.open import canonical_url, open_transport
+from dsdt.remote.sync import ProgressSink, Report
+from dsdt.repo import Repository
+
+
+def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
+         force: bool = False) -> None:
+    """Bind ``ctx`` to remote context ``remote_context`` at ``remote_url`` (which must exist).
+
+    Raises:
+        UsageError: ``ctx`` is bound elsewhere and ``force`` is not set.
+    """
+    check_context_name(remote_context)
+    url = canonical_url(remote_url)
+    open_transport(url, endpoint_url=repo.config.s3_endpoint_url).check()
+    meta = repo.context_meta(ctx)
+    bound = meta.get("remote_url")
+    if bound and (bound, meta.get("remote_context")) != (url, remote_context) and not force:
+        raise UsageError(f"context {ctx!r} is bound to {meta.get('remote_context')}@{bound}; "
+                         "pass force=True (dsdt remote --force) to re-bind it")
+    repo.bind_remote(ctx, remote_context, url)
+
+
+def _to_push(repo: Repository, ctx: str, name: str | None, tags: dict[str, str],
+             uuid: str | None) -> list[str]:
+    if uuid is None and name is None and not tags:
+        return [r.uuid for r in repo.index.find(ctx, Query(committed=True))]
+    b = need(repo, ctx, name, uuid, tags, to="to push")
+    if not b.is_committed:
+        raise UsageError(f"bundle {b.name} {b.uuid} is not committed; commit it first "
+                         f"(dsdt commit -u {b.uuid}): only committed bundles are pushed")
+    return [b.uuid]
+
+
+def push(repo: Repository, ctx: str, name: str | None = None,
+         tags: dict[str, str] | None = None, uuid: str | None = None, delocalize: bool = False,
+         jobs: int = 8, progress: ProgressSink | None = None) -> Report:
+    """Push committed bundles: the latest matching one, or (no filter) all not yet there."""
+    rem = sync.open_remote(repo, ctx)
+    uuids = _to_push(repo, ctx, name, check_tags(tags), uuid)
+    report = sync.push(rem, uuids, jobs=jobs, progress=progress)
+    if delocalize:
+        report.delocalized = prune.delocalize(rem, uuids)
+    return report
+
+
+def pull(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,
+         localize: bool = False, jobs: int = 8, progress: ProgressSink | None = None) -> Report:
+    """Pull bundles of the remote context (by name pattern or uuid): metadata, data if asked."""
+    match = glob_matcher(name)
+
+    def select(u: str, e: Entry) -> bool:
+        return (uuid is None or u == uuid) and match(e.name)
+
+    return sync.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
+                     progress=progress)
+
+
+def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,
+        tags: dict[str, str] | None = None, dryrun: bool = False) -> list[str]:
+    """Remove bundles from the remote: by uuid (even when not local), or the local matches."""
+    rem = sync.open_remote(repo, ctx)
+    if uuid is not None:
+        uuids = [uuid]
+    elif name is None and not tags:
+        raise UsageError("name the bundle(s) to remove from the remote (a name, uuid or tags)")
+    else:
+        uuids = [b.uuid for b in find(repo, ctx, Query(name_glob=name, tags=check_tags(tags)))]
+    return prune.rmr(rem, uuids, dryrun=dryrun)
+
+
+def delete_remote_context(repo: Repository, ctx: str) -> list[str]:
+    """Remove every bundle of the context's remote context from the remote."""
+    rem = sync.open_remote(repo, ctx)
+    return prune.rmr(rem, list(rem.members()), dryrun=False)
+
+
+def all_pushed(repo: Repository, ctx: str, uuids: list[str]) -> bool:
+    """True when the context has a remote whose context lists every one of ``uuids``."""
+    if not repo.context_meta(ctx).get("remote_url"):
+        return False
+    members = sync.open_remote(repo, ctx).members()
+    return all(u in members for u in uuids)

@@ -1,0 +1,84 @@
+"""Task classes and parameters from text: ``pkg.mod.Class`` and ``--name value`` arguments.
+
+Used by ``dsdt apply``, ``dsdt run`` and the container entrypoint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import luigi
+
+from dsdt.errors import UsageError
+from dsdt.pipe.plan import RESERVED
+
+
+def load_task_class(dotted: str) -> type:
+    """Import ``pkg.mod.Class`` (the current directory is importable).
+
+    Raises:
+        dsdt.errors.UsageError: The module or class cannot be found.
+    """
+    mod_name, _, cls_name = dotted.rpartition(".")
+    if not mod_name or not cls_name:
+        raise UsageError(f"task {dotted!r} must be PKG.MOD.CLASS")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise UsageError(f"cannot import module {mod_name!r} of task {dotted!r}: {e}") from None
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type):
+        raise UsageError(f"module {mod_name!r} has no class {cls_name!r}")
+    return cls
+
+
+def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
+    """``--name value`` pairs -> ``{name: parsed value}`` using the class's luigi parameters.
+
+    ``--name=value`` works too, a bool parameter given without a value is
+    True, and ``-`` in names stands for ``_``.
+
+    Raises:
+        dsdt.errors.UsageError: An argument is not a parameter of the task, a
+            value is missing or a parameter cannot parse its value.
+    """
+    known = {n: p for n, p in getattr(cls, "get_params", list)() if n not in RESERVED}
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        raw = args[i]
+        if not raw.startswith("--") or len(raw) == 2:
+            raise UsageError(f"unexpected argument {raw!r}: task parameters are --name value")
+        key, eq, value = raw[2:].partition("=")
+        name = key.replace("-", "_")
+        param = known.get(name)
+        if param is None:
+            have = ", ".join(f"--{n}" for n in known) or "none"
+            raise UsageError(f"{cls.__name__} has no parameter --{key} (it has: {have})")
+        if not eq:
+            if _is_bool(param) and (i + 1 == len(args) or args[i + 1].startswith("--")):
+                value = "true"
+            elif i + 1 == len(args):
+                raise UsageError(f"parameter --{key} needs a value")
+            else:
+                i += 1
+                value = args[i]
+        out[name] = _parse(param, key, value)
+        i += 1
+    return out
+
+
+def _is_bool(param: Any) -> bool:
+    return isinstance(param, luigi.BoolParameter)
+
+
+def _parse(param: Any, key: str, value: str) -> Any:
+    try:
+        return param.parse(value)
+    except Exception as e:  # noqa: BLE001 - any parse failure is the user's input
+        raise UsageError(f"bad value {value!r} for --{key}: {e}") from None
