@@ -7,13 +7,12 @@ every command before it touches anything.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from dsdt._fs import atomic_write
 from dsdt.errors import FormatVersionError, UsageError
-from dsdt.objects.record import dump_yaml, load_yaml
+from dsdt.objects.record import load_yaml
 
 FORMAT_VERSION = 1
 
@@ -133,10 +132,6 @@ class Config:
                 _check_type(path, key, value)
         data["containers"] = ContainerSettings.load(data.get("containers"), str(path))
         return cls(**data)
-
-    def save(self, path: Path) -> None:
-        """Write the settings atomically."""
-        atomic_write(path, dump_yaml(asdict(self)))
 
 
 def _check_type(path: Path, key: str, value: Any) -> None:

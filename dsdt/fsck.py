@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsdt.errors import CorruptObjectError, DsdtError
-from dsdt.objects.codecs import blob_refs
+from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.objects.record import load_yaml
 from dsdt.repo import BUNDLES, COMMITTED, Repository

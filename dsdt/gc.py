@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dsdt._fs import marker_is_held, remove_tree
 from dsdt.errors import CorruptObjectError
-from dsdt.objects.codecs import expand_meta
+from dsdt.objects.blobrefs import expand_meta
 from dsdt.repo import Repository
 
 

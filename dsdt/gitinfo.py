@@ -130,40 +130,6 @@ def without_credentials(url: str) -> str:
     return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
-def ensure_ignored(worktree: Path, patterns: list[str], gitignore: Path) -> None:
-    """Make sure ``gitignore`` contains every pattern as a line of its own.
-
-    Missing patterns are appended in the given order; the existing content is
-    kept byte-for-byte (a missing final newline is added before the first
-    appended line). The file and its parent directories are created if needed,
-    and the file is not touched at all when nothing is missing. Lines are
-    compared after stripping trailing whitespace. Appended lines use CRLF if
-    the file already does.
-
-    Args:
-        worktree: Root of the work tree the ``.gitignore`` belongs to.
-        patterns: Ignore patterns, one per line; blank ones are skipped.
-        gitignore: Path of the ``.gitignore``; a relative path is taken
-            relative to ``worktree``.
-
-    Raises:
-        ValueError: If a pattern contains a line break, or ``gitignore`` is
-            not inside ``worktree``.
-    """
-    target = _gitignore_path(worktree, gitignore)
-    wanted = _clean_patterns(patterns)
-    existing = target.read_bytes() if target.exists() else b""
-    missing = _missing_lines(existing, wanted)
-    if not missing:
-        return
-    newline = b"\r\n" if b"\r\n" in existing else b"\n"
-    prefix = newline if existing and not existing.endswith(b"\n") else b""
-    body = b"".join(line.encode("utf-8") + newline for line in missing)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("ab") as handle:
-        handle.write(prefix + body)
-
-
 def _parse_bool(value: str) -> bool:
     """Parse a boolean flag from the environment.
 
@@ -341,63 +307,6 @@ def _any_relevant(paths: Iterable[bytes | None]) -> bool:
         True at the first relevant path.
     """
     return any(path and _METADATA_DIR not in path.split(b"/")[:-1] for path in paths)
-
-
-def _gitignore_path(worktree: Path, gitignore: Path) -> Path:
-    """Resolve ``gitignore`` against ``worktree`` and check it lies inside.
-
-    Args:
-        worktree: The work tree root.
-        gitignore: Absolute or worktree-relative path of the ignore file.
-
-    Returns:
-        The absolute path of the ignore file.
-
-    Raises:
-        ValueError: If the file is outside the work tree.
-    """
-    root = Path(os.path.abspath(worktree))
-    target = Path(os.path.abspath(root / gitignore))
-    if root != target.parent and root not in target.parents:
-        raise ValueError(f"{gitignore} is not inside the work tree {worktree}")
-    return target
-
-
-def _clean_patterns(patterns: list[str]) -> list[str]:
-    """Drop blank and duplicate patterns, reject multi-line ones.
-
-    Args:
-        patterns: Patterns as given by the caller.
-
-    Returns:
-        The patterns to ensure, in order, without trailing whitespace.
-
-    Raises:
-        ValueError: If a pattern contains a line break.
-    """
-    cleaned: list[str] = []
-    for pattern in patterns:
-        if "\n" in pattern or "\r" in pattern:
-            raise ValueError(f"ignore pattern must be a single line: {pattern!r}")
-        line = pattern.rstrip()
-        if line and line not in cleaned:
-            cleaned.append(line)
-    return cleaned
-
-
-def _missing_lines(existing: bytes, wanted: list[str]) -> list[str]:
-    """Return the wanted lines that ``existing`` does not contain yet.
-
-    Args:
-        existing: Current bytes of the ignore file.
-        wanted: Lines that must be present.
-
-    Returns:
-        The missing lines, in order.
-    """
-    text = existing.decode("utf-8", errors="surrogateescape")
-    present = {line.rstrip() for line in text.split("\n")}
-    return [line for line in wanted if line not in present]
 
 
 def _decode(raw: bytes) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsdt._db import LocalConnection, healing
-from dsdt.objects.codecs import blob_refs
+from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import glob_to_sqlite
 

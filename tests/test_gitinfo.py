@@ -14,7 +14,7 @@ from dulwich.index import index_entry_from_stat
 from dulwich.objects import S_IFGITLINK
 from dulwich.repo import Repo
 
-from dsdt.gitinfo import GitInfo, ensure_ignored, find_worktree, git_info
+from dsdt.gitinfo import GitInfo, find_worktree, git_info
 
 ENV_VARS = (
     "PIPELINE_GIT_HASH",
@@ -314,63 +314,3 @@ def test_env_dirty_unset_is_false(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_GIT_HASH", "abc")
     info = git_info(Path("."))
     assert info is not None and info.dirty is False
-
-
-# --- ensure_ignored -------------------------------------------------------------------
-
-
-def test_ensure_ignored_creates_file(tmp_path: Path) -> None:
-    gitignore = tmp_path / "data" / ".gitignore"
-    ensure_ignored(tmp_path, ["/big.csv", ".dsdt/cache/"], gitignore)
-    assert gitignore.read_bytes() == b"/big.csv\n.dsdt/cache/\n"
-
-
-def test_ensure_ignored_appends_only_missing(tmp_path: Path) -> None:
-    gitignore = tmp_path / ".gitignore"
-    gitignore.write_bytes(b"# mine\n*.tmp\n/big.csv  \n")
-    ensure_ignored(tmp_path, ["/big.csv", "*.log", "*.tmp", "*.log", ""], gitignore)
-    assert gitignore.read_bytes() == b"# mine\n*.tmp\n/big.csv  \n*.log\n"
-
-
-def test_ensure_ignored_without_trailing_newline(tmp_path: Path) -> None:
-    gitignore = tmp_path / ".gitignore"
-    gitignore.write_bytes(b"*.tmp")
-    ensure_ignored(tmp_path, ["*.tmp", "/out/"], gitignore)
-    assert gitignore.read_bytes() == b"*.tmp\n/out/\n"
-
-
-def test_ensure_ignored_noop_leaves_file_untouched(tmp_path: Path) -> None:
-    gitignore = tmp_path / ".gitignore"
-    gitignore.write_bytes(b"*.tmp")
-    before = gitignore.stat().st_mtime_ns
-    os.utime(gitignore, ns=(before - 10**9, before - 10**9))
-    ensure_ignored(tmp_path, ["*.tmp"], gitignore)
-    assert gitignore.read_bytes() == b"*.tmp"
-    assert gitignore.stat().st_mtime_ns == before - 10**9
-
-
-def test_ensure_ignored_keeps_crlf(tmp_path: Path) -> None:
-    gitignore = tmp_path / ".gitignore"
-    gitignore.write_bytes(b"a\r\nb\r\n")
-    ensure_ignored(tmp_path, ["b", "c"], gitignore)
-    assert gitignore.read_bytes() == b"a\r\nb\r\nc\r\n"
-
-
-def test_ensure_ignored_preserves_non_utf8_bytes(tmp_path: Path) -> None:
-    gitignore = tmp_path / ".gitignore"
-    gitignore.write_bytes(b"caf\xe9\n")
-    ensure_ignored(tmp_path, ["new"], gitignore)
-    assert gitignore.read_bytes() == b"caf\xe9\nnew\n"
-
-
-def test_ensure_ignored_relative_path(tmp_path: Path) -> None:
-    ensure_ignored(tmp_path, ["x"], Path("sub/.gitignore"))
-    assert (tmp_path / "sub" / ".gitignore").read_text() == "x\n"
-
-
-def test_ensure_ignored_rejects_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        ensure_ignored(tmp_path, ["a\nb"], tmp_path / ".gitignore")
-    with pytest.raises(ValueError):
-        ensure_ignored(tmp_path / "wt", ["a"], tmp_path / ".gitignore")
-    assert not (tmp_path / ".gitignore").exists()

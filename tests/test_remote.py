@@ -12,7 +12,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 from dsdt.errors import ConflictError, CorruptObjectError, RemoteError, UsageError
-from dsdt.remote import sync
+from dsdt.remote import push, sync
 from dsdt.remote.layout import blob_key, context_key, decode_ref
 from dsdt.remote.open import open_transport
 from dsdt.repo import Repository
@@ -236,16 +236,16 @@ def test_concurrent_pushes_to_one_remote_context(repos: Repos, remote_url: str) 
         made[who] = [api.Bundle("default", name=f"{who}{i}", data=i).commit().uuid
                      for i in range(5)]
     errors: list[BaseException] = []
-    repo_of = {who: api.Repository(repos.paths[who] / ".dsdt") for who in made}
+    repo_of = {who: Repository(repos.paths[who] / ".dsdt") for who in made}
 
-    def push(who: str) -> None:
+    def push_all(who: str) -> None:
         try:
             remote = sync.open_remote(repo_of[who], "default")
-            sync.push(remote, made[who], jobs=2)
+            push.push(remote, made[who], jobs=2)
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=push, args=(w,)) for w in made]
+    threads = [threading.Thread(target=push_all, args=(w,)) for w in made]
     for t in threads:
         t.start()
     for t in threads:

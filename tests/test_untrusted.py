@@ -31,7 +31,7 @@ from hostile import (
 
 import dsdt.api as api
 from dsdt.errors import CorruptObjectError, LockError, UsageError
-from dsdt.remote import sync
+from dsdt.remote import push
 from dsdt.repo import Repository
 
 
@@ -171,7 +171,7 @@ def test_gc_remote_cannot_run_inside_a_push(project: Path, remote_dir: Path,
     _age(orphan)  # an orphan past the grace period: gc may collect it
     b = api.Bundle("default", name="x", data=data).commit()
     seen: list[BaseException] = []
-    send_records = sync._send_records
+    send_records = push._send_records
 
     def gc_in_the_middle(*args: object) -> None:
         try:
@@ -180,10 +180,10 @@ def test_gc_remote_cannot_run_inside_a_push(project: Path, remote_dir: Path,
             seen.append(e)
         send_records(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sync, "_send_records", gc_in_the_middle)
+    monkeypatch.setattr(push, "_send_records", gc_in_the_middle)
     api.push("default", uuid=b.uuid)
     assert orphan.exists() and len(seen) == 1 and "push" in str(seen[0])
-    monkeypatch.setattr(sync, "_send_records", send_records)
+    monkeypatch.setattr(push, "_send_records", send_records)
     api.gc(remote=True)  # after the push: the blob is referenced and stays
     assert orphan.exists() and api.fsck(remote=True).ok
 

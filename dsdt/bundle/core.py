@@ -225,7 +225,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         """Access to the remote's copy of the data, when the context has a remote."""
         if not self._repo.context_meta(self.local_context).get("remote_url"):
             return None
-        from dsdt.remote.sync import RemoteData, open_remote  # (boto3 only when S3 is used)
+        from dsdt.remote.pull import RemoteData
+        from dsdt.remote.sync import open_remote
 
         return RemoteData(open_remote(self._repo, self.local_context))
 

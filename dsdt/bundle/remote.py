@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsdt.errors import UsageError
-from dsdt.objects.codecs import blob_refs
+from dsdt.objects.blobrefs import blob_refs
 from dsdt.repo import Repository
 
 
@@ -21,10 +21,10 @@ class RemoteMethods:
 
     def push(self, delocalize: bool = False) -> RemoteMethods:
         """Push this (committed) bundle to its context's remote."""
-        from dsdt.remote import prune, sync
+        from dsdt.remote import prune, push, sync
 
         remote = sync.open_remote(self._repo, self.local_context)
-        sync.push(remote, [self.uuid])
+        push.push(remote, [self.uuid])
         if delocalize:
             prune.delocalize(remote, [self.uuid])
         self._forget_data()
@@ -32,9 +32,9 @@ class RemoteMethods:
 
     def pull(self, localize: bool = False) -> RemoteMethods:
         """Pull this bundle from its context's remote (with ``localize``: its data too)."""
-        from dsdt.remote import sync
+        from dsdt.remote import pull, sync
 
-        sync.pull(sync.open_remote(self._repo, self.local_context),
+        pull.pull(sync.open_remote(self._repo, self.local_context),
                   lambda uuid, _entry: uuid == self.uuid, localize=localize)
         self._forget_data()
         return self
@@ -45,7 +45,8 @@ class RemoteMethods:
         Args:
             path: A remote URL of one file, as ``data`` presents it.
         """
-        from dsdt.remote.sync import fetch_blobs, open_remote
+        from dsdt.remote.pull import fetch_blobs
+        from dsdt.remote.sync import open_remote
 
         remote = open_remote(self._repo, self.local_context)
         refs = blob_refs(self._need_closed().data, self._repo.blobs.read).data

@@ -14,16 +14,18 @@ import ctypes.util
 import hashlib
 import itertools
 import os
-import queue
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsdt._fs import fsync_dir
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_path
 from dsdt.objects.ids import is_sha256
+
+if TYPE_CHECKING:
+    from dsdt.objects.blobwriter import BlobWriter
 
 _SMALL = 1 << 20  # files up to this size are read into memory in one go
 
@@ -237,6 +239,8 @@ class BlobStore:
 
     def writer(self) -> BlobWriter:
         """A stream that becomes a blob (see :class:`BlobWriter`)."""
+        from dsdt.objects.blobwriter import BlobWriter
+
         return BlobWriter(self)
 
     def sync(self) -> None:
@@ -269,108 +273,6 @@ class BlobStore:
                 for entry in os.scandir(shard.path):
                     if is_sha256(entry.name):
                         yield entry.name
-
-
-class BlobWriter:
-    """A write-only binary stream that becomes a blob when committed.
-
-    The producer (pyarrow writing parquet, numpy writing ``.npy``) hands over
-    chunks; a background thread hashes them and writes them to a temporary
-    file meanwhile, so the data is hashed without a second read. Use it as a
-    context manager: leaving the block normally commits the blob
-    (``writer.result`` is then ``(id, size)``), an exception discards it.
-    """
-
-    def __init__(self, store: BlobStore) -> None:
-        self._store = store
-        self._tmp = store.new_tmp()
-        self._fd = store.create(self._tmp)
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-        self.closed = False
-        self.result: tuple[str, int] | None = None
-
-    def _drain(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if self._error is not None:
-                continue
-            try:
-                self._hash.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(self._fd, view):]
-            except BaseException as e:  # noqa: BLE001 - re-raised in the producer's thread
-                self._error = e
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Queue a chunk (copied: the producer may reuse its buffer)."""
-        if self._error is not None:
-            raise self._error
-        chunk = bytes(data)
-        self._chunks.put(chunk)
-        self._size += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self._size
-
-    def flush(self) -> None:
-        """Nothing to do: chunks are written in order by the background thread."""
-
-    def close(self) -> None:
-        """Mark the stream closed (producers call this; :meth:`commit` finishes it)."""
-        self.closed = True
-
-    def writable(self) -> bool:
-        """Always True."""
-        return True
-
-    def seekable(self) -> bool:
-        """Always False: the stream is written front to back."""
-        return False
-
-    def _finish(self) -> None:
-        self._chunks.put(None)
-        self._thread.join()
-        self.closed = True
-
-    def commit(self, sync: bool = True) -> tuple[str, int]:
-        """Finish writing and install the blob; return ``(id, size)``."""
-        self._finish()
-        try:
-            if self._error is not None:
-                raise self._error
-            if sync:
-                os.fsync(self._fd)
-        finally:
-            os.close(self._fd)
-        blob_id = self._hash.hexdigest()
-        if self._store.has(blob_id):
-            os.unlink(self._tmp)
-        else:
-            self._store._place(self._tmp, blob_id, sync)
-        self.result = (blob_id, self._size)
-        return self.result
-
-    def abort(self) -> None:
-        """Discard everything written."""
-        self._finish()
-        os.close(self._fd)
-        os.unlink(self._tmp)
-
-    def __enter__(self) -> BlobWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:

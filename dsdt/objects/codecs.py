@@ -13,20 +13,19 @@ from __future__ import annotations
 import base64
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from dsdt.errors import CorruptObjectError, UnsupportedValueError
-from dsdt.objects import gate
+from dsdt.objects.blobrefs import load_packed
 from dsdt.objects.blobs import BlobStore
-from dsdt.objects.files import FileDecoder, FileEncoder, tree_blobs
-from dsdt.objects.record import dump_yaml, load_yaml
+from dsdt.objects.files import FileDecoder, FileEncoder
+from dsdt.objects.record import dump_yaml
 
 _INLINE_LIMIT = 4096  # str/bytes longer than this go to a blob
 _PACK_LIMIT = 64 * 1024  # a node tree whose YAML is larger is stored as a blob
 _BIG_INT_BITS = 13_000  # ints this large are stored in hex (decimal text is capped at 4300 digits)
-TREE_LIMIT = 64 << 20  # a tree blob holds at most this much besides 8 KiB per file it lists
 
 _SUPPORTED = (
     "None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset, numpy scalars and "
@@ -298,105 +297,3 @@ class Decoder:
 
     def _d_directory(self, node: dict[str, Any]) -> str | list[str]:
         return self.files.present_directory(node)
-
-
-def load_packed(data: bytes, blob_id: str) -> dict[str, Any]:
-    """The node tree stored in a packed-value blob, through the validation gate."""
-    what = f"packed value {blob_id}"
-    return gate.check_node(load_yaml(data, what), what)
-
-
-class MetaBlob(NamedTuple):
-    """A blob that describes part of a value: a directory tree or a packed node tree."""
-
-    kind: str  # "tree" or "packed"
-    limit: int  # the most bytes it may hold (a download stops beyond)
-
-
-@dataclass
-class BlobRefs:
-    """The blobs a value node needs.
-
-    Attributes:
-        data: Bulk data blobs and their declared sizes in bytes.
-        meta: Directory trees and packed values: small blobs that describe the
-            value and travel with the metadata (pulled even without localize).
-    """
-
-    data: dict[str, int] = field(default_factory=dict)
-    meta: dict[str, MetaBlob] = field(default_factory=dict)
-
-    def all(self) -> set[str]:
-        """Every blob id."""
-        return set(self.data) | set(self.meta)
-
-    def limits(self) -> dict[str, int]:
-        """Every blob id with the most bytes it may hold (what a download is capped at)."""
-        return {**{b: m.limit for b, m in self.meta.items()}, **self.data}
-
-    def update(self, other: BlobRefs) -> None:
-        """Add what ``other`` names."""
-        self.data.update(other.data)
-        self.meta.update(other.meta)
-
-
-def meta_of(node: dict[str, Any]) -> tuple[str, MetaBlob] | None:
-    """The meta blob a (validated) node names directly, if any."""
-    if "tree" in node:
-        return node["tree"], MetaBlob("tree", TREE_LIMIT + 8192 * int(node.get("files", 0)))
-    if node["type"] == "packed":
-        return node["blob"], MetaBlob("packed", int(node["size"]))
-    return None
-
-
-def blob_refs(node: dict[str, Any],
-              read_blob: Callable[[str, int], bytes] | None = None) -> BlobRefs:
-    """The blobs a validated node refers to, looking inside trees and packed values when it can.
-
-    The walk is iterative and visits a shared node, tree or packed value once.
-
-    Args:
-        node: A value node (from a record, which passed the gate).
-        read_blob: Reads a (meta) blob's bytes, given the most it may hold;
-            without it, blobs listed inside trees and packed values are not found.
-    """
-    refs = BlobRefs()
-    stack = [node]
-    seen: set[int] = set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        meta = meta_of(n)
-        if meta is not None:
-            blob_id, m = meta
-            if blob_id not in refs.meta:
-                refs.meta[blob_id] = m
-                if read_blob is not None:
-                    data = read_blob(blob_id, m.limit)
-                    if m.kind == "tree":
-                        refs.data.update(tree_blobs(data, blob_id))
-                    else:
-                        stack.append(load_packed(data, blob_id))
-            continue
-        kind = n["type"]
-        if "blob" in n:
-            refs.data[n["blob"]] = int(n.get("size", 0))
-        elif kind in ("list", "tuple", "set", "frozenset"):
-            stack.extend(n["items"])
-        elif kind == "dict":
-            for k, v in n["items"]:
-                stack.extend((k, v))
-    return refs
-
-
-def expand_meta(blob_id: str, kind: str, data: bytes) -> BlobRefs:
-    """The blobs listed inside a meta blob: a directory tree or a packed value.
-
-    Packed values may name trees and packed values again; those come back in
-    ``meta`` for the caller to expand in turn.
-    """
-    if kind == "tree":
-        return BlobRefs(data=tree_blobs(data, blob_id))
-    return blob_refs(load_packed(data, blob_id))

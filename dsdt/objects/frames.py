@@ -26,9 +26,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pandas.api.types import infer_dtype, is_object_dtype, pandas_dtype
+from pandas.api.types import infer_dtype, is_object_dtype
 
 from dsdt.errors import CorruptObjectError, UnsupportedValueError
+from dsdt.objects.labels import (
+    assemble_axis,
+    decode_columns,
+    decode_label,
+    describe_axis,
+    dtype_code,
+    dtype_codes,
+    encode_columns,
+    encode_label,
+    parse_dtype,
+)
 from dsdt.objects.summary import summarize
 
 _OBJECT_KINDS = frozenset({"string", "bytes", "empty", "boolean", "integer", "floating", "date"})
@@ -39,139 +50,6 @@ _NA_CODE = np.frompyfunc(lambda value: _NA_TYPE_CODES.get(type(value), -1), 1, 1
 _CATS_KEY = "dsdt.categories."
 _THREAD_CELLS = 1 << 18  # frames this large are summarised on a thread while parquet is written
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
-_LABEL_DTYPES_REFUSED = (pd.CategoricalDtype, pd.IntervalDtype, pd.PeriodDtype)
-_SINGLETONS: dict[str, Any] = {"none": None, "nat": pd.NaT, "na": pd.NA}
-_ENCODERS: tuple[tuple[Any, str, Any], ...] = (  # order matters: bool before int
-    ((bool, np.bool_), "bool", bool),
-    ((int, np.integer), "int", int),
-    ((float, np.floating), "float", lambda value: float(value).hex()),
-    (str, "str", str),
-    (tuple, "tuple", lambda value: [_encode_label(item) for item in value]),
-    (pd.Timestamp, "timestamp", lambda value: value.isoformat()),
-    (pd.Timedelta, "timedelta", lambda value: int(value.as_unit("ns").value)),
-)
-_DECODERS: dict[str, Any] = {
-    "bool": bool,
-    "int": int,
-    "str": str,
-    "float": float.fromhex,
-    "tuple": lambda items: tuple(_decode_label(item) for item in items),
-    "timestamp": pd.Timestamp,
-    "timedelta": lambda ns: pd.Timedelta(ns, unit="ns"),
-    "utf8b": lambda hexed: bytes.fromhex(hexed).decode("utf-8", "surrogatepass"),
-}
-
-
-def _encode_label(value: Any) -> list:
-    """Encode a hashable axis label as a typed, YAML-safe list."""
-    for tag, singleton in _SINGLETONS.items():
-        if value is singleton:
-            return [tag]
-    if isinstance(value, str) and any("\ud800" <= char <= "\udfff" for char in value):
-        return ["utf8b", value.encode("utf-8", "surrogatepass").hex()]  # not UTF-8 text
-    for types, tag, encode in _ENCODERS:
-        if isinstance(value, types):
-            return [tag, encode(value)]
-    raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
-
-
-def _decode_label(item: list) -> Any:
-    """Invert :func:`_encode_label`."""
-    try:
-        if len(item) == 1:
-            return _SINGLETONS[item[0]]
-        return _DECODERS[item[0]](item[1])
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise CorruptObjectError(f"bad label encoding in frame node: {item!r}") from exc
-
-
-def _dtype_code(dtype: Any) -> str:
-    """Return a string that identifies ``dtype`` exactly (string storage included)."""
-    if isinstance(dtype, pd.StringDtype):
-        return f"{dtype.name}[{dtype.storage}]"
-    return str(dtype)
-
-
-def _dtype_codes(dtypes: Any) -> list[str]:
-    """Codes of many dtypes, memoised within the call (``str(dtype)`` is slow)."""
-    memo: dict[Any, str] = {}
-    return [memo[dt] if dt in memo else memo.setdefault(dt, _dtype_code(dt)) for dt in dtypes]
-
-
-def _parse_dtype(code: str) -> Any:
-    """Invert :func:`_dtype_code`."""
-    if code.startswith("str["):
-        return pd.StringDtype(code[4:-1], na_value=np.nan)
-    return pandas_dtype(code)
-
-
-def _describe(index: pd.Index) -> tuple[dict, list[pd.Index]]:
-    """Describe an axis (without its values); return the spec and its level values."""
-    spec: dict[str, Any] = {"names": [_encode_label(name) for name in index.names]}
-    if type(index) is pd.RangeIndex:
-        spec.update(kind="range", range=[index.start, index.stop, index.step])
-        return spec, []
-    positional = index.set_names(list(range(index.nlevels)))  # level names may be ints
-    levels = [positional.get_level_values(k).rename(None) for k in range(index.nlevels)]
-    spec["dtypes"] = [_dtype_code(level.dtype) for level in levels]
-    if isinstance(index, pd.MultiIndex):
-        spec.update(kind="multi", levels=[_dtype_code(level.dtype) for level in index.levels])
-    else:
-        spec["kind"] = "index"
-        if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) and index.freq is not None:
-            spec["freq"] = index.freqstr
-    return spec, levels
-
-
-def _assemble(levels: list[pd.Index], spec: dict) -> pd.Index:
-    """Build the axis described by ``spec`` from its level values."""
-    names = [_decode_label(name) for name in spec["names"]]
-    if spec["kind"] == "range":
-        return pd.RangeIndex(*spec["range"], name=names[0])
-    if spec["kind"] == "index":
-        if spec.get("freq"):
-            return type(levels[0])(levels[0], freq=spec["freq"]).rename(names[0])
-        return levels[0].rename(names[0])
-    index = pd.MultiIndex.from_arrays(levels, names=names)
-    if [_dtype_code(level.dtype) for level in index.levels] == spec["levels"]:
-        return index
-    pairs = zip(index.levels, spec["levels"], strict=True)
-    levels = [level.astype(_parse_dtype(code)) for level, code in pairs]
-    return index.set_levels(levels)  # a whole list: level numbers could clash with int names
-
-
-def _columns_spec(columns: pd.Index) -> dict:
-    """Describe a columns index, labels included."""
-    spec, levels = _describe(columns)
-    for level in levels:
-        if isinstance(level.dtype, _LABEL_DTYPES_REFUSED):
-            raise UnsupportedValueError(f"cannot store column labels of dtype {level.dtype}")
-    if levels:
-        spec["labels"] = [[_encode_label(v) for v in level.tolist()] for level in levels]
-    return spec
-
-
-def _encode_columns(columns: pd.Index) -> dict:
-    """Describe a columns index and check that it decodes to the same labels and dtypes."""
-    spec = _columns_spec(columns)
-    try:
-        decoded = _decode_columns(spec)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise UnsupportedValueError(f"cannot store column labels {columns!r}: {exc}") from exc
-    if type(decoded) is not type(columns) or _columns_spec(decoded) != spec:
-        raise UnsupportedValueError(f"cannot store column labels {columns!r} losslessly")
-    return spec
-
-
-def _decode_columns(spec: dict) -> pd.Index:
-    """Rebuild a columns index from :func:`_encode_columns` output."""
-    levels = [
-        pd.Index([_decode_label(v) for v in labels], dtype=_parse_dtype(code), tupleize_cols=False)
-        for labels, code in zip(spec.get("labels", []), spec.get("dtypes", []), strict=True)
-    ]
-    return _assemble(levels, spec)
-
-
 def _object_extra(values: np.ndarray, what: str) -> tuple[dict, np.ndarray | None]:
     """Check an object column; describe its missing markers (per row if mixed)."""
     kind = infer_dtype(values, skipna=True)
@@ -212,7 +90,7 @@ def _prepare(flat: pd.DataFrame, whats: list[str]) -> tuple[dict, dict[str, byte
             continue
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
-            extras[name] = {"ordered": bool(dtype.ordered), "categories": _dtype_code(cats.dtype)}
+            extras[name] = {"ordered": bool(dtype.ordered), "categories": dtype_code(cats.dtype)}
             flat[name] = flat[name].cat.codes
             try:
                 metadata[_CATS_KEY + name] = _ipc_bytes(cats)
@@ -247,7 +125,7 @@ def _flatten(frame: pd.DataFrame, whats: list[str]) -> tuple[pd.DataFrame, dict]
     """Rename columns positionally and append non-range index levels as ``i*`` columns."""
     names = pd.Index([f"c{pos}" for pos in range(frame.shape[1])], dtype=object)
     flat = frame.set_axis(names, axis=1)  # object labels: faster lookups than "str" ones
-    spec, levels = _describe(frame.index)
+    spec, levels = describe_axis(frame.index)
     for k, level in enumerate(levels):
         flat[f"i{k}"] = level
         whats.append(f"index level {frame.index.names[k]!r}")
@@ -265,7 +143,7 @@ def _write_parquet(frame: pd.DataFrame, whats: list[str], dest: BinaryIO, summar
     cats = {key[len(_CATS_KEY):]: raw for key, raw in metadata.items()}
     layout = (table, frame.shape[1], len(index_spec.get("dtypes", [])), cats)
     stats = _write_table(table, dest, layout if summary else None)
-    node = {"dtypes": _dtype_codes(frame.dtypes), "index": index_spec}
+    node = {"dtypes": dtype_codes(frame.dtypes), "index": index_spec}
     if extras:
         node["extras"] = extras
     if stats is not None:
@@ -312,12 +190,12 @@ def write_frame(obj: pd.DataFrame | pd.Series, dest: BinaryIO, *, summary: bool 
             object column holding dicts or mixed types).
     """
     if isinstance(obj, pd.Series):
-        head = {"type": "series", "shape": [len(obj)], "name": _encode_label(obj.name)}
+        head = {"type": "series", "shape": [len(obj)], "name": encode_label(obj.name)}
         whats = [f"series {obj.name!r}"]
         return head | _write_parquet(obj.to_frame(name=0), whats, dest, summary)
     if isinstance(obj, pd.DataFrame):
         head = {"type": "dataframe", "shape": list(obj.shape)}
-        head["columns"] = _encode_columns(obj.columns)
+        head["columns"] = encode_columns(obj.columns)
         whats = [f"column {label!r}" for label in obj.columns]
         return head | _write_parquet(obj, whats, dest, summary)
     raise UnsupportedValueError(f"write_frame expects a DataFrame or Series, not {type(obj)}")
@@ -327,7 +205,7 @@ def _restore_categorical(col: pd.Series, extra: dict, table: pa.Table) -> pd.Ser
     """Rebuild a categorical from its codes and the categories in the schema metadata."""
     raw = table.schema.metadata[(_CATS_KEY + str(col.name)).encode()]
     cats = pa.ipc.open_stream(raw).read_all().column(0).to_pandas()
-    cats = pd.Index(cats, dtype=_parse_dtype(extra["categories"])).rename(None)
+    cats = pd.Index(cats, dtype=parse_dtype(extra["categories"])).rename(None)
     dtype = pd.CategoricalDtype(cats, ordered=extra["ordered"])
     values = pd.Categorical.from_codes(col.to_numpy(), dtype=dtype, validate=False)
     return pd.Series(values, index=col.index, name=col.name)
@@ -354,7 +232,7 @@ def _restore(col: pd.Series, code: str, extra: dict, table: pa.Table) -> pd.Seri
         if is_object_dtype(col.dtype) and extra.get("na", "none") == "none":
             return None
         return _restore_object(col, extra.get("na"), table)
-    return col.astype(_parse_dtype(code)) if _dtype_code(col.dtype) != code else None
+    return col.astype(parse_dtype(code)) if dtype_code(col.dtype) != code else None
 
 
 def _to_pandas(
@@ -362,7 +240,7 @@ def _to_pandas(
 ) -> pd.DataFrame:
     """Convert ``names`` (columns from position ``first`` on) and repair them in place."""
     frame = table.select(range(first, first + len(names))).to_pandas(integer_object_nulls=True)
-    found = _dtype_codes(frame.dtypes)
+    found = dtype_codes(frame.dtypes)
     for pos, (name, code, actual) in enumerate(zip(names, codes, found, strict=True)):
         if code not in ("category", "object") and actual == code:
             continue  # the common case: pyarrow restored it exactly
@@ -401,13 +279,13 @@ def _read_frame(node: dict, table: pa.Table) -> pd.DataFrame | pd.Series:
         level_names = [f"i{k}" for k in range(len(spec["dtypes"]))]
         levels_frame = _to_pandas(table, len(codes), level_names, spec["dtypes"], extras)
         levels = [pd.Index(col, dtype=col.dtype).rename(None) for _, col in levels_frame.items()]
-    index = _assemble(levels, spec)
+    index = assemble_axis(levels, spec)
     names = [f"c{pos}" for pos in range(len(codes))]
     frame = _to_pandas(table, 0, names, codes, extras) if names else pd.DataFrame(index=index)
     frame.index = index
     if node["type"] == "series":
-        return frame.iloc[:, 0].rename(_decode_label(node["name"]))
-    frame.columns = _decode_columns(node["columns"])
+        return frame.iloc[:, 0].rename(decode_label(node["name"]))
+    frame.columns = decode_columns(node["columns"])
     return frame
 
 

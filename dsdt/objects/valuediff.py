@@ -2,7 +2,7 @@
 
 Used by ``dsdt diff``: containers are compared item by item, files and
 directories by blob id and tree, DataFrames from their recorded column
-summaries (:mod:`dsdt.objects.summary`), never by reading the data itself.
+summaries (:mod:`dsdt.objects.framediff`), never by reading the data itself.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dsdt.errors import CorruptObjectError, DsdtError
-from dsdt.objects.codecs import load_packed
+from dsdt.objects.blobrefs import load_packed
+from dsdt.objects.framediff import DataChange, diff_frames
 from dsdt.objects.gate import parse_tree
-from dsdt.objects.summary import DataChange, diff_frames
 
 __all__ = ["DataChange", "diff_values"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from dsdt.bundle import Bundle
 from dsdt.errors import BundleNotFoundError, DsdtError, UsageError
-from dsdt.objects.codecs import blob_refs
+from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.record import Lineage
 from dsdt.objects.valuediff import DataChange, ReadBlob, diff_values
 from dsdt.ops.query import get, search

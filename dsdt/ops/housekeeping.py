@@ -9,7 +9,8 @@ from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
-from dsdt.remote.sync import open_remote, verify
+from dsdt.remote.sync import open_remote
+from dsdt.remote.verify import verify
 from dsdt.repo import Repository
 
 

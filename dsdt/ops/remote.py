@@ -7,6 +7,8 @@ from dsdt.index import Query
 from dsdt.ops.query import find, need
 from dsdt.refs.names import check_context_name, check_tags, glob_matcher
 from dsdt.remote import prune, sync
+from dsdt.remote import pull as pulling
+from dsdt.remote import push as pushing
 from dsdt.remote.layout import Entry
 from dsdt.remote.open import canonical_url, open_transport
 from dsdt.remote.sync import ProgressSink, Report
@@ -48,7 +50,7 @@ def push(repo: Repository, ctx: str, name: str | None = None,
     """Push committed bundles: the latest matching one, or (no filter) all not yet there."""
     rem = sync.open_remote(repo, ctx)
     uuids = _to_push(repo, ctx, name, check_tags(tags), uuid)
-    report = sync.push(rem, uuids, jobs=jobs, progress=progress)
+    report = pushing.push(rem, uuids, jobs=jobs, progress=progress)
     if delocalize:
         report.delocalized = prune.delocalize(rem, uuids)
     return report
@@ -62,7 +64,7 @@ def pull(repo: Repository, ctx: str, name: str | None = None, uuid: str | None =
     def select(u: str, e: Entry) -> bool:
         return (uuid is None or u == uuid) and match(e.name)
 
-    return sync.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
+    return pulling.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
                      progress=progress)
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from dsdt._fs import remove_tree
 from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.gc import bundle_blobs
-from dsdt.objects.codecs import blob_refs
+from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
 from dsdt.remote.open import canonical_url
-from dsdt.remote.sync import Remote, _run, _swap_ref, read_ref
+from dsdt.remote.sync import Remote, read_ref, run_jobs, swap_ref
 from dsdt.repo import Repository
 
 
@@ -90,7 +90,7 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
         verified.append((key, stamp))
 
     try:
-        _run(jobs, prove, list(blobs))
+        run_jobs(jobs, prove, list(blobs))
     finally:
         remote.proofs.remember(remote.url, verified)
 
@@ -135,7 +135,7 @@ def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
 
 def _remove(remote: Remote, targets: list[str]) -> None:
     """Drop ``targets`` from the ref, then the records and blobs nothing else uses."""
-    _swap_ref(remote, lambda members: [members.pop(u, None) for u in targets])
+    swap_ref(remote, lambda members: [members.pop(u, None) for u in targets])
     others = _all_remote_members(remote)
     gone = [u for u in targets if u not in others]
     if not gone:

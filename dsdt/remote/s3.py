@@ -19,14 +19,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dsdt._fs import tmp_name
 from dsdt.errors import ConflictError, NotFoundError, RemoteError
+from dsdt.remote.s3client import codes, shared_client
 from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
-
-if TYPE_CHECKING:
-    from botocore.exceptions import ClientError
 
 MiB = 1024 * 1024
 #: Retries of a write that S3 refused with 409 (a concurrent conditional write).
@@ -38,61 +36,6 @@ _NO_CREDENTIALS_HINT = (
     "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
     "AWS_SECRET_ACCESS_KEY, or run 'aws configure' / 'aws sso login'"
 )
-
-
-def _codes(e: ClientError) -> set[str]:
-    """The error code and the HTTP status of a botocore ClientError, as strings."""
-    err = e.response.get("Error", {})
-    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return {str(err.get("Code", "")), str(status)}
-
-
-#: Environment that decides who boto3 is and where it talks to: a client made
-#: under other values is not reused.
-_CLIENT_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-               "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-               "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN",
-               "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CA_BUNDLE")
-_MAX_CLIENTS = 16
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
-
-
-def _shared_client(profile: str | None, endpoint_url: str | None) -> Any:
-    """One boto3 S3 client per process, profile, endpoint and AWS environment.
-
-    Making a client loads botocore's service models (about 0.15 s); transports
-    of the same remote, or of several remotes, share one (clients are
-    thread-safe). The AWS files' mtimes are part of the key, so rewritten
-    credentials (``aws sso login``, ``aws configure``) are read again.
-    """
-    import hashlib
-
-    import boto3.session
-    from botocore.config import Config
-
-    files = [os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"),
-             os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")]
-    facts = [os.getpid(), profile, endpoint_url, *(os.environ.get(v) for v in _CLIENT_ENV),
-             *(_mtime(f) for f in files)]
-    key = hashlib.sha256(repr(facts).encode()).hexdigest()  # no secret kept in clear
-    with _clients_lock:
-        if key not in _clients:
-            if len(_clients) >= _MAX_CLIENTS:
-                _clients.clear()
-            config = Config(retries={"max_attempts": 8, "mode": "adaptive"},
-                            max_pool_connections=32, connect_timeout=10, read_timeout=60)
-            session = boto3.session.Session(profile_name=profile)
-            _clients[key] = session.client("s3", endpoint_url=endpoint_url, config=config)
-        return _clients[key]
-
-
-def _mtime(path: str) -> int | None:
-    try:
-        return os.stat(os.path.expanduser(path)).st_mtime_ns
-    except OSError:
-        return None
 
 
 class S3Transport(Transport):
@@ -144,7 +87,7 @@ class S3Transport(Transport):
         from botocore.exceptions import BotoCoreError
 
         try:
-            return _shared_client(self._profile, self._endpoint_url)
+            return shared_client(self._profile, self._endpoint_url)
         except BotoCoreError as e:
             raise RemoteError(f"cannot set up S3 access for {self.url}: {e}") from e
 
@@ -171,10 +114,10 @@ class S3Transport(Transport):
         except NoCredentialsError as e:
             raise RemoteError(f"{op} {where}: {_NO_CREDENTIALS_HINT}") from e
         except ClientError as e:
-            codes = _codes(e)
-            if codes & _NOT_FOUND and key is not None:
+            found = codes(e)
+            if found & _NOT_FOUND and key is not None:
                 raise NotFoundError(f"{key} not found in remote {self.url}") from e
-            if codes & {"403", "AccessDenied"}:
+            if found & {"403", "AccessDenied"}:
                 raise RemoteError(
                     f"{op} {where}: access denied; check the credentials and the "
                     "bucket policy"
@@ -195,7 +138,7 @@ class S3Transport(Transport):
                     Bucket=self.bucket, Key=self._key(key), Body=data, **condition
                 )
             except ClientError as e:
-                if not _codes(e) & _CONCURRENT or attempt == retries - 1:
+                if not codes(e) & _CONCURRENT or attempt == retries - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
@@ -210,7 +153,7 @@ class S3Transport(Transport):
             try:
                 self.client.head_bucket(Bucket=self.bucket)
             except ClientError as e:
-                if _codes(e) & {"404", "NoSuchBucket", "NotFound"}:
+                if codes(e) & {"404", "NoSuchBucket", "NotFound"}:
                     raise RemoteError(
                         f"bucket {self.bucket} does not exist: create it "
                         f"(aws s3 mb s3://{self.bucket}) or fix the remote URL {self.url}"
@@ -319,7 +262,7 @@ class S3Transport(Transport):
             try:
                 resp = self._put_object(key, data, **condition)
             except ClientError as e:
-                if if_absent and _codes(e) & _PRECONDITION:
+                if if_absent and codes(e) & _PRECONDITION:
                     return None
                 raise
         return str(resp["ETag"])
@@ -410,7 +353,7 @@ class S3Transport(Transport):
             try:
                 resp = self._put_object(key, data, retries=1, **condition)
             except ClientError as e:
-                if _codes(e) & (_PRECONDITION | _CONCURRENT | _NOT_FOUND):
+                if codes(e) & (_PRECONDITION | _CONCURRENT | _NOT_FOUND):
                     raise ConflictError(
                         f"{key} in remote {self.url} was changed by somebody else; "
                         "read it again and retry"

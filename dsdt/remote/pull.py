@@ -1,0 +1,189 @@
+"""Pull: bundles of the remote context into the local one; and data fetched on demand.
+
+Pull reads the ref once, fetches the records it selects (verified against the
+sha256 the ref names, then through the gate) and the small metadata blobs,
+and adds each bundle as a committed member: its commit mark first, then its
+membership ref. Bulk data comes down with ``localize`` or when first read
+(:class:`RemoteData`), each blob capped at its declared size and verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsdt._fs import write_once
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
+from dsdt.objects.blobrefs import BlobRefs, blob_refs
+from dsdt.objects.ids import sha256_bytes
+from dsdt.objects.record import BundleRecord
+from dsdt.remote.layout import MAX_RECORD_BYTES, Entry, blob_key, record_key
+from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs
+from dsdt.repo import BUNDLES, COMMITTED, Repository
+
+_SMALL_GET = 8 << 20  # blobs known to be smaller than this are fetched into memory
+
+
+def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool = False,
+         jobs: int = 8, progress: ProgressSink | None = None) -> Report:
+    """Bring remote bundles (and, with ``localize``, their data) into the local context.
+
+    Raises:
+        ConflictError: A local bundle with the same uuid differs from the remote one.
+        CorruptObjectError: A record or blob does not match its hash, or a remote
+            bundle fails the validation gate (raised after the others were pulled).
+    """
+    with remote.repo.writing():  # records and metadata land before the refs naming them
+        report = _pull(remote, select, localize, jobs, progress)
+    if report.refused:
+        first, why = next(iter(report.refused.items()))
+        raise CorruptObjectError(
+            f"pulled {len(report.bundles)} bundle(s), but refused {len(report.refused)} corrupt "
+            f"or hostile remote bundle(s) (first: {first}: {why}); the rest is unaffected")
+    return report
+
+
+def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, jobs: int,
+          progress: ProgressSink | None) -> Report:
+    repo, report = remote.repo, Report()
+    wanted = {u: e for u, e in remote.members().items() if select(u, e)}
+    fresh = []
+    for uuid, entry in sorted(wanted.items()):
+        local = repo.member_sha(remote.ctx, uuid)
+        if local is not None and local != entry.sha:
+            raise ConflictError(f"local bundle {uuid} differs from the remote one; "
+                                "it was not overwritten")
+        if local is not None and repo.member_sha(remote.ctx, uuid, COMMITTED) == local:
+            report.skipped.append(uuid)
+        else:
+            fresh.append(uuid)  # new, or left uncommitted by an interrupted pull
+
+    def refuse(uuid: str, e: CorruptObjectError) -> None:
+        report.refused[uuid] = " ".join(str(e).split())
+
+    def fetch(uuid: str) -> None:
+        try:
+            _fetch_record(remote, uuid, wanted[uuid].sha)
+        except CorruptObjectError as e:
+            refuse(uuid, e)
+
+    run_jobs(jobs, fetch, fresh)
+    refs = BlobRefs()
+    for uuid in wanted:
+        if uuid not in report.refused:
+            try:
+                refs.update(_refs(remote, uuid))
+            except CorruptObjectError as e:
+                refuse(uuid, e)
+    report.bundles = [u for u in fresh if u not in report.refused]
+    for uuid in report.bundles:  # the commit mark first: the membership ref makes it appear
+        sha = wanted[uuid].sha
+        _set_ref(repo, repo.member_ref(remote.ctx, uuid, COMMITTED), sha)
+        _set_ref(repo, repo.member_ref(remote.ctx, uuid, BUNDLES), sha)
+    if localize:
+        report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
+    return report
+
+
+def _set_ref(repo: Repository, ref: str, sha: str) -> None:
+    """Make ``ref`` name ``sha`` unless it already does (racing pulls agree)."""
+    current = repo.refs.read(ref)
+    if current != sha:
+        try:
+            repo.refs.swap(ref, current, sha)
+        except ConflictError:
+            if repo.refs.read(ref) != sha:
+                raise
+
+
+def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
+    data = remote.transport.get(record_key(uuid), MAX_RECORD_BYTES)
+    if sha256_bytes(data) != sha:
+        raise CorruptObjectError(f"remote record of bundle {uuid} does not match the hash its "
+                                 "remote ref names; nothing was pulled for it")
+    rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
+    if rec.uuid != uuid:
+        raise CorruptObjectError(f"remote record {uuid} names bundle {rec.uuid}; nothing was "
+                                 "pulled for it")
+    path = remote.repo.record_path(uuid)
+    if path.exists():
+        if sha256_bytes(path.read_bytes()) != sha:
+            raise ConflictError(f"a different local record for bundle {uuid} exists")
+        return
+    write_once(path, data)
+
+
+def _refs(remote: Remote, uuid: str) -> BlobRefs:
+    """The blobs a pulled bundle needs; its trees and packed values are fetched to find them."""
+    repo = remote.repo
+
+    def read(blob_id: str, limit: int) -> bytes:
+        if not repo.blobs.has(blob_id):
+            fetch_blobs(remote, {blob_id: limit})
+        return repo.blobs.read(blob_id, limit)
+
+    return blob_refs(repo.read_record(uuid).data, read)
+
+
+def fetch_blobs(remote: Remote, limits: dict[str, int], *, jobs: int = 8,
+                progress: ProgressSink | None = None) -> tuple[int, int]:
+    """Download the blobs that are not local, verifying each; return (count, bytes).
+
+    Args:
+        remote: Where from.
+        limits: Blob ids with the most bytes each may hold (its declared size):
+            a larger download is refused and nothing of it is kept.
+        jobs: Parallel transfers.
+        progress: Receives progress.
+    """
+    repo, sink = remote.repo, progress or Quiet()
+    missing = [b for b in limits if not repo.blobs.has(b)]
+    sink.begin(len(missing), sum(limits[b] for b in missing))
+
+    def get(blob_id: str) -> None:
+        limit = limits[blob_id]
+        try:
+            if limit < _SMALL_GET:  # one GET into memory, one local write
+                data = remote.transport.get(blob_key(blob_id), limit)
+                repo.blobs.put_verified(data, blob_id, sync=False)
+                sink.advance(len(data))
+            else:
+                tmp = repo.blobs.new_tmp()
+                repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
+                remote.transport.get_file(blob_key(blob_id), tmp, sink.advance, limit)
+                repo.blobs.install_verified(tmp, blob_id, sync=False)
+        except NotFoundError:
+            raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
+                                "was never pushed or was removed there") from None
+        sink.file_done()
+
+    if missing:
+        with repo.writing():  # gc leaves the downloads in cache/tmp alone
+            try:
+                run_jobs(jobs, get, missing)
+            finally:
+                repo.blobs.sync()  # one filesystem flush for the whole batch
+    return len(missing), sum(limits[b] for b in missing)
+
+
+@dataclass
+class RemoteData:
+    """Reads a bundle's data when some of it is only on the remote (see FileDecoder)."""
+
+    remote: Remote
+
+    def url_of(self, blob_id: str) -> str:
+        """Where a blob is on the remote."""
+        return self.remote.blob_url(blob_id)
+
+    def fetch(self, limits: dict[str, int]) -> None:
+        """Bring blobs down (each at most its declared size, verified)."""
+        fetch_blobs(self.remote, limits)
+
+    def path(self, blob_id: str, size: int) -> Path:
+        """Local path of a blob, downloading it first if needed (values load transparently)."""
+        blobs = self.remote.repo.blobs
+        if not blobs.has(blob_id):
+            fetch_blobs(self.remote, {blob_id: size}, jobs=1)
+        return blobs.path(blob_id)
