@@ -144,7 +144,8 @@ def verify() -> tuple[list[str], list[str]]:
     problems = []
     errors = api.fsck().errors
     found = api.search(CTX)
-    on_disk = {name for name, _ in Repository.current().refs.list(f"refs/contexts/{CTX}/bundles")}
+    names = Repository.current().refs.names(f"refs/contexts/{CTX}/bundles")
+    on_disk = {n.rsplit("/", 1)[-1] for n in names}
     shown = {b.uuid for b in found}
     if shown != on_disk:
         problems.append(f"index disagrees with refs: {sorted(shown ^ on_disk)}")

@@ -78,7 +78,8 @@ def close_repos() -> None:
 
 def member_uuids(ctx: str) -> set[str]:
     """Uuids of the membership refs of ``ctx``, read straight from the ref files."""
-    return {name for name, _ in Repository.current().refs.list(f"refs/contexts/{ctx}/bundles")}
+    names = Repository.current().refs.names(f"refs/contexts/{ctx}/bundles")
+    return {n.rsplit("/", 1)[-1] for n in names}
 
 
 def reap(pid: int) -> int:

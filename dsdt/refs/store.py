@@ -1,14 +1,18 @@
-"""The ref store: small mutable files changed only by compare-and-swap.
+"""Ref stores: small mutable values changed only by compare-and-swap.
 
-A ref is a file holding one line (usually an object id). Every change takes
-``<ref>.lock``, re-reads the current value under the lock, compares it with
-what the caller expected, writes the new value atomically (fsync, rename)
-and releases the lock. Nothing else under ``.dsdt/`` ever changes in place.
+A ref holds one line (usually an object id) under a ``/``-separated name such
+as ``HEAD`` or ``refs/contexts/main/bundles/ab/<uuid>``. Every change
+compares the current value with the one the caller expects, and writes only
+if they are equal (as dulwich's ``RefsContainer``). :class:`RefStore` keeps
+refs as files under ``.dsdt/``; :class:`MemoryRefStore` keeps them in a dict,
+and one contract test suite runs over both.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +23,52 @@ from dsdt.errors import ConflictError, CorruptObjectError
 ABSENT = None
 
 
-class RefStore:
+def _conflict(name: str, current: str | None, expected: str | None) -> ConflictError:
+    return ConflictError(f"ref {name} is {current!r}, expected {expected!r}: another process "
+                         "changed it; re-run the command")
+
+
+class Refs(ABC):
+    """What every ref store offers. Callers validate the user-given parts of names."""
+
+    @abstractmethod
+    def read(self, name: str) -> str | None:
+        """Current value of a ref, or None if it does not exist."""
+
+    @abstractmethod
+    def swap(self, name: str, expected: str | None, new: str | None) -> None:
+        """Set ref ``name`` to ``new`` (None deletes) if it currently equals ``expected``.
+
+        Raises:
+            ConflictError: The ref changed since the caller read it.
+        """
+
+    @abstractmethod
+    def delete(self, name: str, expected: str | None = None) -> bool:
+        """Delete a ref; with ``expected``, only if it still has that value.
+
+        Returns:
+            True if this call deleted it, False if it was already gone.
+
+        Raises:
+            ConflictError: ``expected`` was given and the ref holds another value.
+        """
+
+    @abstractmethod
+    def names(self, prefix: str) -> Iterator[str]:
+        """Names of the refs below ``prefix`` (a ``/``-separated directory), in any order."""
+
+    def create(self, name: str, value: str) -> None:
+        """Create a ref that must not exist yet."""
+        self.swap(name, ABSENT, value)
+
+
+class RefStore(Refs):
     """Refs stored as files under ``root`` (the ``.dsdt`` directory).
 
-    Ref names are relative POSIX paths such as ``HEAD`` or
-    ``refs/contexts/main/bundles/ab/<uuid>``; callers validate user-given parts.
+    Every change takes ``<ref>.lock``, re-reads the current value under the
+    lock, writes the new value atomically (fsync, rename) and releases the
+    lock. Nothing else under ``.dsdt/`` ever changes in place.
     """
 
     def __init__(self, root: Path, lock_timeout: float = 30.0) -> None:
@@ -46,19 +91,12 @@ class RefStore:
             raise CorruptObjectError(f"ref {name} is not UTF-8 text; run dsdt fsck") from None
 
     def swap(self, name: str, expected: str | None, new: str | None) -> None:
-        """Set ref ``name`` to ``new`` (None deletes) if it currently equals ``expected``.
-
-        Raises:
-            ConflictError: The ref changed since the caller read it.
-        """
+        """Set ref ``name`` to ``new`` (None deletes) if it currently equals ``expected``."""
         path = self.path(name)
         with FileLock(path, self.lock_timeout):
             current = self.read(name)
             if current != expected:
-                raise ConflictError(
-                    f"ref {name} is {current!r}, expected {expected!r}: another process changed "
-                    "it; re-run the command"
-                )
+                raise _conflict(name, current, expected)
             if new is None:
                 if current is not None:
                     os.unlink(path)
@@ -66,16 +104,8 @@ class RefStore:
             else:
                 atomic_write(path, (new + "\n").encode("utf-8"))
 
-    def create(self, name: str, value: str) -> None:
-        """Create a ref that must not exist yet."""
-        self.swap(name, ABSENT, value)
-
     def delete(self, name: str, expected: str | None = None) -> bool:
-        """Delete a ref; with ``expected``, only if it still has that value.
-
-        Returns:
-            True if this call deleted it, False if it was already gone.
-        """
+        """Delete a ref; with ``expected``, only if it still has that value."""
         path = self.path(name)
         if expected is None and not path.exists():
             return False
@@ -84,14 +114,13 @@ class RefStore:
             if current is None:
                 return False
             if expected is not None and current != expected:
-                raise ConflictError(f"ref {name} is {current!r}, expected {expected!r}: another "
-                                    "process changed it; re-run the command")
+                raise _conflict(name, current, expected)
             os.unlink(path)
             fsync_dir(path.parent)
         return True
 
-    def list(self, prefix: str) -> Iterator[tuple[str, Path]]:
-        """Leaf names and paths of refs below directory ``prefix`` (lock and temp files skipped)."""
+    def names(self, prefix: str) -> Iterator[str]:
+        """Names of the refs below ``prefix`` (lock and temporary files skipped)."""
         base = self.path(prefix)
         if not base.is_dir():
             return
@@ -101,4 +130,45 @@ class RefStore:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                 elif not entry.name.startswith(".") and not entry.name.endswith(".lock"):
-                    yield entry.name, Path(entry.path)
+                    yield Path(entry.path).relative_to(self.root).as_posix()
+
+
+class MemoryRefStore(Refs):
+    """Refs in a dict, safe to share between threads (tests, throw-away work)."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> str | None:
+        """Current value of a ref, or None if it does not exist."""
+        return self._refs.get(name)
+
+    def swap(self, name: str, expected: str | None, new: str | None) -> None:
+        """Set ref ``name`` to ``new`` (None deletes) if it currently equals ``expected``."""
+        with self._lock:
+            current = self._refs.get(name)
+            if current != expected:
+                raise _conflict(name, current, expected)
+            if new is None:
+                self._refs.pop(name, None)
+            else:
+                self._refs[name] = new.strip()
+
+    def delete(self, name: str, expected: str | None = None) -> bool:
+        """Delete a ref; with ``expected``, only if it still has that value."""
+        with self._lock:
+            current = self._refs.get(name)
+            if current is None:
+                return False
+            if expected is not None and current != expected:
+                raise _conflict(name, current, expected)
+            del self._refs[name]
+        return True
+
+    def names(self, prefix: str) -> Iterator[str]:
+        """Names of the refs below ``prefix``."""
+        start = prefix.rstrip("/") + "/"
+        with self._lock:
+            found = [n for n in self._refs if n.startswith(start)]
+        yield from found

@@ -1,0 +1,131 @@
+"""One contract suite for the ref stores and the blob stores: on disk and in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
+from dsdt.objects.blobs import Blobs, BlobStore, MemoryBlobStore
+from dsdt.refs.store import MemoryRefStore, Refs, RefStore
+
+
+@pytest.fixture(params=["disk", "memory"])
+def refs(request: pytest.FixtureRequest, tmp_path: Path) -> Refs:
+    return RefStore(tmp_path) if request.param == "disk" else MemoryRefStore()
+
+
+@pytest.fixture(params=["disk", "memory"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Blobs:
+    if request.param == "disk":
+        return BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    return MemoryBlobStore()
+
+
+# -- refs --------------------------------------------------------------------------------
+
+
+def test_create_read_swap_delete(refs: Refs) -> None:
+    assert refs.read("refs/a") is None
+    refs.create("refs/a", "one")
+    assert refs.read("refs/a") == "one"
+    with pytest.raises(ConflictError):
+        refs.create("refs/a", "again")
+    refs.swap("refs/a", "one", "two")
+    assert refs.read("refs/a") == "two"
+    with pytest.raises(ConflictError):
+        refs.swap("refs/a", "one", "three")  # a stale expected value
+    assert refs.read("refs/a") == "two"
+    with pytest.raises(ConflictError):
+        refs.delete("refs/a", expected="one")
+    assert refs.delete("refs/a", expected="two") is True
+    assert refs.delete("refs/a") is False
+    assert refs.read("refs/a") is None
+
+
+def test_swap_to_none_deletes_and_from_none_creates(refs: Refs) -> None:
+    refs.swap("HEAD", None, "main")
+    refs.swap("HEAD", "main", None)
+    assert refs.read("HEAD") is None
+    with pytest.raises(ConflictError):
+        refs.swap("HEAD", "main", "x")  # expected a value that is not there
+
+
+def test_names_below_a_prefix(refs: Refs) -> None:
+    for name in ("refs/contexts/a/bundles/ab/1", "refs/contexts/a/bundles/cd/2",
+                 "refs/contexts/b/bundles/ab/3", "HEAD"):
+        refs.create(name, "x")
+    assert sorted(refs.names("refs/contexts/a/bundles")) == [
+        "refs/contexts/a/bundles/ab/1", "refs/contexts/a/bundles/cd/2"]
+    assert list(refs.names("refs/nothing")) == []
+
+
+def test_concurrent_compare_and_swap_loses_nothing(refs: Refs) -> None:
+    refs.create("refs/counter", "0")
+
+    def add(times: int) -> None:
+        done = 0
+        while done < times:
+            value = refs.read("refs/counter")
+            try:
+                refs.swap("refs/counter", value, str(int(value or 0) + 1))
+            except ConflictError:
+                continue
+            done += 1
+
+    threads = [threading.Thread(target=add, args=(25,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert refs.read("refs/counter") == "100"
+
+
+# -- blobs -------------------------------------------------------------------------------
+
+
+def test_put_is_by_content_and_idempotent(blobs: Blobs) -> None:
+    blob_id = blobs.put_bytes(b"hello")
+    assert blob_id == hashlib.sha256(b"hello").hexdigest()
+    assert blobs.put_bytes(b"hello") == blob_id
+    assert blobs.has(blob_id) and blobs.size(blob_id) == 5
+    assert blobs.read(blob_id) == b"hello"
+    assert list(blobs) == [blob_id]
+    assert blobs.verify(blob_id)
+    blobs.check(blob_id)
+
+
+def test_reads_are_capped_and_missing_blobs_are_errors(blobs: Blobs) -> None:
+    blob_id = blobs.put_bytes(b"x" * 100)
+    assert blobs.read(blob_id, limit=100) == b"x" * 100
+    with pytest.raises(CorruptObjectError):
+        blobs.read(blob_id, limit=99)
+    missing = "0" * 64
+    assert not blobs.has(missing)
+    with pytest.raises(NotFoundError):
+        blobs.read(missing)
+    with pytest.raises(NotFoundError):
+        blobs.check(missing)
+
+
+def test_put_verified_keeps_nothing_that_does_not_match(blobs: Blobs) -> None:
+    good = hashlib.sha256(b"right").hexdigest()
+    with pytest.raises(CorruptObjectError, match="arrived with sha256"):
+        blobs.put_verified(b"wrong", good)
+    assert not blobs.has(good) and list(blobs) == []
+    blobs.put_verified(b"right", good)
+    assert blobs.read(good) == b"right"
+
+
+def test_concurrent_writers_of_one_blob(blobs: Blobs) -> None:
+    ids: list[str] = []
+    threads = [threading.Thread(target=lambda: ids.append(blobs.put_bytes(b"same" * 1000)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1 and list(blobs) == ids[:1]
