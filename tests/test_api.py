@@ -19,6 +19,7 @@ from dsdt.errors import (
     RepositoryExistsError,
     UsageError,
 )
+from dsdt.ops import remote as ops_remote
 from dsdt.repo import Repository
 
 
@@ -330,3 +331,21 @@ def test_cache_deleted_under_a_running_process(ctx: str, project: Path) -> None:
     assert api.cat(ctx, "c") == b"y" * 5000 and b.data.shape == (1, 1)
     assert api.get(ctx, "a") is not None  # its record is still listed; its data is gone
     assert not api.fsck().ok  # ...and fsck says so
+
+
+def test_a_bundle_acts_on_its_own_repository(project: Path, tmp_path: Path) -> None:
+    """Bundle(..., repo=B) removes, pushes and pulls in B, whatever repository is current."""
+    other = Repository.init(tmp_path / "other")
+    here = api.Bundle("default", name="x", data=1)
+    there = api.Bundle("default", name="x", data=2, repo=other)
+    (tmp_path / "remote").mkdir()
+    ops_remote.bind(other, "default", "shared", str(tmp_path / "remote"))
+    there.commit().push()
+    assert [e.name for e in ops_remote.sync.open_remote(other, "default").members().values()] \
+        == ["x"]
+    there.rm()
+    assert other.member_sha("default", there.uuid) is None
+    assert api.get("default", "x").uuid == here.uuid  # the current repository is untouched
+    there.pull()
+    assert other.member_sha("default", there.uuid) is not None
+    assert there.rmr() == [there.uuid]
