@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -192,3 +193,43 @@ def _verify(fx: Fixture, expected: dict[str, tuple[str, int]]) -> None:
     env = {**os.environ, "DSDT_DIR": str(fx.project / ".dsdt")}
     subprocess.run([sys.executable, "-c", code, json.dumps(sample)], env=env, check=True,
                    cwd=fx.project)
+
+
+HEAVY = {"add_1gib"}  # figures timed once by default (their limits still use 3 runs)
+SETTLE_S = 0.2  # wait after creating files, so dsdt's stat cache may trust their mtimes
+
+
+@dataclass
+class Env:
+    """Sizes, directories and data shared between figures (made lazily, once)."""
+
+    scratch: Path
+    fixtures: Path
+    sizes: dict[str, int]
+    runs: int | None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def runs_for(self, name: str) -> int:
+        """How many timed runs a figure gets."""
+        return self.runs or (1 if name in HEAVY else 3)
+
+    def big_file(self) -> Path:
+        """The large random file of ``add_1gib``."""
+        if "big" not in self.cache:
+            self.cache["big"] = make_random_file(self.scratch / "big.bin", self.sizes["big"])
+        return self.cache["big"]
+
+    def small_dir(self) -> Path:
+        """The directory of many small files, at least ``SETTLE_S`` old."""
+        if "small" not in self.cache:
+            d = make_small_files(self.scratch / "small", self.sizes["files"],
+                                 self.sizes["file_size"])
+            self.cache["small"], self.cache["small_t"] = d, time.time()
+        time.sleep(max(0.0, self.cache["small_t"] + SETTLE_S - time.time()))
+        return self.cache["small"]
+
+    def frame(self) -> Any:
+        """The float64 DataFrame of the ``df_*`` figures."""
+        if "frame" not in self.cache:
+            self.cache["frame"] = make_frame(self.sizes["rows"])
+        return self.cache["frame"]

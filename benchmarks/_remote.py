@@ -30,7 +30,7 @@ from _data import count_blobs, make_small_files, new_repo, remove
 from _timing import CHILD_ENV, PY, Job, Result, by_ratio, by_time, dsdt, interleaved, med, run_cmd
 
 if TYPE_CHECKING:
-    from run import Env
+    from _data import Env
 
 BUCKET = "dsdt-bench"
 REMOTE_CTX = "shared"

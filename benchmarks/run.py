@@ -23,7 +23,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _remote
 from _data import (  # helper modules next to this script (see sys.path above)
+    Env,
     count_blobs,
     ensure_fixture,
-    make_frame,
-    make_random_file,
-    make_small_files,
     new_repo,
     remove,
 )
@@ -59,9 +57,7 @@ FULL = {"big": 1 << 30, "files": 10_000, "file_size": 4096, "bundles": 100_000,
         "names": 1_000, "rows": 1_000_000, "remote_files": 10_000}
 QUICK = {"big": 64 << 20, "files": 1_000, "file_size": 4096, "bundles": 10_000,
          "names": 1_000, "rows": 100_000, "remote_files": 500}
-HEAVY = {"add_1gib"}  # figures timed once by default (their limits still use 3 runs)
 LIMIT_RUNS = 3
-SETTLE_S = 0.2  # wait after creating files, so dsdt's stat cache may trust their mtimes
 
 WALK_STAT = ("import os,sys\nfor d,_,fs in os.walk(sys.argv[1]):\n"
              "    [os.stat(os.path.join(d,f)) for f in fs]")
@@ -73,42 +69,6 @@ INDEX_QUERY = (
     "rows=db.execute('SELECT name,MAX(created_ts) FROM bundles GROUP BY name').fetchall()\n"
     "sys.stdout.write(''.join(n+'\\n' for n,_ in sorted(rows,key=lambda x:-x[1])))\n"
 )
-
-
-@dataclass
-class Env:
-    """Sizes, directories and data shared between figures (made lazily, once)."""
-
-    scratch: Path
-    fixtures: Path
-    sizes: dict[str, int]
-    runs: int | None
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def runs_for(self, name: str) -> int:
-        """How many timed runs a figure gets."""
-        return self.runs or (1 if name in HEAVY else 3)
-
-    def big_file(self) -> Path:
-        """The large random file of ``add_1gib``."""
-        if "big" not in self.cache:
-            self.cache["big"] = make_random_file(self.scratch / "big.bin", self.sizes["big"])
-        return self.cache["big"]
-
-    def small_dir(self) -> Path:
-        """The directory of many small files, at least ``SETTLE_S`` old."""
-        if "small" not in self.cache:
-            d = make_small_files(self.scratch / "small", self.sizes["files"],
-                                 self.sizes["file_size"])
-            self.cache["small"], self.cache["small_t"] = d, time.time()
-        time.sleep(max(0.0, self.cache["small_t"] + SETTLE_S - time.time()))
-        return self.cache["small"]
-
-    def frame(self) -> Any:
-        """The float64 DataFrame of the ``df_*`` figures."""
-        if "frame" not in self.cache:
-            self.cache["frame"] = make_frame(self.sizes["rows"])
-        return self.cache["frame"]
 
 
 # --- figures ---------------------------------------------------------------------------
