@@ -94,6 +94,19 @@ class LocalConnection:
                 os.unlink(f"{self.path}{suffix}")
 
 
+def insert_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run ``sql`` for every row in one transaction (connections are in autocommit mode)."""
+    if not rows:
+        return
+    db.execute("BEGIN")
+    try:
+        db.executemany(sql, rows)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def healing(method: Callable[..., T]) -> Callable[..., T]:
     """Run a method of an object holding ``self._db`` (a :class:`LocalConnection`);
     if SQLite reports the file corrupt, rebuild it from nothing and run it once more."""

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dsdt._db import LocalConnection, healing
+from dsdt._db import LocalConnection, healing, insert_many
 from dsdt._fs import link_or_copy
 from dsdt.errors import CorruptObjectError, PathError
 from dsdt.objects.blobs import BlobStore
@@ -80,14 +80,7 @@ class StatCache:
         rows = [(p, *self._key(st), blob) for p, st, blob in items
                 if now - st.st_mtime_ns > _racy_window_ns(st)]
         if rows:
-            db = self._conn()
-            db.execute("BEGIN")  # autocommit connection: one explicit transaction
-            try:
-                db.executemany("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", rows)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            insert_many(self._conn(), "INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", rows)
 
 
 def _inside(real: str, top: str | None) -> bool:

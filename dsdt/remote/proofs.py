@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from dsdt._db import LocalConnection, healing
+from dsdt._db import LocalConnection, healing, insert_many
 
 
 def _setup(db: sqlite3.Connection) -> None:
@@ -41,16 +41,8 @@ class Proofs:
     @healing
     def remember(self, url: str, stamps: Iterable[tuple[str, str]]) -> None:
         """Record ``(key, stamp)`` pairs of objects on the remote at ``url``."""
-        rows = [(url, key, stamp) for key, stamp in stamps]
-        if rows:
-            db = self._db.get()
-            db.execute("BEGIN")
-            try:
-                db.executemany("INSERT OR REPLACE INTO proofs VALUES (?,?,?)", rows)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        insert_many(self._db.get(), "INSERT OR REPLACE INTO proofs VALUES (?,?,?)",
+                    [(url, key, stamp) for key, stamp in stamps])
 
     @healing
     def stamps(self, url: str, keys: list[str]) -> dict[str, str]:

@@ -160,23 +160,22 @@ class S3Transport(Transport):
                     ) from e
                 raise
 
-    def size(self, key: str) -> int | None:
-        """Size of the object, or None if it does not exist."""
+    def _head(self, key: str) -> dict[str, Any] | None:
         try:
             with self._errors("stat", key):
-                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                return self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except NotFoundError:
             return None
-        return int(head["ContentLength"])
+
+    def size(self, key: str) -> int | None:
+        """Size of the object, or None if it does not exist."""
+        head = self._head(key)
+        return None if head is None else int(head["ContentLength"])
 
     def stamp(self, key: str) -> str | None:
         """The object's ETag (any overwrite changes it), or None if it does not exist."""
-        try:
-            with self._errors("stat", key):
-                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except NotFoundError:
-            return None
-        return str(head["ETag"])
+        head = self._head(key)
+        return None if head is None else str(head["ETag"])
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         """The whole object (at most ``limit`` bytes)."""
