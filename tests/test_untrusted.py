@@ -557,3 +557,31 @@ def test_add_of_a_fifo_is_refused_at_once(project: Path, tmp_path: Path) -> None
     with within(10):
         assert "not a regular file" in fails(10, "add", "y", str(fifo))
     api.Bundle("default", name="after", data=1)  # the gc fence was released
+
+
+def test_a_blob_swapped_right_after_push_wrote_it_is_not_proven(
+        project: Path, remote_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer racing the push renames garbage over each new blob: push -d must keep the data."""
+    import dsdt.remote.local as local
+
+    real_link = os.link
+
+    def link_then_swapped(src: str, dst: str, **kw: object) -> None:
+        real_link(src, dst, **kw)  # type: ignore[arg-type]
+        dst_dir_fd = kw.get("dst_dir_fd")
+        if not isinstance(dst_dir_fd, int) or len(str(dst)) != 64:  # only blobs of the remote
+            return
+        size = os.stat(dst, dir_fd=dst_dir_fd).st_size
+        fd = os.open(".evil", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dst_dir_fd)
+        os.write(fd, b"G" * size)
+        os.close(fd)
+        os.replace(".evil", dst, src_dir_fd=dst_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    data = b"raced" * 1000  # a blob, not inline
+    b = api.Bundle("default", name="x", data=data).commit()
+    with monkeypatch.context() as m:
+        m.setattr(local.os, "link", link_then_swapped)
+        with pytest.raises(UsageError, match="not its bytes"):
+            api.push("default", uuid=b.uuid, delocalize=True)
+    Repository.forget()
+    assert api.get("default", "x").data == data

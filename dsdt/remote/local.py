@@ -168,9 +168,7 @@ class LocalTransport(Transport):
     def stamp(self, key: str) -> str | None:
         """Inode, size and change time of the file: any later write changes them."""
         st = self._lstat(key)
-        if st is None or not stat.S_ISREG(st.st_mode):
-            return None
-        return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
+        return _stamp(st) if st is not None and stat.S_ISREG(st.st_mode) else None
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         """The content of ``key`` (at most ``limit`` bytes)."""
@@ -216,21 +214,25 @@ class LocalTransport(Transport):
         """Write ``key``; with ``if_absent``, only if it does not exist yet."""
         return self._write(key, lambda fd: _write_all(fd, data), if_absent=if_absent)
 
-    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str:
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str | None:
         """Copy the local file ``src`` to ``key`` (replacing it atomically)."""
         try:
             src_fd = os.open(src, os.O_RDONLY)
         except OSError as e:
             raise RemoteError(f"cannot read {src} to upload it: {e}") from e
         try:
-            stamp = self._write(key, lambda fd: _copy_fd(src_fd, fd, progress, None))
+            return self._write(key, lambda fd: _copy_fd(src_fd, fd, progress, None))
         finally:
             os.close(src_fd)
-        assert stamp is not None
-        return stamp
 
     def _write(self, key: str, fill: object, *, if_absent: bool = False) -> str | None:
-        """Write a temporary sibling, fsync it, then rename (or link) it to ``key``."""
+        """Write a temporary sibling, fsync it, then rename (or link) it to ``key``.
+
+        Returns:
+            The stamp of the file written, or None when ``if_absent`` found the
+            name taken, or when another file took the name right after ours
+            (its stamp proves nothing about our bytes).
+        """
         dirs, name = self._split(key)
         tmp = _tmp(name)
         try:
@@ -241,6 +243,7 @@ class LocalTransport(Transport):
                     try:
                         fill(fd)  # type: ignore[operator]
                         os.fsync(fd)
+                        ours = os.fstat(fd).st_ino
                     finally:
                         os.close(fd)
                     if if_absent:
@@ -251,14 +254,14 @@ class LocalTransport(Transport):
                             return None
                     else:
                         os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                    os.fsync(dfd)
-                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(tmp, dir_fd=dfd)
+                os.fsync(dfd)
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         except OSError as e:
             raise self._fail("write", key, e) from e
-        return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
+        return _stamp(st) if st.st_ino == ours else None
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``; only the prefix's directory is walked."""
@@ -347,6 +350,11 @@ class LocalTransport(Transport):
         except OSError as e:
             raise self._fail("update", key, e) from e
         return _token(data)
+
+
+def _stamp(st: os.stat_result) -> str:
+    """Inode, size and change time: no write to the file keeps all three."""
+    return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -75,20 +75,30 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
     small = [b for b, size in wanted.items() if size < _SMALL_PUT]
     large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= _SMALL_PUT}, jobs)
     sink.begin(len(small) + len(large), sum(wanted[b] for b in small + large))
-    sent: dict[str, str] = {}  # blob id -> stamp of the object we wrote
+    sent: list[str] = []
+    proven: dict[str, str] = {}  # blob id -> stamp of the object we wrote
 
     def send(blob_id: str) -> None:
         key, path = blob_key(blob_id), repo.blobs.path(blob_id)
         if wanted[blob_id] >= _SMALL_PUT:
-            sent[blob_id] = tr.put_file(key, path, sink.advance)
-        elif (stamp := tr.put(key, path.read_bytes(), if_absent=True)) is not None:
-            sent[blob_id] = stamp
+            stamp = tr.put_file(key, path, sink.advance)
+        else:
+            data = path.read_bytes()
+            stamp = tr.put(key, data, if_absent=True)
+            if stamp is None and tr.size(key) == len(data):
+                sink.file_done()  # already there (dedup across bundles and pushes)
+                return
+            if stamp is None:  # the name holds something else (truncated, or no file at all)
+                stamp = tr.put(key, data)
+        sent.append(blob_id)
+        if stamp is not None:
+            proven[blob_id] = stamp
         sink.file_done()
 
     try:
         run_jobs(jobs, send, small + large)
     finally:
-        remote.proofs.remember(remote.url, [(blob_key(b), st) for b, st in sent.items()])
+        remote.proofs.remember(remote.url, [(blob_key(b), st) for b, st in proven.items()])
     report.blobs, report.bytes = len(sent), sum(wanted[b] for b in sent)
 
 

@@ -115,15 +115,17 @@ class Transport(ABC):
 
         Returns:
             The stamp of the object written; None when ``if_absent`` and the
-            object already existed.
+            object already existed, or when the stamp cannot be proven to be of
+            this write (the object was replaced at once).
         """
 
     @abstractmethod
-    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str:
+    def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str | None:
         """Upload a local file (streamed, multipart if large); never visible half-written.
 
         Returns:
-            The stamp of the object written.
+            The stamp of the object written, or None when it cannot be proven
+            to be of this write.
         """
 
     @abstractmethod
