@@ -68,6 +68,10 @@ class LocalConnection:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):  # derived: anything odd just goes
+            file = Path(f"{self.path}{suffix}")
+            if file.is_symlink() or (file.exists() and not file.is_file()):
+                file.unlink()
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -18,15 +18,105 @@ import fcntl
 import os
 import shutil
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsdt.errors import LockError
+from dsdt.errors import CorruptObjectError, LockError
 
 _FICLONE = 0x40049409  # linux/fs.h: ioctl that makes a reflink copy
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, refusing a symlink, a FIFO or too many bytes.
+
+    What git or a teammate put under ``.dsdt/`` may be a symlink to a secret
+    or to ``/dev/zero``: this never follows one and never reads past ``limit``.
+
+    Raises:
+        FileNotFoundError: There is nothing at ``path``.
+        CorruptObjectError: It is a symlink, not a regular file, or too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _symlink(path) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptObjectError(f"{path} is not a regular file; remove it (run dsdt fsck)")
+        if st.st_size > limit:
+            raise CorruptObjectError(f"{path} holds {st.st_size} bytes, more than the {limit} a "
+                                     "file of its kind may; remove it (run dsdt fsck)")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise CorruptObjectError(f"{path} grew past {limit} bytes while it was read")
+    return data
+
+
+def is_regular(path: Path) -> bool:
+    """True if ``path`` is a regular file itself (a symlink to one is not)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _symlink(path: Path) -> CorruptObjectError:
+    return CorruptObjectError(f"{path} is a symlink: dsdt never follows a symlink inside .dsdt "
+                              "(git can carry one); remove it")
+
+
+class Confined:
+    """A directory dsdt owns (``.dsdt``): nothing below it is reached through a symlink.
+
+    Args:
+        root: The directory (itself may be reached through symlinks: the user chose it).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._real = os.path.realpath(root)
+        self._checked: set[str] = set()
+
+    def dir(self, directory: Path) -> Path:
+        """``directory`` if no symlink stands between the root and it (checked once).
+
+        Raises:
+            CorruptObjectError: A component below the root is a symlink.
+        """
+        key = str(directory)
+        if key not in self._checked:
+            rel = os.path.relpath(directory, self.root)
+            expected = os.path.normpath(os.path.join(self._real, rel))
+            if rel.startswith("..") or os.path.realpath(directory) != expected:
+                raise _symlink(directory)
+            self._checked.add(key)
+        return directory
+
+
+def shard_files(top: Path, *, hidden: bool = False) -> Iterator[Path]:
+    """Files two levels below ``top`` (``top/<shard>/<name>``), never through a symlink.
+
+    Args:
+        top: A sharded directory of ``.dsdt`` (``records``, ``cache/blobs``).
+        hidden: Yield only names starting with ``.`` (temporary files), else only the others.
+    """
+    if top.is_symlink() or not top.is_dir():
+        return
+    for shard in os.scandir(top):
+        if shard.is_dir(follow_symlinks=False):
+            for entry in os.scandir(shard.path):
+                if entry.name.startswith(".") == hidden and entry.is_file(follow_symlinks=False):
+                    yield Path(entry.path)
 
 
 def fsync_dir(path: Path) -> None:
@@ -140,24 +230,34 @@ class FileLock:
     so a visible lock file always has an owner holding its ``flock``. A lock
     file whose ``flock`` somebody else can take has lost its owner (a crashed
     or killed process; the kernel drops the ``flock`` of a dead process) and is
-    removed by the next process that wants the lock.
+    removed by the next process that wants the lock; so is anything at that
+    name that no dsdt process made (a symlink, a FIFO), without following it.
+
+    Args:
+        target: What is locked; with ``dir_fd``, a name in that directory.
+        timeout: Seconds to wait for another holder.
+        dir_fd: A directory already opened (and checked) by the caller: every
+            file of the lock is made there, never through a path lookup.
     """
 
-    def __init__(self, target: Path, timeout: float = 30.0) -> None:
+    def __init__(self, target: Path, timeout: float = 30.0, *, dir_fd: int | None = None) -> None:
         self.path = target.with_name(target.name + ".lock")
         self.timeout = timeout
+        self._dir = dir_fd
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock, clearing a stale one, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + self.timeout
         delay = 0.001
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._dir is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = self._prepare()
         try:
             while True:
                 try:
-                    os.link(tmp, self.path)
+                    os.link(tmp, self.path, src_dir_fd=self._dir, dst_dir_fd=self._dir,
+                            follow_symlinks=False)
                     break
                 except FileExistsError:
                     pass
@@ -174,19 +274,24 @@ class FileLock:
             os.close(fd)  # drops our flock too: nothing is left held
             raise
         finally:
-            _unlink_quietly(tmp)
+            self._unlink(tmp)
         self._fd = fd
+
+    def _unlink(self, path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path, dir_fd=self._dir)
 
     def _prepare(self) -> tuple[int, Path]:
         """A locked, owned temporary lock file next to the real one."""
         tmp = tmp_name(self.path)
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
+                     dir_fd=self._dir)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
         except BaseException:
             os.close(fd)
-            _unlink_quietly(tmp)
+            self._unlink(tmp)
             raise
         return fd, tmp
 
@@ -194,17 +299,26 @@ class FileLock:
         """Remove the lock file (while still holding ``flock``), then let go."""
         if self._fd is None:
             return
-        _unlink_quietly(self.path)
+        self._unlink(self.path)
         os.close(self._fd)
         self._fd = None
 
     def _clear_if_stale(self) -> bool:
         """Remove the lock file if its owner is gone. True if the caller should retry now."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         dir_fd=self._dir)
         except FileNotFoundError:
             return True
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            self._unlink(self.path)  # a symlink: no dsdt lock, and never followed
+            return True
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self._unlink(self.path)  # a FIFO or device: no dsdt lock
+                return True
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
@@ -212,13 +326,14 @@ class FileLock:
                     return False  # a live owner holds it
                 raise
             try:
-                if os.stat(self.path).st_ino != os.fstat(fd).st_ino:
+                current = os.stat(self.path, dir_fd=self._dir, follow_symlinks=False)
+                if current.st_ino != os.fstat(fd).st_ino:
                     return True  # already replaced by a new lock
             except FileNotFoundError:
                 return True
             # We hold the flock of the dead owner's inode, so nobody else can be
             # clearing or taking this same file: removing it is safe.
-            _unlink_quietly(self.path)
+            self._unlink(self.path)
             return True
         finally:
             os.close(fd)

@@ -11,8 +11,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dsdt._fs import read_regular
 from dsdt.errors import FormatVersionError, UsageError
 from dsdt.objects.record import load_yaml
+
+_MAX_CONFIG_BYTES = 1 << 20
+_MAX_LOCK_TIMEOUT = 3600  # seconds: a checked-in config cannot make dsdt wait for ever
+_MAX_GRACE = 365 * 86400
 
 FORMAT_VERSION = 1
 
@@ -115,7 +120,7 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         """Read and validate ``config.yaml``."""
-        data = load_yaml(path.read_bytes(), str(path)) or {}
+        data = load_yaml(read_regular(path, _MAX_CONFIG_BYTES), str(path)) or {}
         if not isinstance(data, dict):
             raise UsageError(f"{path} must be a mapping of settings")
         version = data.get("format_version")
@@ -139,10 +144,10 @@ def _check_type(path: Path, key: str, value: Any) -> None:
         "format_version": isinstance(value, int),
         "uncommitted_history": value is None or (type(value) is int and value >= 0),
         "follow_symlinks": isinstance(value, bool),
-        "lock_timeout": type(value) in (int, float) and value > 0,
+        "lock_timeout": type(value) in (int, float) and 0 < value <= _MAX_LOCK_TIMEOUT,
         "s3_endpoint_url": value is None or (isinstance(value, str) and "://" in value),
         "gc_after_rm": isinstance(value, bool),
-        "remote_gc_grace": type(value) in (int, float) and value >= 0,
+        "remote_gc_grace": type(value) in (int, float) and 0 <= value <= _MAX_GRACE,
         "code_version": value in CODE_VERSIONS,
     }[key]
     if not ok:

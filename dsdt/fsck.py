@@ -16,10 +16,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dsdt._fs import read_regular, shard_files
 from dsdt.errors import CorruptObjectError, DsdtError
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.objects.record import load_yaml
+from dsdt.refs.store import MAX_REF_BYTES
 from dsdt.repo import BUNDLES, COMMITTED, Repository
 
 
@@ -46,7 +48,7 @@ def check(repo: Repository) -> FsckReport:
     referenced: dict[str, str] = {}  # uuid -> record sha
     local_only: set[str] = set()  # uuids in a context without remote: all data must be here
     contexts = repo.root / "refs" / "contexts"
-    for ctx_dir in sorted(contexts.iterdir()) if contexts.is_dir() else []:
+    for ctx_dir in _entries(contexts, report):
         if ctx_dir.name.startswith("."):
             report.warnings.append(f"{ctx_dir}: left by an interrupted context deletion")
             continue
@@ -67,7 +69,8 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
     report.contexts += 1
     bound = False
     try:
-        meta = load_yaml((ctx_dir / "context.yaml").read_bytes(), f"{ctx}/context.yaml")
+        meta = load_yaml(read_regular(ctx_dir / "context.yaml", MAX_REF_BYTES),
+                         f"{ctx}/context.yaml")
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
         else:
@@ -82,15 +85,18 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
         for path in _ref_files(ctx_dir / kind, report):
             report.refs += 1
             uuid = path.name
+            where = f"{ctx}/{kind}/{uuid}"
             try:
-                value = path.read_bytes().decode("utf-8", "replace").strip()
+                value = read_regular(path, MAX_REF_BYTES).decode("utf-8", "replace").strip()
             except FileNotFoundError:
                 continue  # removed by a concurrent rm since it was listed
-            where = f"{ctx}/{kind}/{uuid}"
+            except DsdtError as e:
+                report.errors.append(f"ref {where}: {e}")
+                continue
             if not is_uuid(uuid) or path.parent.name != uuid[:2]:
                 report.errors.append(f"ref {where}: not a bundle uuid in the right shard")
             elif not is_sha256(value):
-                report.errors.append(f"ref {where}: value {value[:70]!r} is not a sha256")
+                report.errors.append(f"ref {where}: its value is not a sha256")
             elif kind == BUNDLES:
                 members[uuid] = value
                 if referenced.setdefault(uuid, value) != value:
@@ -101,13 +107,32 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
     return None if bound else set(members)
 
 
+def _entries(directory: Path, report: FsckReport) -> list[Path]:
+    """The entries of a directory of refs; symlinks are errors and never followed."""
+    if directory.is_symlink():
+        report.errors.append(f"{directory} is a symlink: dsdt never follows one in .dsdt; "
+                             "remove it")
+        return []
+    if not directory.is_dir():
+        return []
+    out = []
+    for path in sorted(directory.iterdir()):
+        if path.is_symlink():
+            report.errors.append(f"{path} is a symlink: dsdt never follows one in .dsdt; "
+                                 "remove it")
+        else:
+            out.append(path)
+    return out
+
+
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:
     out = []
-    if not base.is_dir():
-        return out
-    for shard in sorted(base.iterdir()):
-        for path in sorted(shard.iterdir()) if shard.is_dir() else [shard]:
-            if path.name.endswith(".lock"):
+    for shard in _entries(base, report):
+        for path in _entries(shard, report) if shard.is_dir() else [shard]:
+            if path.is_dir():
+                report.errors.append(f"{path} is a directory where a ref file belongs; "
+                                     "remove it")
+            elif path.name.endswith(".lock"):
                 _check_lock(path, report)
             elif path.name.startswith("."):
                 report.warnings.append(f"{path}: temporary file left by an interrupted write")
@@ -118,8 +143,8 @@ def _ref_files(base: Path, report: FsckReport) -> list[Path]:
 
 def _check_lock(path: Path, report: FsckReport) -> None:
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, OSError):
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -178,16 +203,16 @@ def _check_blobs(repo: Repository, needed: set[str], remote_ok: set[str],
 
 def _check_leftovers(repo: Repository, report: FsckReport, referenced: set[str]) -> None:
     records = repo.root / "records"
-    stray = [p for p in records.glob("*/*.yaml") if p.stem not in referenced]
+    stray = [p for p in shard_files(records) if p.suffix == ".yaml" and p.stem not in referenced]
     if stray:
         report.warnings.append(f"{len(stray)} record(s) not in any context "
                                "(removed bundles or interrupted writes)")
-    temps = list(records.glob("*/.*.tmp"))
+    temps = list(shard_files(records, hidden=True))
     if temps:
         report.warnings.append(f"{len(temps)} temporary record file(s) from interrupted writes")
     scratch = repo.root / "cache" / "tmp"
     leftovers = list(scratch.iterdir()) if scratch.is_dir() else []
-    leftovers += list((repo.root / "cache" / "blobs").glob("*/.*.tmp"))
+    leftovers += list(shard_files(repo.root / "cache" / "blobs", hidden=True))
     if leftovers:
         report.warnings.append(f"{len(leftovers)} temporary blob file(s) from interrupted writes")
     views = repo.root / "cache" / "views"

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import marker_is_held, remove_tree
+from dsdt._fs import marker_is_held, remove_tree, shard_files
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.blobrefs import expand_meta
 from dsdt.repo import Repository
@@ -85,8 +85,8 @@ def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
             if blob_id not in keep:
                 report.blobs.append(blob_id)
                 report.bytes += _remove(repo.blobs.path(blob_id), dry_run)
-        for path in (repo.root / "records").glob("*/*.yaml"):
-            if path.stem not in live:
+        for path in shard_files(repo.root / "records"):
+            if path.suffix == ".yaml" and path.stem not in live:
                 report.records.append(path.stem)
                 _remove(path, dry_run)
         _sweep_views(repo, live, report)
@@ -115,19 +115,24 @@ def _remove(path: Path, dry_run: bool) -> int:
 
 def _sweep_views(repo: Repository, live: set[str], report: GcReport) -> None:
     views = repo.root / "cache" / "views"
-    for view in views.iterdir() if views.is_dir() else []:
+    for view in views.iterdir() if views.is_dir() and not views.is_symlink() else []:
         if view.name in live or marker_is_held(repo.open_marker(view.name)):
             continue
         report.views.append(view.name)
-        if not report.dry_run:
+        if report.dry_run:
+            continue
+        if view.is_symlink() or not view.is_dir():
+            view.unlink()
+        else:
             remove_tree(view)
 
 
 def _sweep_temporary(repo: Repository, dry_run: bool) -> int:
     """Temp files and open markers left by dead writers (no live writer holds the fence)."""
     cache = repo.root / "cache"
-    found = list((cache / "tmp").glob("*")) + list((cache / "blobs").glob("*/.*.tmp"))
-    found += list((repo.root / "records").glob("*/.*.tmp"))
+    found = [p for p in (cache / "tmp").glob("*") if p.is_symlink() or not p.is_dir()]
+    found += [*shard_files(cache / "blobs", hidden=True),
+              *shard_files(repo.root / "records", hidden=True)]
     found += [p for p in (cache / "open").glob("*") if not marker_is_held(p)]
     for path in found:
         _remove(path, dry_run)

@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsdt._db import LocalConnection, healing
+from dsdt._fs import read_regular
+from dsdt.errors import CorruptObjectError
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import glob_to_sqlite
+from dsdt.refs.store import MAX_REF_BYTES
 
 _SCHEMA_VERSION = "6"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
@@ -184,14 +187,14 @@ class Index:
     def _shard_dirs(self) -> Iterable[tuple[str, str, str, Path]]:
         if not self.refs_root.is_dir():
             return
-        for ctx in os.scandir(self.refs_root):
-            if not ctx.is_dir():
+        for ctx in os.scandir(self.refs_root):  # symlinks are never followed (fsck names them)
+            if not ctx.is_dir(follow_symlinks=False):
                 continue
             for kind in _KINDS:
                 base = Path(ctx.path) / kind
-                if base.is_dir():
+                if base.is_dir() and not base.is_symlink():
                     for shard in os.scandir(base):
-                        if shard.is_dir():
+                        if shard.is_dir(follow_symlinks=False):
                             yield ctx.name, kind, shard.name, Path(shard.path)
 
     def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str, path: Path,
@@ -205,10 +208,10 @@ class Index:
             if name.startswith(".") or name.endswith(".lock"):
                 continue
             try:
-                sha = Path(entry.path).read_text("utf-8").strip()
+                sha = read_regular(Path(entry.path), MAX_REF_BYTES).decode("utf-8").strip()
             except FileNotFoundError:
                 continue  # removed (rm) since the directory was listed
-            except (OSError, UnicodeDecodeError) as e:
+            except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
                 problems.append(f"ref {entry.path}: unreadable ({e})")
                 ok = False
                 continue

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dsdt._fs import flocked, remove_tree, write_once
+from dsdt._fs import Confined, flocked, is_regular, read_regular, remove_tree, write_once
 from dsdt.config import Config
 from dsdt.errors import (
     BundleNotFoundError,
@@ -37,8 +37,8 @@ from dsdt.index import Index, Query
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import StatCache
 from dsdt.objects.gate import has_control, name_problem
-from dsdt.objects.ids import sha256_bytes
-from dsdt.objects.record import BundleRecord, dump_yaml, load_yaml
+from dsdt.objects.ids import is_uuid, sha256_bytes
+from dsdt.objects.record import MAX_RECORD_BYTES, BundleRecord, dump_yaml, load_yaml
 from dsdt.refs.names import check_context_name, split_context
 from dsdt.refs.store import RefStore
 
@@ -80,6 +80,10 @@ class Repository:
         self.root = root
         if not (root / "config.yaml").is_file():
             raise NotARepositoryError(f"{root} is not a dsdt repository (no config.yaml)")
+        self.confined = Confined(root)
+        for part in ("cache", "records", "refs", "refs/contexts"):
+            if (root / part).is_symlink():
+                self.confined.dir(root / part / "x")  # raises: names the symlink
         self.config = Config.load(root / "config.yaml")
         self.refs = RefStore(root, self.config.lock_timeout)
         self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp")
@@ -194,7 +198,7 @@ class Repository:
 
     def has_context(self, ctx: str) -> bool:
         """True if context ``ctx`` exists."""
-        return self.refs.path(self._ctx_ref(check_context_name(ctx))).is_file()
+        return is_regular(self.refs.path(self._ctx_ref(check_context_name(ctx))))
 
     def require_context(self, ctx: str) -> str:
         """Return ``ctx`` if it exists, else raise :class:`ContextNotFoundError`."""
@@ -246,7 +250,8 @@ class Repository:
         if not base.is_dir():
             return []
         return sorted(e.name for e in os.scandir(base)
-                      if not e.name.startswith(".") and (Path(e.path) / "context.yaml").is_file())
+                      if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                      and is_regular(Path(e.path) / "context.yaml"))
 
     def contexts(self) -> list[ContextInfo]:
         """Every context with its remote binding and whether it is current."""
@@ -260,7 +265,7 @@ class Repository:
 
     def delete_context(self, ctx: str) -> None:
         """Remove a context and its refs (records and data stay until gc)."""
-        base = self.root / "refs" / "contexts" / self.require_context(ctx)
+        base = self.confined.dir(self.root / "refs" / "contexts" / self.require_context(ctx))
         trash = base.with_name(f".deleted-{ctx}-{os.urandom(4).hex()}")
         os.rename(base, trash)  # atomic: the context disappears at once
         remove_tree(trash)
@@ -282,8 +287,8 @@ class Repository:
     # --- records and membership ---------------------------------------------------------
 
     def record_path(self, uuid: str) -> Path:
-        """Where the record of ``uuid`` lives."""
-        return self.root / "records" / uuid[:2] / f"{uuid}.yaml"
+        """Where the record of ``uuid`` lives (its directory checked: no symlink)."""
+        return self.confined.dir(self.root / "records" / uuid[:2]) / f"{uuid}.yaml"
 
     def write_record(self, rec: BundleRecord) -> str:
         """Write a record once (it must pass the schema it is read with); return its sha256."""
@@ -291,15 +296,18 @@ class Repository:
         data = rec.to_yaml()
         sha = sha256_bytes(data)
         path = self.record_path(rec.uuid)
-        if not write_once(path, data) and sha256_bytes(path.read_bytes()) != sha:
+        if not write_once(path, data) and sha256_bytes(
+                read_regular(path, MAX_RECORD_BYTES)) != sha:
             raise CorruptObjectError(f"a different record for bundle {rec.uuid} already exists")
         return sha
 
     def read_record(self, uuid: str, sha: str | None = None) -> BundleRecord:
         """Read a record, verifying it against ``sha`` (the value of the ref naming it)."""
+        if not is_uuid(uuid):
+            raise CorruptObjectError(f"{uuid[:40]!r} is not a bundle uuid; run dsdt fsck")
         path = self.record_path(uuid)
         try:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_RECORD_BYTES)
         except FileNotFoundError:
             raise CorruptObjectError(f"record of bundle {uuid} is missing ({path})") from None
         if sha is not None and sha256_bytes(data) != sha:
@@ -370,11 +378,11 @@ class Repository:
 
     def open_marker(self, uuid: str) -> Path:
         """The file an open bundle holds locked, so gc leaves its view alone."""
-        return self.root / "cache" / "open" / uuid
+        return self.confined.dir(self.root / "cache" / "open") / uuid
 
     def view_dir(self, uuid: str) -> Path:
-        """The directory where a bundle's files are presented."""
-        return self.root / "cache" / "views" / uuid
+        """The directory where a bundle's files are presented (never through a symlink)."""
+        return self.confined.dir(self.root / "cache" / "views" / uuid)
 
     @cached_property
     def git(self) -> dict[str, str | bool]:

@@ -217,7 +217,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             repo = self._repo
             remote = self._remote_data()
             files = FileDecoder(repo.blobs, repo.view_dir(self.uuid), remote)
-            locate = remote.path if remote is not None else lambda b, _size: repo.blobs.path(b)
+            locate = remote.path if remote is not None else \
+                lambda b, _size: repo.blobs.trusted_path(b)
             self._data = Decoder(locate, files).decode(self._need_closed().data)
         return self._data
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsdt._fs import fsync_dir
+from dsdt._fs import fsync_dir, shard_files
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_path
 from dsdt.objects.ids import is_sha256
@@ -156,6 +156,33 @@ class BlobStore(Blobs):
     def has(self, blob_id: str) -> bool:
         """True if the blob is present in this store."""
         return self.path(blob_id).is_file()
+
+    def trusted_path(self, blob_id: str) -> Path:
+        """The path of a present blob, once it is known to hold its bytes.
+
+        dsdt makes every blob it writes read-only. A blob file that is writable
+        or not a regular file was put there by something else (a ``git add -f``
+        of the cache, a hand copy): its bytes are hashed before first use.
+
+        Raises:
+            NotFoundError: The blob is not here.
+            CorruptObjectError: It is a symlink or special file, or does not
+                hash to its id.
+        """
+        path = self.path(blob_id)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"blob {blob_id} is not in the local cache; pull the bundle with localize"
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptObjectError(f"blob {blob_id} in the cache is not a regular file "
+                                     "(a symlink?); remove it and run dsdt fsck")
+        if st.st_mode & 0o222:
+            self.check(blob_id)
+            os.chmod(path, 0o444)
+        return path
 
     def size(self, blob_id: str) -> int:
         """Size in bytes of a present blob."""
@@ -343,11 +370,9 @@ class BlobStore(Blobs):
         """Ids of every blob in the store."""
         if not self.root.is_dir():
             return
-        for shard in os.scandir(self.root):
-            if shard.is_dir():
-                for entry in os.scandir(shard.path):
-                    if is_sha256(entry.name):
-                        yield entry.name
+        for path in shard_files(self.root):
+            if is_sha256(path.name):
+                yield path.name
 
 
 def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:

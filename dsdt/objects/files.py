@@ -348,6 +348,8 @@ class FileDecoder:
     def _materialize(self, path: Path, blob_id: str, size: int) -> bool:
         """Link a blob into the view; False if it is only on the remote."""
         src = self.blobs.path(blob_id)
+        if src.exists():
+            self.blobs.trusted_path(blob_id)
         self._mkdir(path.parent)
         try:
             st = os.lstat(path)

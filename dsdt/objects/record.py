@@ -20,6 +20,8 @@ from dsdt.objects import gate
 from dsdt.objects.ids import is_uuid
 
 RECORD_FORMAT = 1
+#: The most bytes a record may hold (values beyond 64 KiB of YAML are packed into blobs).
+MAX_RECORD_BYTES = 8 << 20
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

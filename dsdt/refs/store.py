@@ -16,11 +16,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import FileLock, atomic_write, fsync_dir
+from dsdt._fs import Confined, FileLock, atomic_write, fsync_dir, read_regular
 from dsdt.errors import ConflictError, CorruptObjectError
 
 #: Sentinel for "the ref must not exist" in compare-and-swap.
 ABSENT = None
+#: The most bytes a ref file (a sha256, a context name, ``context.yaml``) may hold.
+MAX_REF_BYTES = 64 << 10
 
 
 def _conflict(name: str, current: str | None, expected: str | None) -> ConflictError:
@@ -68,21 +70,26 @@ class RefStore(Refs):
 
     Every change takes ``<ref>.lock``, re-reads the current value under the
     lock, writes the new value atomically (fsync, rename) and releases the
-    lock. Nothing else under ``.dsdt/`` ever changes in place.
+    lock. Nothing else under ``.dsdt/`` ever changes in place. Refs arrive
+    through git: no symlink is followed and no ref file is read past
+    :data:`MAX_REF_BYTES`.
     """
 
     def __init__(self, root: Path, lock_timeout: float = 30.0) -> None:
         self.root = root
         self.lock_timeout = lock_timeout
+        self._confined = Confined(root)
 
     def path(self, name: str) -> Path:
-        """The file backing ref ``name``."""
-        return self.root / name
+        """The file backing ref ``name`` (its directories checked: no symlink)."""
+        path = self.root / name
+        self._confined.dir(path.parent)
+        return path
 
     def read(self, name: str) -> str | None:
         """Current value of a ref, or None if it does not exist."""
         try:
-            data = self.path(name).read_bytes()
+            data = read_regular(self.path(name), MAX_REF_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:

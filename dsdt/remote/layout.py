@@ -20,10 +20,12 @@ from typing import Any
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.gate import name_problem
 from dsdt.objects.ids import is_sha256, is_uuid
+from dsdt.objects.record import MAX_RECORD_BYTES
 
 REF_FORMAT = 1
 MAX_REF_BYTES = 1 << 30  # a remote context's ref (about 200 bytes per bundle)
-MAX_RECORD_BYTES = 64 << 20  # a record (values beyond 64 KiB are packed into blobs)
+__all__ = ["MAX_RECORD_BYTES", "MAX_REF_BYTES", "Entry", "blob_key", "context_key",
+           "decode_ref", "encode_ref", "record_key"]
 
 
 def blob_key(blob_id: str) -> str:

@@ -273,14 +273,25 @@ class LocalTransport(Transport):
             if not _is_internal(key.rsplit("/", 1)[-1]):
                 yield key, st.st_size, st.st_mtime
 
-    def _walk(self, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
-        """Regular files whose key starts with ``prefix``, never through a symlink."""
+    def _walk(self, prefix: str, odd: list[str] | None = None
+              ) -> Iterator[tuple[str, os.stat_result]]:
+        """Regular files whose key starts with ``prefix``, never through a symlink.
+
+        Args:
+            prefix: The key prefix.
+            odd: Collects the keys of what is not a regular file or a plain
+                directory (symlinks, FIFOs): they are never followed or read.
+        """
+        odd = [] if odd is None else odd
         head, _, name_start = prefix.rpartition("/")
         try:
             dirs = self._split(head + "/x")[0] if head else []
             with self._dir(prefix, dirs) as top:
                 fd = os.dup(top)
-        except (NotFoundError, CorruptObjectError):
+        except NotFoundError:
+            return
+        except CorruptObjectError:
+            odd.append(head)
             return
         base = head + "/" if head else ""
         try:
@@ -288,6 +299,8 @@ class LocalTransport(Transport):
                 rel = "" if dirpath == "." else dirpath[2:] + "/"
                 if not rel:
                     dirnames[:] = [d for d in dirnames if d.startswith(name_start)]
+                odd += [base + rel + d for d in dirnames
+                        if stat.S_ISLNK(os.stat(d, dir_fd=dfd, follow_symlinks=False).st_mode)]
                 for file_name in filenames:
                     key = base + rel + file_name
                     if not key.startswith(prefix):
@@ -296,8 +309,17 @@ class LocalTransport(Transport):
                         st = os.stat(file_name, dir_fd=dfd, follow_symlinks=False)
                         if stat.S_ISREG(st.st_mode):
                             yield key, st
+                        else:
+                            odd.append(key)
         finally:
             os.close(fd)
+
+    def irregular(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` that are symlinks or special files (never followed or read)."""
+        odd: list[str] = []
+        for _ in self._walk(prefix, odd):
+            pass
+        return odd
 
     def delete(self, key: str) -> None:
         """Remove the file of ``key`` (empty directories stay)."""
@@ -334,10 +356,8 @@ class LocalTransport(Transport):
     def swap(self, key: str, expected: str | None, data: bytes) -> str:
         """Replace ``key`` if its content still hashes to ``expected`` (see Transport)."""
         dirs, name = self._split(key)
-        with self._dir(key, dirs, create=True):
-            pass  # the directories exist, and none of them is a symlink
         try:
-            with FileLock(self.root.joinpath(*dirs, name)):
+            with self._dir(key, dirs, create=True) as dfd, FileLock(Path(name), dir_fd=dfd):
                 current = self.read_versioned(key).token
                 if current != expected:
                     raise ConflictError(
@@ -345,7 +365,7 @@ class LocalTransport(Transport):
                         "read it again and retry"
                     )
                 if self._write(key, lambda fd: _write_all(fd, data),
-                               if_absent=expected is None) is None:
+                               if_absent=expected is None) is None and expected is None:
                     raise ConflictError(f"{key} in remote {self.url} was created meanwhile")
         except OSError as e:
             raise self._fail("update", key, e) from e

@@ -156,6 +156,11 @@ def _all_remote_members(remote: Remote) -> dict[str, str]:
     """uuid -> record sha of every bundle in every context of the remote."""
     out: dict[str, str] = {}
     tr = remote.transport
+    odd = tr.irregular("contexts/")
+    if odd:
+        raise CorruptObjectError(
+            f"{remote.url} has a symlink or special file at {odd[0]}, which could hide a "
+            "context's members: nothing was removed (remove it there, then run again)")
     for key in tr.list("contexts/"):
         if key.endswith("/bundles.json"):
             out.update({u: e.sha for u, e in read_ref(tr, key).items()})

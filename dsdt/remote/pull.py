@@ -186,4 +186,4 @@ class RemoteData:
         blobs = self.remote.repo.blobs
         if not blobs.has(blob_id):
             fetch_blobs(self.remote, {blob_id: size}, jobs=1)
-        return blobs.path(blob_id)
+        return blobs.trusted_path(blob_id)

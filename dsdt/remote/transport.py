@@ -140,6 +140,14 @@ class Transport(ABC):
     def delete(self, key: str) -> None:
         """Delete an object (no error if it is already gone)."""
 
+    def irregular(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` that are not plain objects (a directory's symlinks, FIFOs).
+
+        Such entries are never followed or read; a sweep that meets one stops,
+        since it might hide what it lists. Object stores have none.
+        """
+        return []
+
     @abstractmethod
     def leftovers(self) -> Iterator[Leftover]:
         """What interrupted writers left behind (temporary files, unfinished uploads)."""
