@@ -285,7 +285,7 @@ def remote(local_context: str, remote_context: str, remote_url: str, force: bool
 
 def push(local_context: str, bundle_name: str | None = None, tags: dict[str, str] | None = None,
          uuid: str | None = None, delocalize: bool = False, *, jobs: int = 8,
-         progress: ProgressSink | None = None) -> Report:
+         progress: ProgressSink | None = None, ours: bool = False) -> Report:
     """Push committed bundles to the context's remote: data, then records, then the ref.
 
     With a name (or tags, or uuid) the latest matching bundle is pushed and it
@@ -299,12 +299,16 @@ def push(local_context: str, bundle_name: str | None = None, tags: dict[str, str
         delocalize: Afterwards drop the local copies of the pushed data.
         jobs: Parallel transfers.
         progress: Receives progress (files and bytes).
+        ours: Also push bundles whose records came through git (say so only for
+            bundles made by you): a record someone else committed could name
+            this clone's private data.
 
     Returns:
-        What was pushed and what was already there.
+        What was pushed, what was already there, and (``foreign``) what came
+        through git and was left for its author to push.
     """
     return _remote.push(*_at(local_context), bundle_name, tags, uuid, delocalize, jobs,
-                        progress)
+                        progress, ours)
 
 
 def pull(local_context: str, bundle_name: str | None = None, uuid: str | None = None,

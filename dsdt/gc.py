@@ -90,7 +90,7 @@ def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
                 report.records.append(path.stem)
                 _remove(path, dry_run)
         _sweep_views(repo, live, report)
-        report.temporary = _sweep_temporary(repo, dry_run)
+        report.temporary = _sweep_temporary(repo, live, dry_run)
     return report
 
 
@@ -127,13 +127,14 @@ def _sweep_views(repo: Repository, live: set[str], report: GcReport) -> None:
             remove_tree(view)
 
 
-def _sweep_temporary(repo: Repository, dry_run: bool) -> int:
-    """Temp files and open markers left by dead writers (no live writer holds the fence)."""
+def _sweep_temporary(repo: Repository, live: set[str], dry_run: bool) -> int:
+    """Temp files and markers left by dead writers and removed bundles."""
     cache = repo.root / "cache"
     found = [p for p in (cache / "tmp").glob("*") if p.is_symlink() or not p.is_dir()]
     found += [*shard_files(cache / "blobs", hidden=True),
               *shard_files(repo.root / "records", hidden=True)]
     found += [p for p in (cache / "open").glob("*") if not marker_is_held(p)]
+    found += [p for p in shard_files(cache / "made") if p.name not in live]
     for path in found:
         _remove(path, dry_run)
     return len(found)

@@ -366,6 +366,30 @@ class Repository:
         self.refs.delete(self.member_ref(ctx, uuid))
         self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
 
+    def _made_marker(self, uuid: str) -> Path:
+        return self.confined.dir(self.root / "cache" / "made" / uuid[:2]) / uuid
+
+    def mark_made(self, uuid: str) -> None:
+        """Remember (in the cache, which git does not carry) that this clone made a bundle."""
+        marker = self._made_marker(uuid)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+    def vouched(self, uuid: str) -> bool:
+        """True when this clone made or pulled the bundle, rather than git bringing its record.
+
+        dsdt writes records read-only and git checks them out writable; a bundle
+        made here whose record git rewrote since keeps a marker in the cache.
+        Push uploads data only for vouched bundles: a record someone committed
+        could otherwise name this clone's private blobs and have them uploaded.
+        """
+        if self._made_marker(uuid).exists():
+            return True
+        try:
+            return not os.lstat(self.record_path(uuid)).st_mode & 0o222
+        except FileNotFoundError:
+            return False
+
     def writing(self, timeout: float | None = None) -> Any:
         """Hold while writing blobs and records that no ref names yet (gc waits for it)."""
         return flocked(self.root / "cache" / "gc-fence", shared=True,

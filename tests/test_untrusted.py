@@ -585,3 +585,97 @@ def test_a_blob_swapped_right_after_push_wrote_it_is_not_proven(
             api.push("default", uuid=b.uuid, delocalize=True)
     Repository.forget()
     assert api.get("default", "x").data == data
+
+
+# Found by an attacker's review --------------------------------------------------------
+
+
+def test_symlinks_inside_dsdt_are_never_followed(project: Path, victim: Path) -> None:
+    """git can carry symlinks: one at a record, a ref or a directory of .dsdt is refused."""
+    dsdt = _dsdt(project)
+    api.Bundle("default", name="good", data=1).commit()
+    uuid = "5a000000-0000-4000-8000-000000000001"
+    zero = dsdt / "records" / uuid[:2] / f"{uuid}.yaml"
+    zero.parent.mkdir(parents=True, exist_ok=True)
+    zero.symlink_to("/dev/zero")
+    ref = dsdt / "refs" / "contexts" / "default" / "bundles" / uuid[:2] / uuid
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.symlink_to(victim / "notes.txt")  # fsck must not print the secret
+    with within(10):
+        assert ok("ls").lines == ["good"]
+        r = dsdt_cli("fsck")
+        assert r.code == 1 and "private notes" not in r.out + r.err
+    evil = dsdt / "refs" / "contexts" / "evil"
+    evil.symlink_to(victim / "keys")
+    before = snapshot(victim)
+    assert dsdt_cli("add", "x", str(dsdt / "config.yaml"), "-c", "evil").code != 0
+    assert dsdt_cli("rm", "-c", "evil", "--all").code != 0
+    assert snapshot(victim) == before
+
+
+def test_a_planted_blob_is_checked_before_use(project: Path) -> None:
+    """A blob file dsdt did not write (writable: git add -f of the cache) is hashed first."""
+    b = api.Bundle("default", name="x", data=b"honest bytes" * 500)
+    path = Repository.current().blobs.path(b.record.data["blob"])
+    path.chmod(0o644)
+    path.write_bytes(b"evil bytes!!" * 500)
+    Repository.forget()
+    with pytest.raises(CorruptObjectError, match="does not match its sha256"):
+        api.get("default", "x").data  # noqa: B018
+
+
+def test_push_does_not_upload_what_a_record_from_git_names(project: Path, remote_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """A committed record naming this clone's private blob does not get it uploaded."""
+    api.context("private")
+    secret = api.Bundle("private", name="payroll", data=b"TOP SECRET PAYROLL " * 300)
+    blob = secret.record.data["blob"]
+    rec = record({"type": "bytes", "blob": blob, "size": 19 * 300})
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])  # as git checks it out
+    report = api.push("default")
+    assert report.foreign == [rec["uuid"]] and report.bundles == []
+    assert not (remote_dir / "blobs" / blob[:2] / blob).exists()
+    with pytest.raises(UsageError, match="came through git"):
+        api.push("default", uuid=rec["uuid"])
+    mine = api.Bundle("default", name="mine", data=b"m" * 5000).commit()
+    assert api.push("default").bundles == [mine.uuid]
+
+
+def test_a_relative_remote_url_in_a_checked_in_context_is_refused(project: Path) -> None:
+    meta = _dsdt(project) / "refs" / "contexts" / "default" / "context.yaml"
+    meta.write_text("remote_context: shared\nremote_url: ../elsewhere\n")
+    api.Bundle("default", name="x", data=1).commit()
+    assert "canonical" in fails(9, "push")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "symlinked-dir"])
+def test_remote_sweeps_stop_at_odd_context_refs(project: Path, remote_dir: Path,
+                                                kind: str) -> None:
+    b = api.Bundle("default", name="x", data=b"k" * 5000).commit()
+    api.push("default")
+    _settings(project, remote_gc_grace=0)
+    shared = remote_dir / "contexts" / "shared"
+    if kind == "fifo":
+        (shared / "bundles.json").unlink()
+        os.mkfifo(shared / "bundles.json")
+    elif kind == "symlink":
+        copy = remote_dir / "elsewhere.json"
+        (shared / "bundles.json").rename(copy)
+        (shared / "bundles.json").symlink_to(copy)
+    else:
+        shared.rename(remote_dir / "moved")
+        shared.symlink_to(remote_dir / "moved")
+    with within(10):
+        assert "symlink or special file" in fails(9, "gc", "--remote")
+    blob = b.record.data["blob"]
+    assert (remote_dir / "blobs" / blob[:2] / blob).exists()
+
+
+def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: Path) -> None:
+    b = api.Bundle("default", name="x", data=1).commit()
+    lock = remote_dir / "contexts" / "shared" / "bundles.json.lock"
+    lock.parent.mkdir(parents=True)
+    os.mkfifo(lock)
+    with within(10):
+        api.push("default", uuid=b.uuid)
+    assert api.fsck(remote=True).ok

@@ -176,6 +176,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)
                 self._repo.add_member(self.local_context, rec.uuid, sha)
+                self._repo.mark_made(rec.uuid)
         except BaseException:
             self.abandon()
             raise

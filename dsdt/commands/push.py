@@ -23,6 +23,9 @@ def run(
         help="Afterwards remove the local copies of the pushed data (it loads from the "
              "remote when used).")] = False,
     jobs: JobsOpt = 8,
+    ours: Annotated[bool, typer.Option(
+        "--ours", help="Also push bundles whose records came through git (only if you made "
+                       "them: a committed record could name your private data).")] = False,
     context: ContextOpt = None,
 ) -> None:
     """Push committed bundles to the remote bound with 'dsdt remote'.
@@ -31,7 +34,8 @@ def run(
     must be committed. With none, pushes every committed bundle not yet on the
     remote. Only committed bundles are pushed. The data goes first, then the
     bundle records, and the remote context's ref moves last, so a bundle never
-    shows on the remote before all its data is there.
+    shows on the remote before all its data is there. Bundles whose records
+    arrived through git are left for the clone that made them (see --ours).
     """
     from dsdt import api
     from dsdt.commands._progress import transfer_progress
@@ -41,7 +45,8 @@ def run(
     ctx = context_or_current(context)
     tags = parse_tags(tag)
     with transfer_progress("push") as sink:
-        report = api.push(ctx, name, tags or None, uuid, delocalize, jobs=jobs, progress=sink)
+        report = api.push(ctx, name, tags or None, uuid, delocalize, jobs=jobs, progress=sink,
+                          ours=ours)
     where = binding(ctx)
     if report.bundles:
         line = (f"Pushed {len(report.bundles)} bundle(s), {report.blobs} blob(s), "
@@ -53,6 +58,9 @@ def run(
         typer.echo(f"Nothing to push: {len(report.skipped)} bundle(s) already on {where}")
     else:
         typer.echo("Nothing to push: no committed bundles")
+    if report.foreign:
+        typer.echo(f"Left {len(report.foreign)} bundle(s) whose records came through git for "
+                   "their authors to push (--ours pushes them from here)", err=True)
     if delocalize and (report.bundles or report.skipped):
         n = len(report.bundles) + len(report.skipped)
         typer.echo(f"Removed the local copies of the data of {n} bundle(s)")

@@ -46,11 +46,23 @@ def _to_push(repo: Repository, ctx: str, name: str | None, tags: dict[str, str],
 
 def push(repo: Repository, ctx: str, name: str | None = None,
          tags: dict[str, str] | None = None, uuid: str | None = None, delocalize: bool = False,
-         jobs: int = 8, progress: ProgressSink | None = None) -> Report:
-    """Push committed bundles: the latest matching one, or (no filter) all not yet there."""
+         jobs: int = 8, progress: ProgressSink | None = None, ours: bool = False) -> Report:
+    """Push committed bundles: the latest matching one, or (no filter) all not yet there.
+
+    Bundles whose records came through git are not pushed (``report.foreign``)
+    unless ``ours``: their data is uploaded by the clone that made them.
+
+    Raises:
+        UsageError: The one bundle asked for came through git (without ``ours``).
+    """
     rem = sync.open_remote(repo, ctx)
     uuids = _to_push(repo, ctx, name, check_tags(tags), uuid)
-    report = pushing.push(rem, uuids, jobs=jobs, progress=progress)
+    report = pushing.push(rem, uuids, jobs=jobs, progress=progress, ours=ours)
+    if report.foreign and (name is not None or uuid is not None or tags):
+        raise UsageError(
+            f"bundle {report.foreign[0]} came through git and was not made or pulled in this "
+            "clone, so its data is not pushed from here (its author pushes it). If you made it, "
+            "push it with ours=True (dsdt push --ours)")
     if delocalize:
         report.delocalized = prune.delocalize(rem, uuids)
     return report

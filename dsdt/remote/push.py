@@ -23,7 +23,7 @@ _SMALL_PUT = 1 << 20  # blobs smaller than this are pushed with one create-only 
 
 
 def push(remote: Remote, uuids: list[str], *, jobs: int = 8,
-         progress: ProgressSink | None = None) -> Report:
+         progress: ProgressSink | None = None, ours: bool = False) -> Report:
     """Push committed bundles of the local context to its remote context.
 
     Raises:
@@ -32,10 +32,11 @@ def push(remote: Remote, uuids: list[str], *, jobs: int = 8,
             remote ref kept changing under us.
     """
     with remote.locked(locks.SHARED):  # no remote gc or rmr sweeps while we rely on blobs
-        return _push(remote, uuids, jobs, progress or Quiet())
+        return _push(remote, uuids, jobs, progress or Quiet(), ours)
 
 
-def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink) -> Report:
+def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink,
+          ours: bool) -> Report:
     repo, report = remote.repo, Report()
     known = remote.members()
     records: dict[str, tuple[str, BundleRecord]] = {}
@@ -48,6 +49,9 @@ def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink) -> Re
             if known[uuid].sha != sha:
                 raise ConflictError(f"the remote holds a different record for bundle {uuid}")
             report.skipped.append(uuid)
+            continue
+        if not (ours or repo.vouched(uuid)):
+            report.foreign.append(uuid)  # its record came through git: its author pushes it
             continue
         records[uuid] = (sha, repo.read_record(uuid, sha))
     if records:

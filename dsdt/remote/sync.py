@@ -64,6 +64,7 @@ class Report:
     bytes: int = 0
     delocalized: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # uuid -> why (failed the gate)
+    foreign: list[str] = field(default_factory=list)  # not pushed: their records came by git
 
 
 @dataclass
@@ -115,8 +116,12 @@ def open_remote(repo: Repository, ctx: str) -> Remote:
     if not url:
         raise UsageError(f"context {ctx!r} has no remote; bind one with "
                          f"'dsdt remote <remote-context> <s3://bucket/prefix or directory>'")
+    if canonical_url(url) != url:  # context.yaml is checked in: no relative or odd spelling
+        raise CorruptObjectError(f"context {ctx!r} names the remote {url!r}, which is not in "
+                                 "canonical form (an absolute directory or s3://bucket/prefix); "
+                                 "bind it again with dsdt remote")
     transport = open_transport(url, endpoint_url=repo.config.s3_endpoint_url)
-    return Remote(repo, ctx, str(meta.get("remote_context") or ctx), canonical_url(url), transport)
+    return Remote(repo, ctx, str(meta.get("remote_context") or ctx), url, transport)
 
 
 def run_jobs(jobs: int, fn: Callable[[str], None], items: Iterable[str]) -> None:
