@@ -679,3 +679,30 @@ def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: 
     with within(10):
         api.push("default", uuid=b.uuid)
     assert api.fsck(remote=True).ok
+
+
+@pytest.mark.parametrize("node", [
+    {"type": "npscalar", "dtype": "x", "hex": "00"},
+    {"type": "npscalar", "dtype": "<f8", "hex": "zz"},
+    {"type": "npscalar", "dtype": "|O", "hex": "00" * 8},
+    {"type": "bytes", "b64": "not base64!"},
+])
+def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None:
+    rec = record(node)
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    assert "malformed" in fails(9, "cat", "-u", rec["uuid"])
+
+
+def test_a_tree_path_with_a_lone_surrogate_is_refused(project: Path, remote_dir: Path) -> None:
+    blob = _local_blob(b"x")
+    tree = json.dumps({"files": [["a\ud800b", blob, 1, False]], "dirs": []}).encode()
+    tree_id = put_blob(remote_dir, tree)
+    rec = record({"type": "directory", "path": "d", "tree": tree_id, "files": 1, "size": 1,
+                  "as": "path"})
+    plant_remote(remote_dir, "shared", dump(rec), rec["uuid"])
+    assert "not a valid file name" in fails(9, "pull")
+
+
+def test_cat_prints_an_int_of_any_size(project: Path) -> None:
+    api.Bundle("default", name="big", data=10**5000)
+    assert ok("cat", "big").out.strip() == hex(10**5000)

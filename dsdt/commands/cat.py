@@ -75,6 +75,8 @@ def _show(value: Any) -> None:
         sys.stdout.flush()
     elif isinstance(value, str):
         typer.echo(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 13_000:
+        typer.echo(hex(value))  # Python prints at most 4,300 decimal digits
     elif isinstance(value, _SCALARS):
         typer.echo(str(value))
     elif module.startswith("pandas") and hasattr(value, "to_string"):

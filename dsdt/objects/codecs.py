@@ -187,6 +187,11 @@ class Encoder:
         return {**node, "blob": blob_id, "size": size}
 
 
+def _malformed(node: dict[str, Any]) -> CorruptObjectError:
+    return CorruptObjectError(f"a {node['type']} node is malformed; the record is corrupt or "
+                              "hostile (run dsdt fsck)")
+
+
 def _hashable(node: dict[str, Any], values: list[Any]) -> list[Any]:
     """``values`` if each can be a set member or dict key (a hostile record may say otherwise)."""
     try:
@@ -250,7 +255,10 @@ class Decoder:
     def _d_bytes(self, node: dict[str, Any]) -> bytes:
         if "blob" in node:
             return self._blob(node).read_bytes()
-        return base64.b64decode(node["b64"])
+        try:
+            return base64.b64decode(node["b64"], validate=True)
+        except ValueError:
+            raise _malformed(node) from None
 
     def _d_list(self, node: dict[str, Any]) -> list[Any]:
         return [self.decode(x) for x in node["items"]]
@@ -275,7 +283,13 @@ class Decoder:
     def _d_npscalar(self, node: dict[str, Any]) -> Any:
         import numpy as np
 
-        return np.frombuffer(bytes.fromhex(node["hex"]), dtype=np.dtype(node["dtype"]))[0]
+        try:
+            dtype = np.dtype(node["dtype"])
+            if dtype.hasobject:
+                raise ValueError("object dtype")
+            return np.frombuffer(bytes.fromhex(node["hex"]), dtype=dtype)[0]
+        except (TypeError, ValueError, IndexError):
+            raise _malformed(node) from None
 
     def _d_ndarray(self, node: dict[str, Any]) -> Any:
         from dsdt.objects import frames

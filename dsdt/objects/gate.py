@@ -20,6 +20,7 @@ is never materialised.
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from typing import Any
@@ -104,7 +105,10 @@ def path_problem(value: Any) -> str | None:
         return "it contains NUL"
     if value.startswith("/"):
         return "it is absolute"
-    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        raw = os.fsencode(value)  # what the file system will be asked for
+    except UnicodeEncodeError:
+        return "it is not a valid file name (a lone surrogate)"
     if len(raw) > MAX_PATH_BYTES:
         return f"it is longer than {MAX_PATH_BYTES} bytes"
     for part in raw.split(b"/"):
