@@ -706,3 +706,21 @@ def test_a_tree_path_with_a_lone_surrogate_is_refused(project: Path, remote_dir:
 def test_cat_prints_an_int_of_any_size(project: Path) -> None:
     api.Bundle("default", name="big", data=10**5000)
     assert ok("cat", "big").out.strip() == hex(10**5000)
+
+
+def test_no_terminal_escape_from_a_record_reaches_a_terminal(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dsdt.commands.app as app
+
+    rec = record({"type": "str", "value": "red \x1b[31mALERT\x1b[0m\x9b2J"}, name="esc",
+                 tags={"t": "x\x1b]0;owned\x07"},
+                 lineage={"code_hash": "", "code_ref": "", "depends_on": [],
+                          "git": {"commit": "\x1b[2Jcommit"}, "start_time": 0.0,
+                          "stop_time": 0.0})
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    monkeypatch.setattr(app, "_is_terminal", lambda stream: True)
+    for args in (("cat", "esc"), ("ls", "-v", "-p"), ("log", "esc"), ("cat", "esc", "--json")):
+        r = ok(*args)
+        assert "\x1b" not in r.out and "\x07" not in r.out and "\x9b" not in r.out, args
+    r = dsdt_cli("cat", "-u", rec["uuid"].replace("-", "\x1b-", 1))
+    assert "\x1b" not in r.err

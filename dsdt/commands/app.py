@@ -6,9 +6,10 @@ exits with the error's ``exit_code``.
 """
 
 import functools
+import io
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -94,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     from dsdt.errors import DsdtError, FileSystemError
 
+    if _is_terminal(sys.stdout):
+        sys.stdout = _Escaping(sys.stdout)
     command = _command()
     try:
         code = command.main(args=list(argv) if argv is not None else None, prog_name="dsdt",
@@ -122,8 +125,42 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"dsdt: error: {message}", file=sys.stderr)
+    from dsdt.objects.gate import printable
+
+    print(f"dsdt: error: {printable(message)}", file=sys.stderr)
     sys.exit(code)
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Escaping(io.TextIOWrapper):
+    """A terminal's stdout on which control characters (terminal escapes) show as ``\\x1b``.
+
+    Names, tags, column labels and values come from records others wrote; on
+    a terminal none of their bytes may move the cursor or set the title. A
+    pipe or a file gets the text unchanged.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream.buffer, encoding=stream.encoding, errors="backslashreplace",
+                         line_buffering=True)
+        self._wrapped = stream  # it owns the buffer: it must not be collected (and close it)
+
+    def write(self, text: str) -> int:
+        from dsdt.objects.gate import printable
+
+        if not isinstance(text, str):  # as any text stream: click probes with b""
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        return super().write(printable(text, layout=True))
+
+    def close(self) -> None:
+        """Flush and let go of the terminal's buffer (it belongs to the stream wrapped)."""
+        if not self.closed:
+            self.flush()
+            self.detach()
 
 
 @functools.cache

@@ -69,7 +69,9 @@ def _what(name: str | None, uuid: str | None) -> str:
 def _show(value: Any) -> None:
     """Print a bundle's value in the most readable form for its type."""
     module = type(value).__module__
-    if isinstance(value, bytes):
+    if isinstance(value, bytes) and sys.stdout.isatty():
+        typer.echo(value.decode("utf-8", "backslashreplace"))  # escaped on the way
+    elif isinstance(value, bytes):
         sys.stdout.flush()
         sys.stdout.buffer.write(value)
         sys.stdout.flush()

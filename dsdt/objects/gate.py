@@ -167,13 +167,18 @@ def check_name(value: Any, what: str, field: str = "name", *, empty_ok: bool = F
     return value
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, layout: bool = False) -> str:
     """``text`` with control characters and line/paragraph separators made visible.
 
     What others wrote is shown through this, so no terminal escape in a
     record reaches a terminal.
+
+    Args:
+        text: The text.
+        layout: Keep newlines and tabs (for multi-line output).
     """
     return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp")
+                   or (layout and c in "\n\t")
                    else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
                    for c in text)
 
