@@ -724,3 +724,12 @@ def test_no_terminal_escape_from_a_record_reaches_a_terminal(
         assert "\x1b" not in r.out and "\x07" not in r.out and "\x9b" not in r.out, args
     r = dsdt_cli("cat", "-u", rec["uuid"].replace("-", "\x1b-", 1))
     assert "\x1b" not in r.err
+
+
+def test_two_entries_cannot_share_one_view_path(project: Path) -> None:
+    one, two = _local_blob(b"first" * 1000), _local_blob(b"other" * 1000)
+    files = [{"type": "file", "path": "same.txt", "blob": blob, "size": 5000, "exec": False}
+             for blob in (one, two)]
+    rec = record({"type": "list", "items": files})
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    assert "claim same.txt" in fails(9, "cat", "-u", rec["uuid"])

@@ -22,7 +22,7 @@ from typing import Any
 
 from dsdt._db import LocalConnection, healing, insert_many
 from dsdt._fs import link_or_copy
-from dsdt.errors import CorruptObjectError, PathError
+from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.gate import parse_tree
 
@@ -317,6 +317,7 @@ class FileDecoder:
         self.remote = remote
         self._view_real = os.path.realpath(view_dir)
         self._contained: set[str] = set()
+        self._claimed: dict[str, str] = {}  # view path -> the blob shown there
 
     def present_file(self, node: dict[str, Any]) -> str:
         """Local path of a file node (linked into the view), or its remote URL."""
@@ -346,22 +347,32 @@ class FileDecoder:
         return parse_tree(self.blobs.read(tree_id), f"directory tree {tree_id}")
 
     def _materialize(self, path: Path, blob_id: str, size: int) -> bool:
-        """Link a blob into the view; False if it is only on the remote."""
+        """Link a blob into the view; False if it is only on the remote.
+
+        Raises:
+            CorruptObjectError: Another entry of the value already claimed this
+                path for other bytes (only a hostile record does that).
+        """
+        claimed = self._claimed.setdefault(str(path), blob_id)
+        if claimed != blob_id:
+            raise CorruptObjectError(f"two entries of the bundle claim {path.name} for different "
+                                     "data; the record is corrupt or hostile (run dsdt fsck)")
         src = self.blobs.path(blob_id)
-        if src.exists():
-            self.blobs.trusted_path(blob_id)
+        try:
+            src_st = os.stat(self.blobs.trusted_path(blob_id))
+        except NotFoundError:
+            if self.remote is not None:
+                return False
+            raise PathError(f"{path.name}: its data (blob {blob_id}) is not in the local cache; "
+                            "pull the bundle with localize") from None
         self._mkdir(path.parent)
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             st = None
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and src.exists():
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and (
+                st.st_ino == src_st.st_ino or st.st_dev != src_st.st_dev):  # linked, or copied
             return True
-        if not src.exists():
-            if self.remote is not None:
-                return False
-            raise PathError(f"{path.name}: its data (blob {blob_id}) is not in the local cache; "
-                            "pull the bundle with localize")
         try:
             if st is not None:
                 path.unlink()
