@@ -81,6 +81,50 @@ def find_worktree(path: Path) -> Path | None:
     return None
 
 
+def git_stamp(worktree: Path | None) -> tuple[Any, ...]:
+    """Something that changes whenever the facts of :func:`git_info` may have changed.
+
+    A few ``stat`` calls and two small reads: the environment overrides, ``HEAD``
+    and the ref it names, ``packed-refs``, the index and the config. Editing a
+    tracked file without staging it does not change the stamp (its ``dirty``
+    flag is as of the last change to the index).
+    """
+    env = tuple(os.environ.get(v) for v in (ENV_HASH, ENV_FETCH_URL, ENV_BRANCH, ENV_DIRTY))
+    if worktree is None:
+        return env
+    gitdir = _gitdir(worktree)
+    head = _read_small(gitdir / "HEAD")
+    parts: list[Any] = [env, head]
+    if head.startswith(b"ref: "):
+        ref = head[5:].strip().decode("utf-8", "replace")
+        parts.append(_read_small(gitdir / ref))
+    for name in ("packed-refs", "index", "config"):
+        try:
+            st = os.stat(gitdir / name)
+            parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            parts.append(None)
+    return tuple(parts)
+
+
+def _gitdir(worktree: Path) -> Path:
+    """The git directory of a work tree (``.git``, or where a ``.git`` file points)."""
+    marker = worktree / ".git"
+    if marker.is_file():
+        text = _read_small(marker).decode("utf-8", "replace").strip()
+        if text.startswith("gitdir:"):
+            return (worktree / text[len("gitdir:"):].strip()).resolve()
+    return marker
+
+
+def _read_small(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096)
+    except OSError:
+        return b""
+
+
 def git_info(path: Path) -> GitInfo | None:
     """Return the git facts of the work tree enclosing ``path``.
 

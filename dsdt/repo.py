@@ -90,6 +90,7 @@ class Repository:
         self.index = Index(root / "cache" / "index.sqlite", root / "refs" / "contexts",
                            self.read_record)
         self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
+        self._git: tuple[Any, dict[str, str | bool]] = (None, {})
 
     # --- finding and creating ----------------------------------------------------------
 
@@ -408,12 +409,25 @@ class Repository:
         """The directory where a bundle's files are presented (never through a symlink)."""
         return self.confined.dir(self.root / "cache" / "views" / uuid)
 
-    @cached_property
+    @property
     def git(self) -> dict[str, str | bool]:
-        """Git facts of the enclosing project (empty when it is not in git)."""
-        from dsdt.gitinfo import git_info
+        """Git facts of the enclosing project (empty when it is not in git), read again
+        whenever ``HEAD``, the index or the config changed (see :func:`gitinfo.git_stamp`)."""
+        from dsdt.gitinfo import git_info, git_stamp
 
-        info = git_info(self.project_dir)
-        if info is None:
-            return {}
-        return info.as_dict()
+        stamp = git_stamp(self._worktree)
+        if stamp != self._git[0]:
+            info = git_info(self.project_dir)
+            self._git = (stamp, {} if info is None else info.as_dict())
+        return dict(self._git[1])
+
+    def refresh_git(self) -> dict[str, str | bool]:
+        """The git facts read now, dirty flag included (a pipeline run starts with this)."""
+        self._git = (None, {})
+        return self.git
+
+    @cached_property
+    def _worktree(self) -> Path | None:
+        from dsdt.gitinfo import find_worktree
+
+        return find_worktree(self.project_dir)

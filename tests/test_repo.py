@@ -57,8 +57,9 @@ def test_git_facts_are_recorded_without_credentials(project: Path) -> None:
     b = api.Bundle("default", name="g", data=1, code_method="pkg.Task")
     assert b.git_info["repo"] == "https://example.com/team/churn.git"
     assert len(b.git_info["commit"]) == 40 and b.git_info["dirty"] is False
-    plain = api.Bundle("default", name="h", data=1)
-    assert plain.git_info == {}  # only bundles with a code reference carry git facts
+    plain = api.Bundle("default", name="h", data=1)  # made by code: its facts and code too
+    assert plain.git_info == b.git_info
+    assert plain.code_ref == "test_repo:test_git_facts_are_recorded_without_credentials"
 
 
 @pytest.mark.parametrize(("url", "clean"), [

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from dsdt._fs import hold_open_marker, remove_tree
-from dsdt.bundle.lineage import default_processing_name
+from dsdt.bundle.lineage import caller_ref, default_processing_name
 from dsdt.bundle.managed import ManagedFiles
 from dsdt.bundle.metadata import Metadata
 from dsdt.bundle.remote import RemoteMethods
@@ -78,6 +78,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         self._follow = follow_symlinks
         self._outputs: Any = None
         self._marker: int | None = None
+        self._caller = caller_ref(self._repo.project_dir)
         if data is not _NO_DATA and data is not None:
             self.open()
             self._fill(data, processing_name, tags, params, dependencies, code_method, vc_info,
@@ -114,7 +115,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         b._repo, b.local_context, b._draft, b._record = repo, ctx, None, None
         b._known, b._sha, b._committed = known, sha, committed
         b._uuid, b._data, b._opened, b._follow, b._outputs = uuid, _NO_DATA, True, None, None
-        b._marker = None
+        b._marker, b._caller = None, ""
         return b
 
     @classmethod
@@ -195,7 +196,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         node = Encoder(repo.blobs, files).encode_top(d.data)
         name = d.name or (d.code_ref.rsplit(".", 1)[-1] if d.code_ref else "")
         deps = tuple(d.deps)
-        git = d.git or (repo.git if d.code_ref else {})
+        git = d.git or repo.git
         kind = node["type"]
         presentation = _PRESENTATION.get(kind, "SCALAR")
         if kind == "directory" and node.get("as") == "list":
@@ -206,7 +207,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             or default_processing_name(name, d.code_ref, d.params, deps),
             owner=d.owner, created=now_iso(), data=node, presentation=presentation,
             tags=dict(d.tags), params=dict(d.params),
-            lineage=Lineage(deps, d.code_ref, d.code_hash, dict(git), d.start_time, d.stop_time),
+            lineage=Lineage(deps, d.code_ref or self._caller, d.code_hash, dict(git),
+                            d.start_time, d.stop_time),
         )
 
     @property

@@ -1,11 +1,15 @@
-"""Lineage of a bundle as the API shows it, and the default processing name."""
+"""Lineage of a bundle as the API shows it, the default processing name, and the code ref of
+the code that made a bundle."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dsdt.objects.record import BundleRecord, Dependency
@@ -43,3 +47,26 @@ def default_processing_name(name: str, code_ref: str, params: dict[str, str],
     return f"{name or 'bundle'}_{digest}"
 
 
+
+
+def caller_ref(project: Path) -> str:
+    """The code that is making a bundle: the first caller outside dsdt.
+
+    ``train.py`` or ``train.py:main`` for a script (its path from the project),
+    ``pkg.jobs:build`` for a module's function; ``""`` when nothing but dsdt
+    is on the stack. Recorded as the code reference of bundles made by code
+    that names none (it does not enter their processing name).
+    """
+    frame = sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "dsdt":
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    module = str(frame.f_globals.get("__name__", ""))
+    where = module
+    if module == "__main__":
+        file = os.path.abspath(frame.f_code.co_filename)
+        rel = os.path.relpath(file, project)
+        where = Path(file).name if rel.startswith("..") else rel
+    function = frame.f_code.co_qualname
+    return where if function == "<module>" else f"{where}:{function}"

@@ -90,8 +90,7 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a dict, not {type(params).__name__}")
     check_remote(repo, ctx, incremental_push, incremental_pull)
-    repo.__dict__.pop("git", None)  # git facts as of this run, read once (forked workers
-    _ = repo.git                     # inherit them): recorded, and used by code_version: repo
+    repo.refresh_git()  # git facts as of this run (forked workers inherit them)
     _configure_luigi()
     Register.clear_instance_cache()
     with plan.running(repo):  # the repository, and task sources as of this run
