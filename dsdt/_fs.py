@@ -217,6 +217,45 @@ def link_or_copy(src: Path, dst: Path) -> None:
         os.chmod(dst, 0o444)
 
 
+def clone_file(src: Path, dst: Path) -> None:
+    """Make a new file ``dst`` with the bytes and mtime of ``src``, sharing no inode with it.
+
+    A reflink (copy-on-write clone) where the file system has one, else a
+    kernel copy. The copy is read-only. Used for views: whatever a user (even
+    root) writes through a view's path never reaches the blob it shows.
+
+    Raises:
+        FileExistsError: ``dst`` exists.
+    """
+    src_fd = os.open(src, os.O_RDONLY)
+    try:
+        st = os.fstat(src_fd)
+        tmp = tmp_name(dst)
+        dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+        try:
+            if not reflink(src_fd, dst_fd):
+                offset = 0
+                while offset < st.st_size:
+                    n = os.copy_file_range(src_fd, dst_fd, st.st_size - offset, offset, offset)
+                    if n == 0:
+                        break
+                    offset += n
+        except OSError:
+            os.close(dst_fd)
+            _unlink_quietly(tmp)
+            shutil.copyfile(src, tmp)  # copy_file_range refused this pair: plain read/write
+            os.chmod(tmp, 0o444)
+        else:
+            os.close(dst_fd)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        try:
+            os.link(tmp, dst)  # fails when dst exists: never overwrite
+        finally:
+            _unlink_quietly(tmp)
+    finally:
+        os.close(src_fd)
+
+
 def remove_tree(path: Path) -> None:
     """Remove a directory tree dsdt made (read-only files in writable dirs go too)."""
     shutil.rmtree(path, ignore_errors=not path.exists())

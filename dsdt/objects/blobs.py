@@ -250,9 +250,8 @@ class BlobStore(Blobs):
 
         Args:
             src: The file to store. It is read once.
-            how: ``"copy"`` for a user's file; ``"move"`` for a scratch file dsdt
-                owns (moved into place); ``"link"`` for a file in a bundle's
-                view, which is made read-only and hardlinked into the store.
+            how: ``"copy"`` for a user's file (the store never shares its
+                inode); ``"move"`` for a scratch file dsdt owns (moved into place).
             sync: Fsync the blob now. Batch writers pass False and call
                 :meth:`sync` once before writing anything that refers to the blobs.
         """
@@ -262,12 +261,6 @@ class BlobStore(Blobs):
                 os.unlink(src)
             else:
                 self._install(src, blob_id, sync)
-            return blob_id, size
-        if how == "link":
-            blob_id, size = hash_file(src)
-            os.chmod(src, 0o444)
-            if not self.has(blob_id):
-                self._link_in(src, blob_id, sync)
             return blob_id, size
         fd = _open_regular(src)
         try:
@@ -311,23 +304,6 @@ class BlobStore(Blobs):
         dest = self.path(blob_id)
         self._mkdir(dest.parent)
         os.replace(tmp, dest)
-        if sync:
-            fsync_dir(dest.parent)
-        else:
-            self._pending_dirs.add(dest.parent)
-
-    def _link_in(self, src: Path, blob_id: str, sync: bool) -> None:
-        dest = self.path(blob_id)
-        self._mkdir(dest.parent)
-        if sync:
-            _fsync_file(src)
-        try:
-            os.link(src, dest)
-        except FileExistsError:
-            return
-        except OSError:  # another filesystem: fall back to a copy
-            self.put_file(src, sync=sync)
-            return
         if sync:
             fsync_dir(dest.parent)
         else:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dsdt._db import LocalConnection, healing, insert_many
-from dsdt._fs import link_or_copy
+from dsdt._fs import clone_file
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.gate import parse_tree
@@ -112,8 +112,9 @@ class FileEncoder:
     Args:
         blobs: The blob store.
         view_dir: The open bundle's view directory; files the user wrote there
-            (``get_file``/``make_file``) keep their relative paths and are
-            linked into the store instead of copied.
+            (``get_file``/``make_file``) keep their relative paths. They are
+            copied in like any file: a writer the user still holds cannot
+            reach the store.
         stat_cache: Lets unchanged files skip hashing.
         follow_symlinks: Store what symlinks pointing outside an added
             directory point to, instead of refusing them.
@@ -262,7 +263,6 @@ class FileEncoder:
     def _ingest(self, items: list[tuple[str, os.stat_result]]) -> list[tuple[str, int]]:
         """Store each file's bytes (skipping unchanged ones); return (blob id, size) per item."""
         known = self.stat_cache.lookup_many(items) if self.stat_cache else {}
-        view = str(self.view_dir.resolve()) + os.sep
         blobs = self.blobs
 
         def run(chunk: list[tuple[str, os.stat_result]]) -> list[tuple[str, int]]:
@@ -272,12 +272,11 @@ class FileEncoder:
                 if blob_id is not None and blobs.has(blob_id):
                     out.append((blob_id, st.st_size))
                 else:
-                    how = "link" if path.startswith(view) else "copy"
                     # A large copy is flushed on its copy thread while it is hashed; small
                     # ones are flushed together by the one sync() below.
                     big = st.st_size > _LARGE
                     try:
-                        out.append(blobs.put_file(Path(path), how=how, sync=big))
+                        out.append(blobs.put_file(Path(path), sync=big))
                     except (PermissionError, IsADirectoryError, FileNotFoundError) as e:
                         raise PathError(f"cannot read {path} ({e.strerror}); nothing was "
                                         "stored") from None
@@ -303,6 +302,10 @@ class FileEncoder:
 class FileDecoder:
     """Presents file and directory nodes as readable local paths in a bundle's view.
 
+    A view file is a copy (a reflink where the file system can) of its blob,
+    never the blob's own inode: writing through the path a user was given
+    cannot change the cache or any other bundle.
+
     Args:
         blobs: The local blob store.
         view_dir: The bundle's view directory.
@@ -320,7 +323,7 @@ class FileDecoder:
         self._claimed: dict[str, str] = {}  # view path -> the blob shown there
 
     def present_file(self, node: dict[str, Any]) -> str:
-        """Local path of a file node (linked into the view), or its remote URL."""
+        """Local path of a file node (a copy in the view), or its remote URL."""
         path = self.view_dir / node["path"]
         if not self._materialize(path, node["blob"], node["size"]):
             return self.remote.url_of(node["blob"])
@@ -371,13 +374,13 @@ class FileDecoder:
         except FileNotFoundError:
             st = None
         if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and (
-                st.st_ino == src_st.st_ino or st.st_dev != src_st.st_dev):  # linked, or copied
-            return True
+                st.st_mtime_ns == src_st.st_mtime_ns and st.st_ino != src_st.st_ino):
+            return True  # our copy, unwritten since (a write changes its mtime)
         try:
             if st is not None:
                 path.unlink()
             with contextlib.suppress(FileExistsError):  # another reader made it at the same moment
-                link_or_copy(src, path)
+                clone_file(src, path)
         except OSError as e:
             raise PathError(f"cannot show {path} ({e.strerror}); remove the bundle's view "
                             f"{self.view_dir} and read it again") from None

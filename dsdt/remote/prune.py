@@ -14,6 +14,7 @@ from dsdt._fs import remove_tree
 from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.gc import bundle_blobs
 from dsdt.objects.blobrefs import blob_refs
+from dsdt.objects.blobs import hash_file
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
@@ -44,14 +45,15 @@ def delocalize(remote: Remote, uuids: list[str], only_path: str | None = None) -
             raise UsageError(f"bundle {uuid} is not on {remote.url}; push it before delocalizing")
         data.update(blob_refs(repo.read_record(uuid).data, repo.blobs.read).data)
     if only_path is not None:
-        data = {b: s for b, s in data.items() if _presents_as(repo, uuids, b, only_path, remote)}
+        shown = _blob_shown_at(repo, uuids, only_path, remote, set(data))
+        data = {b: s for b, s in data.items() if b == shown}
         if not data:
             raise UsageError(f"{only_path} is not a file of bundle(s) {', '.join(uuids)}")
     local = {b: s for b, s in data.items() if repo.blobs.has(b)}
     _prove(remote, local)
     drop = set(local) - _needed_elsewhere(repo, remote, on_remote)
     for uuid in uuids:
-        remove_tree(repo.view_dir(uuid))  # views hard-link blobs: they would keep the bytes
+        remove_tree(repo.view_dir(uuid))  # a view of data that is no longer here
     for blob_id in drop:
         repo.blobs.path(blob_id).unlink(missing_ok=True)
     return len(drop)
@@ -95,16 +97,16 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
         remote.proofs.remember(remote.url, verified)
 
 
-def _presents_as(repo: Repository, uuids: list[str], blob_id: str, path: str,
-                 remote: Remote) -> bool:
-    """True if ``blob_id`` is the file shown at ``path`` (a view path or the remote URL)."""
-    if path == remote.blob_url(blob_id):
-        return True
+def _blob_shown_at(repo: Repository, uuids: list[str], path: str, remote: Remote,
+                   candidates: set[str]) -> str | None:
+    """The blob shown at ``path``: a remote URL, or a file in one of these bundles' views."""
+    by_url = {remote.blob_url(b): b for b in candidates}
+    if path in by_url:
+        return by_url[path]
     p = Path(path)
-    if not p.exists() or not repo.blobs.has(blob_id):
-        return False
-    same_inode = p.stat().st_ino == repo.blobs.path(blob_id).stat().st_ino
-    return same_inode and any(p.is_relative_to(repo.view_dir(u)) for u in uuids)
+    if not p.is_file() or not any(p.is_relative_to(repo.view_dir(u)) for u in uuids):
+        return None
+    return hash_file(p)[0]  # a view is a copy: its bytes say which blob it shows
 
 
 def _needed_elsewhere(repo: Repository, remote: Remote, on_remote: dict[str, object]) -> set[str]:
