@@ -87,6 +87,9 @@ def test_bind_and_rebind(project: Path, remote_dir: str, tmp_path_factory: pytes
         f"Bound context default to other@{other}\n"
     assert ok("context").lines == [f"*\tdefault\t[other@{other}]"]
     assert "does not exist" in fails(11, "remote", "x", str(project / "missing"), "-f")
+    (project / "f.txt").write_text("x")
+    err = fails(11, "remote", "x", str(project / "f.txt"), "-f")
+    assert "is a file, not a directory" in err and "mkdir" not in err
     ok("context", "work")
     assert ok("remote", "w", remote_dir, "-c", "work").out.startswith("Bound context work to w@")
     fails(2, "remote", "x", "ftp://host/dir")
@@ -143,7 +146,7 @@ def test_push_by_uuid_and_tags_and_delocalize(clones: Clones) -> None:
     assert ok("push", "x", "-t", "v:2").out.startswith("Pushed 1 bundle(s)")
     r = ok("push", "-d", "-u", second)
     assert r.lines == [f"Nothing to push: 1 bundle(s) already on shared@{clones.url}",
-                       "Removed the local copies of the data of 1 bundle(s)"]
+                       "Removed 1 local blob(s) of 1 bundle(s)"]
     assert clones.url in ok("cat", "-u", second).out
     assert clones.url not in ok("cat", "-u", first).out
     r = ok("pull", "-l", "-u", second)

@@ -262,3 +262,13 @@ def test_bad_dependencies_are_usage_errors(ctx: str) -> None:
     with pytest.raises(UsageError, match="PipeTask"):
         api.apply(ctx, int)
     assert_fsck_clean()
+
+
+def test_bad_root_parameters_are_usage_errors(ctx: str) -> None:
+    with pytest.raises(UsageError, match=r"^Train needs a value for its day parameter"):
+        api.apply(ctx, pt.Train)
+    with pytest.raises(UsageError, match=r"^Train has no parameter dya; its parameters: day, lr"):
+        api.apply(ctx, pt.Train, params={"dya": "x"})
+    with pytest.raises(UsageError, match="data_context is set by apply itself"):
+        api.apply(ctx, pt.Train, params={"day": "d", "data_context": "other"})
+    assert api.search(ctx) == []

@@ -63,6 +63,7 @@ def test_explain_prints_the_plan(ctx: str) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["pipe_tasks.Train", "--dayz", "d"], "Train has no parameter --dayz"),
     (["pipe_tasks.Train", "--force_all", "d"], "no parameter"),
+    (["pipe_tasks.Train"], "Train needs a value for its day parameter (--day on"),
     (["pipe_tasks.A", "--n", "x"], "bad value 'x' for --n"),
     (["pipe_tasks.A", "--n"], "needs a value"),
     (["pipe_tasks.A", "stray"], "unexpected argument"),

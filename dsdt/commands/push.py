@@ -63,4 +63,5 @@ def run(
                    "their authors to push (--ours pushes them from here)", err=True)
     if delocalize and (report.bundles or report.skipped):
         n = len(report.bundles) + len(report.skipped)
-        typer.echo(f"Removed the local copies of the data of {n} bundle(s)")
+        kept = "" if report.delocalized else " (other local bundles still use it all)"
+        typer.echo(f"Removed {report.delocalized} local blob(s) of {n} bundle(s){kept}")

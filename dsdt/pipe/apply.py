@@ -8,6 +8,7 @@ bundle exists, so luigi runs only the tasks that need to.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -100,16 +101,35 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
                                             scheduler_port))
 
 
+def _root_task(transform: type, params: dict[str, Any], **own: Any) -> PipeTask:
+    """The root task; a parameter missing, unknown or given twice is a UsageError."""
+    names = transform.get_param_names(include_significant=True)
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise UsageError(f"{transform.__name__} has no parameter {', '.join(unknown)}; "
+                         f"its parameters: {', '.join(n for n in names if n not in own)}")
+    clash = sorted(set(params) & set(own))
+    if clash:
+        raise UsageError(f"{', '.join(clash)} is set by apply itself; pass it as an apply "
+                         "option, not as a task parameter")
+    try:
+        return transform(**params, **own)
+    except luigi.parameter.MissingParameterException as e:
+        missing = re.search(r"requires the '([^']+)' parameter", str(e))
+        name = missing.group(1) if missing else "a required"
+        raise UsageError(f"{transform.__name__} needs a value for its {name} parameter "
+                         f"(--{name.replace('_', '-')} on the command line)") from None
+
+
 def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
          input_tags: dict[str, str] | None, output_tags: dict[str, str] | None, force: bool,
          force_all: bool, params: dict[str, Any] | None, output_bundle_uuid: str | None,
          incremental_push: bool, incremental_pull: bool, explain: bool,
          options: dict[str, Any]) -> dict[str, Any]:
     """Plan, then (unless ``explain``) build the pipeline with luigi."""
-    root = transform(**(params or {}), data_context=ctx, force=force_all,
-                     driver_output_bundle=None if output_bundle == "-" else output_bundle,
-                     output_tags=check_tags(output_tags),
-                     input_tags=check_tags(input_tags))
+    root = _root_task(transform, params or {}, data_context=ctx, force=force_all,
+                      driver_output_bundle=None if output_bundle == "-" else output_bundle,
+                      output_tags=check_tags(output_tags), input_tags=check_tags(input_tags))
     if force:
         root.mark_force()
     entries = plan.plan(repo, ctx, root, force_all)

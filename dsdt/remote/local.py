@@ -143,12 +143,13 @@ class LocalTransport(Transport):
 
     def check(self) -> None:
         """Raise RemoteError unless the root is an existing directory."""
-        if not self.root.is_dir():
-            what = "is not a directory" if self.root.exists() else "does not exist"
-            raise RemoteError(
-                f"remote directory {self.url} {what}: create it (mkdir -p {self.url}) "
-                "or fix the remote path"
-            )
+        if self.root.is_dir():
+            return
+        if self.root.exists():
+            raise RemoteError(f"remote {self.url} is a file, not a directory: give the path "
+                              "of a directory")
+        raise RemoteError(f"remote directory {self.url} does not exist: create it "
+                          f"(mkdir -p {self.url}) or fix the remote path")
 
     def size(self, key: str) -> int | None:
         """Size of the regular file of ``key``, or None if there is none."""
