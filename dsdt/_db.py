@@ -3,6 +3,11 @@
 Every SQLite file dsdt keeps is derived state (``docs/format.md``): a
 database that SQLite reports as corrupt is thrown away and built again,
 never shown to the user as a traceback.
+
+Git can put any file under ``.dsdt/cache`` (``git add -f`` by a teammate),
+so a database there is used only if it names this cache's token: 32 random
+hex digits in the read-only file ``cache/owner``, which git cannot make
+(it checks files out writable). Any other database is thrown away first.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dsdt.errors import FileSystemError
+from dsdt._fs import read_regular, write_once
+from dsdt.errors import CorruptObjectError, FileSystemError
 
 T = TypeVar("T")
 
@@ -37,17 +43,40 @@ def is_corrupt(e: sqlite3.Error) -> bool:
     return isinstance(e, sqlite3.DatabaseError)
 
 
+def cache_token(cache: Path) -> str:
+    """The token of the cache directory ``cache`` (made on first use).
+
+    A token file that is writable, not a regular file or malformed was not
+    made by dsdt: it is replaced, and with it every database's claim.
+    """
+    path = cache / "owner"
+    for _ in range(3):
+        try:
+            st = os.lstat(path)
+            data = read_regular(path, 64).decode("ascii", "replace").strip()
+            if not st.st_mode & 0o222 and len(data) == 32 and set(data) <= set("0123456789abcdef"):
+                return data
+            path.unlink()
+        except (FileNotFoundError, CorruptObjectError):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                if path.is_symlink() or not path.is_dir():
+                    path.unlink()
+        write_once(path, (os.urandom(16).hex() + "\n").encode())
+    raise FileSystemError(f"cannot make {path}: remove whatever is there")
+
+
 class LocalConnection:
     """Opens ``path`` lazily, giving each thread (and a forked child) its own connection.
 
     Args:
-        path: The database file (its directory is created).
+        path: The database file (its directory, the cache, is created).
         setup: Runs once on every new connection (pragmas, schema).
     """
 
     def __init__(self, path: Path, setup: Callable[[sqlite3.Connection], None]) -> None:
         self.path = path
         self.setup = setup
+        self._token: str | None = None
         self._local = threading.local()
         self._generation = 0
 
@@ -72,11 +101,26 @@ class LocalConnection:
             file = Path(f"{self.path}{suffix}")
             if file.is_symlink() or (file.exists() and not file.is_file()):
                 file.unlink()
+        if self._token is None:
+            self._token = cache_token(self.path.parent)
+        db = self._connect()
+        if not _claim(db, self._token):  # planted, or made before tokens: start afresh
+            db.close()
+            self._remove_files()
+            db = self._connect()
+            _claim(db, self._token)
+        try:
+            self.setup(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self.setup(db)
         except BaseException:
             db.close()
             raise
@@ -93,9 +137,27 @@ class LocalConnection:
         """Throw the database away (it is derived state): every thread opens a new one."""
         self.close()
         self._generation += 1
+        self._remove_files()
+
+    def _remove_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
+
+
+def _claim(db: sqlite3.Connection, token: str) -> bool:
+    """True if the database belongs to the cache with ``token`` (a new one is claimed)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "dsdt_owner" not in tables:
+            if tables:
+                return False
+            db.execute("CREATE TABLE dsdt_owner(token TEXT)")
+            db.execute("INSERT INTO dsdt_owner VALUES (?)", (token,))
+        return db.execute("SELECT token FROM dsdt_owner").fetchall() == [(token,)]
+    finally:
+        db.execute("COMMIT")
 
 
 def insert_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -399,8 +399,7 @@ def flocked(path: Path, *, shared: bool, timeout: float = 30.0) -> Iterator[None
     Shared holders run together; an exclusive holder waits for them and keeps
     new ones out. The kernel drops the lock of a process that dies.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
     try:
         _flock_until(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, timeout, path)
         yield
@@ -425,21 +424,41 @@ def _flock_until(fd: int, mode: int, timeout: float, path: Path) -> None:
         delay = min(delay * 2, 0.1)
 
 
+def _open_lock_file(path: Path) -> int:
+    """Open (creating) a long-lived lock file, never through a symlink or into a FIFO."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _symlink(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CorruptObjectError(f"{path} is not a regular file; remove it")
+    return fd
+
+
 def hold_open_marker(path: Path) -> int:
     """Create and share-lock ``path``; return the fd to keep while the thing it marks lives."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd
 
 
 def marker_is_held(path: Path) -> bool:
-    """True if a live process holds the marker at ``path``."""
+    """True if a live process holds the marker at ``path`` (a symlink or FIFO never is)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         return False
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return False
+        raise
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return False
     except OSError as e:

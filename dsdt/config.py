@@ -71,7 +71,7 @@ class ContainerSettings:
         known = {f.name: f for f in fields(cls)}
         for key, value in data.items():
             if key not in known:
-                raise UsageError(f"{where}: unknown containers setting {key!r} "
+                raise UsageError(f"{where}: unknown containers setting {_shown(key)} "
                                  f"(known: {', '.join(known)})")
             kind = known[key].type  # a string: annotations are postponed
             if kind == "int":
@@ -80,7 +80,7 @@ class ContainerSettings:
                 ok = (value is None and kind != "str") or (isinstance(value, str)
                                                            and value.strip() != "")
             if not ok:
-                raise UsageError(f"{where}: bad value {value!r} for containers.{key}")
+                raise UsageError(f"{where}: bad value {_shown(value)} for containers.{key}")
         return cls(**data)
 
 
@@ -126,13 +126,15 @@ class Config:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise FormatVersionError(
-                f"{path} has format_version {version!r}; this dsdt reads format {FORMAT_VERSION}. "
+                f"{path} has format_version {_shown(version)}; this dsdt reads format "
+                f"{FORMAT_VERSION}. "
                 "Upgrade dsdt (or fix the file)"
             )
         known = {f.name: f for f in fields(cls)}
         for key, value in data.items():
             if key not in known:
-                raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
+                raise UsageError(f"{path}: unknown setting {_shown(key)} "
+                                 f"(known: {', '.join(known)})")
             if key != "containers":
                 _check_type(path, key, value)
         data["containers"] = ContainerSettings.load(data.get("containers"), str(path))
@@ -151,4 +153,12 @@ def _check_type(path: Path, key: str, value: Any) -> None:
         "code_version": value in CODE_VERSIONS,
     }[key]
     if not ok:
-        raise UsageError(f"{path}: bad value {value!r} for {key}")
+        raise UsageError(f"{path}: bad value {_shown(value)} for {key}")
+
+
+def _shown(value: Any) -> str:
+    """A short repr of a value from the file (an int of any size included)."""
+    if type(value) is int and value.bit_length() > 64:
+        return f"(an integer of {value.bit_length()} bits)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

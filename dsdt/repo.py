@@ -21,7 +21,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dsdt._fs import Confined, flocked, is_regular, read_regular, remove_tree, write_once
+from dsdt._fs import (
+    Confined,
+    atomic_write,
+    flocked,
+    is_regular,
+    read_regular,
+    remove_tree,
+    write_once,
+)
 from dsdt.config import Config
 from dsdt.errors import (
     BundleNotFoundError,
@@ -45,6 +53,9 @@ from dsdt.refs.store import RefStore
 DIRNAME = ".dsdt"
 DEFAULT_CONTEXT = "default"
 BUNDLES, COMMITTED = "bundles", "committed"
+#: Directories of ``.dsdt`` that dsdt reads and sweeps; none may be a symlink.
+_OWN_DIRS = ("cache", "records", "refs", "refs/contexts", "cache/blobs", "cache/tmp",
+             "cache/open", "cache/made", "cache/views")
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ class Repository:
         if not (root / "config.yaml").is_file():
             raise NotARepositoryError(f"{root} is not a dsdt repository (no config.yaml)")
         self.confined = Confined(root)
-        for part in ("cache", "records", "refs", "refs/contexts"):
+        for part in _OWN_DIRS:  # git can plant a symlink at any of them (git add -f)
             if (root / part).is_symlink():
                 self.confined.dir(root / part / "x")  # raises: names the symlink
         self.config = Config.load(root / "config.yaml")
@@ -370,25 +381,27 @@ class Repository:
     def _made_marker(self, uuid: str) -> Path:
         return self.confined.dir(self.root / "cache" / "made" / uuid[:2]) / uuid
 
-    def mark_made(self, uuid: str) -> None:
+    def mark_made(self, ctx: str, uuid: str, sha: str) -> None:
         """Remember (in the cache, which git does not carry) that this clone made a bundle."""
         marker = self._made_marker(uuid)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        atomic_write(marker, f"{ctx}\t{sha}\n".encode(), mode=0o444)
 
-    def vouched(self, uuid: str) -> bool:
-        """True when this clone made or pulled the bundle, rather than git bringing its record.
+    def vouched(self, ctx: str, uuid: str, sha: str) -> bool:
+        """True when this clone made record ``sha`` of ``uuid`` in context ``ctx``.
 
-        dsdt writes records read-only and git checks them out writable; a bundle
-        made here whose record git rewrote since keeps a marker in the cache.
-        Push uploads data only for vouched bundles: a record someone committed
-        could otherwise name this clone's private blobs and have them uploaded.
+        Push uploads data only for vouched bundles: refs or a record someone
+        committed (or pulled) could otherwise name this clone's private blobs,
+        or a bundle made in a private context, and have them uploaded. The
+        marker is a read-only file, which git never writes, naming the context
+        and the record.
         """
-        if self._made_marker(uuid).exists():
-            return True
+        marker = self._made_marker(uuid)
         try:
-            return not os.lstat(self.record_path(uuid)).st_mode & 0o222
-        except FileNotFoundError:
+            if os.lstat(marker).st_mode & 0o222:
+                return False  # not dsdt's: git writes files writable
+            return read_regular(marker, 4096) == f"{ctx}\t{sha}\n".encode()
+        except (FileNotFoundError, CorruptObjectError):
             return False
 
     def writing(self, timeout: float | None = None) -> Any:

@@ -176,8 +176,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             with self._repo.writing():  # gc waits: blobs and record are not referenced yet
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)
+                self._repo.mark_made(self.local_context, rec.uuid, sha)
                 self._repo.add_member(self.local_context, rec.uuid, sha)
-                self._repo.mark_made(rec.uuid)
         except BaseException:
             self.abandon()
             raise

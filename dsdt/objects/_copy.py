@@ -44,7 +44,7 @@ def copy_and_hash(src_fd: int, dst_fd: int, name: str, sync: bool) -> tuple[str,
     thread = threading.Thread(target=copy, daemon=True)
     thread.start()
     try:
-        digest, size = _hash_fd(src_fd)
+        digest, size = hash_fd(src_fd)
     finally:
         thread.join()
     if errors:
@@ -78,7 +78,7 @@ def _kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
         raise PathError("the file shrank while it was being added; add it again")
 
 
-def _hash_fd(fd: int) -> tuple[str, int]:
+def hash_fd(fd: int) -> tuple[str, int]:
     """sha256 and size of an open file, read from offset 0 through one reusable buffer."""
     h = hashlib.sha256()
     buf = bytearray(_CHUNK)
@@ -94,6 +94,6 @@ def hash_path(path: os.PathLike[str] | str) -> tuple[str, int]:
     """``(sha256 hex, size)`` of a file."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _hash_fd(fd)
+        return hash_fd(fd)
     finally:
         os.close(fd)

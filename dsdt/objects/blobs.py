@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from dsdt._fs import fsync_dir, shard_files
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
-from dsdt.objects._copy import copy_and_hash, hash_path
+from dsdt.objects._copy import copy_and_hash, hash_fd, hash_path
 from dsdt.objects.ids import is_sha256
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ class BlobStore(Blobs):
         self._made_dirs: set[str] = set()
         self._tmp_count = itertools.count()
         self._tmp_prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
+        self._shards: set[str] = set()
 
     def path(self, blob_id: str) -> Path:
         """Where blob ``blob_id`` lives (whether or not it exists).
@@ -151,11 +152,31 @@ class BlobStore(Blobs):
         """
         if not is_sha256(blob_id):
             raise CorruptObjectError(f"{str(blob_id)[:80]!r} is not a blob id; run dsdt fsck")
-        return self.root / blob_id[:2] / blob_id
+        shard = self.root / blob_id[:2]
+        if blob_id[:2] not in self._shards:
+            if shard.is_symlink():  # git can plant one (git add -f of the cache)
+                raise CorruptObjectError(f"{shard} is a symlink: dsdt never follows a symlink "
+                                         "inside .dsdt; remove it")
+            self._shards.add(blob_id[:2])
+        return shard / blob_id
 
     def has(self, blob_id: str) -> bool:
-        """True if the blob is present in this store."""
-        return self.path(blob_id).is_file()
+        """True if the blob is present in this store (a regular file, not a symlink)."""
+        try:
+            return stat.S_ISREG(os.lstat(self.path(blob_id)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def sealed(self, blob_id: str) -> bool:
+        """True if the blob is here as dsdt leaves it: a read-only regular file.
+
+        Writers replace anything else at its name (git writes files writable).
+        """
+        try:
+            st = os.lstat(self.path(blob_id))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222
 
     def trusted_path(self, blob_id: str) -> Path:
         """The path of a present blob, once it is known to hold its bytes.
@@ -173,29 +194,28 @@ class BlobStore(Blobs):
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            raise NotFoundError(
-                f"blob {blob_id} is not in the local cache; pull the bundle with localize"
-            ) from None
+            raise _missing(blob_id) from None
         if not stat.S_ISREG(st.st_mode):
             raise CorruptObjectError(f"blob {blob_id} in the cache is not a regular file "
                                      "(a symlink?); remove it and run dsdt fsck")
         if st.st_mode & 0o222:
-            self.check(blob_id)
+            if _hash_regular(path) != blob_id:
+                raise CorruptObjectError(
+                    f"blob {blob_id} in the cache does not match its sha256 (written by "
+                    "something other than dsdt); run dsdt fsck --repair")
             os.chmod(path, 0o444)
         return path
 
     def size(self, blob_id: str) -> int:
-        """Size in bytes of a present blob."""
-        return self.path(blob_id).stat().st_size
+        """Size in bytes of a present blob (never through a symlink)."""
+        try:
+            return os.lstat(self.path(blob_id)).st_size
+        except FileNotFoundError:
+            raise _missing(blob_id) from None
 
     def open(self, blob_id: str):  # type: ignore[no-untyped-def]
-        """Open a blob for binary reading."""
-        try:
-            return open(self.path(blob_id), "rb")
-        except FileNotFoundError:
-            raise NotFoundError(
-                f"blob {blob_id} is not in the local cache; pull the bundle with localize"
-            ) from None
+        """Open a blob for binary reading, once it is known to hold its bytes."""
+        return open(self.trusted_path(blob_id), "rb")
 
     def read(self, blob_id: str, limit: int | None = None) -> bytes:
         """The whole content of a blob (refused if it holds more than ``limit`` bytes)."""
@@ -230,7 +250,7 @@ class BlobStore(Blobs):
         """Store ``data``; return its id."""
         blob_id = hashlib.sha256(data).hexdigest()
         dest = self.path(blob_id)
-        if not dest.exists():
+        if not self.sealed(blob_id):
             # The temp file sits beside its final name: a rename within one directory.
             tmp = dest.parent / f".{self._tmp_prefix}{next(self._tmp_count)}.tmp"
             fd = self.create(tmp)
@@ -257,7 +277,7 @@ class BlobStore(Blobs):
         """
         if how == "move":
             blob_id, size = hash_file(src)
-            if self.has(blob_id):
+            if self.sealed(blob_id):
                 os.unlink(src)
             else:
                 self._install(src, blob_id, sync)
@@ -287,7 +307,7 @@ class BlobStore(Blobs):
             raise
         finally:
             os.close(src_fd)
-        if self.has(blob_id):
+        if self.sealed(blob_id):
             os.unlink(tmp)
         else:
             self._place(tmp, blob_id, sync)
@@ -320,7 +340,7 @@ class BlobStore(Blobs):
         if actual != blob_id:
             os.unlink(tmp)
             raise _corrupt(blob_id, actual)
-        if self.has(blob_id):
+        if self.sealed(blob_id):
             os.unlink(tmp)
         else:
             self._install(tmp, blob_id, sync=sync)
@@ -355,6 +375,20 @@ def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:
     return CorruptObjectError(
         f"blob {blob_id} arrived with sha256 {actual}: the remote copy is corrupt; "
         "nothing was stored (re-push it from a repository that has it intact)")
+
+
+def _missing(blob_id: str) -> NotFoundError:
+    return NotFoundError(f"blob {blob_id} is not in the local cache; pull the bundle with "
+                         "localize")
+
+
+def _hash_regular(path: Path) -> str:
+    """sha256 of the regular file at ``path`` (never through a symlink)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        return hash_fd(fd)[0]
+    finally:
+        os.close(fd)
 
 
 def hash_file(path: Path) -> tuple[str, int]:

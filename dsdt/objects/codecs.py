@@ -287,8 +287,11 @@ class Decoder:
             dtype = np.dtype(node["dtype"])
             if dtype.hasobject:
                 raise ValueError("object dtype")
-            return np.frombuffer(bytes.fromhex(node["hex"]), dtype=dtype)[0]
-        except (TypeError, ValueError, IndexError):
+            value = np.frombuffer(bytes.fromhex(node["hex"]), dtype=dtype)[0]
+            if dtype.kind == "U":
+                str(value).encode("utf-8")  # code points outside Unicode fail here, not later
+            return value
+        except (TypeError, ValueError, IndexError, SystemError, UnicodeError, OverflowError):
             raise _malformed(node) from None
 
     def _d_ndarray(self, node: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ documented in ``docs/format.md``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,28 @@ RECORD_FORMAT = 1
 #: The most bytes a record may hold (values beyond 64 KiB of YAML are packed into blobs).
 MAX_RECORD_BYTES = 8 << 20
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML's implicit int and float patterns without their base-60 alternatives.
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
+                  r"|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+                    r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_PLAIN_NUMBERS = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader without YAML 1.1's base-60 numbers (``1:2:3``).
+
+    PyYAML builds those in quadratic time, so a few hundred kilobytes of them
+    would stall every reader; dsdt never writes one (the dumper quotes such
+    strings), so they load as plain strings and fail the gate where a number
+    is expected.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, _PLAIN_NUMBERS.get(tag, rx)) for tag, rx in resolvers]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]

@@ -71,10 +71,14 @@ def _parse_file(url: str, rest: str | None) -> tuple[str, str, str]:
 
 
 def _abs_dir(path: str) -> str:
-    """Absolute, normalised form of a directory path (``~`` expanded, no trailing ``/``)."""
+    """Absolute, symlink-free form of a directory path (``~`` expanded, no trailing ``/``).
+
+    A checked-in URL is compared with this form before use, so one that only
+    looks absolute (``/proc/self/cwd/...`` is the current directory) is refused.
+    """
     if not path:
         raise UsageError(f"empty remote directory: {_FORMS}")
-    return os.path.abspath(os.path.expanduser(path))
+    return os.path.realpath(os.path.expanduser(path))
 
 
 def canonical_url(url: str) -> str:

@@ -2,16 +2,16 @@
 
 Before ``push -d`` (delocalize) removes the local copy of a blob, the remote
 copy's content must be proven, not just its size. Anyone with write access to
-the remote could have planted a corrupt object of the right size. Two ways
-prove it:
-
-* dsdt wrote the object itself: the stamp the store returned then (an S3
-  ETag; a file's inode, size and change time) is kept here, and any later
-  write by anyone changes the stamp, so an equal stamp now means dsdt's bytes;
-* otherwise the object is read back and hashed, and its stamp is kept.
+the remote could have planted a corrupt object of the right size. The
+object is read back and hashed, with its stamp (an S3 ETag; a file's inode,
+size and change time) taken before and after: equal stamps mean the bytes
+hashed are the object's. That stamp is kept here, and any later write by
+anyone changes it, so an equal stamp later proves the bytes at the cost of
+one stat. Having written an object proves nothing: a writer on the remote can
+change it in place before its stamp is first read.
 
 The store is ``cache/remote-proofs.sqlite``: derived state, rebuildable (losing
-it only costs read-backs).
+it only costs read-backs), and owned by this cache (see :mod:`dsdt._db`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _setup(db: sqlite3.Connection) -> None:
 
 
 class Proofs:
-    """Stamps of remote objects whose bytes dsdt wrote or verified.
+    """Stamps of remote objects whose bytes dsdt read back and verified.
 
     Args:
         path: The SQLite file.

@@ -37,6 +37,11 @@ def delocalize(remote: Remote, uuids: list[str], only_path: str | None = None) -
     Raises:
         UsageError: A bundle (or some of its data) is not on the remote yet.
     """
+    with remote.locked(locks.SHARED):  # no rmr or remote gc between the proof and the drop
+        return _delocalize(remote, uuids, only_path)
+
+
+def _delocalize(remote: Remote, uuids: list[str], only_path: str | None) -> int:
     repo = remote.repo
     on_remote = remote.members()
     data: dict[str, int] = {}

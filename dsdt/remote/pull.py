@@ -1,9 +1,10 @@
 """Pull: bundles of the remote context into the local one; and data fetched on demand.
 
 Pull reads the ref once, fetches the records it selects (verified against the
-sha256 the ref names, then through the gate) and the small metadata blobs,
-and adds each bundle as a committed member: its commit mark first, then its
-membership ref. Bulk data comes down with ``localize`` or when first read
+sha256 the ref names, then through the gate) and the directory trees and
+packed values up to 8 MiB each, and adds each bundle as a committed member:
+its commit mark first, then its membership ref. Data (and larger trees and
+packed values) comes down with ``localize`` or when first read
 (:class:`RemoteData`), each blob capped at its declared size and verified.
 """
 
@@ -23,6 +24,7 @@ from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs
 from dsdt.repo import BUNDLES, COMMITTED, Repository
 
 _SMALL_GET = 8 << 20  # blobs known to be smaller than this are fetched into memory
+_PREFETCH = 8 << 20  # trees and packed values up to this size come down with the metadata
 
 
 def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool = False,
@@ -73,9 +75,11 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
     for uuid in wanted:
         if uuid not in report.refused:
             try:
-                refs.update(_refs(remote, uuid))
+                refs.update(_refs(remote, uuid, None if localize else _PREFETCH))
             except CorruptObjectError as e:
                 refuse(uuid, e)
+            except _Later:
+                pass  # a large tree or packed value: fetched when the data is read
     report.bundles = [u for u in fresh if u not in report.refused]
     for uuid in report.bundles:  # the commit mark first: the membership ref makes it appear
         sha = wanted[uuid].sha
@@ -114,12 +118,29 @@ def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
     write_once(path, data)
 
 
-def _refs(remote: Remote, uuid: str) -> BlobRefs:
-    """The blobs a pulled bundle needs; its trees and packed values are fetched to find them."""
+class _Later(Exception):
+    """A tree or packed value is too large to fetch with the metadata."""
+
+
+def _refs(remote: Remote, uuid: str, most: int | None) -> BlobRefs:
+    """The blobs a pulled bundle needs; its trees and packed values are fetched to find them.
+
+    Args:
+        remote: Where from.
+        uuid: The bundle (its record is local).
+        most: Fetch only trees and packed values at most this large on the remote
+            (else raise :class:`_Later`): what a hostile node declares never
+            decides how much a metadata pull downloads.
+    """
     repo = remote.repo
 
     def read(blob_id: str, limit: int) -> bytes:
         if not repo.blobs.has(blob_id):
+            if most is not None:
+                actual = remote.transport.size(blob_key(blob_id))
+                if actual is None or actual > most:
+                    raise _Later(blob_id)
+                limit = min(limit, actual)
             fetch_blobs(remote, {blob_id: limit})
         return repo.blobs.read(blob_id, limit)
 

@@ -8,7 +8,7 @@ compare-and-swap. The stamps of the blobs written are kept as proofs
 
 from __future__ import annotations
 
-from dsdt.errors import ConflictError, UsageError
+from dsdt.errors import ConflictError, CorruptObjectError, UsageError
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
@@ -50,7 +50,7 @@ def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink,
                 raise ConflictError(f"the remote holds a different record for bundle {uuid}")
             report.skipped.append(uuid)
             continue
-        if not (ours or repo.vouched(uuid)):
+        if not (ours or repo.vouched(remote.ctx, uuid, sha)):
             report.foreign.append(uuid)  # its record came through git: its author pushes it
             continue
         records[uuid] = (sha, repo.read_record(uuid, sha))
@@ -74,35 +74,32 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
                 raise UsageError(f"bundle {rec.uuid} has data that is not local (blob {blob_id});"
                                  " pull it with localize before pushing it elsewhere")
             wanted[blob_id] = repo.blobs.size(blob_id)
+            if refs.data.get(blob_id, wanted[blob_id]) != wanted[blob_id]:
+                raise CorruptObjectError(f"blob {blob_id} of bundle {rec.uuid} holds "
+                                         f"{wanted[blob_id]} bytes, not the {refs.data[blob_id]} "
+                                         "its record declares; run dsdt fsck --repair")
     # Small blobs go up with a create-only PUT (one request; "already there" is an
     # answer, not an error); large ones are looked for first so they are not re-sent.
     small = [b for b, size in wanted.items() if size < _SMALL_PUT]
     large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= _SMALL_PUT}, jobs)
     sink.begin(len(small) + len(large), sum(wanted[b] for b in small + large))
     sent: list[str] = []
-    proven: dict[str, str] = {}  # blob id -> stamp of the object we wrote
 
     def send(blob_id: str) -> None:
-        key, path = blob_key(blob_id), repo.blobs.path(blob_id)
+        key, path = blob_key(blob_id), repo.blobs.trusted_path(blob_id)
         if wanted[blob_id] >= _SMALL_PUT:
-            stamp = tr.put_file(key, path, sink.advance)
+            tr.put_file(key, path, sink.advance)
         else:
             data = path.read_bytes()
-            stamp = tr.put(key, data, if_absent=True)
-            if stamp is None and tr.size(key) == len(data):
-                sink.file_done()  # already there (dedup across bundles and pushes)
-                return
-            if stamp is None:  # the name holds something else (truncated, or no file at all)
-                stamp = tr.put(key, data)
+            if tr.put(key, data, if_absent=True) is None:
+                if tr.size(key) == len(data):
+                    sink.file_done()  # already there (dedup across bundles and pushes)
+                    return
+                tr.put(key, data)  # the name held something else (truncated, or no file at all)
         sent.append(blob_id)
-        if stamp is not None:
-            proven[blob_id] = stamp
         sink.file_done()
 
-    try:
-        run_jobs(jobs, send, small + large)
-    finally:
-        remote.proofs.remember(remote.url, [(blob_key(b), st) for b, st in proven.items()])
+    run_jobs(jobs, send, small + large)
     report.blobs, report.bytes = len(sent), sum(wanted[b] for b in sent)
 
 

@@ -271,8 +271,7 @@ class S3Transport(Transport):
 
         Files below the multipart threshold go in one ``PutObject``: the transfer
         manager's per-call set-up costs more than the upload of a small file.
-        A multipart upload returns no ETag: the object's is read back and is the
-        stamp only if it is the one these bytes in these parts give.
+        A multipart upload returns no stamp (its ETag is not one of these bytes).
         """
         size = os.stat(src).st_size
         if size < self._part_size:
@@ -287,8 +286,7 @@ class S3Transport(Transport):
                 str(src), self.bucket, self._key(key),
                 Callback=progress, Config=self._transfer_config(),
             )
-        stamp = self.stamp(key)
-        return stamp if stamp == _multipart_etag(Path(src), self._part_size) else None
+        return None
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (relative to the remote's prefix)."""
@@ -360,17 +358,6 @@ class S3Transport(Transport):
                 raise
         return str(resp["ETag"])
 
-
-def _multipart_etag(path: Path, part_size: int) -> str:
-    """The ETag S3 gives a multipart upload of ``path`` in parts of ``part_size`` bytes."""
-    import hashlib
-
-    digests = []
-    with open(path, "rb") as f:
-        while part := f.read(part_size):
-            digests.append(hashlib.md5(part, usedforsecurity=False).digest())
-    whole = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
-    return f'"{whole}-{len(digests)}"'
 
 
 def _stream_to(body: Any, path: Path, progress: Progress | None, limit: int | None) -> None:

@@ -1,0 +1,248 @@
+"""Git can write anything under ``.dsdt/cache`` (``git add -f``): nothing there is trusted.
+
+Each test plays a second round of the attack: a teammate force-adds files to
+the cache in git, the victim runs ``git pull`` and then an ordinary dsdt
+command. Nothing outside ``.dsdt`` is touched, nothing private is uploaded,
+no only copy is dropped, and hostile YAML does not stall a reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from clirun import fails, ok
+from hostile import dump, plant_local, plant_remote, put_blob, record, within
+from team import Team, git, make_team, needs_git
+
+import dsdt.api as api
+from dsdt.errors import CorruptObjectError, UsageError
+from dsdt.objects.ids import sha256_bytes
+from dsdt.remote.layout import blob_key
+from dsdt.repo import Repository
+
+pytestmark = needs_git
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Team, Path, Path]:
+    """The team, the victim's (Alice's) project, current, and the attacker's (Mallory's) clone."""
+    team, alice = make_team(tmp_path, monkeypatch)
+    return team, alice, team.clone("mallory")
+
+
+def _plant(team: Team, mallory: Path, victim: Path, files: dict[str, bytes | Path]) -> None:
+    """Mallory force-adds these paths (bytes, or a symlink target), pushes; the victim pulls."""
+    for rel, what in files.items():
+        path = mallory / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink() or path.exists():
+            path.unlink()
+        if isinstance(what, Path):
+            path.symlink_to(what)
+        else:
+            path.write_bytes(what)
+        git(mallory, "add", "-f", rel)
+    git(mallory, "commit", "-qm", "innocent")
+    git(mallory, "push", "-q", "origin", "main")
+    git(victim, "pull", "-q", "--no-rebase", "origin", "main")
+    Repository.forget()
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    d = tmp_path / "outside"
+    d.mkdir()
+    (d / "secret.txt").write_text("victim's secret\n")
+    return d
+
+
+@pytest.mark.parametrize("cache_dir", ["tmp", "open", "blobs", "made"])
+def test_a_symlinked_cache_directory_stops_every_command(team: tuple[Team, Path, Path],
+                                                          outside: Path, cache_dir: str) -> None:
+    t, alice, mallory = team
+    api.Bundle("default", name="x", data=1)
+    _plant(t, mallory, alice, {f".dsdt/cache/{cache_dir}": outside})
+    assert "is a symlink" in fails(9, "gc")
+    assert (outside / "secret.txt").read_text() == "victim's secret\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_gc_fence_symlink_is_refused_not_followed(team: tuple[Team, Path, Path],
+                                                  outside: Path) -> None:
+    t, alice, mallory = team
+    _plant(t, mallory, alice, {".dsdt/cache/gc-fence": outside / "created"})
+    assert "symlink" in fails(9, "add", "x", str(alice / ".dsdt" / "config.yaml"))
+    assert not (outside / "created").exists()
+
+
+def test_push_never_uploads_a_file_a_planted_blob_points_to(
+        team: tuple[Team, Path, Path], outside: Path) -> None:
+    t, alice, mallory = team
+    secret = outside / "secret.txt"
+    blob_id = sha256_bytes(secret.read_bytes())
+    rec = record({"type": "file", "path": "s.txt", "blob": blob_id,
+                  "size": secret.stat().st_size, "exec": False})
+    text = dump(rec)
+    uuid = rec["uuid"]
+    sha = sha256_bytes(text)
+    plant_local(mallory / ".dsdt", "default", text, uuid)
+    git(mallory, "add", "-A")
+    _plant(t, mallory, alice, {
+        f".dsdt/cache/blobs/{blob_id[:2]}/{blob_id}": secret,
+        f".dsdt/cache/made/{uuid[:2]}/{uuid}": f"default\t{sha}\n".encode()})
+    report = api.push("default")
+    assert uuid in report.foreign  # the planted marker is writable: git made it, not dsdt
+    assert not (t.remote / blob_key(blob_id)).exists()
+    with pytest.raises(UsageError, match="not local"):  # a symlink is no blob
+        api.push("default", uuid=uuid, ours=True)
+    assert not (t.remote / blob_key(blob_id)).exists()
+
+
+def test_refs_naming_a_private_bundle_in_a_shared_context_do_not_upload_it(
+        team: tuple[Team, Path, Path]) -> None:
+    t, alice, mallory = team
+    api.context("private")
+    private = api.Bundle("private", name="payroll", data={"alice": 1_000_000}).commit()
+    sha = (alice / ".dsdt" / "refs/contexts/private/bundles" / private.uuid[:2] /
+           private.uuid).read_text().strip()
+    for kind in ("bundles", "committed"):
+        ref = f".dsdt/refs/contexts/default/{kind}/{private.uuid[:2]}/{private.uuid}"
+        (mallory / ref).parent.mkdir(parents=True, exist_ok=True)
+        (mallory / ref).write_text(sha + "\n")
+    t.commit_all(mallory, "refs")
+    git(mallory, "push", "-q", "origin", "main")
+    t.commit_all(alice, "alice's work")
+    git(alice, "pull", "-q", "--no-rebase", "origin", "main")
+    Repository.forget()
+    report = api.push("default")
+    assert report.foreign == [private.uuid] and report.bundles == []
+    assert not list((t.remote / "blobs").rglob("*")) if (t.remote / "blobs").exists() else True
+
+
+def test_a_record_pulled_from_the_remote_is_not_vouched_for(
+        team: tuple[Team, Path, Path]) -> None:
+    """An attacker's pulled record naming a private blob, gone from the remote, uploads nothing."""
+    t, _alice, _mallory = team
+    private = api.Bundle("default", name="mine", data=b"private bytes" * 1000)
+    blob_id = private.record.data["blob"]
+    rec = record({"type": "bytes", "blob": blob_id, "size": 13000}, name="bait")
+    text = dump(rec)
+    plant_remote(t.remote, "shared", text, rec["uuid"], name="bait")
+    api.pull("default")
+    ref = t.remote / "contexts" / "shared" / "bundles.json"
+    doc = json.loads(ref.read_text())
+    del doc["bundles"][rec["uuid"]]  # gone from the remote again
+    ref.write_text(json.dumps(doc))
+    report = api.push("default")
+    assert rec["uuid"] in report.foreign
+    assert not (t.remote / blob_key(blob_id)).exists()
+
+
+def test_a_planted_tree_is_verified_before_it_is_believed(team: tuple[Team, Path, Path],
+                                                          tmp_path: Path) -> None:
+    t, alice, mallory = team
+    d = tmp_path / "reports"
+    d.mkdir()
+    (d / "r.txt").write_text("quarterly\n")
+    b = api.add("default", "rep", str(d)).commit()
+    api.push("default", delocalize=True)
+    tree = next(n for n in Repository.current().index.member_blobs() if n[4] == "tree")[2]
+    _plant(t, mallory, alice, {f".dsdt/cache/blobs/{tree[:2]}/{tree}":
+                               b'{"files": [], "dirs": ["x"]}'})
+    with pytest.raises(CorruptObjectError, match="does not match its sha256"):
+        api.gc(remote=True)
+    assert (t.remote / blob_key(tree)).exists()
+    assert any(p.is_file() for p in (t.remote / "blobs").rglob("*") if p.name != tree)
+    assert b.uuid
+
+
+def test_planted_proofs_cannot_make_push_d_drop_the_only_copy(
+        team: tuple[Team, Path, Path]) -> None:
+    t, alice, mallory = team
+    b = api.Bundle("default", name="precious", data=b"P" * 5000).commit()
+    blob_id = b.record.data["blob"]
+    put_blob(t.remote, b"G" * 5000, blob_id)  # same-size garbage under the blob's key
+    st = os.stat(t.remote / blob_key(blob_id))
+    proofs = mallory / "forged.sqlite"
+    db = sqlite3.connect(proofs)
+    db.execute("CREATE TABLE proofs(url TEXT, key TEXT, stamp TEXT, PRIMARY KEY(url, key))")
+    db.execute("INSERT INTO proofs VALUES (?,?,?)",
+               (str(t.remote), blob_key(blob_id), f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"))
+    db.commit()
+    db.close()
+    _plant(t, mallory, alice, {".dsdt/cache/remote-proofs.sqlite": proofs.read_bytes()})
+    with pytest.raises(UsageError, match="not its bytes"):
+        api.push("default", delocalize=True)
+    assert Repository.current().blobs.has(blob_id)
+    assert api.get("default", "precious").data == b"P" * 5000
+
+
+def test_bytes_changed_in_place_before_the_stamp_is_read_are_not_proven(
+        team: tuple[Team, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer on the remote races push: it rewrites each new blob in place at once."""
+    import dsdt.remote.local as local
+
+    b = api.Bundle("default", name="precious", data=b"P" * 5000).commit()
+    real_stat = os.stat
+
+    def racing_stat(path: object, *args: object, **kw: object) -> os.stat_result:
+        dir_fd = kw.get("dir_fd")
+        if dir_fd is not None and isinstance(path, str) and len(path) == 64:
+            fd = os.open(path, os.O_WRONLY, dir_fd=dir_fd)  # type: ignore[arg-type]
+            os.write(fd, b"G" * os.fstat(fd).st_size)
+            os.close(fd)
+        return real_stat(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local.os, "stat", racing_stat)
+    api.push("default")
+    monkeypatch.setattr(local.os, "stat", real_stat)
+    with pytest.raises(UsageError, match="not its bytes"):
+        api.push("default", delocalize=True)
+    assert api.get("default", "precious").data == b"P" * 5000
+    assert b.uuid
+
+
+def test_base60_yaml_does_not_stall_readers(project: Path) -> None:
+    rec = record({"type": "float", "value": 0.0})
+    text = dump(rec).replace(b"value: 0.0", b"value: " + b":".join([b"1"] * 300_000))
+    plant_local(project / ".dsdt", "default", text, rec["uuid"])
+    with within(10):
+        fsck = api.fsck()
+    assert not fsck.ok
+    config = project / ".dsdt" / "config.yaml"
+    config.write_text(config.read_text().replace("lock_timeout: 30", "lock_timeout: " +
+                                                 ":".join(["1"] * 300_000)))
+    Repository.forget()
+    with within(10):
+        assert "bad value" in fails(2, "ls")
+
+
+def test_a_huge_declared_tree_costs_a_metadata_pull_nothing(project: Path,
+                                                           tmp_path: Path) -> None:
+    remote = tmp_path / "r"
+    remote.mkdir()
+    api.remote("default", "shared", str(remote))
+    tree_id = "ab" * 32
+    sparse = remote / blob_key(tree_id)
+    sparse.parent.mkdir(parents=True)
+    with open(sparse, "wb") as f:
+        f.truncate(256 << 20)  # 256 MiB that cost the attacker nothing
+    rec = record({"type": "directory", "path": "d", "tree": tree_id, "files": 50_000_000,
+                  "size": 1, "as": "path"})
+    plant_remote(remote, "shared", dump(rec), rec["uuid"])
+    for _ in range(2):
+        ok("pull")
+    cache = project / ".dsdt" / "cache"
+    assert sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) < 8 << 20
+
+
+def test_a_remote_url_that_only_looks_absolute_is_refused(project: Path) -> None:
+    meta = project / ".dsdt" / "refs" / "contexts" / "default" / "context.yaml"
+    meta.write_text("remote_context: shared\nremote_url: /proc/self/cwd/leak\n")
+    api.Bundle("default", name="x", data=1).commit()
+    assert "canonical" in fails(9, "push")
+    assert not (project / "leak").exists()
