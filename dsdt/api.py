@@ -41,12 +41,11 @@ from dsdt.remote.sync import ProgressSink, Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList",
-    "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "apply", "build_image",
-    "cat", "commit", "context", "contexts", "current_context", "delete_context", "diff",
-    "dockerize", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log",
-    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile",
-    "status", "switch",
+    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList", "DiskUsage",
+    "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt", "apply", "build_image", "cat",
+    "commit", "context", "contexts", "current_context", "delete_context", "diff", "dockerize",
+    "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log", "ls_contexts", "pull",
+    "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile", "status", "switch",
 ]
 
 
@@ -327,6 +326,26 @@ def pull(local_context: str, bundle_name: str | None = None, uuid: str | None = 
         progress: Receives progress (files and bytes).
     """
     return _remote.pull(*_at(local_context), bundle_name, uuid, localize, jobs, progress)
+
+
+def adopt(local_context: str | None = None, bundle_name: str | None = None,
+          uuid: str | None = None, tags: dict[str, str] | None = None) -> list[str]:
+    """Check in bundles pulled from the context's remote, so git records them.
+
+    ``pull`` keeps what it brings apart from the checked-in tree (git pull and
+    dsdt pull never fight over files); adopting writes the records and refs
+    of pulled bundles into ``.dsdt/records`` and ``.dsdt/refs``.
+
+    Args:
+        local_context: The context (default: the current one).
+        bundle_name: Only bundles with this name (``*`` matches anything).
+        uuid: Only this bundle.
+        tags: Only bundles with these tags.
+
+    Returns:
+        The uuids adopted.
+    """
+    return _remote.adopt(*_at(local_context), bundle_name, uuid, tags)
 
 
 def rmr(local_context: str, bundle_name: str | None = None, uuid: str | None = None,

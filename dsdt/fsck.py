@@ -18,11 +18,12 @@ from pathlib import Path
 
 from dsdt._fs import read_regular, shard_files
 from dsdt.errors import CorruptObjectError, DsdtError
+from dsdt.members import BUNDLES, COMMITTED
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.objects.record import load_yaml
 from dsdt.refs.store import MAX_REF_BYTES
-from dsdt.repo import BUNDLES, COMMITTED, Repository
+from dsdt.repo import Repository
 
 
 @dataclass

@@ -89,6 +89,10 @@ def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
             if path.suffix == ".yaml" and path.stem not in live:
                 report.records.append(path.stem)
                 _remove(path, dry_run)
+        tracked = live | repo.tracked_anywhere()
+        for path in shard_files(repo.root / "cache" / "records"):
+            if path.suffix == ".yaml" and path.stem not in tracked:
+                _remove(path, dry_run)  # pulled once, gone from the remote since
         _sweep_views(repo, live, report)
         report.temporary = _sweep_temporary(repo, live, dry_run)
     return report

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from dsdt._db import LocalConnection, healing
 from dsdt._fs import read_regular
@@ -27,10 +28,11 @@ from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import glob_to_sqlite
 from dsdt.refs.store import MAX_REF_BYTES
 
-_SCHEMA_VERSION = "6"
+_SCHEMA_VERSION = "7"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
+TRACKED = "tracked"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -50,15 +52,22 @@ CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
 CREATE INDEX IF NOT EXISTS members_latest ON members(ctx, kind, name, created_ts, uuid, sha);
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
     PRIMARY KEY(ctx, kind, shard));
+CREATE VIEW IF NOT EXISTS visible AS
+    SELECT ctx, uuid, sha, name, created_ts, 0 AS tracked FROM members WHERE kind = 'bundles'
+    UNION ALL
+    SELECT t.ctx, t.uuid, t.sha, t.name, t.created_ts, 1 FROM members t WHERE t.kind = 'tracked'
+    AND NOT EXISTS (SELECT 1 FROM members b WHERE b.ctx = t.ctx AND b.kind = 'bundles'
+                    AND b.uuid = t.uuid);
 """
 
 PARAM_PREFIX = "__param."
-_COMMITTED = ("EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx AND c.kind='committed' "
-              "AND c.uuid=m.uuid AND c.sha=m.sha)")
+_COMMITTED = ("(m.tracked OR EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx "
+              "AND c.kind='committed' AND c.uuid=m.uuid AND c.sha=m.sha))")
 _HAS_TAG = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key=? AND t.value=?)"
 _IS_ROOT = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key='root_task')"
 _HAS_PROC = "EXISTS (SELECT 1 FROM bundles p WHERE p.uuid=m.uuid AND p.processing_name=?)"
-_OUTER = ("SELECT b.uuid, x.sha, b.name, b.processing_name, b.owner, b.created, b.created_ts "
+_OUTER = ("SELECT b.uuid, x.sha, b.name, b.processing_name, b.owner, b.created, b.created_ts, "
+          "x.tracked "
           "FROM ({}) x JOIN bundles b ON b.uuid = x.uuid AND b.sha = x.sha")
 
 
@@ -73,6 +82,7 @@ class Row:
     owner: str
     created: str
     committed: bool
+    pulled: bool = False  #: shown from the remote's tracking state, not checked in
 
 
 @dataclass
@@ -94,6 +104,7 @@ def _setup(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
     row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     if row is not None and row[0] != _SCHEMA_VERSION:  # made by another dsdt: rebuild it
+        db.execute("DROP VIEW IF EXISTS visible")
         for table in _TABLES:
             db.execute(f"DROP TABLE IF EXISTS {table}")
     db.executescript(_SCHEMA)
@@ -102,7 +113,7 @@ def _setup(db: sqlite3.Connection) -> None:
 
 def _where(ctx: str, q: Query) -> tuple[str, list[object]]:
     """The WHERE clause (over ``members m``) and its parameters for a query."""
-    where = ["m.ctx = ?", "m.kind = 'bundles'"]
+    where = ["m.ctx = ?"]
     args: list[object] = [ctx]
     for cond, value in (("m.uuid = ?", q.uuid), ("m.name GLOB ?", q.name_glob and
                                                  glob_to_sqlite(q.name_glob)),
@@ -121,6 +132,34 @@ def _where(ctx: str, q: Query) -> tuple[str, list[object]]:
     return " AND ".join(where), args
 
 
+def _read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
+    """``uuid -> record sha`` of the ref files in one shard directory (None: unreadable)."""
+    out: dict[str, str] = {}
+    ok = True
+    for entry in os.scandir(path):
+        name = entry.name
+        if name.startswith(".") or name.endswith(".lock"):
+            continue
+        try:
+            out[name] = read_regular(Path(entry.path), MAX_REF_BYTES).decode("utf-8").strip()
+        except FileNotFoundError:
+            continue  # removed (rm) since the directory was listed
+        except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
+            problems.append(f"ref {entry.path}: unreadable ({e})")
+            ok = False
+    return out if ok else None
+
+
+class TrackedSource(Protocol):
+    """Where the index learns which members come from a context's remote (the repository)."""
+
+    def tracking_stamps(self) -> dict[str, int]:
+        """Per context with tracking state, a value that changes when it does."""
+
+    def tracked(self, ctx: str) -> dict[str, str]:
+        """``uuid -> record sha`` of the members of ``ctx`` that come from its remote."""
+
+
 class Index:
     """The SQLite index of one repository.
 
@@ -129,13 +168,16 @@ class Index:
         refs_root: The ``refs/contexts`` directory it mirrors.
         load_record: Reads and verifies the record of a uuid given the record
             sha its ref names; raises on a missing or corrupt record.
+        tracking: The members that come from each context's remote.
     """
 
     def __init__(self, path: Path, refs_root: Path,
-                 load_record: Callable[[str, str], BundleRecord]) -> None:
+                 load_record: Callable[[str, str], BundleRecord],
+                 tracking: TrackedSource) -> None:
         self.path = path
         self.refs_root = refs_root
         self.load_record = load_record
+        self.tracking = tracking
         self._db = LocalConnection(path, _setup)
 
     def connect(self) -> sqlite3.Connection:
@@ -155,7 +197,7 @@ class Index:
         known = {(c, k, s): m for c, k, s, m in db.execute("SELECT * FROM shards")}
         seen: set[tuple[str, str, str]] = set()
         problems: list[str] = []
-        changes: list[tuple[str, str, str, int, Path]] = []
+        changes: list[tuple[str, str, str, int, Path | None]] = []
         now = time.time_ns()
         for ctx, kind, shard, path in self._shard_dirs():
             seen.add((ctx, kind, shard))
@@ -165,6 +207,10 @@ class Index:
                 continue
             if known.get((ctx, kind, shard)) != mtime:
                 changes.append((ctx, kind, shard, 0 if now - mtime < _RACY_NS else mtime, path))
+        for ctx, stamp in self.tracking.tracking_stamps().items():
+            seen.add((ctx, TRACKED, ""))
+            if known.get((ctx, TRACKED, "")) != stamp:
+                changes.append((ctx, TRACKED, "", stamp, None))
         gone = [key for key in known if key not in seen]
         if not changes and not gone:
             return problems
@@ -175,7 +221,8 @@ class Index:
                     db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                (ctx, kind, shard))
             for ctx, kind, shard, mtime, path in changes:
-                ok = self._rescan(db, ctx, kind, shard, path, problems)
+                refs = self.tracking.tracked(ctx) if path is None else _read_shard(path, problems)
+                ok = refs is not None and self._rescan(db, ctx, kind, shard, refs, problems)
                 db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
                            (ctx, kind, shard, mtime if ok else 0))
             db.execute("COMMIT")
@@ -197,36 +244,24 @@ class Index:
                         if shard.is_dir(follow_symlinks=False):
                             yield ctx.name, kind, shard.name, Path(shard.path)
 
-    def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str, path: Path,
-                problems: list[str]) -> bool:
+    def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str,
+                refs: dict[str, str], problems: list[str]) -> bool:
+        """Make the index's members of one shard (or a context's tracked ones) be ``refs``."""
         have = dict(db.execute(
             "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
         ok = True
-        present: set[str] = set()
-        for entry in os.scandir(path):
-            name = entry.name
-            if name.startswith(".") or name.endswith(".lock"):
+        for uuid, sha in refs.items():
+            if have.get(uuid) == sha:
                 continue
             try:
-                sha = read_regular(Path(entry.path), MAX_REF_BYTES).decode("utf-8").strip()
-            except FileNotFoundError:
-                continue  # removed (rm) since the directory was listed
-            except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
-                problems.append(f"ref {entry.path}: unreadable ({e})")
-                ok = False
-                continue
-            present.add(name)
-            if have.get(name) == sha:
-                continue
-            try:
-                bundle_name, created_ts = self._ensure_bundle(db, name, sha)
+                bundle_name, created_ts = self._ensure_bundle(db, uuid, sha)
             except Exception as e:  # noqa: BLE001 - reported, the member is skipped
-                problems.append(f"{kind} ref {ctx}/{name}: {e}")
+                problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
                 ok = False
                 continue
             db.execute("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)",
-                       (ctx, kind, name, shard, sha, bundle_name, created_ts))
-        for uuid in set(have) - present:
+                       (ctx, kind, uuid, shard, sha, bundle_name, created_ts))
+        for uuid in set(have) - set(refs):
             db.execute("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", (ctx, kind, uuid))
         return ok
 
@@ -270,16 +305,15 @@ class Index:
         # Only fixed fragments are joined; every user value is a bound parameter. The
         # latest-per-name query walks the members_latest index; SQLite takes the bare
         # columns of a GROUP BY from the row holding the MAX.
-        inner = "SELECT m.uuid, m.sha FROM members m WHERE " + where  # noqa: S608
+        inner = "SELECT m.uuid, m.sha, m.tracked FROM visible m WHERE " + where  # noqa: S608
         if q.latest_per_name:
             inner = inner.replace(" FROM", ", MAX(m.created_ts) FROM", 1) + " GROUP BY m.name"
         db = self.connect()
         rows = db.execute(_OUTER.format(inner), args).fetchall()
         rows.sort(key=lambda r: (r[6], r[0]), reverse=True)
         committed = {u for (u,) in db.execute(
-            "SELECT c.uuid FROM members c JOIN members m ON m.ctx=c.ctx AND m.uuid=c.uuid "
-            "AND m.sha=c.sha WHERE c.ctx=? AND c.kind='committed' AND m.kind='bundles'", (ctx,))}
-        return [Row(r[0], r[1], r[2], r[3], r[4], r[5], r[0] in committed) for r in rows]
+            "SELECT m.uuid FROM visible m WHERE m.ctx=? AND " + _COMMITTED, (ctx,))}  # noqa: S608
+        return [Row(*r[:6], r[0] in committed, bool(r[7])) for r in rows]
 
     @healing
     def tags_of(self, uuids: list[str]) -> dict[str, dict[str, str]]:
@@ -305,8 +339,8 @@ class Index:
             chunk = uuids[i:i + 500]
             marks = ",".join("?" * len(chunk))
             rows = db.execute(
-                "SELECT d.dep_uuid, d.uuid FROM deps d JOIN members m ON m.uuid = d.uuid "  # noqa: S608
-                f"WHERE m.ctx = ? AND m.kind = 'bundles' AND d.dep_uuid IN ({marks})",
+                "SELECT d.dep_uuid, d.uuid FROM deps d JOIN visible m ON m.uuid = d.uuid "  # noqa: S608
+                f"WHERE m.ctx = ? AND d.dep_uuid IN ({marks})",
                 [ctx, *chunk])
             for dep, uuid in rows:
                 out[dep].append(uuid)
@@ -322,9 +356,9 @@ class Index:
         None and their declared size.
         """
         self.refresh()
-        sql = ("SELECT m.ctx, m.uuid, b.blob, b.size, b.meta FROM members m "
-               "JOIN blobs b ON b.uuid = m.uuid WHERE m.kind = 'bundles'")
-        rows = (self.connect().execute(sql + " AND m.ctx = ?", (ctx,)) if ctx is not None
+        sql = ("SELECT m.ctx, m.uuid, b.blob, b.size, b.meta FROM visible m "
+               "JOIN blobs b ON b.uuid = m.uuid")
+        rows = (self.connect().execute(sql + " WHERE m.ctx = ?", (ctx,)) if ctx is not None
                 else self.connect().execute(sql))
         return [tuple(row) for row in rows]
 
@@ -332,7 +366,7 @@ class Index:
     def member_uuids(self) -> set[str]:
         """Uuids that are members of any context."""
         self.refresh()
-        rows = self.connect().execute("SELECT DISTINCT uuid FROM members WHERE kind='bundles'")
+        rows = self.connect().execute("SELECT DISTINCT uuid FROM visible")
         return {u for (u,) in rows}
 
     @healing
@@ -340,12 +374,12 @@ class Index:
         """``(ctx, uuid, name)`` of every member of every context."""
         self.refresh()
         return list(self.connect().execute(
-            "SELECT ctx, uuid, name FROM members WHERE kind='bundles'"))
+            "SELECT ctx, uuid, name FROM visible"))
 
     @healing
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()
         rows = self.connect().execute(
-            "SELECT ctx FROM members WHERE uuid=? AND kind='bundles'", (uuid,))
+            "SELECT ctx FROM visible WHERE uuid=?", (uuid,))
         return sorted(r[0] for r in rows)

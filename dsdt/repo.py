@@ -9,6 +9,8 @@ Paths under ``.dsdt/`` (see ``docs/format.md``)::
     refs/contexts/<ctx>/bundles/<uuid[:2]>/<uuid>    membership: sha256 of the record
     refs/contexts/<ctx>/committed/<uuid[:2]>/<uuid>  commit mark: sha256 of the record
     cache/                                    blobs, views, index, stat cache (not checked in)
+    cache/tracking/<ctx>                      what the context's remote held when last seen
+    cache/records/<uuid[:2]>/<uuid>.yaml      records pulled from a remote (not checked in)
 """
 
 from __future__ import annotations
@@ -23,17 +25,12 @@ from typing import Any, ClassVar
 
 from dsdt._fs import (
     Confined,
-    atomic_write,
     flocked,
     is_regular,
-    read_regular,
     remove_tree,
-    write_once,
 )
 from dsdt.config import Config
 from dsdt.errors import (
-    BundleNotFoundError,
-    ConflictError,
     ContextExistsError,
     ContextNotFoundError,
     CorruptObjectError,
@@ -41,18 +38,18 @@ from dsdt.errors import (
     PathError,
     RepositoryExistsError,
 )
-from dsdt.index import Index, Query
+from dsdt.index import Index
+from dsdt.members import Members
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import StatCache
 from dsdt.objects.gate import has_control, name_problem
-from dsdt.objects.ids import is_uuid, sha256_bytes
-from dsdt.objects.record import MAX_RECORD_BYTES, BundleRecord, dump_yaml, load_yaml
+from dsdt.objects.record import dump_yaml, load_yaml
 from dsdt.refs.names import check_context_name, split_context
 from dsdt.refs.store import RefStore
+from dsdt.refs.tracking import TrackingStore
 
 DIRNAME = ".dsdt"
 DEFAULT_CONTEXT = "default"
-BUNDLES, COMMITTED = "bundles", "committed"
 #: Directories of ``.dsdt`` that dsdt reads and sweeps; none may be a symlink.
 _OWN_DIRS = ("cache", "records", "refs", "refs/contexts", "cache/blobs", "cache/tmp",
              "cache/open", "cache/made", "cache/views")
@@ -77,7 +74,7 @@ def template_dir() -> Path:
     raise NotARepositoryError("dsdt's .dsdt-template is missing from the installation; reinstall")
 
 
-class Repository:
+class Repository(Members):
     """An opened ``.dsdt`` directory.
 
     Args:
@@ -98,8 +95,9 @@ class Repository:
         self.config = Config.load(root / "config.yaml")
         self.refs = RefStore(root, self.config.lock_timeout)
         self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp")
+        self.tracking = TrackingStore(root / "cache" / "tracking", self.config.lock_timeout)
         self.index = Index(root / "cache" / "index.sqlite", root / "refs" / "contexts",
-                           self.read_record)
+                           self.read_record, self)
         self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
         self._git: tuple[Any, dict[str, str | bool]] = (None, {})
 
@@ -281,6 +279,7 @@ class Repository:
         trash = base.with_name(f".deleted-{ctx}-{os.urandom(4).hex()}")
         os.rename(base, trash)  # atomic: the context disappears at once
         remove_tree(trash)
+        self.tracking.drop(ctx)
         if self.refs.read("HEAD") == ctx:
             self.refs.delete("HEAD")
 
@@ -295,114 +294,6 @@ class Repository:
         """Make ``ctx`` the current context."""
         self.require_context(ctx)
         self.refs.swap("HEAD", self.refs.read("HEAD"), ctx)
-
-    # --- records and membership ---------------------------------------------------------
-
-    def record_path(self, uuid: str) -> Path:
-        """Where the record of ``uuid`` lives (its directory checked: no symlink)."""
-        return self.confined.dir(self.root / "records" / uuid[:2]) / f"{uuid}.yaml"
-
-    def write_record(self, rec: BundleRecord) -> str:
-        """Write a record once (it must pass the schema it is read with); return its sha256."""
-        BundleRecord.from_dict(rec.to_dict(), f"new record of bundle {rec.uuid}")
-        data = rec.to_yaml()
-        sha = sha256_bytes(data)
-        path = self.record_path(rec.uuid)
-        if not write_once(path, data) and sha256_bytes(
-                read_regular(path, MAX_RECORD_BYTES)) != sha:
-            raise CorruptObjectError(f"a different record for bundle {rec.uuid} already exists")
-        return sha
-
-    def read_record(self, uuid: str, sha: str | None = None) -> BundleRecord:
-        """Read a record, verifying it against ``sha`` (the value of the ref naming it)."""
-        if not is_uuid(uuid):
-            raise CorruptObjectError(f"{uuid[:40]!r} is not a bundle uuid; run dsdt fsck")
-        path = self.record_path(uuid)
-        try:
-            data = read_regular(path, MAX_RECORD_BYTES)
-        except FileNotFoundError:
-            raise CorruptObjectError(f"record of bundle {uuid} is missing ({path})") from None
-        if sha is not None and sha256_bytes(data) != sha:
-            raise CorruptObjectError(
-                f"record of bundle {uuid} does not match the sha256 its ref names "
-                "(edited by hand?); run dsdt fsck"
-            )
-        rec = BundleRecord.from_yaml(data, f"record {path}")
-        if rec.uuid != uuid:
-            raise CorruptObjectError(f"record {path} names uuid {rec.uuid}, not {uuid}")
-        return rec
-
-    @staticmethod
-    def member_ref(ctx: str, uuid: str, kind: str = BUNDLES) -> str:
-        """Ref name of a bundle's membership (or commit mark) in a context."""
-        return f"refs/contexts/{ctx}/{kind}/{uuid[:2]}/{uuid}"
-
-    def member_sha(self, ctx: str, uuid: str, kind: str = BUNDLES) -> str | None:
-        """Record sha of a member of ``ctx`` (None if not a member / not committed)."""
-        return self.refs.read(self.member_ref(ctx, uuid, kind))
-
-    def add_member(self, ctx: str, uuid: str, sha: str) -> None:
-        """Make a written record a member of ``ctx`` (the last step of writing a bundle)."""
-        self.refs.create(self.member_ref(ctx, uuid), sha)
-
-    def commit(self, ctx: str, uuid: str) -> bool:
-        """Mark a member committed; False if it already was (also when racing another commit)."""
-        sha = self.member_sha(ctx, uuid)
-        if sha is None:
-            raise BundleNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
-        ref = self.member_ref(ctx, uuid, COMMITTED)
-        while (mark := self.refs.read(ref)) != sha:
-            try:
-                self.refs.swap(ref, mark, sha)  # replaces a stale mark of another record too
-                return True
-            except ConflictError:
-                continue  # somebody else changed it meanwhile: look again
-        return False
-
-    def prune_history(self, ctx: str, rec: BundleRecord) -> None:
-        """Apply the ``uncommitted_history`` limit to the name of a newly written bundle."""
-        limit = self.config.uncommitted_history
-        if limit is None:
-            return
-        rows = self.index.find(ctx, Query(committed=False))
-        same = [r for r in rows if r.name == rec.name and r.uuid != rec.uuid]
-        for row in same[limit:]:
-            self.remove_member(ctx, row.uuid)
-
-    def is_committed(self, ctx: str, uuid: str, sha: str) -> bool:
-        """True if the commit mark of ``uuid`` in ``ctx`` names record ``sha``."""
-        return self.member_sha(ctx, uuid, COMMITTED) == sha
-
-    def remove_member(self, ctx: str, uuid: str) -> None:
-        """Drop a bundle from ``ctx``: membership first, then its commit mark."""
-        self.refs.delete(self.member_ref(ctx, uuid))
-        self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
-
-    def _made_marker(self, uuid: str) -> Path:
-        return self.confined.dir(self.root / "cache" / "made" / uuid[:2]) / uuid
-
-    def mark_made(self, ctx: str, uuid: str, sha: str) -> None:
-        """Remember (in the cache, which git does not carry) that this clone made a bundle."""
-        marker = self._made_marker(uuid)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(marker, f"{ctx}\t{sha}\n".encode(), mode=0o444)
-
-    def vouched(self, ctx: str, uuid: str, sha: str) -> bool:
-        """True when this clone made record ``sha`` of ``uuid`` in context ``ctx``.
-
-        Push uploads data only for vouched bundles: refs or a record someone
-        committed (or pulled) could otherwise name this clone's private blobs,
-        or a bundle made in a private context, and have them uploaded. The
-        marker is a read-only file, which git never writes, naming the context
-        and the record.
-        """
-        marker = self._made_marker(uuid)
-        try:
-            if os.lstat(marker).st_mode & 0o222:
-                return False  # not dsdt's: git writes files writable
-            return read_regular(marker, 4096) == f"{ctx}\t{sha}\n".encode()
-        except (FileNotFoundError, CorruptObjectError):
-            return False
 
     def writing(self, timeout: float | None = None) -> Any:
         """Hold while writing blobs and records that no ref names yet (gc waits for it)."""

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 import dsdt.api as api
@@ -55,13 +56,16 @@ def test_tree_example_is_what_add_writes(project: Path) -> None:
     assert Repository.current().blobs.read(tree_id) == block("json tree").strip().encode()
 
 
-def test_layout_paths_exist(project: Path) -> None:
+def test_layout_paths_exist(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     (project / "f.txt").write_text("x")
     os.utime(project / "f.txt", (1e9, 1e9))  # old enough for the stat cache to trust it
     b = api.add("default", "f", str(project / "f.txt"))
     api.commit("default", "f")
     api.Bundle("default", name="arr", data=np.arange(3))  # streamed through cache/tmp
     assert b.data
+    api.remote("default", "shared", str(tmp_path_factory.mktemp("remote")))
+    api.push("default")
+    api.pull("default")  # remote-tracking state, and a pulled copy of the record
     root = project / ".dsdt"
     for line in block("text layout").splitlines()[1:]:
         entry = line.split()[0]

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.objects",),
     ("dsdt.refs",),
     ("dsdt.config", "dsdt.index", "dsdt.gitinfo"),
-    ("dsdt.repo",),
+    ("dsdt.repo", "dsdt.members"),
     ("dsdt.fsck", "dsdt.gc"),
     ("dsdt.remote",),
     ("dsdt.bundle",),

@@ -38,8 +38,9 @@ import dsdt.api as api
 import dsdt.fsck as fsck_mod
 from dsdt._fs import FileLock
 from dsdt.errors import LockError
+from dsdt.members import COMMITTED
 from dsdt.refs.store import RefStore
-from dsdt.repo import COMMITTED, Repository
+from dsdt.repo import Repository
 
 WORKERS = 8
 PER_WORKER = 50

@@ -326,10 +326,10 @@ class Killed(BaseException):
     """Stands for SIGKILL between two ref writes."""
 
 
-def test_pull_killed_between_its_two_refs_is_finished_by_the_next(
+def test_pull_killed_before_its_records_land_is_finished_by_the_next(
         project: Path, remote_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from dsdt.refs.store import RefStore
+    from dsdt.remote import pull as pull_module
 
     b = api.Bundle("default", name="x", data=5).commit()
     api.push("default")
@@ -337,19 +337,16 @@ def test_pull_killed_between_its_two_refs_is_finished_by_the_next(
     api.init(other)
     monkeypatch.chdir(other)
     api.remote("default", "shared", str(remote_dir))
-    swap, writes = RefStore.swap, []
+    fetch = pull_module._fetch_record
 
-    def killed_on_the_second(self: RefStore, name: str, *args: object) -> None:
-        if "/bundles/" in name or "/committed/" in name:
-            writes.append(name)
-            if len(writes) == 2:
-                raise Killed
-        swap(self, name, *args)  # type: ignore[arg-type]
+    def killed(*args: object) -> None:
+        raise Killed
 
-    monkeypatch.setattr(RefStore, "swap", killed_on_the_second)
+    monkeypatch.setattr(pull_module, "_fetch_record", killed)
     with pytest.raises(Killed):
         api.pull("default")
-    monkeypatch.setattr(RefStore, "swap", swap)
+    assert api.get("default", None, uuid=b.uuid) is None  # seen on the remote, not yet pulled
+    monkeypatch.setattr(pull_module, "_fetch_record", fetch)
     api.pull("default")
     pulled = api.get("default", None, uuid=b.uuid)
     assert pulled is not None and pulled.is_committed and pulled.data == 5

@@ -15,6 +15,7 @@ import typer
 
 from dsdt.commands import (
     add,
+    adopt,
     apply,
     cat,
     commit,
@@ -49,7 +50,7 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, rmr, log, diff, gc, du, dockerize):
+                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize):
     app.command(_module.NAME)(_module.run)
 for _module in (apply, run):  # task parameters arrive as extra arguments
     app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS)(_module.run)

@@ -49,8 +49,9 @@ def push(repo: Repository, ctx: str, name: str | None = None,
          jobs: int = 8, progress: ProgressSink | None = None, ours: bool = False) -> Report:
     """Push committed bundles: the latest matching one, or (no filter) all not yet there.
 
-    Bundles whose records came through git are not pushed (``report.foreign``)
-    unless ``ours``: their data is uploaded by the clone that made them.
+    Bundles not made in this context of this clone (their records came through
+    git or a pull) are not pushed (``report.foreign``) unless ``ours``: their
+    data is uploaded by the clone that made them.
 
     Raises:
         UsageError: The one bundle asked for came through git (without ``ours``).
@@ -60,9 +61,9 @@ def push(repo: Repository, ctx: str, name: str | None = None,
     report = pushing.push(rem, uuids, jobs=jobs, progress=progress, ours=ours)
     if report.foreign and (name is not None or uuid is not None or tags):
         raise UsageError(
-            f"bundle {report.foreign[0]} came through git and was not made or pulled in this "
-            "clone, so its data is not pushed from here (its author pushes it). If you made it, "
-            "push it with ours=True (dsdt push --ours)")
+            f"bundle {report.foreign[0]} was not made in context {ctx!r} of this clone (its "
+            "record came through git or a pull), so its data is not pushed from here: its "
+            "author pushes it. If you made it, push it with ours=True (dsdt push --ours)")
     if delocalize:
         report.delocalized = prune.delocalize(rem, uuids)
     return report
@@ -78,6 +79,24 @@ def pull(repo: Repository, ctx: str, name: str | None = None, uuid: str | None =
 
     return pulling.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
                      progress=progress)
+
+
+def adopt(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,
+          tags: dict[str, str] | None = None) -> list[str]:
+    """Check in bundles pulled from the context's remote (all of them, or those matching).
+
+    A pulled bundle is shown from the remote-tracking state in ``cache/``,
+    which git ignores; adopting writes its record and refs into the
+    checked-in tree, so a git commit records it.
+
+    Returns:
+        The uuids adopted (bundles already checked in are left as they are).
+    """
+    rows = repo.index.find(ctx, Query(name_glob=name, uuid=uuid, tags=check_tags(tags)))
+    adopted = [r for r in rows if r.pulled]
+    for row in adopted:
+        repo.adopt(ctx, row.uuid, row.sha)
+    return [r.uuid for r in adopted]
 
 
 def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsdt._fs import write_once
+from dsdt._fs import read_regular, write_once
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
 from dsdt.objects.blobrefs import BlobRefs, blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote.layout import MAX_RECORD_BYTES, Entry, blob_key, record_key
 from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs
-from dsdt.repo import BUNDLES, COMMITTED, Repository
+from dsdt.repo import Repository
 
 _SMALL_GET = 8 << 20  # blobs known to be smaller than this are fetched into memory
 _PREFETCH = 8 << 20  # trees and packed values up to this size come down with the metadata
@@ -52,17 +52,18 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
     wanted = {u: e for u, e in remote.members().items() if select(u, e)}
     fresh = []
     for uuid, entry in sorted(wanted.items()):
-        local = repo.member_sha(remote.ctx, uuid)
+        local = repo.refs.read(repo.member_ref(remote.ctx, uuid))  # the checked-in member
         if local is not None and local != entry.sha:
             raise ConflictError(f"local bundle {uuid} differs from the remote one; "
                                 "it was not overwritten")
-        if local is not None and repo.member_sha(remote.ctx, uuid, COMMITTED) == local:
-            report.skipped.append(uuid)
+        if local is None and not _has_pulled(repo, uuid, entry.sha):
+            fresh.append(uuid)
         else:
-            fresh.append(uuid)  # new, or left uncommitted by an interrupted pull
+            report.skipped.append(uuid)
 
     def refuse(uuid: str, e: CorruptObjectError) -> None:
         report.refused[uuid] = " ".join(str(e).split())
+        repo.pulled_record_path(uuid).unlink(missing_ok=True)  # so it does not show
 
     def fetch(uuid: str) -> None:
         try:
@@ -70,7 +71,8 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
         except CorruptObjectError as e:
             refuse(uuid, e)
 
-    run_jobs(jobs, fetch, fresh)
+    run_jobs(jobs, fetch, fresh + [u for u in report.skipped if not _has_pulled(
+        repo, u, wanted[u].sha)])  # checked-in ones get a copy: they stay if git drops them
     refs = BlobRefs()
     for uuid in wanted:
         if uuid not in report.refused:
@@ -81,40 +83,38 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
             except _Later:
                 pass  # a large tree or packed value: fetched when the data is read
     report.bundles = [u for u in fresh if u not in report.refused]
-    for uuid in report.bundles:  # the commit mark first: the membership ref makes it appear
-        sha = wanted[uuid].sha
-        _set_ref(repo, repo.member_ref(remote.ctx, uuid, COMMITTED), sha)
-        _set_ref(repo, repo.member_ref(remote.ctx, uuid, BUNDLES), sha)
     if localize:
         report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
     return report
 
 
-def _set_ref(repo: Repository, ref: str, sha: str) -> None:
-    """Make ``ref`` name ``sha`` unless it already does (racing pulls agree)."""
-    current = repo.refs.read(ref)
-    if current != sha:
-        try:
-            repo.refs.swap(ref, current, sha)
-        except ConflictError:
-            if repo.refs.read(ref) != sha:
-                raise
+def _has_pulled(repo: Repository, uuid: str, sha: str) -> bool:
+    """True if the record of ``uuid`` pulled earlier is here and is record ``sha``."""
+    try:
+        return sha256_bytes(read_regular(repo.pulled_record_path(uuid), MAX_RECORD_BYTES)) == sha
+    except (FileNotFoundError, CorruptObjectError):
+        return False
 
 
 def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
-    data = remote.transport.get(record_key(uuid), MAX_RECORD_BYTES)
+    """Keep record ``sha`` of ``uuid`` among the pulled records: from the checked-in one when
+    it is that record, else downloaded, verified and passed through the gate."""
+    repo = remote.repo
+    try:
+        data = read_regular(repo.record_path(uuid), MAX_RECORD_BYTES)
+    except FileNotFoundError:
+        data = b""
     if sha256_bytes(data) != sha:
-        raise CorruptObjectError(f"remote record of bundle {uuid} does not match the hash its "
-                                 "remote ref names; nothing was pulled for it")
+        data = remote.transport.get(record_key(uuid), MAX_RECORD_BYTES)
+        if sha256_bytes(data) != sha:
+            raise CorruptObjectError(f"remote record of bundle {uuid} does not match the hash "
+                                     "its remote ref names; nothing was pulled for it")
     rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
     if rec.uuid != uuid:
         raise CorruptObjectError(f"remote record {uuid} names bundle {rec.uuid}; nothing was "
                                  "pulled for it")
-    path = remote.repo.record_path(uuid)
-    if path.exists():
-        if sha256_bytes(path.read_bytes()) != sha:
-            raise ConflictError(f"a different local record for bundle {uuid} exists")
-        return
+    path = repo.pulled_record_path(uuid)
+    path.unlink(missing_ok=True)  # another record of this uuid, from before a rebinding
     write_once(path, data)
 
 

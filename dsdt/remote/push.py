@@ -9,6 +9,7 @@ compare-and-swap. The stamps of the blobs written are kept as proofs
 from __future__ import annotations
 
 from dsdt.errors import ConflictError, CorruptObjectError, UsageError
+from dsdt.members import COMMITTED
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
@@ -16,7 +17,6 @@ from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, Entry, blob_key, record_key
 from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs, swap_ref
 from dsdt.remote.transport import Transport
-from dsdt.repo import COMMITTED
 
 _LIST_THRESHOLD = 512  # from this many blobs on, list their shards instead of probing each
 _SMALL_PUT = 1 << 20  # blobs smaller than this are pushed with one create-only PUT
@@ -42,7 +42,9 @@ def _push(remote: Remote, uuids: list[str], jobs: int, sink: ProgressSink,
     records: dict[str, tuple[str, BundleRecord]] = {}
     for uuid in uuids:
         sha = repo.member_sha(remote.ctx, uuid)
-        if sha is None or repo.member_sha(remote.ctx, uuid, COMMITTED) != sha:
+        if sha is None:
+            continue  # gone since it was chosen: pulled once, and dropped by the remote since
+        if repo.member_sha(remote.ctx, uuid, COMMITTED) != sha:
             raise UsageError(f"bundle {uuid} is not committed; commit it before pushing "
                              "(dsdt commit -u <uuid>)")
         if uuid in known:

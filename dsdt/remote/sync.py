@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Protocol
 
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, UsageError
+from dsdt.refs.tracking import Listing
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_REF_BYTES, Entry, blob_key, context_key, decode_ref, encode_ref
 from dsdt.remote.open import canonical_url, open_transport
@@ -83,8 +84,20 @@ class Remote:
         return context_key(self.remote_context)
 
     def members(self) -> dict[str, Entry]:
-        """The remote context's members, read now."""
-        return read_ref(self.transport, self.ref_key)
+        """The remote context's members, read now (and remembered as tracking state)."""
+        members = read_ref(self.transport, self.ref_key)
+        self.saw(members)
+        return members
+
+    def saw(self, members: dict[str, Entry]) -> None:
+        """Remember the whole membership just read or written (:mod:`dsdt.refs.tracking`)."""
+        now = time.time_ns()
+
+        def replace(listing: Listing) -> None:
+            listing.members = {u: e.sha for u, e in members.items()}
+            listing.seen_ns = now
+
+        self.repo.tracking.update(self.ctx, self.url, self.remote_context, replace)
 
     def blob_url(self, blob_id: str) -> str:
         """Where a blob is on the remote (shown for data that is not local)."""
@@ -146,6 +159,7 @@ def swap_ref(remote: Remote, change: Callable[[dict[str, Entry]], None]) -> dict
         change(members)
         try:
             tr.swap(key, got.token, encode_ref(members))
+            remote.saw(members)
             return members
         except ConflictError:
             time.sleep(min(0.01 * 2 ** attempt, 0.5))

@@ -1,0 +1,31 @@
+"""``dsdt adopt``: check in bundles pulled from the context's remote."""
+
+from typing import Annotated
+
+import typer
+
+from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+
+NAME = "adopt"
+
+
+def run(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME", help="Only bundles with this name ('*' matches anything; default: all).")
+    ] = None,
+    uuid: UuidOpt = None,
+    tag: TagsOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Check in pulled bundles (all, NAME, -u UUID or -t KEY:VALUE), so a git commit records them.
+
+    'dsdt pull' keeps what it brings in .dsdt/cache, which git ignores, so git
+    pull and dsdt pull never fight over files. Adopting writes the records and
+    refs of pulled bundles into .dsdt/records and .dsdt/refs; commit them with
+    git as usual. Bundles already checked in are left alone.
+    """
+    from dsdt import api
+
+    ctx = context_or_current(context)
+    adopted = api.adopt(ctx, name, uuid, parse_tags(tag) or None)
+    typer.echo(f"Adopted {len(adopted)} bundle(s) into {ctx}")

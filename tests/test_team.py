@@ -1,0 +1,136 @@
+"""A team of two clones of one git project sharing a directory remote, with real git.
+
+Each test is a scenario of issue 13: what git carries (records, refs) and
+what dsdt carries (data, remote-tracking state) never disagree in a way
+that loses data or shows it twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from team import Team, git, make_team, needs_git
+
+import dsdt.api as api
+
+pytestmark = needs_git
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Team, Path, Path]:
+    """The team, Alice's project (current) and Bob's fresh clone."""
+    team, alice = make_team(tmp_path, monkeypatch)
+    return team, alice, team.clone("bob")
+
+
+def _share(team: Team, project: Path, message: str = "work") -> None:
+    """Commit everything in ``project`` and push it to the origin."""
+    team.commit_all(project, message)
+    git(project, "pull", "-q", "--no-rebase", "origin", "main")
+    git(project, "push", "-q", "origin", "main")
+
+
+def _names(ctx: str = "default") -> list[str]:
+    return sorted(b.name for b in api.search(ctx))
+
+
+def _clean(project: Path) -> bool:
+    return git(project, "status", "--porcelain").stdout == ""
+
+
+def test_dsdt_pull_then_git_pull(team: tuple[Team, Path, Path]) -> None:
+    t, alice, bob = team
+    api.Bundle("default", name="x", data=1).commit()
+    api.push("default")
+    _share(t, alice)
+    t.use(bob)
+    assert api.pull("default").bundles and _names() == ["x"]
+    assert _clean(bob)  # pull wrote nothing git tracks
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    assert _names() == ["x"]  # checked in now, and shown once
+    assert api.pull("default").bundles == []
+    assert api.fsck().ok
+
+
+def test_git_pull_then_dsdt_pull(team: tuple[Team, Path, Path]) -> None:
+    t, alice, bob = team
+    api.Bundle("default", name="y", data=2).commit()
+    api.push("default")
+    _share(t, alice)
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    report = api.pull("default")
+    assert report.bundles == [] and len(report.skipped) == 1
+    assert _names() == ["y"] and _clean(bob)
+    assert api.get("default", "y").data == 2
+
+
+def test_a_bundle_removed_on_the_other_side_stays_removed(team: tuple[Team, Path, Path]) -> None:
+    t, alice, bob = team
+    gone = api.Bundle("default", name="gone", data=1).commit()
+    kept = api.Bundle("default", name="kept", data=2).commit()
+    api.push("default")
+    _share(t, alice)
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    api.pull("default")
+    t.use(alice)
+    api.rm("default", uuid=gone.uuid, force=True)
+    api.rmr("default", uuid=gone.uuid)
+    api.rm("default", uuid=kept.uuid, force=True)  # removed here, still on the remote
+    _share(t, alice, "remove")
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    api.pull("default")
+    assert _names() == ["kept"]  # still in the remote context: it may stay
+    assert _clean(bob)
+
+
+def test_a_bundle_only_git_brought_goes_when_git_removes_it(
+        team: tuple[Team, Path, Path]) -> None:
+    t, alice, bob = team
+    b = api.Bundle("default", name="local", data=1).commit()
+    _share(t, alice)
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    assert _names() == ["local"]
+    t.use(alice)
+    api.rm("default", uuid=b.uuid, force=True)
+    _share(t, alice, "remove")
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    api.pull("default")
+    assert _names() == []
+
+
+def test_rm_of_a_pulled_bundle_hides_it_until_it_is_pulled_again(
+        team: tuple[Team, Path, Path]) -> None:
+    t, _alice, bob = team
+    b = api.Bundle("default", name="x", data=1).commit()
+    api.push("default")
+    t.use(bob)
+    api.pull("default")
+    api.rm("default", uuid=b.uuid, force=True)
+    assert _names() == []
+    api.pull("default", "other-name")
+    assert _names() == []
+    api.pull("default")
+    assert _names() == ["x"]
+
+
+def test_adopt_checks_pulled_bundles_in(team: tuple[Team, Path, Path]) -> None:
+    t, _alice, bob = team
+    b = api.Bundle("default", name="model", data={"w": 1}).commit()
+    api.push("default")
+    t.use(bob)
+    api.pull("default")
+    [row] = api.search("default")
+    assert row.is_committed
+    assert api.adopt("default", "other") == []
+    assert api.adopt("default") == [b.uuid]
+    assert not _clean(bob)  # the record and refs are now in the work tree
+    t.commit_all(bob, "adopt")
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    assert _names() == ["model"] and api.adopt("default") == []
+    assert api.fsck().ok
