@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dsdt.api_containers import build_image, dockerize, run
+from dsdt.api_remote import adopt, data_states, pull, push, remote, rmr
+from dsdt.api_remote import at as _at
 from dsdt.bundle import Bundle
 from dsdt.bundle.lineage import LineageInfo
 from dsdt.errors import ApplyError, UsageError
@@ -30,29 +32,22 @@ from dsdt.ops import graph as _graph
 from dsdt.ops import history as _history
 from dsdt.ops import housekeeping as _housekeeping
 from dsdt.ops import query as _query
-from dsdt.ops import remote as _remote
 from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
 from dsdt.ops.housekeeping import DiskUsage
 from dsdt.refs.names import check_tags
 from dsdt.remote.gc import RemoteGcReport
-from dsdt.remote.sync import ProgressSink, Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
     "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList", "DiskUsage",
     "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt", "apply", "build_image", "cat",
-    "commit", "context", "contexts", "current_context", "delete_context", "diff", "dockerize",
-    "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log", "ls_contexts", "pull",
-    "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile", "status", "switch",
+    "commit", "context", "contexts", "current_context", "data_states", "delete_context", "diff",
+    "dockerize", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log",
+    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile",
+    "status", "switch",
 ]
-
-
-def _at(local_context: str | None) -> tuple[Repository, str]:
-    """The current repository and the existing context named ``local_context``."""
-    repo = Repository.current()
-    return repo, repo.resolve_context(local_context)
 
 
 # --- contexts --------------------------------------------------------------------------
@@ -265,102 +260,6 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
     return _write.rm(*_at(local_context), bundle_name, uuid, tags, rm_all, rm_old_only, force)
 
 
-# --- remotes ---------------------------------------------------------------------------
-
-
-def remote(local_context: str, remote_context: str, remote_url: str, force: bool = False) -> None:
-    """Bind a local context to remote context ``remote_context`` at ``remote_url``.
-
-    Args:
-        local_context: The local context.
-        remote_context: Name of the context on the remote.
-        remote_url: ``s3://bucket/prefix``, ``file:///dir`` or a directory path;
-            the bucket or directory must exist.
-        force: Re-bind a context that is already bound elsewhere (data only on
-            the old remote becomes unreachable from it).
-    """
-    _remote.bind(*_at(local_context), remote_context, remote_url, force)
-
-
-def push(local_context: str, bundle_name: str | None = None, tags: dict[str, str] | None = None,
-         uuid: str | None = None, delocalize: bool = False, *, jobs: int = 8,
-         progress: ProgressSink | None = None, ours: bool = False) -> Report:
-    """Push committed bundles to the context's remote: data, then records, then the ref.
-
-    With a name (or tags, or uuid) the latest matching bundle is pushed and it
-    must be committed; with none, every committed bundle not yet there.
-
-    Args:
-        local_context: The local context (it must have a remote).
-        bundle_name: Name of the bundle to push.
-        tags: Tags the bundle must have.
-        uuid: The bundle to push (wins over the name).
-        delocalize: Afterwards drop the local copies of the pushed data.
-        jobs: Parallel transfers.
-        progress: Receives progress (files and bytes).
-        ours: Also push bundles whose records came through git (say so only for
-            bundles made by you): a record someone else committed could name
-            this clone's private data.
-
-    Returns:
-        What was pushed, what was already there, and (``foreign``) what came
-        through git and was left for its author to push.
-    """
-    return _remote.push(*_at(local_context), bundle_name, tags, uuid, delocalize, jobs,
-                        progress, ours)
-
-
-def pull(local_context: str, bundle_name: str | None = None, uuid: str | None = None,
-         localize: bool = False, *, jobs: int = 8, progress: ProgressSink | None = None) -> Report:
-    """Pull bundles from the context's remote: metadata always, data with ``localize``.
-
-    Without ``localize``, DataFrames, arrays and other values load on first
-    use and files present as remote URLs until localized.
-
-    Args:
-        local_context: The local context (it must have a remote).
-        bundle_name: Only bundles with this name (``*`` matches anything).
-        uuid: Only this bundle.
-        localize: Also bring the data down (verified by sha256).
-        jobs: Parallel transfers.
-        progress: Receives progress (files and bytes).
-    """
-    return _remote.pull(*_at(local_context), bundle_name, uuid, localize, jobs, progress)
-
-
-def adopt(local_context: str | None = None, bundle_name: str | None = None,
-          uuid: str | None = None, tags: dict[str, str] | None = None) -> list[str]:
-    """Check in bundles pulled from the context's remote, so git records them.
-
-    ``pull`` keeps what it brings apart from the checked-in tree (git pull and
-    dsdt pull never fight over files); adopting writes the records and refs
-    of pulled bundles into ``.dsdt/records`` and ``.dsdt/refs``.
-
-    Args:
-        local_context: The context (default: the current one).
-        bundle_name: Only bundles with this name (``*`` matches anything).
-        uuid: Only this bundle.
-        tags: Only bundles with these tags.
-
-    Returns:
-        The uuids adopted.
-    """
-    return _remote.adopt(*_at(local_context), bundle_name, uuid, tags)
-
-
-def rmr(local_context: str, bundle_name: str | None = None, uuid: str | None = None,
-        tags: dict[str, str] | None = None, dryrun: bool = False) -> list[str]:
-    """Remove bundles from the context's remote (never data other remote bundles use).
-
-    Bundles are chosen like local ones (all local versions matching the name
-    and tags), or by uuid even when the bundle is not local.
-
-    Returns:
-        The uuids removed from the remote (or that would be, with ``dryrun``).
-    """
-    return _remote.rmr(*_at(local_context), bundle_name, uuid, tags, dryrun)
-
-
 # --- housekeeping ----------------------------------------------------------------------
 
 
@@ -397,14 +296,20 @@ def status(local_context: str | None = None) -> dict[str, Any]:
     return _housekeeping.status(repo, ctx)
 
 
-def fsck(remote: bool = False) -> FsckReport:
+def fsck(remote: bool = False, *, repair: bool = False) -> FsckReport:
     """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
+
+    Bundles whose data is on their remote and not pulled are fine
+    (``report.not_pulled``); data neither here nor on a remote is listed in
+    ``report.unreachable`` with who made it where.
 
     Args:
         remote: Also check the remote context of every bound context: each
             member's record matches its hash and all its blobs are there.
+        repair: Remove corrupt blobs from the cache and fetch them again from
+            the contexts' remotes (``report.repaired`` lists those restored).
     """
-    return _housekeeping.fsck(Repository.current(), remote)
+    return _housekeeping.fsck(Repository.current(), remote, repair)
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------

@@ -131,3 +131,13 @@ class FileSystemError(DsdtError, OSError):
     """The operating system refused a file operation (disk full, permissions, I/O error)."""
 
     exit_code = 13
+
+
+class DataUnreachableError(NotFoundError):
+    """A bundle's data is neither in the local cache nor on its context's remote.
+
+    The message names the bundle and who made it where, so the team knows whom
+    to ask to push it.
+    """
+
+    exit_code = 14

@@ -2,7 +2,9 @@
 
 Errors are things that are referenced but missing, corrupt or malformed:
 a ref whose value is not a record hash, a record that does not match that
-hash or the schema, a blob that is missing or does not hash to its id.
+hash or the schema, a blob that does not hash to its id. Whether data that
+is not here is on the remote is :mod:`dsdt.remote.state`'s question (the
+API's ``fsck`` asks it too).
 Warnings are harmless leftovers of interrupted work that ``gc`` removes or
 the next writer clears: unreferenced records and blobs, commit marks without
 membership, stale locks, temporary files.
@@ -13,11 +15,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsdt._fs import read_regular, shard_files
-from dsdt.errors import CorruptObjectError, DsdtError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError
 from dsdt.members import BUNDLES, COMMITTED
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
@@ -32,50 +35,51 @@ class FsckReport:
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)  #: data neither here nor on a remote
     contexts: int = 0
     refs: int = 0
     records: int = 0
     blobs: int = 0
+    not_pulled: int = 0  #: bundles whose data is on their remote, not here (fine)
+    corrupt: dict[str, int] = field(default_factory=dict)  #: blob id -> most bytes it may hold
+    repaired: list[str] = field(default_factory=list)  #: blobs fetched again (fsck --repair)
 
     @property
     def ok(self) -> bool:
-        """True when there is no error (warnings are allowed)."""
-        return not self.errors
+        """True when there is no error and all data is reachable (warnings are allowed)."""
+        return not self.errors and not self.unreachable
 
 
 def check(repo: Repository) -> FsckReport:
     """Check the whole repository and return the report."""
     report = FsckReport()
     referenced: dict[str, str] = {}  # uuid -> record sha
-    local_only: set[str] = set()  # uuids in a context without remote: all data must be here
     contexts = repo.root / "refs" / "contexts"
     for ctx_dir in _entries(contexts, report):
         if ctx_dir.name.startswith("."):
             report.warnings.append(f"{ctx_dir}: left by an interrupted context deletion")
             continue
-        members = _check_context(repo, ctx_dir, report, referenced)
-        if members is not None:
-            local_only |= members
+        _check_context(repo, ctx_dir, report, referenced)
+    for ctx in repo.context_names():  # pulled members are records to check too
+        for uuid, sha in repo.tracked(ctx).items():
+            referenced.setdefault(uuid, sha)
     _check_head(repo, report)
-    needed, remote_ok = _check_records(repo, referenced, local_only, report)
-    _check_blobs(repo, needed, remote_ok, report)
+    needed = _check_records(repo, referenced, report)
+    _check_blobs(repo, needed, report)
     _check_leftovers(repo, report, set(referenced))
     return report
 
 
 def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
-                   referenced: dict[str, str]) -> set[str] | None:
-    """Check a context's refs; its members, or None if it has a remote (data may be there)."""
+                   referenced: dict[str, str]) -> None:
+    """Check a context's description and refs; note its members in ``referenced``."""
     ctx = ctx_dir.name
     report.contexts += 1
-    bound = False
     try:
         meta = load_yaml(read_regular(ctx_dir / "context.yaml", MAX_REF_BYTES),
                          f"{ctx}/context.yaml")
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
-        else:
-            bound = bool(meta["remote_url"])
     except FileNotFoundError:
         if ctx_dir.exists():  # else deleted by another process while we looked
             report.errors.append(f"{ctx_dir}: context.yaml is missing")
@@ -105,7 +109,6 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
                                          "other contexts do")
             elif members.get(uuid) != value and not (ctx_dir / BUNDLES / uuid[:2] / uuid).exists():
                 report.warnings.append(f"commit mark {where} without membership (harmless)")
-    return None if bound else set(members)
 
 
 def _entries(directory: Path, report: FsckReport) -> list[Path]:
@@ -163,16 +166,20 @@ def _check_head(repo: Repository, report: FsckReport) -> None:
         report.warnings.append(f"HEAD names context {head!r}, which does not exist")
 
 
-def _check_records(repo: Repository, referenced: dict[str, str], local_only: set[str],
-                   report: FsckReport) -> tuple[set[str], set[str]]:
-    """Every record; returns the blobs needed and those that may live only on a remote."""
-    needed: set[str] = set()
-    strict: set[str] = set()
+def _check_records(repo: Repository, referenced: dict[str, str],
+                   report: FsckReport) -> dict[str, int]:
+    """Every record; returns the blobs they need (inside trees and packed values that are
+    here), each with the most bytes it may hold."""
+    needed: dict[str, int] = {}
     for uuid, sha in sorted(referenced.items()):
         report.records += 1
         try:
             rec = repo.read_record(uuid, sha)
-            refs = blob_refs(rec.data, repo.blobs.read).all()
+            try:
+                found = blob_refs(rec.data, _intact_or_missing(repo))
+            except NotFoundError:  # a tree or packed value is not here: nor is its data
+                found = blob_refs(rec.data)
+            refs = found.limits()
         except CorruptObjectError as e:
             report.errors.append(f"bundle {uuid}: {e} (remove it: dsdt rm -f -u {uuid} "
                                  "-c <context>)")
@@ -180,21 +187,29 @@ def _check_records(repo: Repository, referenced: dict[str, str], local_only: set
         except DsdtError as e:
             report.errors.append(f"bundle {uuid}: {e}")
             continue
-        needed |= refs
-        if uuid in local_only:
-            strict |= refs
-    return needed, needed - strict
+        needed.update(refs)
+    return needed
 
 
-def _check_blobs(repo: Repository, needed: set[str], remote_ok: set[str],
-                 report: FsckReport) -> None:
+def _intact_or_missing(repo: Repository) -> Callable[[str, int], bytes]:
+    """Reads a tree or packed value; a corrupt one counts as missing (fsck reports it)."""
+    def read(blob_id: str, limit: int) -> bytes:
+        if repo.blobs.has(blob_id) and not repo.blobs.verify(blob_id):
+            raise NotFoundError(f"blob {blob_id} is corrupt")
+        return repo.blobs.read(blob_id, limit)
+
+    return read
+
+
+def _check_blobs(repo: Repository, needed: dict[str, int], report: FsckReport) -> None:
+    """Every blob here that a record needs must hash to its id."""
     for blob_id in sorted(needed):
-        report.blobs += 1
-        if not repo.blobs.has(blob_id):
-            if blob_id not in remote_ok:
-                report.errors.append(f"blob {blob_id} is referenced but missing from the cache")
-        elif not repo.blobs.verify(blob_id):
-            report.errors.append(f"blob {blob_id} does not match its sha256 (corrupt)")
+        if repo.blobs.has(blob_id):
+            report.blobs += 1
+            if not repo.blobs.verify(blob_id):
+                report.corrupt[blob_id] = needed[blob_id]
+                report.errors.append(f"blob {blob_id} does not match its sha256 (corrupt); "
+                                     "dsdt fsck --repair fetches it again from a remote")
     unreferenced = [b for b in repo.blobs if b not in needed]
     if unreferenced:
         size = sum(repo.blobs.size(b) for b in unreferenced)

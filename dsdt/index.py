@@ -363,6 +363,19 @@ class Index:
         return [tuple(row) for row in rows]
 
     @healing
+    def blobs_of(self, uuids: list[str]) -> list[tuple[str, str, int, str | None]]:
+        """``(uuid, blob, size, meta kind)`` for the blobs these bundles name directly."""
+        self.refresh()
+        out: list[tuple[str, str, int, str | None]] = []
+        db = self.connect()
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += db.execute(f"SELECT uuid, blob, size, meta FROM blobs "  # noqa: S608
+                              f"WHERE uuid IN ({marks})", chunk).fetchall()
+        return out
+
+    @healing
     def member_uuids(self) -> set[str]:
         """Uuids that are members of any context."""
         self.refresh()

@@ -175,9 +175,11 @@ def test_status(repo: Path) -> None:
     ok("commit", "b")
     r = ok("status")
     assert r.lines == [f"repository: {repo / '.dsdt'}", "context:    default",
-                       "remote:     none", "bundles:    3 (1 committed, 2 name(s))"]
+                       "remote:     none", "bundles:    3 (1 committed, 2 name(s))",
+                       "data:       3 local, 0 remote, 0 nowhere, 0 unknown"]
     info = json.loads(ok("status", "--json").out)
     assert info["bundles"] == 3 and info["context"] == "default"
+    assert info["data"] == {"local": 3, "remote": 0, "nowhere": 0, "unknown": 0}
     ok("context", "w")
     other = json.loads(ok("status", "-c", "w", "--json").out)
     assert (other["context"], other["bundles"], other["committed"]) == ("w", 0, 0)
@@ -347,11 +349,16 @@ def test_ls_json(listed: dict[str, str]) -> None:
     assert [r["name"] for r in rows] == ["c", "a", "b", "a"]
     c = rows[0]
     assert set(c) == {"name", "uuid", "processing_name", "owner", "created", "committed",
-                      "tags", "params"}
+                      "tags", "params", "data"}
+    assert {r["data"] for r in rows} == {"local"}
     assert c["tags"] == {"url": "s3://x:1"} and c["params"] == {"n": "5"}
     assert [r["committed"] for r in rows] == [False, True, False, False]
     assert c["created"].endswith("+00:00")
     assert len(json.loads(ok("ls", "--json", "-l").out)) == 3
+    header, *rest = ok("ls", "-d").lines
+    assert header.split() == ["NAME", "PROC_NAME", "OWNER", "DATE", "COMMITTED", "DATA", "UUID",
+                              "TAGS"]
+    assert len(rest) == 4 and all(" local " in line for line in rest)
 
 
 def test_ls_other_context(listed: dict[str, str]) -> None:
@@ -532,7 +539,7 @@ def test_fsck(repo: Path) -> None:
     r = dsdt_cli("fsck")
     assert r.code == 1
     assert any(ln.startswith("error: ") for ln in r.lines)
-    assert r.lines[-1] == "1 error(s)"
+    assert r.lines[-1] == "1 problem(s)"
     report = json.loads(dsdt_cli("fsck", "--json").out)
     assert report["ok"] is False and len(report["errors"]) == 1
 

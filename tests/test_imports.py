@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.ops",),
     ("dsdt.pipe",),
     ("dsdt.containers",),
-    ("dsdt.api", "dsdt.api_containers"),
+    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers"),
     ("dsdt.commands", "dsdt.__main__"),
 ]
 HEAVY = {"pandas", "pyarrow", "numpy", "luigi", "boto3", "botocore", "dulwich", "docker"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 from typing import Any
 
 from dsdt._fs import hold_open_marker, remove_tree
@@ -28,6 +29,7 @@ from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
 from dsdt.objects.record import BundleRecord, Lineage, now_iso
 from dsdt.refs.names import check_bundle_name
+from dsdt.remote.state import require_reachable
 from dsdt.repo import Repository
 
 _PRESENTATION = {"dataframe": "DF", "series": "DF", "ndarray": "TENSOR", "list": "TENSOR",
@@ -209,6 +211,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             tags=dict(d.tags), params=dict(d.params),
             lineage=Lineage(deps, d.code_ref or self._caller, d.code_hash, dict(git),
                             d.start_time, d.stop_time),
+            host=_host(),
         )
 
     @property
@@ -218,6 +221,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             return self._draft_view().data
         if self._data is _NO_DATA:
             repo = self._repo
+            require_reachable(repo, self.local_context, [self.uuid])
             remote = self._remote_data()
             files = FileDecoder(repo.blobs, repo.view_dir(self.uuid), remote)
             locate = remote.path if remote is not None else \
@@ -267,6 +271,11 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         state = "closed" if self.closed else ("open" if self._draft is not None else "new")
         uuid = self._uuid or "-"
         return f"<Bundle {self.local_context}/{self.name or '?'} {uuid} ({state})>"
+
+
+def _host() -> str:
+    """This machine's name, as records keep it (so a team knows where data was made)."""
+    return "".join(c for c in socket.gethostname() if c.isprintable())[:255]
 
 
 def _user() -> str:

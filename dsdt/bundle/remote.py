@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsdt.errors import UsageError
-from dsdt.objects.blobrefs import blob_refs
+from dsdt.remote.state import require_reachable
 from dsdt.repo import Repository
 
 
@@ -45,11 +45,13 @@ class RemoteMethods:
         Args:
             path: A remote URL of one file, as ``data`` presents it.
         """
-        from dsdt.remote.pull import fetch_blobs
+        from dsdt.remote.pull import fetch_blobs, needed_blobs
         from dsdt.remote.sync import open_remote
 
+        self._need_closed()
+        require_reachable(self._repo, self.local_context, [self.uuid])
         remote = open_remote(self._repo, self.local_context)
-        refs = blob_refs(self._need_closed().data, self._repo.blobs.read).data
+        refs = needed_blobs(remote, self.uuid).data
         if path is not None:
             refs = {b: s for b, s in refs.items() if remote.blob_url(b) == path}
             if not refs:

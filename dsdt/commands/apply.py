@@ -56,6 +56,11 @@ def run(
     Tasks whose bundle is up to date are reused; the others run and make new
     bundles. Task parameters follow the class as --name value and are parsed
     by each luigi parameter. Exits 0 only when every task succeeded.
+
+    --explain prints each task's ACTION (run or reuse) and REASON: reused, no
+    bundle, new params, renamed, upstream changed, code changed, dirty tree,
+    forced, or data unreachable (a bundle exists, but its data is neither
+    here nor on the context's remote: it runs again).
     """
     from dsdt import api
     from dsdt.pipe.params import load_task_class, parse_task_params

@@ -12,28 +12,45 @@ NAME = "fsck"
 def run(as_json: JsonOpt = False,
         remote: Annotated[bool, typer.Option(
             "--remote", help="Also check the remote context of every context bound to one: "
-            "records match their hashes and every blob is there.")] = False) -> None:
+            "records match their hashes and every blob is there.")] = False,
+        repair: Annotated[bool, typer.Option(
+            "--repair", help="Remove corrupt blobs from the cache and fetch them again from "
+            "the contexts' remotes.")] = False) -> None:
     """Verify every ref, record and blob of the repository.
 
     Prints what was checked, each error and warning, then 'ok' or the number
-    of errors. Exits with status 1 when there is any error (warnings are
-    harmless leftovers that gc removes). Data that is only on a bound remote
-    is not an error.
+    of problems. Data that is on a bound remote and not pulled yet is fine.
+    Exits with status 1 when anything is corrupt or malformed, else 14 when
+    some bundle's data is neither here nor on its remote (whoever made it has
+    not pushed it: the message names them), else 0. Warnings are harmless
+    leftovers that gc removes. The remote is read only if the remote-tracking
+    state cannot tell where data is (a fresh clone), or with --remote.
     """
     from dsdt import api
+    from dsdt.errors import DataUnreachableError
 
-    report = api.fsck(remote=remote)
+    report = api.fsck(remote=remote, repair=repair)
     if as_json:
         print_json({"ok": report.ok, "contexts": report.contexts, "refs": report.refs,
                     "records": report.records, "blobs": report.blobs,
-                    "errors": report.errors, "warnings": report.warnings})
+                    "not_pulled": report.not_pulled, "repaired": report.repaired,
+                    "errors": report.errors,
+                    "unreachable": report.unreachable, "warnings": report.warnings})
     else:
         typer.echo(f"checked {report.contexts} context(s), {report.refs} ref(s), "
-                   f"{report.records} record(s), {report.blobs} blob(s)")
+                   f"{report.records} record(s), {report.blobs} local blob(s); "
+                   f"{report.not_pulled} bundle(s) have data on their remote, not pulled")
+        for blob_id in report.repaired:
+            typer.echo(f"repaired: blob {blob_id}, fetched again from a remote")
         for w in report.warnings:
             typer.echo(f"warning: {w}")
         for e in report.errors:
             typer.echo(f"error: {e}")
-        typer.echo("ok" if report.ok else f"{len(report.errors)} error(s)")
-    if not report.ok:
+        for u in report.unreachable:
+            typer.echo(f"unreachable: {u}")
+        problems = len(report.errors) + len(report.unreachable)
+        typer.echo("ok" if report.ok else f"{problems} problem(s)")
+    if report.errors:
         raise typer.Exit(1)
+    if report.unreachable:
+        raise typer.Exit(DataUnreachableError.exit_code)

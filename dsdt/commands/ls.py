@@ -53,6 +53,9 @@ def run(
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="One padded row per bundle: name, processing name, owner, "
                                 "date, committed, uuid (and tags with -p).")] = False,
+    data: Annotated[bool, typer.Option(
+        "-d", "--data", help="With -v: a DATA column saying where each bundle's data is "
+        "(local, remote, nowhere, unknown; see 'dsdt status'). Implies -v.")] = False,
     tag: TagsOpt = None,
     context: Annotated[str | None, typer.Option(
         "--context", metavar="CONTEXT",
@@ -63,24 +66,29 @@ def run(
 
     By default prints the unique bundle names. -v prints one row per bundle
     (every version unless -l), -u prints uuids, --json prints metadata
-    (every version unless -l). Data is never loaded.
+    (every version unless -l) including where each bundle's data is. Data is
+    never loaded and nothing remote is read.
     """
     from dsdt import api
     from dsdt.errors import UsageError
 
     if committed and uncommitted:
         raise UsageError("-c/--committed and --uncommitted exclude each other")
+    verbose = verbose or data
     per_bundle = verbose or print_uuid or as_json
+    ctx = context_or_current(context)
     found = api.search(
-        context_or_current(context), search_name=name, search_tags=parse_tags(tag) or None,
+        ctx, search_name=name, search_tags=parse_tags(tag) or None,
         is_committed=True if committed else (False if uncommitted else None),
         find_intermediates=intermediates, find_roots=roots, before=before, after=after,
         latest_per_name=latest or not per_bundle)
+    where = ({u: s.where for u, s in api.data_states(ctx, [b.uuid for b in found]).items()}
+             if as_json or data else None)
     if as_json:
-        print_json([bundle_dict(b) for b in found])
+        print_json([bundle_dict(b) | {"data": where[b.uuid]} for b in found])
         return
     if verbose:
-        lines = _verbose(found, print_tags, print_args)
+        lines = _verbose(found, print_tags, print_args, where)
     else:
         lines = [ln for b in found
                  for ln in _line(b.uuid if print_uuid else b.name, b, print_tags, print_args)]
@@ -97,13 +105,15 @@ def _line(first: str, b: "Bundle", print_tags: bool, print_args: bool) -> list[s
     return out
 
 
-def _verbose(found: "list[Bundle]", print_tags: bool, print_args: bool) -> list[str]:
+def _verbose(found: "list[Bundle]", print_tags: bool, print_args: bool,
+             where: dict[str, str] | None) -> list[str]:
     """The header and one padded row per bundle (plus ARGS lines with -a)."""
-    rows = [HEADER]
+    rows = [HEADER if where is None else [*HEADER[:5], "DATA", *HEADER[5:]]]
     for b in found:
-        rows.append([b.name, printable(b.processing_name), printable(b.owner),
-                     fmt_date(b.creation_date),
-                     str(b.is_committed), b.uuid, fmt_pairs(b.user_tags) if print_tags else ""])
+        row = [b.name, printable(b.processing_name), printable(b.owner),
+               fmt_date(b.creation_date), str(b.is_committed), b.uuid,
+               fmt_pairs(b.user_tags) if print_tags else ""]
+        rows.append(row if where is None else [*row[:5], where[b.uuid], *row[5:]])
     out = []
     for i, line in enumerate(padded(rows)):
         out.append(line)

@@ -8,8 +8,15 @@ NAME = "status"
 
 
 def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
-    """Show the repository path, the context, its remote and bundle counts."""
+    """Show the repository, the context, its remote, bundle counts and where their data is.
+
+    Data is 'local' (in the cache), 'remote' (on the context's remote, not
+    pulled yet), 'nowhere' (neither: whoever made it has not pushed it) or
+    'unknown' (its record arrived, e.g. by git pull, after dsdt last read the
+    remote; 'dsdt pull' or 'dsdt fsck' reads it). This reads nothing remote.
+    """
     from dsdt import api
+    from dsdt.objects.gate import printable
 
     info = api.status(context)
     if as_json:
@@ -18,7 +25,21 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     remote = info.get("remote") or "none"
     typer.echo(f"repository: {info['repository']}")
     typer.echo(f"context:    {info.get('context') or '(none)'}")
-    typer.echo(f"remote:     {remote}")
+    typer.echo(f"remote:     {remote}{_seen(info['remote_seen'])}")
     typer.echo(f"bundles:    {info['bundles']} ({info['committed']} committed, "
                f"{info['names']} name(s))")
+    counts = info["data"]
+    typer.echo("data:       " + ", ".join(f"{counts[k]} {k}" for k in counts))
+    for b in info["unreachable"]:
+        who = printable(b["owner"] or "someone") + (f" on {printable(b['host'])}"
+                                                    if b["host"] else "")
+        typer.echo(f"  {b['where']}: {printable(b['name'])} {b['uuid']} (made by {who})")
+
+
+def _seen(seen: float | None) -> str:
+    if seen is None:
+        return ""
+    from datetime import datetime
+
+    return f" (last read {datetime.fromtimestamp(seen).isoformat(timespec='seconds')})"
 

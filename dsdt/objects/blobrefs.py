@@ -12,12 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dsdt.objects import gate
-from dsdt.objects.files import tree_blobs
+from dsdt.objects.files import MAX_META_BYTES, tree_blobs, tree_limit
 from dsdt.objects.record import load_yaml
-
-TREE_BASE = 64 << 20  # a tree blob holds at most this much besides a full entry per file
-TREE_ENTRY = 4096 + 256  # the longest path, its blob id, size and flag
-MAX_META_BYTES = 1 << 30  # no tree or packed value is larger, whatever its node declares
 
 
 def load_packed(data: bytes, blob_id: str) -> dict[str, Any]:
@@ -63,8 +59,7 @@ class BlobRefs:
 def meta_of(node: dict[str, Any]) -> tuple[str, MetaBlob] | None:
     """The meta blob a (validated) node names directly, if any."""
     if "tree" in node:
-        limit = TREE_BASE + TREE_ENTRY * int(node.get("files", 0))
-        return node["tree"], MetaBlob("tree", min(limit, MAX_META_BYTES))
+        return node["tree"], MetaBlob("tree", tree_limit(node))
     if node["type"] == "packed":
         return node["blob"], MetaBlob("packed", min(int(node["size"]), MAX_META_BYTES))
     return None

@@ -96,6 +96,16 @@ def _stat(path: Path) -> os.stat_result:
         raise PathError(f"cannot read {path} ({e.strerror}); nothing was stored") from None
 
 
+TREE_BASE = 64 << 20  # a tree blob holds at most this much besides a full entry per file
+TREE_ENTRY = 4096 + 256  # the longest path, its blob id, size and flag
+MAX_META_BYTES = 1 << 30  # no tree or packed value is larger, whatever its node declares
+
+
+def tree_limit(node: dict[str, Any]) -> int:
+    """The most bytes the tree blob of a (validated) directory node may hold."""
+    return min(TREE_BASE + TREE_ENTRY * int(node.get("files", 0)), MAX_META_BYTES)
+
+
 def tree_blobs(data: bytes, blob_id: str) -> dict[str, int]:
     """Blob ids and sizes listed in a tree blob (validated)."""
     return {e[1]: e[2] for e in parse_tree(data, f"directory tree {blob_id}")["files"]}
@@ -332,6 +342,8 @@ class FileDecoder:
     def present_directory(self, node: dict[str, Any]) -> str | list[str]:
         """Local path of a directory node (or its file paths, for ``as: list``)."""
         root = self.view_dir / node["path"]
+        if self.remote is not None and not self.blobs.has(node["tree"]):
+            self.remote.fetch({node["tree"]: tree_limit(node)})
         tree = self.read_tree(node["tree"])
         as_list = node.get("as") == "list"
         if not as_list and self.remote is not None:

@@ -122,6 +122,7 @@ class BundleRecord:
     params: dict[str, str] = field(default_factory=dict)
     lineage: Lineage = field(default_factory=Lineage)
     format: int = RECORD_FORMAT
+    host: str = ""  #: the machine it was made on ("" in records made before hosts were kept)
 
     @property
     def created_at(self) -> datetime:
@@ -132,6 +133,8 @@ class BundleRecord:
         """Plain-data form, the one dumped to YAML."""
         d = dataclasses.asdict(self)
         d["lineage"]["depends_on"] = [dataclasses.asdict(x) for x in self.lineage.depends_on]
+        if not self.host:
+            del d["host"]  # a record from before hosts were kept reads back byte for byte
         return d
 
     def to_yaml(self) -> bytes:
@@ -173,11 +176,15 @@ _LINEAGE_FIELDS = {f.name for f in dataclasses.fields(Lineage)}
 
 def _build(d: Any) -> BundleRecord:
     _require(isinstance(d, dict), "top level is not a mapping")
-    _require(set(d) == _FIELDS, f"fields {sorted(set(d) ^ _FIELDS)} missing or unexpected")
+    _require(set(d) | {"host"} == _FIELDS,
+             f"fields {sorted((set(d) | {'host'}) ^ _FIELDS)} missing or unexpected")
     _require(d["format"] == RECORD_FORMAT, f"unknown record format {d['format']!r}")
     _require(is_uuid(d["uuid"]), "uuid is not a uuid")
     for key in ("name", "processing_name", "owner", "presentation"):
         _require(isinstance(d[key], str), f"{key} is not a string")
+    host = d.get("host", "")
+    _require(isinstance(host, str) and len(host) <= 255 and not gate.has_control(host),
+             "host is not a short string without control characters")
     _require(d["name"] == "" or gate.name_problem(d["name"], True) is None,
              f"name {d['name'][:40]!r} is not a valid bundle name")
     created = d["created"]
@@ -196,6 +203,7 @@ def _build(d: Any) -> BundleRecord:
         uuid=d["uuid"], name=d["name"], processing_name=d["processing_name"], owner=d["owner"],
         created=created, data=d["data"], presentation=d["presentation"], tags=dict(d["tags"]),
         params=dict(d["params"]), lineage=_lineage(d["lineage"]), format=d["format"],
+        host=host,
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dsdt.errors import DsdtError
 from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
+from dsdt.remote.state import NOWHERE, REMOTE, STATES, UNKNOWN, data_states, settle
 from dsdt.remote.sync import open_remote
 from dsdt.remote.verify import verify
 from dsdt.repo import Repository
@@ -85,9 +88,12 @@ def _unique_total(repo: Repository, only: str | None) -> int:
 
 
 def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
-    """The repository, a context (None: none is current), its remote and bundle counts."""
+    """The repository, a context (None: none is current), its remote, bundle counts, and
+    where their data is (offline: the remote as last seen)."""
     out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
-                           "bundles": 0, "committed": 0, "names": 0}
+                           "bundles": 0, "committed": 0, "names": 0,
+                           "data": dict.fromkeys(STATES, 0), "remote_seen": None,
+                           "unreachable": []}
     if ctx is not None and repo.has_context(ctx):
         meta = repo.context_meta(ctx)
         if meta.get("remote_url"):
@@ -95,18 +101,62 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
         rows = repo.index.find(ctx, Query())
         out.update(bundles=len(rows), committed=sum(r.committed for r in rows),
                    names=len({r.name for r in rows}))
+        states = data_states(repo, ctx)
+        for uuid, state in states.items():
+            out["data"][state.where] += 1
+            out["remote_seen"] = state.seen
+            if state.where in (NOWHERE, UNKNOWN):
+                out["unreachable"].append({"uuid": uuid, **asdict(state)})
     return out
 
 
-def fsck(repo: Repository, remote: bool = False) -> FsckReport:
+def _repair(repo: Repository, corrupt: dict[str, int]) -> list[str]:
+    """Drop corrupt blobs and fetch each from the first bound remote that has it intact."""
+    from dsdt.remote.pull import fetch_blobs
+
+    for blob_id in corrupt:
+        repo.blobs.path(blob_id).unlink(missing_ok=True)
+    bound = {i.remote_url: i.name for i in repo.contexts() if i.remote_url}
+    for ctx in bound.values():  # one context per remote
+        for blob_id in [b for b in corrupt if not repo.blobs.has(b)]:
+            with contextlib.suppress(DsdtError):  # not there, or corrupt there too
+                fetch_blobs(open_remote(repo, ctx), {blob_id: corrupt[blob_id]})
+    return [b for b in corrupt if repo.blobs.has(b)]
+
+
+def _check_reachable(repo: Repository, report: FsckReport) -> None:
+    """Sort every bundle whose data is not here: on its remote (fine) or nowhere (reported).
+
+    A remote is read once when the tracking state cannot tell (a fresh clone).
+    """
+    for ctx in repo.context_names():
+        remote = repo.context_meta(ctx).get("remote_url")
+        for uuid, state in settle(repo, ctx).items():
+            if state.where == REMOTE:
+                report.not_pulled += 1
+            elif state.where == UNKNOWN:
+                report.warnings.append(f"{state.error(uuid, remote)} (the remote could not be "
+                                       "read: is it reachable?)")
+            elif state.where == NOWHERE:
+                report.unreachable.append(f"context {ctx}: {state.error(uuid, remote)}")
+
+
+def fsck(repo: Repository, remote: bool = False, repair: bool = False) -> FsckReport:
     """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
 
     Args:
         repo: The repository.
         remote: Also check the remote context of every bound context: each
             member's record matches its hash and all its blobs are there.
+        repair: Remove corrupt blobs from the cache and fetch them again from
+            the remotes bound to the contexts (then check again).
     """
     report = check(repo)
+    if repair and report.corrupt:
+        repaired = _repair(repo, report.corrupt)
+        report = check(repo)
+        report.repaired = repaired
+    _check_reachable(repo, report)
     if remote:
         for info in repo.contexts():
             if info.remote_url:

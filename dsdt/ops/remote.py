@@ -11,6 +11,7 @@ from dsdt.remote import pull as pulling
 from dsdt.remote import push as pushing
 from dsdt.remote.layout import Entry
 from dsdt.remote.open import canonical_url, open_transport
+from dsdt.remote.state import require_reachable
 from dsdt.remote.sync import ProgressSink, Report
 from dsdt.repo import Repository
 
@@ -71,14 +72,23 @@ def push(repo: Repository, ctx: str, name: str | None = None,
 
 def pull(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,
          localize: bool = False, jobs: int = 8, progress: ProgressSink | None = None) -> Report:
-    """Pull bundles of the remote context (by name pattern or uuid): metadata, data if asked."""
+    """Pull bundles of the remote context (by name pattern or uuid): metadata, data if asked.
+
+    Raises:
+        DataUnreachableError: With ``localize``, a matching bundle here has data
+            that is neither local nor on the remote (its maker never pushed it).
+    """
     match = glob_matcher(name)
 
     def select(u: str, e: Entry) -> bool:
         return (uuid is None or u == uuid) and match(e.name)
 
-    return pulling.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
-                     progress=progress)
+    report = pulling.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
+                          progress=progress)
+    if localize:  # every matching bundle here now has its data, or the user hears why not
+        require_reachable(repo, ctx, [r.uuid for r in repo.index.find(
+            ctx, Query(name_glob=name, uuid=uuid))])
+    return report
 
 
 def adopt(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,

@@ -43,6 +43,7 @@ from typing import Any
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Query
 from dsdt.objects.ids import new_uuid
+from dsdt.remote.state import NOWHERE, UNKNOWN, require_reachable, settle
 from dsdt.repo import Repository
 
 #: Parameters every PipeTask has; none is significant, none is recorded as a bundle param.
@@ -183,6 +184,7 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
             raise BundleNotFoundError(
                 f"external dependency {task.what} has no bundle in context {ctx!r}; make it "
                 "first (e.g. with dsdt add) or fix the name, uuid or input_tags")
+        require_reachable(repo, ctx, [str(task.uuid)])
         return PlanEntry(task.task_id, proc, "reuse", "reused", str(task.uuid), "", ctx)
     name = task.human_name()
 
@@ -217,6 +219,8 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
     changed = code_changed(repo, task, lineage)
     if changed:
         return run(changed)
+    if settle(repo, ctx, [newest.uuid])[newest.uuid].where in (NOWHERE, UNKNOWN):
+        return run("data unreachable")  # not here, not on the remote: as if never made
     return PlanEntry(task.task_id, proc, "reuse", "reused", newest.uuid, name, ctx, root)
 
 

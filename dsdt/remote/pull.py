@@ -77,7 +77,7 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
     for uuid in wanted:
         if uuid not in report.refused:
             try:
-                refs.update(_refs(remote, uuid, None if localize else _PREFETCH))
+                refs.update(needed_blobs(remote, uuid, None if localize else _PREFETCH))
             except CorruptObjectError as e:
                 refuse(uuid, e)
             except _Later:
@@ -122,7 +122,7 @@ class _Later(Exception):
     """A tree or packed value is too large to fetch with the metadata."""
 
 
-def _refs(remote: Remote, uuid: str, most: int | None) -> BlobRefs:
+def needed_blobs(remote: Remote, uuid: str, most: int | None = None) -> BlobRefs:
     """The blobs a pulled bundle needs; its trees and packed values are fetched to find them.
 
     Args:
