@@ -74,12 +74,19 @@ def context(context_name: str) -> int:
 def delete_context(context_name: str, remote: bool = False, force: bool = False) -> None:
     """Delete a local context (its bundles' data stays in the cache until gc).
 
+    Like ``git branch -d``: it refuses (:class:`UsageError`) when a bundle's
+    data would be left nowhere reachable (here only: not on the remote as
+    last seen, and in no other context), unless ``force``. A context that
+    does not exist is no error (Disdat code deletes defensively).
+
     Args:
         context_name: The context to delete.
-        remote: Also delete the remote context (needs a bound remote).
-        force: Delete even if it holds committed bundles.
+        remote: Also delete the remote context (needs a bound remote and ``force``).
+        force: Delete even if some bundle's data is only here.
     """
-    _contexts.delete(*_at(context_name), remote=remote, force=force)
+    repo = Repository.current()
+    if repo.has_context(context_name):
+        _contexts.delete(repo, context_name, remote=remote, force=force)
 
 
 def switch(context_name: str) -> None:

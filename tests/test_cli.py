@@ -125,16 +125,17 @@ def test_context_create_list_delete(repo: Path) -> None:
     assert ok("switch", "work").out == "Switched to context work\n"
     assert ok("context").lines[2] == "*\twork"
     r = ok("context", "-d", "work")
-    assert r.lines[0] == "Deleted context work"
-    assert "dsdt switch" in r.lines[1]
+    assert r.lines == ["Deleted context work",
+                       "work was the current context; the current context is now default"]
     assert ok("context", "-d", "other").lines == ["Deleted context other"]
     assert "work" not in ok("context").out
     fsck_ok()
 
 
-def test_context_delete_committed_needs_force(repo: Path) -> None:
+def test_context_delete_refuses_to_drop_data_only_here(repo: Path) -> None:
     ok("context", "w")
     ok("add", "x", "f.txt", "-c", "w")
+    assert "only here" in fails(2, "context", "-d", "w")  # uncommitted: never pushed
     ok("commit", "x", "-c", "w")
     assert "force" in fails(2, "context", "-d", "w")
     assert "no remote" in fails(2, "context", "-d", "-r", "-f", "w")

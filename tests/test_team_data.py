@@ -122,3 +122,22 @@ def test_fsck_repair_fetches_a_corrupt_blob_again(team: tuple[Team, Path, Path])
     assert f"repaired: blob {b.record.data['blob']}, fetched again from a remote" in r.lines
     assert api.get("default", "x").data == b"x" * 5000
     assert not os.stat(blob).st_mode & 0o222
+
+
+def test_context_delete_decides_offline_like_git_branch_d(team: tuple[Team, Path, Path],
+                                                          tmp_path: Path) -> None:
+    t, _alice, _bob = team
+    api.context("work")
+    api.remote("work", "shared", str(t.remote))
+    pushed = api.Bundle("work", name="pushed", data="p" * 5000).commit()
+    api.push("work")
+    t.remote.rename(tmp_path / "unreachable")  # from now on the remote cannot be read
+    draft = api.Bundle("work", name="draft", data="d" * 5000)
+    r = dsdt_cli("context", "-d", "work")
+    assert r.code == 2 and "only here" in r.err and draft.uuid in r.err
+    api.rm("work", uuid=draft.uuid)
+    assert ok("context", "-d", "work").lines == ["Deleted context work"]  # no network needed
+    assert pushed.uuid
+    api.delete_context("work")  # gone already: Disdat code deletes defensively
+    r = dsdt_cli("context", "-d", "work")
+    assert r.code == 4 and "no context 'work'" in r.err

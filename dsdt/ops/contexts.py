@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dsdt.errors import ContextExistsError, UsageError
-from dsdt.index import Query
-from dsdt.ops.remote import all_pushed, delete_remote_context
+from dsdt.index import Query, Row
+from dsdt.ops.remote import delete_remote_context
 from dsdt.refs.names import split_context
+from dsdt.remote.state import LOCAL, data_states
 from dsdt.repo import Repository
 
 
@@ -22,21 +23,39 @@ def create(repo: Repository, spec: str) -> int:
 def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False) -> None:
     """Delete a context (and, with ``remote``, its remote context); data stays until gc.
 
+    Like ``git branch -d``: without ``force`` it refuses when a bundle's data
+    would be left nowhere reachable, that is, when a member's data is here,
+    is not on the remote as last seen, and no other context holds the bundle.
+    This is decided offline, from the remote-tracking state.
+
     Raises:
         UsageError: ``remote`` without a bound remote or without ``force``; or
-            committed bundles that are not all on the remote, without ``force``.
+            bundles only this context keeps, without ``force``.
     """
     bound = repo.context_meta(ctx).get("remote_url")
     if remote and not bound:
         raise UsageError(f"context {ctx!r} has no remote bound; nothing remote to delete")
     if remote and not force:
         raise UsageError("deleting the remote context too needs force=True (dsdt context -d -r -f)")
-    committed = repo.index.find(ctx, Query(committed=True))
-    if committed and not force and not all_pushed(repo, ctx, [r.uuid for r in committed]):
+    at_risk = [] if force else only_here(repo, ctx)
+    if at_risk:
+        first = at_risk[0]
         raise UsageError(
-            f"context {ctx!r} holds committed bundle(s) that are not on a remote; pass "
-            "force=True (dsdt context -d --force) to delete it anyway"
-        )
+            f"context {ctx!r} holds {len(at_risk)} bundle(s) whose data is only here (not on a "
+            f"remote, in no other context; first: {first.name} {first.uuid}); push them "
+            "(dsdt push, after dsdt commit), or pass force=True (dsdt context -d --force) to "
+            "delete it anyway")
     if remote:
         delete_remote_context(repo, ctx)
     repo.delete_context(ctx)
+
+
+def only_here(repo: Repository, ctx: str) -> list[Row]:
+    """Members of ``ctx`` whose data is here and would be reachable nowhere without it."""
+    listing = repo.listing(ctx)
+    pushed = listing.members if listing is not None else {}
+    elsewhere = {u for c, u, _ in repo.index.member_names() if c != ctx}
+    rows = [r for r in repo.index.find(ctx, Query())
+            if pushed.get(r.uuid) != r.sha and r.uuid not in elsewhere]
+    states = data_states(repo, ctx, [r.uuid for r in rows])
+    return [r for r in rows if states[r.uuid].where == LOCAL]

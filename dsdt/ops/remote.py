@@ -126,11 +126,3 @@ def delete_remote_context(repo: Repository, ctx: str) -> list[str]:
     """Remove every bundle of the context's remote context from the remote."""
     rem = sync.open_remote(repo, ctx)
     return prune.rmr(rem, list(rem.members()), dryrun=False)
-
-
-def all_pushed(repo: Repository, ctx: str, uuids: list[str]) -> bool:
-    """True when the context has a remote whose context lists every one of ``uuids``."""
-    if not repo.context_meta(ctx).get("remote_url"):
-        return False
-    members = sync.open_remote(repo, ctx).members()
-    return all(u in members for u in uuids)
