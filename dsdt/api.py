@@ -270,18 +270,24 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
 # --- housekeeping ----------------------------------------------------------------------
 
 
-def gc(dry_run: bool = False, remote: bool = False) -> GcReport | list[RemoteGcReport]:
+def gc(dry_run: bool = False, remote: bool = False, *,
+       workspace_only: bool = False) -> GcReport | list[RemoteGcReport]:
     """Remove data and records no ref reaches (safe while others write).
+
+    Inside a git work tree, the data of every record git holds (any branch,
+    tag, remote-tracking ref, stash entry or the index) is kept too.
 
     Args:
         dry_run: Report what would go (with the byte count) without removing it.
         remote: Collect on the remotes bound to the contexts instead (each once;
             objects younger than ``remote_gc_grace`` seconds are kept).
+        workspace_only: Keep only what the work tree's contexts need (DVC's
+            default: data of other branches is lost).
 
     Returns:
         The local report, or one report per remote.
     """
-    return _housekeeping.gc(Repository.current(), dry_run, remote)
+    return _housekeeping.gc(Repository.current(), dry_run, remote, workspace_only)
 
 
 def du(local_context: str | None = None) -> DiskUsage:

@@ -1,10 +1,13 @@
 """Garbage collection: mark what any ref can reach, sweep the rest.
 
 Marking starts from every membership ref of every context (through the
-index, so it reads no record), follows directory trees and packed values,
-and keeps every blob found. Sweeping removes unreferenced blobs, records no
-context lists, views of bundles that are neither members nor open, and
-temporary files of dead writers.
+index, so it reads no record) and, inside a git work tree, from every record
+git holds in any branch, tag, remote-tracking ref, stash entry or the index
+(:mod:`dsdt.gitlive`; ``workspace_only`` skips that). It follows directory
+trees and packed values that are here, and keeps every blob found.
+Sweeping removes unreferenced blobs, records no context lists, views of
+bundles that are neither members nor open, and temporary files of dead
+writers.
 
 Safety while others write (see ``docs/format.md``): a writer holds a shared
 ``flock`` on ``cache/gc-fence`` from before its first blob until its
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from dsdt._fs import marker_is_held, remove_tree, shard_files
 from dsdt.errors import CorruptObjectError
+from dsdt.gitlive import git_live
 from dsdt.objects.blobrefs import expand_meta
 from dsdt.repo import Repository
 
@@ -37,20 +41,29 @@ class GcReport:
     views: list[str] = field(default_factory=list)
     temporary: int = 0
     kept_blobs: int = 0
+    git_records: int = 0  #: records kept because git holds them beyond the work tree
+    unread: int = 0  #: records or trees that could not be read: what they name is unknown
 
 
-def reachable(repo: Repository) -> tuple[set[str], set[str]]:
-    """Uuids of every member of every context, and every blob they reach.
+def reachable(repo: Repository, workspace_only: bool = False,
+              report: GcReport | None = None) -> tuple[set[str], set[str]]:
+    """Uuids of every member of every context (and of records git holds), and every blob
+    they reach.
+
+    Args:
+        repo: The repository.
+        workspace_only: Only the work tree's contexts, not what git holds elsewhere.
+        report: Receives the counts of records kept for git and of unreadable ones.
 
     Raises:
-        CorruptObjectError: The index met an unreadable member, or a directory
-            tree or packed value is missing locally: sweeping then could drop
-            data still in use, so the caller must stop.
+        CorruptObjectError: The index met an unreadable member: sweeping then
+            could drop data still in use, so the caller must stop.
     """
     problems = repo.index.refresh()
     if problems:
         raise CorruptObjectError(f"{problems[0]} (and {len(problems) - 1} more); run dsdt fsck "
                                  "and repair the repository before gc")
+    report = report or GcReport(dry_run=True)
     uuids: set[str] = set()
     blobs: set[str] = set()
     metas: list[tuple[str, str]] = []
@@ -60,6 +73,13 @@ def reachable(repo: Repository) -> tuple[set[str], set[str]]:
         if kind:
             metas.append((blob, kind))
     uuids |= repo.index.member_uuids()
+    held = None if workspace_only else git_live(repo)
+    if held is not None:
+        report.git_records = len(set(held.members) - uuids)
+        report.unread += held.unread
+        uuids |= set(held.members)
+        blobs |= set(held.blobs)
+        metas += [(b, k) for b, k in held.blobs.items() if k]
     seen: set[str] = set()
     while metas:
         meta, kind = metas.pop()
@@ -67,19 +87,30 @@ def reachable(repo: Repository) -> tuple[set[str], set[str]]:
             continue
         seen.add(meta)
         if not repo.blobs.has(meta):
-            raise CorruptObjectError(f"directory tree or packed value {meta} is missing; "
-                                     "pull the bundles that use it (or run dsdt fsck) before gc")
-        refs = expand_meta(meta, kind, repo.blobs.read(meta))
+            continue  # not here, so neither is the data it names (it is on a remote, or lost)
+        try:
+            refs = expand_meta(meta, kind, repo.blobs.read(meta))
+        except CorruptObjectError:
+            report.unread += 1  # fsck names it; what it names cannot be known
+            continue
         blobs |= refs.all()
         metas.extend((b, m.kind) for b, m in refs.meta.items())
     return uuids, blobs
 
 
-def collect(repo: Repository, *, dry_run: bool = False) -> GcReport:
-    """Remove everything no ref reaches (see the module docs); return what went."""
+def collect(repo: Repository, *, dry_run: bool = False,
+            workspace_only: bool = False) -> GcReport:
+    """Remove everything no ref reaches (see the module docs); return what went.
+
+    Args:
+        repo: The repository.
+        dry_run: Only report.
+        workspace_only: Keep only what the work tree's contexts need, not the
+            records git holds in other branches, tags, stashes or the index.
+    """
     report = GcReport(dry_run=dry_run)
     with repo.collecting():
-        live, keep = reachable(repo)
+        live, keep = reachable(repo, workspace_only, report)
         report.kept_blobs = len(keep)
         for blob_id in list(repo.blobs):
             if blob_id not in keep:

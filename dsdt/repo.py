@@ -330,6 +330,11 @@ class Repository(Members):
         self._git = (None, {})
         return self.git
 
+    @property
+    def git_worktree(self) -> Path | None:
+        """The git work tree enclosing the project, or None outside git."""
+        return self._worktree
+
     @cached_property
     def _worktree(self) -> Path | None:
         from dsdt.gitinfo import find_worktree

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.refs",),
     ("dsdt.config", "dsdt.index", "dsdt.gitinfo"),
     ("dsdt.repo", "dsdt.members"),
-    ("dsdt.fsck", "dsdt.gc"),
+    ("dsdt.fsck", "dsdt.gc", "dsdt.gitlive"),
     ("dsdt.remote",),
     ("dsdt.bundle",),
     ("dsdt.ops",),

@@ -134,3 +134,40 @@ def test_adopt_checks_pulled_bundles_in(team: tuple[Team, Path, Path]) -> None:
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
     assert _names() == ["model"] and api.adopt("default") == []
     assert api.fsck().ok
+
+
+def test_gc_keeps_data_of_bundles_git_holds_elsewhere(team: tuple[Team, Path, Path]) -> None:
+    t, alice, _bob = team
+    git(alice, "checkout", "-qb", "c")
+    on_c = api.Bundle("default", name="on-c", data="c" * 5000).commit()
+    t.commit_all(alice, "a bundle on branch c")
+    git(alice, "checkout", "-q", "main")
+    stashed = api.Bundle("default", name="stashed", data="s" * 5000)
+    git(alice, "add", "-A")
+    git(alice, "stash", "-q")
+    staged = api.Bundle("default", name="staged", data="i" * 5000)
+    git(alice, "add", "-A")
+    api.rm("default", uuid=staged.uuid)  # gone from the work tree, still in the index
+    assert _names() == []
+    report = api.gc()
+    assert report.blobs == [] and report.git_records == 3
+    git(alice, "checkout", "-q", "--", ".")
+    git(alice, "stash", "pop", "-q")
+    assert api.get("default", None, uuid=stashed.uuid).data == "s" * 5000
+    assert api.get("default", None, uuid=staged.uuid).data == "i" * 5000
+    t.commit_all(alice, "main's bundles")
+    git(alice, "checkout", "-q", "c")
+    assert api.get("default", "on-c").data == "c" * 5000
+    assert api.fsck().ok
+    git(alice, "checkout", "-q", "main")
+    narrow = api.gc(dry_run=True, workspace_only=True)
+    assert on_c.record.data["blob"] in narrow.blobs  # DVC's default would drop it
+
+
+def test_gc_outside_git_behaves_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    api.init(tmp_path)
+    b = api.Bundle("default", name="x", data="x" * 5000)
+    api.rm("default", uuid=b.uuid)
+    report = api.gc()
+    assert report.blobs == [b.record.data["blob"]] and report.git_records == 0

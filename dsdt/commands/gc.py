@@ -17,17 +17,25 @@ def run(
     remote: Annotated[bool, typer.Option(
         "--remote", help="Collect on the remotes bound to the contexts instead; objects "
         "younger than remote_gc_grace seconds are kept.")] = False,
+    workspace_only: Annotated[bool, typer.Option(
+        "--workspace-only", help="Keep only what the work tree's contexts use: data of "
+        "bundles that only other git branches, tags or stashes hold is removed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove data and records that no ref reaches (rm only moves refs; gc frees the space).
 
     Everything any context (or, with --remote, any remote context) still uses
-    is kept. Safe while other dsdt processes write: their unfinished bundles
-    and open bundles are left alone.
+    is kept. Inside a git project, so is the data of every bundle git holds:
+    in any branch, tag, remote-tracking ref, stash entry or the index (git's
+    objects are read, nothing is checked out). Safe while other dsdt
+    processes write: their unfinished bundles and open bundles are left alone.
     """
     from dsdt import api
+    from dsdt.errors import UsageError
 
-    result = api.gc(dry_run=dry_run, remote=remote)
+    if remote and workspace_only:
+        raise UsageError("--workspace-only is about the local cache; it does not go with --remote")
+    result = api.gc(dry_run=dry_run, remote=remote, workspace_only=workspace_only)
     reports = result if isinstance(result, list) else [result]
     if as_json:
         print_json([asdict(r) for r in reports] if remote else asdict(result))
@@ -39,6 +47,9 @@ def run(
                    f"{len(r.records)} record(s){where}; kept {r.kept_blobs} blob(s)")
         if remote and r.young:
             typer.echo(f"  {r.young} unreferenced object(s) younger than the grace period kept")
+        if not remote and r.git_records:
+            typer.echo(f"  kept the data of {r.git_records} bundle(s) that other git branches, "
+                       "tags or stashes hold (--workspace-only would not)")
         if dry_run:
             for blob in r.blobs:
                 typer.echo(f"  blob   {blob}")

@@ -38,8 +38,8 @@ class DiskUsage:
     total_apparent: int = 0
 
 
-def gc(repo: Repository, dry_run: bool = False,
-       remote: bool = False) -> GcReport | list[RemoteGcReport]:
+def gc(repo: Repository, dry_run: bool = False, remote: bool = False,
+       workspace_only: bool = False) -> GcReport | list[RemoteGcReport]:
     """Remove data and records no ref reaches (safe while others write).
 
     Args:
@@ -47,12 +47,14 @@ def gc(repo: Repository, dry_run: bool = False,
         dry_run: Report what would go (with the byte count) without removing it.
         remote: Collect on the remotes bound to the contexts instead (each once;
             objects younger than ``remote_gc_grace`` seconds are kept).
+        workspace_only: Keep only the data of the work tree's contexts, not of
+            records git holds in other branches, tags, stashes or the index.
 
     Returns:
         The local report, or one report per remote.
     """
     if not remote:
-        return collect(repo, dry_run=dry_run)
+        return collect(repo, dry_run=dry_run, workspace_only=workspace_only)
     reports: dict[str, RemoteGcReport] = {}
     for info in repo.contexts():
         if info.remote_url and info.remote_url not in reports:
