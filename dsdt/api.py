@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from dsdt.api_containers import build_image, dockerize, run
-from dsdt.api_remote import adopt, data_states, pull, push, remote, rmr
+from dsdt.api_remote import (
+    adopt,
+    data_states,
+    install_hooks,
+    pull,
+    push,
+    remote,
+    rmr,
+    run_hook,
+)
 from dsdt.api_remote import at as _at
 from dsdt.bundle import Bundle
 from dsdt.bundle.lineage import LineageInfo
@@ -44,9 +53,9 @@ __all__ = [
     "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList", "DiskUsage",
     "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt", "apply", "build_image", "cat",
     "commit", "context", "contexts", "current_context", "data_states", "delete_context", "diff",
-    "dockerize", "du", "fsck", "gc", "get", "init", "lineage", "lineage_graph", "log",
-    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "search", "set_aws_profile",
-    "status", "switch",
+    "dockerize", "du", "fsck", "gc", "get", "init", "install_hooks", "lineage", "lineage_graph",
+    "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
+    "set_aws_profile", "status", "switch",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The remote part of the API façade: bind, push, pull, adopt, rmr, and where data is.
+"""The remote part of the API façade: bind, push, pull, adopt, rmr, where data is, git hooks.
 
 Like :mod:`dsdt.api`, each function finds the repository, resolves the
 context and calls one function below it; :mod:`dsdt.api` re-exports them.
@@ -6,6 +6,8 @@ context and calls one function below it; :mod:`dsdt.api` re-exports them.
 
 from __future__ import annotations
 
+from dsdt.errors import UsageError
+from dsdt.ops import hooks as _hooks
 from dsdt.ops import remote as _remote
 from dsdt.remote.state import DataState, settle
 from dsdt.remote.sync import ProgressSink, Report
@@ -128,3 +130,41 @@ def data_states(local_context: str | None = None, uuids: list[str] | None = None
         ``{uuid: DataState}`` with the bundle's name, owner and host.
     """
     return settle(*at(local_context), uuids, online=online)
+
+
+def install_hooks(force: bool = False) -> list[str]:
+    """Install git hooks: ``pre-push`` pushes the data of the bundles a git push publishes.
+
+    ``post-checkout`` and ``post-merge`` keep the index fresh. Like ``dvc
+    install``; the hooks run ``python -m dsdt hook`` with this Python.
+
+    Args:
+        force: Replace hooks of those names that dsdt did not write.
+
+    Returns:
+        The paths of the hooks written.
+    """
+    return [str(p) for p in _hooks.install(Repository.current(), force)]
+
+
+def run_hook(name: str, args: list[str], stdin_lines: list[str]) -> _hooks.PrePushReport | None:
+    """Run the git hook ``name`` (what the installed hook scripts call).
+
+    Args:
+        name: ``pre-push``, ``post-checkout`` or ``post-merge``.
+        args: The hook's arguments from git (pre-push: remote name and URL).
+        stdin_lines: What git wrote to the hook's stdin (pre-push: the refs pushed).
+
+    Returns:
+        For ``pre-push``, what was pushed; else None.
+
+    Raises:
+        DsdtError: pre-push could not push some data (git then refuses the push).
+    """
+    repo = Repository.current()
+    if name == "pre-push":
+        return _hooks.pre_push(repo, args[0] if args else "origin", stdin_lines)
+    if name in _hooks.HOOKS:
+        _hooks.refresh(repo)
+        return None
+    raise UsageError(f"no git hook {name!r}; dsdt has {', '.join(_hooks.HOOKS)}")

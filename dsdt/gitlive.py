@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,20 @@ class _Walk:
                     if is_uuid(uuid) and sha is not None:
                         yield uuid, sha
 
+    def marks(self, commit: bytes) -> set[tuple[str, str, str]]:
+        """The commit marks in a commit's tree."""
+        out: set[tuple[str, str, str]] = set()
+        for tree in self._trees_of(commit)[:1]:
+            contexts = self._lookup(tree, self.prefix + b"/refs/contexts")
+            for name, mode, ctx in self.git[contexts].iteritems() if contexts else ():
+                committed = _child(self.git, ctx, b"committed") if stat.S_ISDIR(mode) else None
+                for shard in _subtrees(self.git, committed) if committed else ():
+                    for entry, _m, blob in self.git[shard].iteritems():
+                        uuid, sha = entry.decode("utf-8", "replace"), self._ref_value(blob)
+                        if is_uuid(uuid) and sha is not None:
+                            out.add((name.decode("utf-8", "replace"), uuid, sha))
+        return out
+
     def _ref_value(self, blob: bytes) -> str | None:
         if blob not in self._refs:
             try:
@@ -244,6 +259,26 @@ class _Walk:
         return self._entries[tree].get(name)
 
 
+def committed_marks(repo: Repository, commits: list[bytes],
+                    exclude: list[bytes]) -> set[tuple[str, str, str]]:
+    """``(context, uuid, record sha256)`` of every commit mark in the trees of ``commits``
+    that the trees of ``exclude`` do not have (what a ``git push`` of them publishes)."""
+    worktree = repo.git_worktree
+    if worktree is None:
+        return set()
+    from dulwich.repo import Repo
+
+    prefix = os.path.relpath(repo.root, worktree).replace(os.sep, "/").encode()
+    cache = _Cache(repo.root / "cache" / "gitlive.sqlite")
+    try:
+        with Repo(str(worktree)) as git:
+            walk = _Walk(repo, git, prefix, cache)
+            new, old = (set().union(*(walk.marks(c) for c in shas)) for shas in (commits, exclude))
+    finally:
+        cache.close()
+    return new - old
+
+
 def _stashes(git: Any) -> list[Any]:
     from dulwich.stash import Stash
 
@@ -254,16 +289,12 @@ def _stashes(git: Any) -> list[Any]:
 
 
 def _subtrees(git: Any, tree: bytes) -> Iterator[bytes]:
-    import stat
-
     for _name, mode, sha in git[tree].iteritems():
         if stat.S_ISDIR(mode):
             yield sha
 
 
 def _child(git: Any, tree: bytes, name: bytes) -> bytes | None:
-    import stat
-
     for entry_name, mode, sha in git[tree].iteritems():
         if entry_name == name and stat.S_ISDIR(mode):
             return sha

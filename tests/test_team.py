@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clirun import dsdt_cli, ok
 from team import Team, git, make_team, needs_git
 
 import dsdt.api as api
@@ -171,3 +172,44 @@ def test_gc_outside_git_behaves_as_before(tmp_path: Path, monkeypatch: pytest.Mo
     api.rm("default", uuid=b.uuid)
     report = api.gc()
     assert report.blobs == [b.record.data["blob"]] and report.git_records == 0
+
+
+def test_pre_push_hook_pushes_the_data_a_git_push_publishes(
+        team: tuple[Team, Path, Path], tmp_path: Path) -> None:
+    t, alice, bob = team
+    hooks = [Path(p).name for p in api.install_hooks()]
+    assert hooks == ["pre-push", "post-checkout", "post-merge"]
+    model = api.Bundle("default", name="model", data="m" * 5000).commit()
+    api.Bundle("default", name="scratch", data="s" * 5000)  # not committed: not pushed
+    t.commit_all(alice, "a model")
+    pushed = git(alice, "push", "-q", "origin", "main", check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "pushed the data of 1 bundle(s) of default" in pushed.stderr
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    assert api.get("default", "model").data == "m" * 5000  # Bob never ran dsdt pull
+    report = api.fsck()  # the uncommitted one went into git, its data did not: fsck says so
+    assert not report.errors and len(report.unreachable) == 1
+    assert "scratch" in report.unreachable[0]
+    t.use(alice)
+    api.Bundle("default", name="late", data="l" * 5000).commit()
+    t.commit_all(alice, "another")
+    t.remote.rename(tmp_path / "gone")
+    refused = git(alice, "push", "-q", "origin", "main", check=False)
+    assert refused.returncode != 0 and "dsdt: error:" in refused.stderr
+    assert git(alice, "rev-parse", "HEAD").stdout != git(
+        alice, "ls-remote", "origin", "main").stdout.split()[0] + "\n"
+    (tmp_path / "gone").rename(t.remote)
+    assert git(alice, "push", "-q", "origin", "main", check=False).returncode == 0
+    assert model.uuid
+    assert git(alice, "checkout", "-qb", "other", check=False).returncode == 0  # post-checkout
+
+
+def test_install_hooks_keeps_a_hook_it_did_not_write(team: tuple[Team, Path, Path]) -> None:
+    _t, alice, _bob = team
+    mine = alice / ".git" / "hooks" / "post-merge"
+    mine.write_text("#!/bin/sh\necho mine\n")
+    r = dsdt_cli("install-hooks")
+    assert r.code == 2 and "post-merge" in r.err and "--force" in r.err
+    assert mine.read_text() == "#!/bin/sh\necho mine\n"
+    assert ok("install-hooks", "--force").lines[-1] == f"Installed {mine}"

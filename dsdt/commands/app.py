@@ -25,6 +25,7 @@ from dsdt.commands import (
     du,
     fsck,
     gc,
+    hooks,
     init,
     lineage,
     log,
@@ -52,6 +53,8 @@ app = typer.Typer(
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
                 remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize):
     app.command(_module.NAME)(_module.run)
+app.command(hooks.INSTALL)(hooks.install)
+app.command(hooks.HOOK, hidden=True)(hooks.hook)
 for _module in (apply, run):  # task parameters arrive as extra arguments
     app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS)(_module.run)
 
