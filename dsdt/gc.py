@@ -179,7 +179,8 @@ def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:
     """Bytes per context and name: ``{ctx: {name: (bundles, apparent, unique)}}``.
 
     ``apparent`` adds each bundle's data as if it were alone; ``unique``
-    counts every blob once within the group. The name ``""`` holds the
+    counts every blob in the local cache once within the group (data only on
+    a remote takes no space here). The name ``""`` holds the
     context's total.
     """
     sizes, per_bundle = bundle_blobs(repo)
@@ -193,7 +194,8 @@ def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:
         out[ctx] = {}
         for name, uuids in by_name.items():
             apparent = sum(sizes[b] for u in uuids for b in per_bundle.get(u, ()))
-            unique = sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))
+            unique = sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids))
+                         if repo.blobs.has(b))
             out[ctx][name] = (len(uuids), apparent, unique)
     return out
 

@@ -113,6 +113,16 @@ def test_du(ctx: str) -> None:
     assert usage.total_unique == 20_000
 
 
+def test_du_counts_only_what_is_here(ctx: str, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    api.remote(ctx, "shared", str(remote))
+    api.Bundle(ctx, name="big", data=b"b" * 20_000).commit()
+    api.push(ctx, delocalize=True)
+    [total] = api.du(ctx).contexts
+    assert (total.apparent, total.unique) == (20_000, 0)  # on the remote, not on this disk
+
+
 def _writer(root: str, ctx: str, worker: int, count: int) -> None:
     os.environ["DSDT_DIR"] = root
     Repository.forget()

@@ -13,7 +13,8 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     """Bytes per context and per bundle name: apparent versus stored.
 
     'apparent' adds each bundle's data as if it were alone; 'stored' counts
-    data shared between versions, names or contexts once (as it is on disk).
+    what is in the local cache, data shared between versions, names or
+    contexts once (as it is on disk; data only on a remote counts 0).
     Without --context every context is shown.
     """
     from dsdt import api

@@ -86,7 +86,8 @@ def du(repo: Repository, only: str | None = None) -> DiskUsage:
 def _unique_total(repo: Repository, only: str | None) -> int:
     sizes, per_bundle = bundle_blobs(repo)
     uuids = {u for c, u, _ in repo.index.member_names() if only is None or c == only}
-    return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids)))
+    return sum(sizes[b] for b in set().union(*(per_bundle.get(u, set()) for u in uuids))
+               if repo.blobs.has(b))
 
 
 def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
