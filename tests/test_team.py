@@ -213,3 +213,21 @@ def test_install_hooks_keeps_a_hook_it_did_not_write(team: tuple[Team, Path, Pat
     assert r.code == 2 and "post-merge" in r.err and "--force" in r.err
     assert mine.read_text() == "#!/bin/sh\necho mine\n"
     assert ok("install-hooks", "--force").lines[-1] == f"Installed {mine}"
+
+
+def test_git_facts_are_fresh_for_every_bundle_however_made(
+        team: tuple[Team, Path, Path]) -> None:
+    t, alice, _bob = team
+    first = api.Bundle("default", name="a", data=1)
+    head = git(alice, "rev-parse", "HEAD").stdout.strip()
+    assert first.git_info["commit"] == head and first.git_info["branch"] == "main"
+    assert first.code_ref.startswith("test_team:")  # the code that made it
+    t.commit_all(alice, "next")
+    second = api.Bundle("default", name="a", data=2)  # same process, after a git commit
+    now = git(alice, "rev-parse", "HEAD").stdout.strip()
+    assert now != head and second.git_info["commit"] == now
+    (alice / "f.txt").write_text("x")
+    added = api.add("default", "f", str(alice / "f.txt"))
+    assert added.git_info["commit"] == now and added.git_info["dirty"] is False
+    git(alice, "checkout", "-qb", "feature")
+    assert api.Bundle("default", name="b", data=3).git_info["branch"] == "feature"
