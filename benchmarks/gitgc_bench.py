@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gc_bench import timed  # next to this script
+
 BAR_S = 3.0
 DSDT = str(Path(sys.executable).parent / "dsdt")
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
@@ -67,13 +69,6 @@ def build(project: Path, branches: int, records: int) -> None:
                 stream += f"M 100644 inline {path}\ndata {len(body)}\n".encode() + body + b"\n"
     repo.blobs.sync()
     git(project, "fast-import", "--quiet", stdin=bytes(stream))
-
-
-def timed(args: list[str], cwd: Path) -> float:
-    """Wall seconds of one dsdt process."""
-    t = time.perf_counter()
-    subprocess.run([DSDT, *args], cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - t
 
 
 def main() -> int:

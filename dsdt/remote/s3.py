@@ -190,22 +190,28 @@ class S3Transport(Transport):
         )
 
         for attempt in range(3):
-            with self._errors("read", key):
-                resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-                body = resp["Body"]
+            with self._errors("read", key), self._body(key, limit) as (body, etag):
                 try:
-                    if limit is not None and resp["ContentLength"] > limit:
-                        raise too_large(self.url, key, limit)
                     data = body.read() if limit is None else body.read(limit + 1)
                     if limit is not None and len(data) > limit:
                         raise too_large(self.url, key, limit)
-                    return data, resp["ETag"]
+                    return data, etag
                 except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError):
                     if attempt == 2:
                         raise
-                finally:
-                    body.close()
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _body(self, key: str, limit: int | None) -> Iterator[tuple[Any, str]]:
+        """The open body of a GET and the object's ETag (refused past ``limit`` bytes)."""
+        resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        body = resp["Body"]
+        try:
+            if limit is not None and resp["ContentLength"] > limit:
+                raise too_large(self.url, key, limit)
+            yield body, resp["ETag"]
+        finally:
+            body.close()
 
     def get_file(self, key: str, dest: Path, progress: Progress | None = None,
                  limit: int | None = None) -> None:
@@ -240,16 +246,9 @@ class S3Transport(Transport):
         import hashlib
 
         h = hashlib.sha256()
-        with self._errors("read", key):
-            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            body = resp["Body"]
-            try:
-                if limit is not None and resp["ContentLength"] > limit:
-                    raise too_large(self.url, key, limit)
-                for chunk in body.iter_chunks(1 << 20):
-                    h.update(chunk)
-            finally:
-                body.close()
+        with self._errors("read", key), self._body(key, limit) as (body, _etag):
+            for chunk in body.iter_chunks(1 << 20):
+                h.update(chunk)
         return h.hexdigest()
 
     def put(self, key: str, data: bytes, *, if_absent: bool = False) -> str | None:
