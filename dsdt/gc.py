@@ -23,7 +23,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import marker_is_held, remove_tree, shard_files
+from dsdt._fs import remove_tree, shard_files
+from dsdt._locks import marker_is_held
 from dsdt.errors import CorruptObjectError
 from dsdt.gitlive import git_live
 from dsdt.objects.blobrefs import expand_meta

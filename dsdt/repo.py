@@ -23,12 +23,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dsdt._fs import (
-    Confined,
-    flocked,
-    is_regular,
-    remove_tree,
-)
+from dsdt._fs import Confined, is_regular, remove_tree
+from dsdt._locks import flocked
 from dsdt.config import Config
 from dsdt.errors import (
     ContextExistsError,

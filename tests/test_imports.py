@@ -19,7 +19,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "dsdt"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._db"),
+    ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._locks", "dsdt._db"),
     ("dsdt.objects",),
     ("dsdt.refs",),
     ("dsdt.config", "dsdt.index", "dsdt.gitinfo"),

@@ -36,7 +36,7 @@ from conftest import assert_fsck_clean
 
 import dsdt.api as api
 import dsdt.fsck as fsck_mod
-from dsdt._fs import FileLock
+from dsdt._locks import FileLock
 from dsdt.errors import LockError
 from dsdt.members import COMMITTED
 from dsdt.refs.store import RefStore

@@ -460,7 +460,7 @@ def test_os_errors_are_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_failed_lock_leaves_no_fd_and_no_flock(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from dsdt._fs import FileLock
+    from dsdt._locks import FileLock
 
     target = tmp_path / "ref"
 

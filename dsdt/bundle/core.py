@@ -14,7 +14,8 @@ import os
 import socket
 from typing import Any
 
-from dsdt._fs import hold_open_marker, remove_tree
+from dsdt._fs import remove_tree
+from dsdt._locks import hold_open_marker
 from dsdt.bundle.lineage import caller_ref, default_processing_name
 from dsdt.bundle.managed import ManagedFiles
 from dsdt.bundle.metadata import Metadata

@@ -16,7 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import Confined, FileLock, atomic_write, fsync_dir, read_regular
+from dsdt._fs import Confined, atomic_write, fsync_dir, read_regular
+from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError
 
 #: Sentinel for "the ref must not exist" in compare-and-swap.

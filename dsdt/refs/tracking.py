@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import Confined, FileLock, atomic_write, read_regular
+from dsdt._fs import Confined, atomic_write, read_regular
+from dsdt._locks import FileLock
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.ids import is_sha256, is_uuid
 from dsdt.refs.names import check_context_name

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import FileLock
+from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
 from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
 
