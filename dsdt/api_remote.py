@@ -67,7 +67,8 @@ def pull(local_context: str, bundle_name: str | None = None, uuid: str | None = 
     """Pull bundles from the context's remote: metadata always, data with ``localize``.
 
     Without ``localize``, DataFrames, arrays and other values load on first
-    use and files present as remote URLs until localized.
+    use; files on an S3 remote present as ``s3://`` URLs until localized, and a
+    directory remote's files are fetched when read.
 
     Args:
         local_context: The local context (it must have a remote).

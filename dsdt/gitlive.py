@@ -117,16 +117,18 @@ class _Walk:
     def _root_trees(self) -> Iterator[bytes]:
         """The tree of every ref tip and stash entry (each once)."""
         seen: set[bytes] = set()
-        commits = [sha for name, sha in self.git.refs.as_dict().items() if name != b"HEAD"]
-        commits += [entry.new_sha for entry in _stashes(self.git)]
-        for sha in commits:
-            for tree in self._trees_of(sha):
+        commits = [(sha, name == b"refs/stash") for name, sha in self.git.refs.as_dict().items()
+                   if name != b"HEAD"]
+        commits += [(entry.new_sha, True) for entry in _stashes(self.git)]
+        for sha, stash in commits:
+            for tree in self._trees_of(sha, stash):
                 if tree not in seen:
                     seen.add(tree)
                     yield tree
 
-    def _trees_of(self, sha: bytes) -> list[bytes]:
-        """The tree of a commit (peeling tags); for a stash, its index's tree too."""
+    def _trees_of(self, sha: bytes, stash: bool = False) -> list[bytes]:
+        """The tree of a commit (peeling tags); for a stash entry, those of its index and
+        untracked-files commits too."""
         try:
             obj = self.git[sha]
             while obj.type_name == b"tag":
@@ -134,8 +136,8 @@ class _Walk:
             if obj.type_name != b"commit":
                 return []
             trees = [obj.tree]
-            if len(obj.parents) > 1 and b"stash" in obj.message.lower():
-                trees.append(self.git[obj.parents[1]].tree)
+            if stash:  # its index, and (git stash -u) its untracked files
+                trees += [self.git[parent].tree for parent in obj.parents[1:]]
             return trees
         except (KeyError, ValueError):
             return []  # a ref to an object this clone lacks (shallow, broken)

@@ -127,7 +127,7 @@ def test_push_then_pull_into_a_second_repository(clones: Clones) -> None:
     ok("remote", "shared", clones.url)
     assert ok("pull", "x").out == f"Pulled 1 bundle(s) from shared@{clones.url}\n"
     assert ok("ls", "-v").lines[1].split()[-1] == uuid
-    assert clones.url in ok("cat", "x").out  # not local: shown as a remote URL
+    assert ok("ls", "-d").lines[1].split()[6] == "remote"  # not local yet
     r = ok("pull", "-l")
     # x and y hold the same data: one blob
     assert r.out.startswith("Pulled 1 bundle(s), 1 blob(s), 6 B") and "; 1 already here" in r.out
@@ -147,11 +147,11 @@ def test_push_by_uuid_and_tags_and_delocalize(clones: Clones) -> None:
     r = ok("push", "-d", "-u", second)
     assert r.lines == [f"Nothing to push: 1 bundle(s) already on shared@{clones.url}",
                        "Removed 1 local blob(s) of 1 bundle(s)"]
-    assert clones.url in ok("cat", "-u", second).out
-    assert clones.url not in ok("cat", "-u", first).out
+    where = {line.split()[7]: line.split()[6] for line in ok("ls", "-d").lines[1:]}
+    assert (where[second], where[first]) == ("remote", "local")
     r = ok("pull", "-l", "-u", second)
     assert r.out.startswith("Pulled 0 bundle(s), 1 blob(s), 7 B") and "1 already here" in r.out
-    assert clones.url not in ok("cat", "-u", second).out
+    assert clones.url not in ok("cat", "-u", second).out  # a directory remote's paths: never
     fsck_ok()
 
 

@@ -146,13 +146,17 @@ def test_gc_keeps_data_of_bundles_git_holds_elsewhere(team: tuple[Team, Path, Pa
     stashed = api.Bundle("default", name="stashed", data="s" * 5000)
     git(alice, "add", "-A")
     git(alice, "stash", "-q")
+    untracked = api.Bundle("default", name="untracked", data="u" * 5000)
+    git(alice, "stash", "-q", "-u")  # its files live in the stash's untracked-files commit
     staged = api.Bundle("default", name="staged", data="i" * 5000)
     git(alice, "add", "-A")
     api.rm("default", uuid=staged.uuid)  # gone from the work tree, still in the index
     assert _names() == []
     report = api.gc()
-    assert report.blobs == [] and report.git_records == 3
+    assert report.blobs == [] and report.git_records == 4
     git(alice, "checkout", "-q", "--", ".")
+    git(alice, "stash", "pop", "-q")
+    assert api.get("default", None, uuid=untracked.uuid).data == "u" * 5000
     git(alice, "stash", "pop", "-q")
     assert api.get("default", None, uuid=stashed.uuid).data == "s" * 5000
     assert api.get("default", None, uuid=staged.uuid).data == "i" * 5000

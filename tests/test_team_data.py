@@ -117,6 +117,13 @@ def test_fsck_repair_fetches_a_corrupt_blob_again(team: tuple[Team, Path, Path])
         f.write(b"y")
     r = dsdt_cli("fsck")
     assert r.code == 1 and any(b.record.data["blob"] in line for line in r.lines)
+    shared = t.remote / "blobs" / blob.name[:2] / blob.name
+    good = shared.read_bytes()
+    shared.write_bytes(b"z" * len(good))  # the remote copy is bad too: nothing to repair from
+    r = dsdt_cli("fsck", "--repair")
+    assert r.code == 1 and not any(line.startswith("repaired") for line in r.lines)
+    assert blob.exists()  # the corrupt copy stays, and fsck keeps naming it
+    shared.write_bytes(good)
     r = dsdt_cli("fsck", "--repair")
     assert r.code == 0, r.out
     assert f"repaired: blob {b.record.data['blob']}, fetched again from a remote" in r.lines
@@ -141,3 +148,20 @@ def test_context_delete_decides_offline_like_git_branch_d(team: tuple[Team, Path
     api.delete_context("work")  # gone already: Disdat code deletes defensively
     r = dsdt_cli("context", "-d", "work")
     assert r.code == 4 and "no context 'work'" in r.err
+
+
+def test_a_path_to_data_only_on_a_directory_remote_is_never_the_teams_copy(
+        team: tuple[Team, Path, Path]) -> None:
+    t, _alice, bob = team
+    src = t.root / "w.txt"
+    src.write_text("w1\n")
+    blob = api.add("default", "w", str(src)).commit().record.data["blob"]
+    api.push("default", delocalize=True)
+    t.use(bob)
+    api.pull("default")
+    path = Path(api.get("default", "w").data)
+    assert ".dsdt/cache/views/" in str(path)  # fetched, not the shared directory's file
+    path.chmod(0o644)
+    path.write_text("TAMPERED\n")
+    assert (t.remote / "blobs" / blob[:2] / blob).read_text() == "w1\n"
+    assert Path(api.get("default", "w").data).read_text() == "w1\n"

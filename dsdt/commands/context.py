@@ -16,7 +16,8 @@ def run(
         "-f", "--force", help="With -d: delete even if some bundle's data is only here (not "
         "pushed, in no other context) and would be lost to the next gc.")] = False,
     remote: Annotated[bool, typer.Option(
-        "-r", "--remote", help="With -d: also delete the bound remote context.")] = False,
+        "-r", "--remote", help="With -d -f: also delete the bound remote context (its "
+        "bundles, and their data no other remote context uses).")] = False,
 ) -> None:
     """List contexts (no argument), create one, or delete one with -d.
 

@@ -23,10 +23,12 @@ def run(
 ) -> None:
     """Pull bundles from the remote bound with 'dsdt remote' (all, NAME, or -u UUID).
 
-    Only metadata comes down unless --localize: files then show as remote
-    URLs, and DataFrames and other values download on first use. With
-    --localize the data comes down now. Every downloaded object is verified
-    by sha256. A local bundle is never overwritten.
+    Only metadata comes down unless --localize: DataFrames, other values and
+    a directory remote's files download on first use, and files on an S3
+    remote show as s3:// URLs. With --localize the data comes down now.
+    Every downloaded object is verified by sha256. A local bundle is never
+    overwritten. Pulled bundles are kept in .dsdt/cache, apart from what git
+    tracks ('dsdt adopt' checks them in).
     """
     from dsdt import api
     from dsdt.commands._progress import transfer_progress

@@ -333,11 +333,17 @@ class FileDecoder:
         self._claimed: dict[str, str] = {}  # view path -> the blob shown there
 
     def present_file(self, node: dict[str, Any]) -> str:
-        """Local path of a file node (a copy in the view), or its remote URL."""
+        """Local path of a file node (a copy in the view), or its remote (S3) URL."""
         path = self.view_dir / node["path"]
+        self._fetch_shared({node["blob"]: node["size"]})
         if not self._materialize(path, node["blob"], node["size"]):
             return self.remote.url_of(node["blob"])
         return str(path)
+
+    def _fetch_shared(self, limits: dict[str, int]) -> None:
+        """Bring down files a directory remote holds: its paths are never handed out."""
+        if self.remote is not None and self.remote.shares_paths:
+            self.remote.fetch({b: s for b, s in limits.items() if not self.blobs.has(b)})
 
     def present_directory(self, node: dict[str, Any]) -> str | list[str]:
         """Local path of a directory node (or its file paths, for ``as: list``)."""
@@ -348,6 +354,8 @@ class FileDecoder:
         as_list = node.get("as") == "list"
         if not as_list and self.remote is not None:
             self.remote.fetch({e[1]: e[2] for e in tree["files"] if not self.blobs.has(e[1])})
+        elif as_list:
+            self._fetch_shared({e[1]: e[2] for e in tree["files"]})
         paths = []
         for rel, blob_id, size, _exec in tree["files"]:
             path = root / rel

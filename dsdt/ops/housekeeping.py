@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,17 +115,29 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
 
 
 def _repair(repo: Repository, corrupt: dict[str, int]) -> list[str]:
-    """Drop corrupt blobs and fetch each from the first bound remote that has it intact."""
+    """Fetch each corrupt blob again from the first bound remote that has it intact.
+
+    The corrupt copy is moved aside first and put back when no remote has the
+    blob intact, so fsck keeps naming it (nothing is lost that was there).
+    """
     from dsdt.remote.pull import fetch_blobs
 
-    for blob_id in corrupt:
-        repo.blobs.path(blob_id).unlink(missing_ok=True)
     bound = {i.remote_url: i.name for i in repo.contexts() if i.remote_url}
-    for ctx in bound.values():  # one context per remote
-        for blob_id in [b for b in corrupt if not repo.blobs.has(b)]:
-            with contextlib.suppress(DsdtError):  # not there, or corrupt there too
-                fetch_blobs(open_remote(repo, ctx), {blob_id: corrupt[blob_id]})
-    return [b for b in corrupt if repo.blobs.has(b)]
+    with repo.writing():  # gc leaves the copies set aside in cache/tmp alone
+        aside = {b: repo.blobs.new_tmp(".corrupt") for b in corrupt}
+        repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
+        for blob_id, tmp in aside.items():
+            os.replace(repo.blobs.path(blob_id), tmp)
+        for ctx in bound.values():  # one context per remote
+            for blob_id in [b for b in corrupt if not repo.blobs.has(b)]:
+                with contextlib.suppress(DsdtError):  # not there, or corrupt there too
+                    fetch_blobs(open_remote(repo, ctx), {blob_id: corrupt[blob_id]})
+        for blob_id, tmp in aside.items():
+            if repo.blobs.has(blob_id):
+                tmp.unlink()
+            else:
+                os.replace(tmp, repo.blobs.path(blob_id))
+    return [b for b in corrupt if repo.blobs.has(b) and repo.blobs.verify(b)]
 
 
 def _check_reachable(repo: Repository, report: FsckReport) -> None:

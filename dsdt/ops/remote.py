@@ -124,5 +124,4 @@ def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = 
 
 def delete_remote_context(repo: Repository, ctx: str) -> list[str]:
     """Remove every bundle of the context's remote context from the remote."""
-    rem = sync.open_remote(repo, ctx)
-    return prune.rmr(rem, list(rem.members()), dryrun=False)
+    return prune.drop_context(sync.open_remote(repo, ctx))

@@ -85,7 +85,7 @@ class LocalTransport(Transport):
             NotFoundError: A directory is missing (and ``create`` is False).
             CorruptObjectError: A component is a symlink or not a directory.
         """
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)  # the root: the user named it
+        fd = self._open_root()
         try:
             for part in dirs:
                 try:
@@ -105,6 +105,19 @@ class LocalTransport(Transport):
             raise
         finally:
             os.close(fd)
+
+    def _open_root(self) -> int:
+        """An fd of the root (the user named it: it may be reached through symlinks).
+
+        Raises:
+            RemoteError: It is missing (an unmounted share): the remote cannot be
+                read, which is never the same as an empty remote.
+        """
+        try:
+            return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise RemoteError(f"remote directory {self.url} is not there (not mounted, moved "
+                              "or deleted?); nothing was read from it") from None
 
     def _symlink(self, key: str) -> CorruptObjectError:
         return CorruptObjectError(

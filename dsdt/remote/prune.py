@@ -140,6 +140,21 @@ def rmr(remote: Remote, uuids: list[str], *, dryrun: bool = False) -> list[str]:
     return targets
 
 
+def drop_context(remote: Remote) -> list[str]:
+    """Remove the whole remote context: its bundles (as :func:`rmr`), then its ref.
+
+    Returns:
+        The uuids it held.
+    """
+    with remote.locked(locks.EXCLUSIVE):
+        targets = list(remote.members())
+        if targets:
+            _remove(remote, targets)
+        remote.transport.delete(remote.ref_key)
+        remote.saw({})
+    return targets
+
+
 def _remove(remote: Remote, targets: list[str]) -> None:
     """Drop ``targets`` from the ref, then the records and blobs nothing else uses."""
     swap_ref(remote, lambda members: [members.pop(u, None) for u in targets])

@@ -194,6 +194,12 @@ class RemoteData:
 
     remote: Remote
 
+    @property
+    def shares_paths(self) -> bool:
+        """True when a remote URL is a path on this machine (a directory remote): handing
+        it out would let a write through it change the team's copy, so files are fetched."""
+        return not self.remote.url.startswith("s3://")
+
     def url_of(self, blob_id: str) -> str:
         """Where a blob is on the remote."""
         return self.remote.blob_url(blob_id)
