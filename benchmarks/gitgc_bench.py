@@ -84,9 +84,8 @@ def main() -> int:
         t = time.perf_counter()
         build(project, opts.branches, opts.records)
         print(f"# built {project} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    cache = project / ".dsdt" / "cache" / "gitlive.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{cache}{suffix}").unlink(missing_ok=True)
+    for cached in (project / ".dsdt" / "cache").glob("db-*/gitlive.sqlite*"):
+        cached.unlink()
     floor = statistics.median(timed(["ls"], project) for _ in range(3))
     first = timed(["gc", "--dry-run"], project)
     warm = statistics.median(timed(["gc", "--dry-run"], project) for _ in range(3))

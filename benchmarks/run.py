@@ -65,7 +65,8 @@ INDEX_QUERY = (
     "import os,sqlite3,sys\n"
     "r=sys.argv[1]\n"
     "for c in os.scandir(r+'/refs/contexts/default/bundles'): os.stat(c.path)\n"
-    "db=sqlite3.connect(r+'/cache/index.sqlite')\n"
+    "import glob\n"
+    "db=sqlite3.connect(glob.glob(r+'/cache/db-*/index.sqlite')[0])\n"
     "rows=db.execute('SELECT name,MAX(created_ts) FROM bundles GROUP BY name').fetchall()\n"
     "sys.stdout.write(''.join(n+'\\n' for n,_ in sorted(rows,key=lambda x:-x[1])))\n"
 )

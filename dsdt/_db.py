@@ -5,9 +5,12 @@ database that SQLite reports as corrupt is thrown away and built again,
 never shown to the user as a traceback.
 
 Git can put any file under ``.dsdt/cache`` (``git add -f`` by a teammate),
-so a database there is used only if it names this cache's token: 32 random
-hex digits in the read-only file ``cache/owner``, which git cannot make
-(it checks files out writable). Any other database is thrown away first.
+a database, its write-ahead log or journal included, and SQLite would replay
+a planted log into the database before dsdt could look at it. So the
+databases live in ``cache/db-<token>/``, where the token is 32 random hex
+digits kept in the read-only file ``cache/owner``: git checks files out
+writable (a planted token is replaced), and nobody else knows the token, so
+nothing can be planted where dsdt looks.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def cache_token(cache: Path) -> str:
     """The token of the cache directory ``cache`` (made on first use).
 
     A token file that is writable, not a regular file or malformed was not
-    made by dsdt: it is replaced, and with it every database's claim.
+    made by dsdt: it is replaced, and with it the databases' directory.
     """
     path = cache / "owner"
     for _ in range(3):
@@ -69,14 +72,15 @@ class LocalConnection:
     """Opens ``path`` lazily, giving each thread (and a forked child) its own connection.
 
     Args:
-        path: The database file (its directory, the cache, is created).
+        path: Where the database belongs (``cache/index.sqlite``); the file itself
+            is ``cache/db-<token>/index.sqlite`` (see the module docs).
         setup: Runs once on every new connection (pragmas, schema).
     """
 
     def __init__(self, path: Path, setup: Callable[[sqlite3.Connection], None]) -> None:
-        self.path = path
+        self.nominal = path
+        self.path = path  # the real file, once the token is known
         self.setup = setup
-        self._token: str | None = None
         self._local = threading.local()
         self._generation = 0
 
@@ -96,19 +100,17 @@ class LocalConnection:
         return local.db
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        cache = self.nominal.parent
+        cache.mkdir(parents=True, exist_ok=True)
+        self.path = cache / f"db-{cache_token(cache)}" / self.nominal.name
+        if self.path.parent.is_symlink():
+            self.path.parent.unlink()
+        self.path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):  # derived: anything odd just goes
             file = Path(f"{self.path}{suffix}")
             if file.is_symlink() or (file.exists() and not file.is_file()):
                 file.unlink()
-        if self._token is None:
-            self._token = cache_token(self.path.parent)
         db = self._connect()
-        if not _claim(db, self._token):  # planted, or made before tokens: start afresh
-            db.close()
-            self._remove_files()
-            db = self._connect()
-            _claim(db, self._token)
         try:
             self.setup(db)
         except BaseException:
@@ -143,21 +145,6 @@ class LocalConnection:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
-
-
-def _claim(db: sqlite3.Connection, token: str) -> bool:
-    """True if the database belongs to the cache with ``token`` (a new one is claimed)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "dsdt_owner" not in tables:
-            if tables:
-                return False
-            db.execute("CREATE TABLE dsdt_owner(token TEXT)")
-            db.execute("INSERT INTO dsdt_owner VALUES (?)", (token,))
-        return db.execute("SELECT token FROM dsdt_owner").fetchall() == [(token,)]
-    finally:
-        db.execute("COMMIT")
 
 
 def insert_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

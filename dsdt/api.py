@@ -290,8 +290,8 @@ def gc(dry_run: bool = False, remote: bool = False, *,
         dry_run: Report what would go (with the byte count) without removing it.
         remote: Collect on the remotes bound to the contexts instead (each once;
             objects younger than ``remote_gc_grace`` seconds are kept).
-        workspace_only: Keep only what the work tree's contexts need (DVC's
-            default: data of other branches is lost).
+        workspace_only: Keep what the work tree's contexts need; of what git
+            holds elsewhere, only data no remote has (it is never the only copy).
 
     Returns:
         The local report, or one report per remote.
@@ -329,7 +329,9 @@ def fsck(remote: bool = False, *, repair: bool = False) -> FsckReport:
         remote: Also check the remote context of every bound context: each
             member's record matches its hash and all its blobs are there.
         repair: Remove corrupt blobs from the cache and fetch them again from
-            the contexts' remotes (``report.repaired`` lists those restored).
+            the contexts' remotes; with ``remote``, also upload again, from
+            intact local copies, remote blobs that are missing or, read back,
+            not their bytes (``report.repaired`` lists what was restored).
     """
     return _housekeeping.fsck(Repository.current(), remote, repair)
 

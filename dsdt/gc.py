@@ -3,7 +3,8 @@
 Marking starts from every membership ref of every context (through the
 index, so it reads no record) and, inside a git work tree, from every record
 git holds in any branch, tag, remote-tracking ref, stash entry or the index
-(:mod:`dsdt.gitlive`; ``workspace_only`` skips that). It follows directory
+(:mod:`dsdt.gitlive`; ``workspace_only`` keeps only those whose data is on
+no remote). It follows directory
 trees and packed values that are here, and keeps every blob found.
 Sweeping removes unreferenced blobs, records no context lists, views of
 bundles that are neither members nor open, and temporary files of dead
@@ -23,10 +24,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dsdt._db import cache_token
 from dsdt._fs import remove_tree, shard_files
 from dsdt._locks import marker_is_held
 from dsdt.errors import CorruptObjectError
-from dsdt.gitlive import git_live
+from dsdt.gitlive import GitLive, git_live
 from dsdt.objects.blobrefs import expand_meta
 from dsdt.repo import Repository
 
@@ -42,7 +44,8 @@ class GcReport:
     views: list[str] = field(default_factory=list)
     temporary: int = 0
     kept_blobs: int = 0
-    git_records: int = 0  #: records kept because git holds them beyond the work tree
+    git_records: int = 0  #: records whose data is kept because git holds them elsewhere
+    unpushed: int = 0  #: of those, kept with workspace_only: their data is on no remote
     unread: int = 0  #: records or trees that could not be read: what they name is unknown
 
 
@@ -53,7 +56,8 @@ def reachable(repo: Repository, workspace_only: bool = False,
 
     Args:
         repo: The repository.
-        workspace_only: Only the work tree's contexts, not what git holds elsewhere.
+        workspace_only: The work tree's contexts, and of what git holds elsewhere
+            only the records whose data is on no remote (never the only copy).
         report: Receives the counts of records kept for git and of unreadable ones.
 
     Raises:
@@ -74,13 +78,15 @@ def reachable(repo: Repository, workspace_only: bool = False,
         if kind:
             metas.append((blob, kind))
     uuids |= repo.index.member_uuids()
-    held = None if workspace_only else git_live(repo)
+    held = git_live(repo)
     if held is not None:
-        report.git_records = len(set(held.members) - uuids)
+        kept = _held_to_keep(repo, held, uuids, workspace_only)
+        report.git_records, report.unpushed = len(kept), len(kept) if workspace_only else 0
         report.unread += held.unread
-        uuids |= set(held.members)
-        blobs |= set(held.blobs)
-        metas += [(b, k) for b, k in held.blobs.items() if k]
+        uuids |= set(held.members)  # their records and made markers stay either way
+        for uuid in kept:
+            blobs |= set(held.blobs[uuid])
+            metas += [(b, k) for b, k in held.blobs[uuid].items() if k]
     seen: set[str] = set()
     while metas:
         meta, kind = metas.pop()
@@ -99,6 +105,20 @@ def reachable(repo: Repository, workspace_only: bool = False,
     return uuids, blobs
 
 
+def _held_to_keep(repo: Repository, held: GitLive, members: set[str],
+                  workspace_only: bool) -> list[str]:
+    """Records git holds beyond the work tree whose data gc keeps: all of them, or with
+    ``workspace_only`` those whose data no remote has (as last seen): never the only copy."""
+    outside = [u for u in held.blobs if u not in members]
+    if not workspace_only:
+        return outside
+    pushed: dict[str, str] = {}
+    for ctx in repo.context_names():
+        listing = repo.listing(ctx)
+        pushed.update(listing.members if listing is not None else {})
+    return [u for u in outside if pushed.get(u) != held.members[u]]
+
+
 def collect(repo: Repository, *, dry_run: bool = False,
             workspace_only: bool = False) -> GcReport:
     """Remove everything no ref reaches (see the module docs); return what went.
@@ -106,8 +126,9 @@ def collect(repo: Repository, *, dry_run: bool = False,
     Args:
         repo: The repository.
         dry_run: Only report.
-        workspace_only: Keep only what the work tree's contexts need, not the
-            records git holds in other branches, tags, stashes or the index.
+        workspace_only: Keep what the work tree's contexts need, and of what git
+            holds in other branches, tags, stashes or the index only the data no
+            remote has.
     """
     report = GcReport(dry_run=dry_run)
     with repo.collecting():
@@ -164,8 +185,15 @@ def _sweep_views(repo: Repository, live: set[str], report: GcReport) -> None:
 
 
 def _sweep_temporary(repo: Repository, live: set[str], dry_run: bool) -> int:
-    """Temp files and markers left by dead writers and removed bundles."""
+    """Temp files and markers left by dead writers and removed bundles, and databases of
+    other cache tokens and older dsdt versions."""
     cache = repo.root / "cache"
+    current = f"db-{cache_token(cache)}"
+    for old in cache.glob("db-*") if not dry_run else ():
+        if old.name != current and not old.is_symlink():
+            remove_tree(old)
+    for old in cache.glob("*.sqlite*") if not dry_run else ():
+        old.unlink(missing_ok=True)
     found = [p for p in (cache / "tmp").glob("*") if p.is_symlink() or not p.is_dir()]
     found += [*shard_files(cache / "blobs", hidden=True),
               *shard_files(repo.root / "records", hidden=True)]

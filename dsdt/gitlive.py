@@ -6,7 +6,7 @@ entry (its work tree and its index), and the index. The work tree itself is
 the repository's own refs. Git objects are read with dulwich; nothing is
 checked out.
 
-Everything read is cached in ``cache/gitlive.sqlite`` by git object id (a
+Everything read is cached in ``cache/db-<token>/gitlive.sqlite`` by git object id (a
 ``refs/contexts`` tree -> its members, a record sha256 -> the blobs it
 names), so a second ``gc`` over unchanged branches reads almost nothing.
 The members of a tree are as git wrote them (untrusted): uuids and record
@@ -43,14 +43,14 @@ class GitLive:
 
     Attributes:
         members: uuid -> record sha256, for every record a git tree names.
-        blobs: blob id -> meta kind (``tree``, ``packed``) or None for data,
-            for the records among them that could be read.
+        blobs: uuid -> {blob id: meta kind (``tree``, ``packed``) or None for
+            data}, for the records among them that could be read.
         unread: Records named in git whose record could not be read (its
             blobs cannot be known: gc keeps what it cannot rule out).
     """
 
     members: dict[str, str] = field(default_factory=dict)
-    blobs: dict[str, str | None] = field(default_factory=dict)
+    blobs: dict[str, dict[str, str | None]] = field(default_factory=dict)
     unread: int = 0
 
 
@@ -177,13 +177,13 @@ class _Walk:
                     if is_uuid(uuid) and sha is not None:
                         yield uuid, sha
 
-    def marks(self, commit: bytes) -> set[tuple[str, str, str]]:
-        """The commit marks in a commit's tree."""
+    def marks(self, commit: bytes, kind: bytes) -> set[tuple[str, str, str]]:
+        """The refs of ``kind`` (``committed``, ``bundles``) in a commit's tree."""
         out: set[tuple[str, str, str]] = set()
         for tree in self._trees_of(commit)[:1]:
             contexts = self._lookup(tree, self.prefix + b"/refs/contexts")
             for name, mode, ctx in self.git[contexts].iteritems() if contexts else ():
-                committed = _child(self.git, ctx, b"committed") if stat.S_ISDIR(mode) else None
+                committed = _child(self.git, ctx, kind) if stat.S_ISDIR(mode) else None
                 for shard in _subtrees(self.git, committed) if committed else ():
                     for entry, _m, blob in self.git[shard].iteritems():
                         uuid, sha = entry.decode("utf-8", "replace"), self._ref_value(blob)
@@ -229,8 +229,7 @@ class _Walk:
                 refs = blob_refs(rec.data)
                 found = [[b, None] for b in refs.data] + [[b, m.kind] for b, m in refs.meta.items()]
                 fresh.append((sha, found))
-            for blob, kind in found:
-                self.out.blobs[blob] = kind
+            self.out.blobs[uuid] = {blob: kind for blob, kind in found}
         self.cache.put("records", fresh)
 
     def _record(self, uuid: str, sha: str) -> BundleRecord | None:
@@ -261,10 +260,11 @@ class _Walk:
         return self._entries[tree].get(name)
 
 
-def committed_marks(repo: Repository, commits: list[bytes],
-                    exclude: list[bytes]) -> set[tuple[str, str, str]]:
-    """``(context, uuid, record sha256)`` of every commit mark in the trees of ``commits``
-    that the trees of ``exclude`` do not have (what a ``git push`` of them publishes)."""
+def published(repo: Repository, commits: list[bytes], exclude: list[bytes],
+              kind: str = "committed") -> set[tuple[str, str, str]]:
+    """``(context, uuid, record sha256)`` of every commit mark (or, with ``kind``
+    ``bundles``, membership ref) in the trees of ``commits`` that the trees of
+    ``exclude`` do not have: what a ``git push`` of them publishes."""
     worktree = repo.git_worktree
     if worktree is None:
         return set()
@@ -275,7 +275,8 @@ def committed_marks(repo: Repository, commits: list[bytes],
     try:
         with Repo(str(worktree)) as git:
             walk = _Walk(repo, git, prefix, cache)
-            new, old = (set().union(*(walk.marks(c) for c in shas)) for shas in (commits, exclude))
+            new, old = (set().union(*(walk.marks(c, kind.encode()) for c in shas))
+                        for shas in (commits, exclude))
     finally:
         cache.close()
     return new - old

@@ -1,7 +1,7 @@
 """The derived SQLite index behind ``ls``, ``search`` and ``get``.
 
 The index is a cache of what the refs and records say; it lives in
-``cache/index.sqlite`` (gitignored) and can be deleted at any time. Before
+``cache/db-<token>/index.sqlite`` (gitignored) and can be deleted at any time. Before
 answering a query it is brought up to date cheaply: membership refs are
 sharded into 256 directories per context, and a shard is re-read only when
 its directory's mtime differs from the one recorded (a shard modified within
@@ -199,7 +199,7 @@ class Index:
         problems: list[str] = []
         changes: list[tuple[str, str, str, int, Path | None]] = []
         now = time.time_ns()
-        for ctx, kind, shard, path in self._shard_dirs():
+        for ctx, kind, shard, path in self._shard_dirs(problems):
             seen.add((ctx, kind, shard))
             try:
                 mtime = os.stat(path).st_mtime_ns
@@ -231,18 +231,27 @@ class Index:
             raise
         return problems
 
-    def _shard_dirs(self) -> Iterable[tuple[str, str, str, Path]]:
+    def _shard_dirs(self, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
+        """Every shard directory of every context; anything else where one belongs (a
+        symlink, a file) is a problem: members behind it cannot be read."""
         if not self.refs_root.is_dir():
             return
         for ctx in os.scandir(self.refs_root):  # symlinks are never followed (fsck names them)
+            if ctx.name.startswith("."):
+                continue
             if not ctx.is_dir(follow_symlinks=False):
+                problems.append(f"{ctx.path} is not a directory (a symlink?)")
                 continue
             for kind in _KINDS:
                 base = Path(ctx.path) / kind
-                if base.is_dir() and not base.is_symlink():
-                    for shard in os.scandir(base):
-                        if shard.is_dir(follow_symlinks=False):
-                            yield ctx.name, kind, shard.name, Path(shard.path)
+                if base.is_symlink() or (base.exists() and not base.is_dir()):
+                    problems.append(f"{base} is not a directory (a symlink?)")
+                    continue
+                for shard in os.scandir(base) if base.is_dir() else ():
+                    if shard.is_dir(follow_symlinks=False):
+                        yield ctx.name, kind, shard.name, Path(shard.path)
+                    elif not shard.name.startswith("."):
+                        problems.append(f"{shard.path} is not a directory (a symlink?)")
 
     def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str,
                 refs: dict[str, str], problems: list[str]) -> bool:

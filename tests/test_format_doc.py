@@ -71,7 +71,8 @@ def test_layout_paths_exist(project: Path, tmp_path_factory: pytest.TempPathFact
         entry = line.split()[0]
         pattern = (entry.replace("<uuid[:2]>", "*").replace("<uuid>", "*")
                    .replace("<id[:2]>", "*").replace("<id>", "*")
-                   .replace("<context>", "default").replace("...", "*"))
+                   .replace("<context>", "default").replace("<token>", "*")
+                   .replace("...", "*"))
         assert list(root.glob(pattern.rstrip("/"))), f"{entry} not found under .dsdt"
 
 

@@ -145,15 +145,16 @@ if __name__ == "__main__":  # python tests/test_golden.py: write the fixture (fo
         os.chdir(scratch)
         write(Path(scratch) / "project")
         dot = Path(scratch) / "project" / ".dsdt"
-        for leftover in ("cache/index.sqlite", "cache/stat.sqlite", "cache/views", "cache/tmp",
+        for leftover in ("cache/views", "cache/tmp",
                          "cache/open", "cache/gc-fence", "HEAD", ".gitignore"):
             path = dot / leftover
             if path.is_dir():
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
-        for extra in dot.glob("cache/*.sqlite-*"):
-            extra.unlink()
+        for extra in dot.glob("cache/db-*"):
+            shutil.rmtree(extra)
+        (dot / "cache" / "owner").unlink(missing_ok=True)
         shutil.copytree(dot, GOLDEN)
         names = {b.name: b.processing_name for b in api.search("golden", latest_per_name=True)}
         FACTS.write_text(json.dumps({"processing_names": names}, indent=1, sort_keys=True))

@@ -410,3 +410,10 @@ def test_cli_diff_text_and_json(ctx: str) -> None:
     same = ok("diff", "-u", uuids[0], "-u", uuids[0]).lines
     assert same[-1] == "no differences"
     assert dsdt_cli("diff", "nothing").code == 2
+
+
+def test_diff_of_ints_too_large_for_yaml(ctx: str) -> None:
+    api.Bundle(ctx, name="big", data=10**5000)
+    api.Bundle(ctx, name="big", data=10**5000 + 1)
+    [change] = api.diff(ctx, "big").data
+    assert str(change.old).startswith("0x") and change.old != change.new

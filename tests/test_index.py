@@ -48,7 +48,7 @@ def test_index_is_disposable(ctx: str, project: Path) -> None:
     assert len(api.search(ctx)) == 5
     repo = Repository.current()
     repo.index.close()
-    for p in (project / ".dsdt" / "cache").glob("index.sqlite*"):
+    for p in (project / ".dsdt" / "cache").glob("db-*/index.sqlite*"):
         p.unlink()
     assert len(api.search(ctx)) == 5
 

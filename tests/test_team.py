@@ -166,7 +166,15 @@ def test_gc_keeps_data_of_bundles_git_holds_elsewhere(team: tuple[Team, Path, Pa
     assert api.fsck().ok
     git(alice, "checkout", "-q", "main")
     narrow = api.gc(dry_run=True, workspace_only=True)
-    assert on_c.record.data["blob"] in narrow.blobs  # DVC's default would drop it
+    assert narrow.blobs == [] and narrow.unpushed == 1  # on no remote: never the only copy
+    api.remote("default", "shared", str(t.remote))
+    git(alice, "checkout", "-q", "c")
+    api.push("default")
+    git(alice, "checkout", "-q", "main")
+    narrow = api.gc(workspace_only=True)
+    assert narrow.blobs == [on_c.record.data["blob"]]  # on the remote now: DVC's behaviour
+    git(alice, "checkout", "-q", "c")
+    assert api.get("default", "on-c").data == "c" * 5000  # fetched back when read
 
 
 def test_gc_outside_git_behaves_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +197,7 @@ def test_pre_push_hook_pushes_the_data_a_git_push_publishes(
     pushed = git(alice, "push", "-q", "origin", "main", check=False)
     assert pushed.returncode == 0, pushed.stderr
     assert "pushed the data of 1 bundle(s) of default" in pushed.stderr
+    assert "1 uncommitted bundle(s) in these commits" in pushed.stderr  # scratch: a warning
     t.use(bob)
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
     assert api.get("default", "model").data == "m" * 5000  # Bob never ran dsdt pull
@@ -235,3 +244,13 @@ def test_git_facts_are_fresh_for_every_bundle_however_made(
     assert added.git_info["commit"] == now and added.git_info["dirty"] is False
     git(alice, "checkout", "-qb", "feature")
     assert api.Bundle("default", name="b", data=3).git_info["branch"] == "feature"
+
+
+def test_rmr_by_name_finds_a_bundle_already_removed_here(team: tuple[Team, Path, Path]) -> None:
+    _t, _alice, _bob = team
+    b = api.Bundle("default", name="feat", data="f" * 5000).commit()
+    api.push("default")
+    api.rm("default", uuid=b.uuid, force=True)
+    assert api.rmr("default", "feat") == [b.uuid]  # the remote knows its name
+    api.pull("default")
+    assert _names() == []

@@ -229,6 +229,20 @@ def test_a_killed_lock_holder_blocks_nobody_for_long(project: Path, remote_dir: 
     assert not stale.exists()
 
 
+def test_a_lock_dated_in_the_future_blocks_nobody(project: Path, remote_dir: Path) -> None:
+    from dsdt.remote import locks
+
+    _settings(project, lock_timeout=1)
+    planted = remote_dir / "locks" / "sweep-0123.json"
+    planted.parent.mkdir()
+    planted.write_text("{}")
+    _age(planted, -(locks.STALE + 60))  # "refreshed" half an hour from now: no clock is that far
+    b = api.Bundle("default", name="x", data=1).commit()
+    api.push("default", uuid=b.uuid)
+    api.gc(remote=True)
+    assert not planted.exists()
+
+
 # 4. delocalize proves the remote bytes --------------------------------------------
 
 
@@ -236,9 +250,13 @@ def test_push_d_keeps_the_only_good_copy(project: Path, remote_dir: Path) -> Non
     data = b"precious" * 1000
     put_blob(remote_dir, b"x" * len(data), sha(data))  # corrupt, same size, planted first
     api.Bundle("default", name="x", data=data).commit()
-    assert "not its bytes" in fails(2, "push", "x", "-d")
+    assert "not its bytes" in fails(9, "push", "x", "-d")
     Repository.forget()
     assert api.get("default", "x").data == data
+    r = dsdt_cli("fsck", "--remote", "--repair")  # upload the intact copy again
+    assert r.code == 0 and any(line.startswith("repaired: blob ") for line in r.lines), r.out
+    assert "Removed 1 local blob(s)" in ok("push", "x", "-d").out
+    assert api.get("default", "x").data == data  # fetched back, intact
 
 
 def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(project: Path,
@@ -249,7 +267,7 @@ def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(project: Path,
     blob = remote_dir / "blobs" / sha(data)[:2] / sha(data)
     blob.chmod(0o644)
     blob.write_bytes(b"y" * len(data))  # rewritten in place after the push
-    with pytest.raises(UsageError, match="not its bytes"):
+    with pytest.raises(CorruptObjectError, match="not its bytes"):
         b.delocalize()
     blob.write_bytes(data)
     b.delocalize()  # read back, proven, dropped
@@ -383,7 +401,10 @@ def test_corrupt_derived_databases_rebuild_themselves(project: Path, tmp_path: P
     repo.index.close()
     repo.stat_cache._db.close()
     Repository.forget()
-    db = _dsdt(project) / "cache" / name
+    from dsdt._db import cache_token
+
+    cache = _dsdt(project) / "cache"
+    db = cache / f"db-{cache_token(cache)}" / name
     db.write_bytes(b"this is not a database" * 100)
     ok("add", "b", str(tmp_path / "f.txt"))
     assert sorted(ok("ls").lines) == ["a", "b"]
@@ -393,7 +414,7 @@ def test_index_deleted_under_its_write_ahead_log(project: Path) -> None:
     api.Bundle("default", name="a", data=1)
     assert ok("ls").lines == ["a"]
     Repository.current().index.connect()  # this process keeps it open: its -wal and -shm stay
-    (_dsdt(project) / "cache" / "index.sqlite").unlink()
+    Repository.current().index._db.path.unlink()  # the file itself, in cache/db-<token>/
     r = subprocess.run([sys.executable, "-m", "dsdt", "ls"], capture_output=True, text=True,
                        check=False, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (0, "a\n", "")
@@ -512,7 +533,8 @@ def test_rm_f_removes_a_bundle_whose_record_is_corrupt(project: Path) -> None:
     api.Bundle("default", name="good", data=1)
     rec = record(created="2026-11-26T12:17:19")  # no time zone
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
-    (_dsdt(project) / "cache" / "index.sqlite").unlink(missing_ok=True)
+    for db in (_dsdt(project) / "cache").glob("db-*/index.sqlite"):
+        db.unlink()
     Repository.forget()
     assert ok("ls").lines == ["good"]
     assert not api.fsck().ok
@@ -578,7 +600,7 @@ def test_a_blob_swapped_right_after_push_wrote_it_is_not_proven(
     b = api.Bundle("default", name="x", data=data).commit()
     with monkeypatch.context() as m:
         m.setattr(local.os, "link", link_then_swapped)
-        with pytest.raises(UsageError, match="not its bytes"):
+        with pytest.raises(CorruptObjectError, match="not its bytes"):
             api.push("default", uuid=b.uuid, delocalize=True)
     Repository.forget()
     assert api.get("default", "x").data == data
@@ -684,12 +706,22 @@ def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: 
     {"type": "npscalar", "dtype": "|O", "hex": "00" * 8},
     {"type": "npscalar", "dtype": "<U1", "hex": "ffffff7f"},
     {"type": "npscalar", "dtype": "<U1", "hex": "00d80000"},
+    {"type": "npscalar", "dtype": "<f8", "hex": "abc"},
     {"type": "bytes", "b64": "not base64!"},
 ])
 def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None:
     rec = record(node)
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
-    assert "malformed" in fails(9, "cat", "-u", rec["uuid"])
+    err = fails(9, "cat", "-u", rec["uuid"])
+    assert "malformed" in err or "hex" in err
+
+
+@pytest.mark.parametrize("when", [float("inf"), 1e300, -1.0])
+def test_a_lineage_time_out_of_range_is_refused(project: Path, when: float) -> None:
+    rec = record(lineage={"code_hash": "", "code_ref": "", "depends_on": [], "git": {},
+                          "start_time": when, "stop_time": 0.0})
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    assert "between 1970 and 9000" in fails(9, "lineage", rec["uuid"])
 
 
 def test_a_tree_path_with_a_lone_surrogate_is_refused(project: Path, remote_dir: Path) -> None:

@@ -19,7 +19,7 @@ from hostile import dump, plant_local, plant_remote, put_blob, record, within
 from team import Team, git, make_team, needs_git
 
 import dsdt.api as api
-from dsdt.errors import CorruptObjectError, UsageError
+from dsdt.errors import CorruptObjectError, PathError, UsageError
 from dsdt.objects.ids import sha256_bytes
 from dsdt.remote.layout import blob_key
 from dsdt.repo import Repository
@@ -175,7 +175,7 @@ def test_planted_proofs_cannot_make_push_d_drop_the_only_copy(
     db.commit()
     db.close()
     _plant(t, mallory, alice, {".dsdt/cache/remote-proofs.sqlite": proofs.read_bytes()})
-    with pytest.raises(UsageError, match="not its bytes"):
+    with pytest.raises(CorruptObjectError, match="not its bytes"):
         api.push("default", delocalize=True)
     assert Repository.current().blobs.has(blob_id)
     assert api.get("default", "precious").data == b"P" * 5000
@@ -200,7 +200,7 @@ def test_bytes_changed_in_place_before_the_stamp_is_read_are_not_proven(
     monkeypatch.setattr(local.os, "stat", racing_stat)
     api.push("default")
     monkeypatch.setattr(local.os, "stat", real_stat)
-    with pytest.raises(UsageError, match="not its bytes"):
+    with pytest.raises(CorruptObjectError, match="not its bytes"):
         api.push("default", delocalize=True)
     assert api.get("default", "precious").data == b"P" * 5000
     assert b.uuid
@@ -246,3 +246,67 @@ def test_a_remote_url_that_only_looks_absolute_is_refused(project: Path) -> None
     api.Bundle("default", name="x", data=1).commit()
     assert "canonical" in fails(9, "push")
     assert not (project / "leak").exists()
+
+
+def test_planted_databases_and_write_ahead_logs_are_never_opened(
+        team: tuple[Team, Path, Path]) -> None:
+    """SQLite replays a write-ahead log before anyone can check it: none planted is opened."""
+    t, alice, mallory = team
+    mine = [api.Bundle("default", name=f"w{i}", data=f"{i}" * 5000) for i in range(3)]
+    api.gc()  # Alice's own databases exist
+    t.use(mallory)
+    api.Bundle("default", name="m", data="m" * 5000)
+    repo = Repository.current()
+    repo.index.connect().execute("DELETE FROM blobs")  # an index that marks nothing
+    planted: dict[str, bytes | Path] = {}
+    cache = mallory / ".dsdt" / "cache"
+    for f in [cache / "owner", *cache.glob("db-*/*")]:
+        planted[str(f.relative_to(mallory))] = f.read_bytes()
+        for legacy in ("index.sqlite", "index.sqlite-wal", "remote-proofs.sqlite"):
+            if f.name == legacy:  # and at the names older versions used
+                planted[f".dsdt/cache/{legacy}"] = f.read_bytes()
+    t.use(alice)
+    _plant(t, mallory, alice, planted)
+    report = api.gc()
+    assert report.blobs == [] and report.kept_blobs >= 3
+    assert [api.get("default", b.name).data for b in mine] == [f"{i}" * 5000 for i in range(3)]
+    assert not list((alice / ".dsdt" / "cache").glob("*.sqlite*"))  # gc swept the planted ones
+
+
+def test_gc_stops_when_a_context_cannot_be_read(project: Path, outside: Path) -> None:
+    b = api.Bundle("default", name="x", data="x" * 5000)
+    shard = project / ".dsdt" / "refs" / "contexts" / "default" / "bundles" / b.uuid[:2]
+    moved = outside / "shard"
+    shard.rename(moved)
+    shard.symlink_to(moved)  # a symlink git brought: its members cannot be read
+    with pytest.raises(CorruptObjectError, match="not a directory"):
+        api.gc()
+    assert Repository.current().blobs.has(b.record.data["blob"])
+
+
+def test_a_checked_in_follow_symlinks_reaches_only_inside_the_project(
+        team: tuple[Team, Path, Path], outside: Path) -> None:
+    _t, alice, mallory = team
+    config = mallory / ".dsdt" / "config.yaml"
+    config.write_text(config.read_text().replace("follow_symlinks: false", "follow_symlinks: true"))
+    (mallory / "shared.csv").write_text("a,b\n")
+    raw = mallory / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "part1.csv").write_text("1,2\n")
+    (raw / "part2.csv").symlink_to(outside / "secret.txt")
+    (raw / "part3.csv").symlink_to("../../.dsdt/cache/owner")
+    (raw / "part4.csv").symlink_to("../../shared.csv")
+    git(mallory, "add", "-A")
+    git(mallory, "add", "-f", ".dsdt/config.yaml")
+    git(mallory, "commit", "-qm", "data")
+    git(mallory, "push", "-q", "origin", "main")
+    git(alice, "pull", "-q", "--no-rebase", "origin", "main")
+    Repository.forget()
+    with pytest.raises(PathError, match="outside"):
+        api.add("default", "raw", str(alice / "data" / "raw"))
+    (alice / "data" / "raw" / "part2.csv").unlink()
+    with pytest.raises(PathError, match="dsdt's own directory"):
+        api.add("default", "raw", str(alice / "data" / "raw"))
+    (alice / "data" / "raw" / "part3.csv").unlink()
+    b = api.add("default", "raw", str(alice / "data" / "raw"))  # inside the project: stored
+    assert sorted(Path(p).read_text() for p in b.data) == ["1,2\n", "a,b\n"]

@@ -9,9 +9,8 @@ an exception anywhere before that last step leaves nothing behind, and a
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
+from pathlib import Path
 from typing import Any
 
 from dsdt._fs import remove_tree
@@ -28,7 +27,7 @@ from dsdt.index import PARAM_PREFIX, Row
 from dsdt.objects.codecs import Decoder, Encoder
 from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
-from dsdt.objects.record import BundleRecord, Lineage, now_iso
+from dsdt.objects.record import BundleRecord, Lineage, current_host, current_user, now_iso
 from dsdt.refs.names import check_bundle_name
 from dsdt.remote.state import require_reachable
 from dsdt.repo import Repository
@@ -56,7 +55,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         start_time, stop_time: Metadata for the 0.9 one-call form.
         repo: The repository (default: the one found from the current directory).
         follow_symlinks: Store what symlinks leaving an added directory point to
-            (default: the ``follow_symlinks`` setting, normally False: refuse them).
+            (default: the ``follow_symlinks`` setting, normally False: refuse them;
+            the setting reaches only files inside the project, True anywhere).
     """
 
     def __init__(self, local_context: str, name: str | None = None, owner: str | None = "",
@@ -70,7 +70,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         self.local_context = self._repo.resolve_context(local_context)
         if name:
             check_bundle_name(name)
-        self._draft: Draft | None = Draft(name or "", owner or _user())
+        self._draft: Draft | None = Draft(name or "", owner or current_user())
         self._record: BundleRecord | None = None
         self._known: Known | None = None
         self._sha: str | None = None
@@ -194,7 +194,10 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
     def _build_record(self, d: Draft) -> BundleRecord:
         repo = self._repo
         view = repo.view_dir(self.uuid)
-        follow = repo.config.follow_symlinks if self._follow is None else self._follow
+        # The checked-in setting reaches only inside the project: a teammate's config
+        # and symlink must not make this clone store (and push) a file outside it.
+        follow: bool | Path = (repo.project_dir.resolve() if repo.config.follow_symlinks
+                               else False) if self._follow is None else self._follow
         files = FileEncoder(repo.blobs, view, repo.stat_cache, follow, private=repo.root)
         node = Encoder(repo.blobs, files).encode_top(d.data)
         name = d.name or (d.code_ref.rsplit(".", 1)[-1] if d.code_ref else "")
@@ -212,7 +215,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             tags=dict(d.tags), params=dict(d.params),
             lineage=Lineage(deps, d.code_ref or self._caller, d.code_hash, dict(git),
                             d.start_time, d.stop_time),
-            host=_host(),
+            host=current_host(),
         )
 
     @property
@@ -272,15 +275,3 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         state = "closed" if self.closed else ("open" if self._draft is not None else "new")
         uuid = self._uuid or "-"
         return f"<Bundle {self.local_context}/{self.name or '?'} {uuid} ({state})>"
-
-
-def _host() -> str:
-    """This machine's name, as records keep it (so a team knows where data was made)."""
-    return "".join(c for c in socket.gethostname() if c.isprintable())[:255]
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""

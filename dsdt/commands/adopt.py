@@ -22,7 +22,8 @@ def run(
     'dsdt pull' keeps what it brings in .dsdt/cache, which git ignores, so git
     pull and dsdt pull never fight over files. Adopting writes the records and
     refs of pulled bundles into .dsdt/records and .dsdt/refs; commit them with
-    git as usual. Bundles already checked in are left alone.
+    git before your next git pull (git refuses to overwrite untracked files,
+    even identical ones). Bundles already checked in are left alone.
     """
     from dsdt import api
 

@@ -15,7 +15,9 @@ def run(as_json: JsonOpt = False,
             "records match their hashes and every blob is there.")] = False,
         repair: Annotated[bool, typer.Option(
             "--repair", help="Remove corrupt blobs from the cache and fetch them again from "
-            "the contexts' remotes.")] = False) -> None:
+            "the contexts' remotes; with --remote, also upload again (from intact local "
+            "copies) remote blobs that are missing or, read back, not their bytes.")
+        ] = False) -> None:
     """Verify every ref, record and blob of the repository.
 
     Prints what was checked, each error and warning, then 'ok' or the number
@@ -41,7 +43,7 @@ def run(as_json: JsonOpt = False,
                    f"{report.records} record(s), {report.blobs} local blob(s); "
                    f"{report.not_pulled} bundle(s) have data on their remote, not pulled")
         for blob_id in report.repaired:
-            typer.echo(f"repaired: blob {blob_id}, fetched again from a remote")
+            typer.echo(f"repaired: blob {blob_id}")
         for w in report.warnings:
             typer.echo(f"warning: {w}")
         for e in report.errors:

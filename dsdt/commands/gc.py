@@ -18,8 +18,9 @@ def run(
         "--remote", help="Collect on the remotes bound to the contexts instead; objects "
         "younger than remote_gc_grace seconds are kept.")] = False,
     workspace_only: Annotated[bool, typer.Option(
-        "--workspace-only", help="Keep only what the work tree's contexts use: data of "
-        "bundles that only other git branches, tags or stashes hold is removed.")] = False,
+        "--workspace-only", help="Keep what the work tree's contexts use; of the bundles "
+        "other git branches, tags or stashes hold, remove the data that is on a remote "
+        "(never the only copy).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove data and records that no ref reaches (rm only moves refs; gc frees the space).
@@ -47,9 +48,12 @@ def run(
                    f"{len(r.records)} record(s){where}; kept {r.kept_blobs} blob(s)")
         if remote and r.young:
             typer.echo(f"  {r.young} unreferenced object(s) younger than the grace period kept")
-        if not remote and r.git_records:
+        if not remote and r.git_records and not workspace_only:
             typer.echo(f"  kept the data of {r.git_records} bundle(s) that other git branches, "
-                       "tags or stashes hold (--workspace-only would not)")
+                       "tags or stashes hold")
+        if not remote and r.unpushed:
+            typer.echo(f"  kept the data of {r.unpushed} bundle(s) that other git branches, "
+                       "tags or stashes hold and no remote has (push them to free it)")
         if dry_run:
             for blob in r.blobs:
                 typer.echo(f"  blob   {blob}")

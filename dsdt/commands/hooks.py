@@ -37,6 +37,10 @@ def hook(name: Annotated[str, typer.Argument(metavar="NAME")],
             if uuids:
                 typer.echo(f"dsdt: pushed the data of {len(uuids)} bundle(s) of {ctx}",
                            err=True)
+        if report.uncommitted:
+            typer.echo(f"dsdt: warning: {len(report.uncommitted)} uncommitted bundle(s) in "
+                       f"these commits (first: {report.uncommitted[0]}) have data only here; "
+                       "teammates will find it nowhere (dsdt commit, then dsdt push)", err=True)
         if report.foreign:
             typer.echo(f"dsdt: {len(report.foreign)} bundle(s) in these commits were made by "
                        "someone else; their own push sends the data", err=True)

@@ -12,7 +12,7 @@ NAME = "rmr"
 def run(
     name: Annotated[str | None, typer.Argument(
         metavar="NAME",
-        help="Remove the remote copies of every local version with this name "
+        help="Remove every version with this name, local or only on the remote "
              "('*' matches anything).")] = None,
     uuid: UuidOpt = None,
     tag: TagsOpt = None,
@@ -20,11 +20,13 @@ def run(
         "--dryrun", help="Only list the bundles that would be removed.")] = False,
     context: ContextOpt = None,
 ) -> None:
-    """Remove bundles from the remote bound with 'dsdt remote' (local copies stay).
+    """Remove bundles from the remote bound with 'dsdt remote'.
 
-    Bundles are chosen like local ones (every local version matching NAME and
-    the tags), or by -u UUID even when the bundle is not local. Data that
-    other remote bundles still use is kept.
+    Bundles are chosen by NAME (every version the remote or this clone has),
+    by NAME and -t tags (the versions here that match), or by -u UUID. Data
+    that other remote bundles still use is kept. Checked-in bundles stay here
+    (with their local data); bundles that were only pulled disappear with
+    their remote copy.
     """
     from dsdt import api
 

@@ -13,7 +13,8 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     Data is 'local' (in the cache), 'remote' (on the context's remote, not
     pulled yet), 'nowhere' (neither: whoever made it has not pushed it) or
     'unknown' (its record arrived, e.g. by git pull, after dsdt last read the
-    remote; 'dsdt pull' or 'dsdt fsck' reads it). This reads nothing remote.
+    remote; 'dsdt pull' or 'dsdt fsck' reads it). Local bundles the remote
+    does not have yet are counted too. This reads nothing remote.
     """
     from dsdt import api
     from dsdt.objects.gate import printable
@@ -29,7 +30,10 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     typer.echo(f"bundles:    {info['bundles']} ({info['committed']} committed, "
                f"{info['names']} name(s))")
     counts = info["data"]
-    typer.echo("data:       " + ", ".join(f"{counts[k]} {k}" for k in counts))
+    line = "data:       " + ", ".join(f"{counts[k]} {k}" for k in counts)
+    if info["only_here"]:
+        line += f" ({info['only_here']} local bundle(s) not on the remote: dsdt push)"
+    typer.echo(line)
     for b in info["unreachable"]:
         who = printable(b["owner"] or "someone") + (f" on {printable(b['host'])}"
                                                     if b["host"] else "")

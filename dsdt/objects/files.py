@@ -127,13 +127,15 @@ class FileEncoder:
             reach the store.
         stat_cache: Lets unchanged files skip hashing.
         follow_symlinks: Store what symlinks pointing outside an added
-            directory point to, instead of refusing them.
+            directory point to: True anywhere, a directory only inside it (the
+            project, when the checked-in setting asks), False refuses them.
+            A symlink into ``private`` is always refused.
         private: The repository's own ``.dsdt`` directory: never stored (a
             directory holding it is stored without it), except the view.
     """
 
     def __init__(self, blobs: BlobStore, view_dir: Path, stat_cache: StatCache | None = None,
-                 follow_symlinks: bool = False, private: Path | None = None) -> None:
+                 follow_symlinks: bool | Path = False, private: Path | None = None) -> None:
         self.blobs = blobs
         self.view_dir = view_dir
         self.stat_cache = stat_cache
@@ -261,10 +263,14 @@ class FileEncoder:
             target = link.resolve()
         except (RuntimeError, OSError):
             raise PathError(f"{link} is a symlink loop; nothing was stored") from None
-        if not self.follow_symlinks and not target.is_relative_to(root):
+        if self._is_private(str(target)) and not _inside(str(target), self.views):
+            raise PathError(f"{link} is a symlink into dsdt's own directory {self.private}; "
+                            "nothing was stored")
+        reach = root if self.follow_symlinks is False else self.follow_symlinks
+        if reach is not True and not target.is_relative_to(reach):
             raise PathError(
-                f"{link} is a symlink to {target}, outside {root}; nothing was stored "
-                "(ask to follow symlinks to store what it points to)"
+                f"{link} is a symlink to {target}, outside {reach}; nothing was stored "
+                "(follow_symlinks=True, or dsdt add --follow-symlinks, stores what it points to)"
             )
         if not target.exists():
             raise PathError(f"{link} is a broken symlink; nothing was stored")

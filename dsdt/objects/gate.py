@@ -229,6 +229,8 @@ def _check_one(n: Any, what: str) -> list[Any]:
     for field in _TEXT_FIELDS.get(kind, ()):
         if not isinstance(n.get(field), str):
             raise corrupt(what, f"{kind} node field {field!r} is not text")
+    if kind == "npscalar" and re.fullmatch(r"(?:[0-9a-f]{2})*", n["hex"]) is None:
+        raise corrupt(what, "a numpy scalar node's hex is not whole bytes of hex")
     checker = _CHECKS.get(kind)
     return checker(n, what) if checker else []
 

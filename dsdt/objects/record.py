@@ -163,6 +163,24 @@ class BundleRecord:
 
 _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)  # bounds every local time zone can show
 _FAR = datetime(9000, 1, 1, tzinfo=UTC)
+_FAR_TS = _FAR.timestamp()
+
+
+def current_user() -> str:
+    """Who makes records here (their ``owner`` by default); "" when it cannot be told."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def current_host() -> str:
+    """This machine's name, as records keep it (so a team knows where data was made)."""
+    import socket
+
+    return "".join(c for c in socket.gethostname() if c.isprintable())[:255]
 
 
 def now_iso() -> str:
@@ -224,8 +242,8 @@ def _lineage(d: Any) -> Lineage:
         isinstance(k, str) and isinstance(v, str | bool) for k, v in d["git"].items()),
         "lineage.git is not a mapping of text facts")
     for key in ("start_time", "stop_time"):
-        _require(isinstance(d[key], int | float) and not isinstance(d[key], bool),
-                 f"lineage.{key} is not a number")
+        _require(isinstance(d[key], int | float) and not isinstance(d[key], bool)
+                 and 0 <= d[key] < _FAR_TS, f"lineage.{key} is not a time between 1970 and 9000")
     return Lineage(tuple(depends_on), d["code_ref"], d["code_hash"], dict(d["git"]),
                    float(d["start_time"]), float(d["stop_time"]))
 

@@ -186,6 +186,11 @@ def _show(node: dict[str, Any]) -> Any:
         return None
     if "blob" in node:
         return _describe(node)
+    if kind == "int" and "hex" in node:  # an int too large for YAML: shown in hex
+        sign, digits = ("-", node["hex"][1:]) if node["hex"].startswith("-") else ("", node["hex"])
+        if len(digits) > 40:  # both ends: two such ints usually differ at one of them
+            digits = f"{digits[:20]}...{digits[-20:]} ({len(digits)} hex digits)"
+        return f"{sign}0x{digits}"
     if kind in ("bool", "int", "float", "str"):
         return node["value"]
     if kind == "bytes":

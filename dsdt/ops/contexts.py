@@ -40,11 +40,12 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
     at_risk = [] if force else only_here(repo, ctx)
     if at_risk:
         first = at_risk[0]
+        keep = ("push them (dsdt commit, then dsdt push)" if bound else
+                "bind a remote and push them (dsdt remote, dsdt commit, dsdt push)")
         raise UsageError(
             f"context {ctx!r} holds {len(at_risk)} bundle(s) whose data is only here (not on a "
-            f"remote, in no other context; first: {first.name} {first.uuid}); push them "
-            "(dsdt push, after dsdt commit), or pass force=True (dsdt context -d --force) to "
-            "delete it anyway")
+            f"remote, in no other context; first: {first.name} {first.uuid}): {keep}, or "
+            "delete it anyway with force=True (dsdt context -d -f)")
     if remote:
         delete_remote_context(repo, ctx)
     repo.delete_context(ctx)

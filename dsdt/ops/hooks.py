@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsdt.errors import UsageError
-from dsdt.gitlive import committed_marks
+from dsdt.gitlive import published
 from dsdt.remote import push as pushing
 from dsdt.remote.sync import open_remote
 from dsdt.repo import Repository
@@ -35,6 +35,7 @@ class PrePushReport:
     pushed: dict[str, list[str]] = field(default_factory=dict)
     already: int = 0
     foreign: list[str] = field(default_factory=list)
+    uncommitted: list[str] = field(default_factory=list)  #: in the commits, data not pushed
 
 
 def hooks_dir(repo: Repository) -> Path:
@@ -92,7 +93,9 @@ def pre_push(repo: Repository, remote_name: str, lines: list[str]) -> PrePushRep
     report = PrePushReport()
     if not tips:
         return report
-    marks = committed_marks(repo, tips, bases)
+    marks = published(repo, tips, bases)
+    report.uncommitted = sorted({u for _c, u, _s in published(repo, tips, bases, "bundles")}
+                                - {u for _c, u, _s in marks})
     by_ctx: dict[str, list[str]] = {}
     for ctx, uuid, sha in sorted(marks):
         if repo.has_context(ctx) and repo.member_sha(ctx, uuid) == sha:

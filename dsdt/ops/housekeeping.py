@@ -12,7 +12,7 @@ from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
-from dsdt.remote.state import NOWHERE, REMOTE, STATES, UNKNOWN, data_states, settle
+from dsdt.remote.state import LOCAL, NOWHERE, REMOTE, STATES, UNKNOWN, data_states, settle
 from dsdt.remote.sync import open_remote
 from dsdt.remote.verify import verify
 from dsdt.repo import Repository
@@ -48,8 +48,9 @@ def gc(repo: Repository, dry_run: bool = False, remote: bool = False,
         dry_run: Report what would go (with the byte count) without removing it.
         remote: Collect on the remotes bound to the contexts instead (each once;
             objects younger than ``remote_gc_grace`` seconds are kept).
-        workspace_only: Keep only the data of the work tree's contexts, not of
-            records git holds in other branches, tags, stashes or the index.
+        workspace_only: Keep the data of the work tree's contexts; of records
+            git holds in other branches, tags, stashes or the index, only data
+            no remote has.
 
     Returns:
         The local report, or one report per remote.
@@ -96,8 +97,8 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
     where their data is (offline: the remote as last seen)."""
     out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
                            "bundles": 0, "committed": 0, "names": 0,
-                           "data": dict.fromkeys(STATES, 0), "remote_seen": None,
-                           "unreachable": []}
+                           "data": dict.fromkeys(STATES, 0), "only_here": 0,
+                           "remote_seen": None, "unreachable": []}
     if ctx is not None and repo.has_context(ctx):
         meta = repo.context_meta(ctx)
         if meta.get("remote_url"):
@@ -105,12 +106,17 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
         rows = repo.index.find(ctx, Query())
         out.update(bundles=len(rows), committed=sum(r.committed for r in rows),
                    names=len({r.name for r in rows}))
-        states = data_states(repo, ctx)
-        for uuid, state in states.items():
+        listing = repo.listing(ctx)
+        pushed = listing.members if listing is not None else {}
+        shas = {r.uuid: r.sha for r in rows}
+        out["only_here"] = 0  # local, and not on the remote as last seen: push them
+        for uuid, state in data_states(repo, ctx).items():
             out["data"][state.where] += 1
             out["remote_seen"] = state.seen
             if state.where in (NOWHERE, UNKNOWN):
                 out["unreachable"].append({"uuid": uuid, **asdict(state)})
+            elif state.where == LOCAL and out["remote"] and pushed.get(uuid) != shas[uuid]:
+                out["only_here"] += 1
     return out
 
 
@@ -176,7 +182,8 @@ def fsck(repo: Repository, remote: bool = False, repair: bool = False) -> FsckRe
     if remote:
         for info in repo.contexts():
             if info.remote_url:
-                found = verify(open_remote(repo, info.name))
+                found = verify(open_remote(repo, info.name), repair=repair)
                 report.errors += found.errors
                 report.warnings += found.warnings
+                report.repaired += [f"{b} on {info.remote_url}" for b in found.repaired]
     return report

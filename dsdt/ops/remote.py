@@ -111,7 +111,8 @@ def adopt(repo: Repository, ctx: str, name: str | None = None, uuid: str | None 
 
 def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = None,
         tags: dict[str, str] | None = None, dryrun: bool = False) -> list[str]:
-    """Remove bundles from the remote: by uuid (even when not local), or the local matches."""
+    """Remove bundles from the remote: by uuid, or every version matching the name (local
+    ones, and, without tags, the remote's own members of that name) and the tags."""
     rem = sync.open_remote(repo, ctx)
     if uuid is not None:
         uuids = [uuid]
@@ -119,6 +120,9 @@ def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = 
         raise UsageError("name the bundle(s) to remove from the remote (a name, uuid or tags)")
     else:
         uuids = [b.uuid for b in find(repo, ctx, Query(name_glob=name, tags=check_tags(tags)))]
+        if not tags:  # the remote lists names too: a bundle removed here is still found there
+            match = glob_matcher(name)
+            uuids += [u for u, e in rem.members().items() if match(e.name)]
     return prune.rmr(rem, uuids, dryrun=dryrun)
 
 

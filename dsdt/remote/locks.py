@@ -50,18 +50,24 @@ def _kind(key: str) -> str | None:
     return kind if kind in (SHARED, EXCLUSIVE) and name.endswith(".json") else None
 
 
+def _stale(now: float, mtime: float) -> bool:
+    """Not refreshed for STALE seconds; or dated more than STALE ahead, which no clock
+    skew explains (a lock planted to block everyone forever)."""
+    return abs(now - mtime) > STALE
+
+
 def live_locks(tr: Transport, now: float | None = None) -> list[tuple[str, str, float]]:
     """``(key, kind, mtime)`` of the lock objects not yet stale."""
     now = time.time() if now is None else now
     return [(key, kind, mtime) for key, _size, mtime in tr.list_info(PREFIX)
-            if (kind := _kind(key)) is not None and now - mtime <= STALE]
+            if (kind := _kind(key)) is not None and not _stale(now, mtime)]
 
 
 def stale_locks(tr: Transport) -> list[str]:
-    """Keys of lock objects whose holder stopped refreshing them (killed)."""
+    """Keys of lock objects whose holder stopped refreshing them (killed), or planted."""
     now = time.time()
     return [key for key, _size, mtime in tr.list_info(PREFIX)
-            if _kind(key) is not None and now - mtime > STALE]
+            if _kind(key) is not None and _stale(now, mtime)]
 
 
 def _blocker(tr: Transport, own: str, kind: str) -> str | None:

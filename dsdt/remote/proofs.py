@@ -10,7 +10,7 @@ anyone changes it, so an equal stamp later proves the bytes at the cost of
 one stat. Having written an object proves nothing: a writer on the remote can
 change it in place before its stamp is first read.
 
-The store is ``cache/remote-proofs.sqlite``: derived state, rebuildable (losing
+The store is ``cache/db-<token>/remote-proofs.sqlite``: derived state, rebuildable (losing
 it only costs read-backs), and owned by this cache (see :mod:`dsdt._db`).
 """
 

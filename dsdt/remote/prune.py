@@ -91,9 +91,10 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
         except (CorruptObjectError, NotFoundError):
             same = False
         if not same:
-            raise UsageError(f"the copy of blob {blob_id} on {remote.url} is not its bytes "
-                             "(corrupt or replaced there); the local copy was kept. Remove the "
-                             "bad remote object and push again")
+            raise CorruptObjectError(
+                f"the copy of blob {blob_id} on {remote.url} is not its bytes (corrupt or "
+                "replaced there); the local copy was kept. dsdt fsck --remote --repair uploads "
+                "it again")
         verified.append((key, stamp))
 
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsdt._fs import read_regular, write_once
-from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
+from dsdt.errors import ConflictError, CorruptObjectError, DsdtError, NotFoundError
 from dsdt.objects.blobrefs import BlobRefs, blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
@@ -61,14 +61,14 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
         else:
             report.skipped.append(uuid)
 
-    def refuse(uuid: str, e: CorruptObjectError) -> None:
+    def refuse(uuid: str, e: DsdtError) -> None:
         report.refused[uuid] = " ".join(str(e).split())
         repo.pulled_record_path(uuid).unlink(missing_ok=True)  # so it does not show
 
     def fetch(uuid: str) -> None:
         try:
             _fetch_record(remote, uuid, wanted[uuid].sha)
-        except CorruptObjectError as e:
+        except (CorruptObjectError, NotFoundError) as e:  # a listed record that is not there
             refuse(uuid, e)
 
     run_jobs(jobs, fetch, fresh + [u for u in report.skipped if not _has_pulled(

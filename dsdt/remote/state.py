@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dsdt.errors import CorruptObjectError, DataUnreachableError, DsdtError
 from dsdt.index import Query
 from dsdt.objects.blobrefs import expand_meta
+from dsdt.objects.record import current_host, current_user
 from dsdt.repo import Repository
 
 LOCAL, REMOTE, NOWHERE, UNKNOWN = "local", "remote", "nowhere", "unknown"
@@ -49,7 +50,6 @@ class DataState:
 
     def error(self, uuid: str, remote: str | None) -> DataUnreachableError:
         """The error to raise when this bundle's data is needed and is not ``local``."""
-        who = f"{self.owner or 'someone'}" + (f" on {self.host}" if self.host else "")
         label = f"bundle {self.name} {uuid}" if self.name else f"bundle {uuid}"
         if remote is None:
             where = "and its context has no remote"
@@ -57,9 +57,17 @@ class DataState:
             where = f"and {remote} could not be read to look for it"
         else:
             where = f"nor on {remote}"
-        return DataUnreachableError(
-            f"{label} has data that is not in the local cache {where}: it was made by {who}; "
-            "ask them to 'dsdt push' it")
+        mine = self.owner == current_user() and self.host in ("", current_host())
+        if mine:
+            fix = ("it was made here, by you: commit and push it (dsdt commit -u UUID, then "
+                   "dsdt push), unless its data was removed here (by gc, or push -d)")
+        else:
+            who = (self.owner or "someone") + (f" on {self.host}" if self.host else "")
+            fix = f"it was made by {who}; ask them to commit and push it (dsdt push)"
+        if remote is None:
+            fix += "; a remote must be bound first (dsdt remote)"
+        return DataUnreachableError(f"{label} has data that is not in the local cache {where}: "
+                                    f"{fix.replace('UUID', uuid)}")
 
 
 def data_states(repo: Repository, ctx: str,

@@ -1,13 +1,18 @@
-"""``fsck --remote``: a remote context's records match their hashes and its blobs are there."""
+"""``fsck --remote``: a remote context's records match their hashes and its blobs are there.
+
+With ``repair``, a blob that is missing there, or (read back and hashed) is
+not its bytes, is uploaded again from this clone's intact copy.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dsdt.errors import CorruptObjectError, NotFoundError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
+from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
 from dsdt.remote.sync import Remote, run_jobs
 
@@ -18,13 +23,27 @@ class RemoteCheck:
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
 
-def verify(remote: Remote, jobs: int = 8) -> RemoteCheck:
+def verify(remote: Remote, jobs: int = 8, repair: bool = False) -> RemoteCheck:
     """Check the remote context: every member's record matches its hash, every blob is there.
 
     Temporary files and unfinished uploads left by killed pushes are warnings.
+
+    Args:
+        remote: The remote context.
+        jobs: Parallel requests.
+        repair: Upload again, from intact local copies, the blobs that are
+            missing there or whose bytes (read back) are wrong.
     """
+    if repair:
+        with remote.locked(locks.SHARED):  # like a push: no sweep meanwhile
+            return _verify(remote, jobs, repair)
+    return _verify(remote, jobs, repair)
+
+
+def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
     out = RemoteCheck()
     tr = remote.transport
     needed: dict[str, int] = {}
@@ -52,8 +71,18 @@ def verify(remote: Remote, jobs: int = 8) -> RemoteCheck:
 
     def probe(blob_id: str) -> None:
         size = tr.size(blob_key(blob_id))
-        if size is None or (needed[blob_id] >= 0 and size != needed[blob_id]):
-            out.errors.append(f"{remote.url}: blob {blob_id} is missing or truncated")
+        bad = size is None or (needed[blob_id] >= 0 and size != needed[blob_id])
+        if repair and remote.repo.blobs.has(blob_id) and (bad or not _intact(remote, blob_id)):
+            try:
+                tr.put_file(blob_key(blob_id), remote.repo.blobs.trusted_path(blob_id))
+            except DsdtError as e:
+                out.errors.append(f"{remote.url}: blob {blob_id} could not be uploaded again: {e}")
+            else:
+                out.repaired.append(blob_id)
+        elif bad:
+            out.errors.append(f"{remote.url}: blob {blob_id} is missing, or not the size its "
+                              "record declares (dsdt fsck --remote --repair uploads it again "
+                              "from a clone that has it)")
 
     run_jobs(jobs, probe, needed)
     left = list(tr.leftovers())
@@ -61,3 +90,18 @@ def verify(remote: Remote, jobs: int = 8) -> RemoteCheck:
         out.warnings.append(f"{remote.url}: {len(left)} temporary file(s) or unfinished "
                             "upload(s) of interrupted pushes (dsdt gc --remote removes them)")
     return out
+
+
+def _intact(remote: Remote, blob_id: str) -> bool:
+    """True if the remote's copy hashes to its id (read back; a proof from before counts)."""
+    key, tr = blob_key(blob_id), remote.transport
+    stamp = tr.stamp(key)
+    if stamp is not None and remote.proofs.stamps(remote.url, [key]).get(key) == stamp:
+        return True
+    try:
+        same = tr.sha256(key) == blob_id and tr.stamp(key) == stamp
+    except (CorruptObjectError, NotFoundError):
+        return False
+    if same and stamp is not None:
+        remote.proofs.remember(remote.url, [(key, stamp)])
+    return same
