@@ -48,10 +48,11 @@ def image(package: Path, base_image: str, isolated_cache: Path, docker_client: A
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageInfo]:
     """The package's image; afterwards the registry tags the tests made are removed
     (the image itself stays, so that a later run starts from its cached layers)."""
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # only while building: other tests see no change
         mp.chdir(tmp_path_factory.mktemp("nowhere"))
         mp.setenv("DSDT_DIR", str(tmp_path_factory.getbasetemp() / "no-repo"))
-        yield api.build_image(package, base_image=base_image)
+        info = api.build_image(package, base_image=base_image)
+    yield info
     for img in docker_client.images.list():
         for tag in img.tags:
             if "/" in tag and IMAGE in tag:  # REGISTRY/PREFIX/dsdt-test-churn...:latest
