@@ -20,6 +20,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,19 +79,30 @@ class _Cache:
 
 def git_live(repo: Repository) -> GitLive | None:
     """The records git holds beyond the work tree, or None outside git."""
+    with _walking(repo) as walk:
+        return walk.run() if walk is not None else None
+
+
+@contextmanager
+def _walking(repo: Repository) -> Iterator[_Walk | None]:
+    """A walk over the git repository enclosing ``repo`` (None outside git)."""
     worktree = repo.git_worktree
     if worktree is None:
-        return None
+        yield None
+        return
     from dulwich.errors import NotGitRepository
     from dulwich.repo import Repo
 
+    try:
+        git = Repo(str(worktree))
+    except NotGitRepository:
+        yield None
+        return
     prefix = os.path.relpath(repo.root, worktree).replace(os.sep, "/").encode()
     cache = _Cache(repo.root / "cache" / "gitlive.sqlite")
     try:
-        with Repo(str(worktree)) as git:
-            return _Walk(repo, git, prefix, cache).run()
-    except NotGitRepository:
-        return None
+        with git:
+            yield _Walk(repo, git, prefix, cache)
     finally:
         cache.close()
 
@@ -168,28 +180,24 @@ class _Walk:
                 self._record_trees.setdefault(uuid, records)
 
     def _members_of(self, contexts: bytes) -> Iterator[tuple[str, str]]:
-        for ctx in _subtrees(self.git, contexts):
-            bundles = _child(self.git, ctx, b"bundles")
-            for shard in _subtrees(self.git, bundles) if bundles else ():
-                for name, _mode, blob in self.git[shard].iteritems():
-                    uuid = name.decode("utf-8", "replace")
-                    sha = self._ref_value(blob)
+        for _ctx, uuid, sha in self._refs_in(contexts, b"bundles"):
+            yield uuid, sha
+
+    def _refs_in(self, contexts: bytes, kind: bytes) -> Iterator[tuple[str, str, str]]:
+        """``(context, uuid, value)`` of the valid refs of ``kind`` in a contexts tree."""
+        for name, mode, ctx in self.git[contexts].iteritems():
+            refs = _child(self.git, ctx, kind) if stat.S_ISDIR(mode) else None
+            for shard in _subtrees(self.git, refs) if refs else ():
+                for entry, _m, blob in self.git[shard].iteritems():
+                    uuid, sha = entry.decode("utf-8", "replace"), self._ref_value(blob)
                     if is_uuid(uuid) and sha is not None:
-                        yield uuid, sha
+                        yield name.decode("utf-8", "replace"), uuid, sha
 
     def marks(self, commit: bytes, kind: bytes) -> set[tuple[str, str, str]]:
         """The refs of ``kind`` (``committed``, ``bundles``) in a commit's tree."""
-        out: set[tuple[str, str, str]] = set()
-        for tree in self._trees_of(commit)[:1]:
-            contexts = self._lookup(tree, self.prefix + b"/refs/contexts")
-            for name, mode, ctx in self.git[contexts].iteritems() if contexts else ():
-                committed = _child(self.git, ctx, kind) if stat.S_ISDIR(mode) else None
-                for shard in _subtrees(self.git, committed) if committed else ():
-                    for entry, _m, blob in self.git[shard].iteritems():
-                        uuid, sha = entry.decode("utf-8", "replace"), self._ref_value(blob)
-                        if is_uuid(uuid) and sha is not None:
-                            out.add((name.decode("utf-8", "replace"), uuid, sha))
-        return out
+        trees = self._trees_of(commit)[:1]
+        contexts = self._lookup(trees[0], self.prefix + b"/refs/contexts") if trees else None
+        return set(self._refs_in(contexts, kind)) if contexts else set()
 
     def _ref_value(self, blob: bytes) -> str | None:
         if blob not in self._refs:
@@ -261,25 +269,17 @@ class _Walk:
 
 
 def published(repo: Repository, commits: list[bytes], exclude: list[bytes],
-              kind: str = "committed") -> set[tuple[str, str, str]]:
-    """``(context, uuid, record sha256)`` of every commit mark (or, with ``kind``
-    ``bundles``, membership ref) in the trees of ``commits`` that the trees of
+              kinds: tuple[str, ...] = ("committed",)) -> dict[str, set[tuple[str, str, str]]]:
+    """Per ref kind (``committed``: commit marks, ``bundles``: membership), the
+    ``(context, uuid, record sha256)`` in the trees of ``commits`` that the trees of
     ``exclude`` do not have: what a ``git push`` of them publishes."""
-    worktree = repo.git_worktree
-    if worktree is None:
-        return set()
-    from dulwich.repo import Repo
-
-    prefix = os.path.relpath(repo.root, worktree).replace(os.sep, "/").encode()
-    cache = _Cache(repo.root / "cache" / "gitlive.sqlite")
-    try:
-        with Repo(str(worktree)) as git:
-            walk = _Walk(repo, git, prefix, cache)
+    out: dict[str, set[tuple[str, str, str]]] = {kind: set() for kind in kinds}
+    with _walking(repo) as walk:
+        for kind in kinds if walk is not None else ():
             new, old = (set().union(*(walk.marks(c, kind.encode()) for c in shas))
                         for shas in (commits, exclude))
-    finally:
-        cache.close()
-    return new - old
+            out[kind] = new - old
+    return out
 
 
 def _stashes(git: Any) -> list[Any]:

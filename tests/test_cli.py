@@ -584,3 +584,11 @@ def test_startup_imports_stay_light(tmp_path: Path) -> None:
             "'yaml', 'dsdt.api'); print([m for m in heavy if m in sys.modules])")
     r = _proc([sys.executable, "-c", code], tmp_path)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_ls_json_data_states_of_many_bundles(repo: Path) -> None:
+    for i in range(40):  # more than are looked up one by one: one query for them all
+        add(f"n{i % 3}")
+    rows = json.loads(ok("ls", "--json").out)
+    assert len(rows) == 40 and {r["data"] for r in rows} == {"local"}
+    assert json.loads(ok("ls", "--json", "-l").out)[0]["data"] == "local"

@@ -93,8 +93,9 @@ def pre_push(repo: Repository, remote_name: str, lines: list[str]) -> PrePushRep
     report = PrePushReport()
     if not tips:
         return report
-    marks = published(repo, tips, bases)
-    report.uncommitted = sorted({u for _c, u, _s in published(repo, tips, bases, "bundles")}
+    found = published(repo, tips, bases, ("committed", "bundles"))
+    marks = found["committed"]
+    report.uncommitted = sorted({u for _c, u, _s in found["bundles"]}
                                 - {u for _c, u, _s in marks})
     by_ctx: dict[str, list[str]] = {}
     for ctx, uuid, sha in sorted(marks):

@@ -50,16 +50,20 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
           progress: ProgressSink | None) -> Report:
     repo, report = remote.repo, Report()
     wanted = {u: e for u, e in remote.members().items() if select(u, e)}
-    fresh = []
+    fresh: list[str] = []
+    copies: list[str] = []  # checked in, no pulled copy: it stays if git drops it
     for uuid, entry in sorted(wanted.items()):
         local = repo.refs.read(repo.member_ref(remote.ctx, uuid))  # the checked-in member
         if local is not None and local != entry.sha:
             raise ConflictError(f"local bundle {uuid} differs from the remote one; "
                                 "it was not overwritten")
-        if local is None and not _has_pulled(repo, uuid, entry.sha):
+        pulled = _has_pulled(repo, uuid, entry.sha)
+        if local is None and not pulled:
             fresh.append(uuid)
         else:
             report.skipped.append(uuid)
+            if not pulled:
+                copies.append(uuid)
 
     def refuse(uuid: str, e: DsdtError) -> None:
         report.refused[uuid] = " ".join(str(e).split())
@@ -71,8 +75,7 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
         except (CorruptObjectError, NotFoundError) as e:  # a listed record that is not there
             refuse(uuid, e)
 
-    run_jobs(jobs, fetch, fresh + [u for u in report.skipped if not _has_pulled(
-        repo, u, wanted[u].sha)])  # checked-in ones get a copy: they stay if git drops them
+    run_jobs(jobs, fetch, fresh + copies)
     refs = BlobRefs()
     for uuid in wanted:
         if uuid not in report.refused:

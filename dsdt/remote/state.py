@@ -21,6 +21,7 @@ from dsdt.repo import Repository
 
 LOCAL, REMOTE, NOWHERE, UNKNOWN = "local", "remote", "nowhere", "unknown"
 STATES = (LOCAL, REMOTE, NOWHERE, UNKNOWN)
+_FEW = 32  # up to this many bundles are looked up one by one, more with one query
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,13 @@ class DataState:
 def data_states(repo: Repository, ctx: str,
                 uuids: Iterable[str] | None = None) -> dict[str, DataState]:
     """The state of the data of members of ``ctx`` (all of them, or these uuids), offline."""
-    if uuids is None:
+    wanted = None if uuids is None else list(dict.fromkeys(uuids))
+    if wanted is None or len(wanted) > _FEW:  # one query for the context (ls of all of it)
         rows = {r.uuid: r for r in repo.index.find(ctx, Query())}
-    else:
-        rows = {r.uuid: r for u in dict.fromkeys(uuids)
-                for r in repo.index.find(ctx, Query(uuid=u))}
+        if wanted is not None:
+            rows = {u: rows[u] for u in wanted if u in rows}
+    else:  # a bundle being read: its own rows only
+        rows = {r.uuid: r for u in wanted for r in repo.index.find(ctx, Query(uuid=u))}
     wanted = list(rows)
     missing = _missing_blobs(repo, wanted)
     listing = repo.listing(ctx)
