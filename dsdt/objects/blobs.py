@@ -359,8 +359,8 @@ class BlobStore(Blobs):
         self._pending_dirs.clear()
 
     def verify(self, blob_id: str) -> bool:
-        """True if the blob's bytes still hash to its id."""
-        return hash_file(self.path(blob_id))[0] == blob_id
+        """True if the blob's bytes still hash to its id (never read through a symlink)."""
+        return _hash_regular(self.path(blob_id)) == blob_id
 
     def __iter__(self) -> Iterator[str]:
         """Ids of every blob in the store."""
