@@ -67,6 +67,12 @@ class ContextExistsError(DsdtError):
     exit_code = 5
 
 
+class BundleExistsError(DsdtError):
+    """A bundle that was to be created (with a given uuid) already exists."""
+
+    exit_code = 5
+
+
 class UnsupportedValueError(DsdtError, TypeError):
     """A value dsdt cannot store losslessly."""
 
@@ -74,7 +80,8 @@ class UnsupportedValueError(DsdtError, TypeError):
 
 
 class BundleStateError(DsdtError):
-    """An operation not allowed in the bundle's state (open or closed)."""
+    """An operation not allowed in the bundle's state: open or closed, committed or not, or
+    made in another clone (``rm`` of a committed bundle, ``push`` of an uncommitted one)."""
 
     exit_code = 7
 
@@ -107,6 +114,10 @@ class RemoteError(DsdtError):
     """A remote (S3 bucket, directory) is missing, unreachable or refused a request."""
 
     exit_code = 11
+
+
+class NoRemoteError(RemoteError, RuntimeError):
+    """The context has no remote bound and the operation needs one (``dsdt remote`` binds one)."""
 
 
 class ContainerError(DsdtError):

@@ -399,6 +399,18 @@ class Index:
             "SELECT ctx, uuid, name FROM visible"))
 
     @healing
+    def uuids_with_prefix(self, ctx: str, prefix: str, limit: int = 10) -> list[tuple[str, str]]:
+        """``(uuid, name)`` of up to ``limit`` members of ``ctx`` whose uuid starts ``prefix``.
+
+        ``prefix`` must be lower-case hex digits and dashes (it is a range bound).
+        """
+        self.refresh()
+        rows = self.connect().execute(
+            "SELECT uuid, name FROM visible WHERE ctx = ? AND uuid >= ? AND uuid < ? "
+            "ORDER BY uuid LIMIT ?", (ctx, prefix, prefix + "\x7f", limit))
+        return [(u, n) for u, n in rows]
+
+    @healing
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()

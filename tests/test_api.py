@@ -213,7 +213,7 @@ def test_rm_variants(ctx: str) -> None:
     with pytest.raises(UsageError):
         api.rm(ctx)  # no name: refuse rather than remove "the newest of anything"
     api.commit(ctx, "n")
-    with pytest.raises(UsageError, match="committed"):
+    with pytest.raises(BundleStateError, match="committed"):
         api.rm(ctx, "n")
     assert api.rm(ctx, "n", force=True) == [other.uuid]
     api.rm(ctx, rm_all=True)

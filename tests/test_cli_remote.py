@@ -101,10 +101,10 @@ def test_bind_and_rebind(project: Path, remote_dir: str, tmp_path_factory: pytes
 
 def test_push_needs_a_remote_and_a_commit(clones: Clones) -> None:
     uuid = ok("add", "x", "f.txt").out.strip()
-    assert "no remote" in fails(2, "push", "x")
+    assert "no remote" in fails(11, "push", "x")
     ok("remote", "shared", clones.url)
-    assert "not committed" in fails(2, "push", "x")
-    assert "not committed" in fails(2, "push", "-u", uuid)
+    assert "not committed" in fails(7, "push", "x")
+    assert "not committed" in fails(7, "push", "-u", uuid)
     assert ok("push").out == "Nothing to push: no committed bundles\n"
     fails(4, "push", "nothing-called-this")
     r = dsdt_cli("push", "-j", "0")  # a click usage error

@@ -28,7 +28,7 @@ from dsdt.containers.project import dist_name, image_name, project_dir, source_f
 from dsdt.containers.protocol import make_args, parser, task_tokens
 from dsdt.containers.registry import target
 from dsdt.containers.wheels import Wheelhouse, dsdt_wheel
-from dsdt.errors import ContainerError, PathError, UsageError
+from dsdt.errors import ContainerError, NoRemoteError, PathError, UsageError
 from dsdt.gitinfo import GitInfo, git_info
 
 # --- the argument list -------------------------------------------------------------------
@@ -284,7 +284,7 @@ def test_run_refuses_an_unknown_backend(ctx: str, pkg: Path) -> None:
 
 
 def test_run_needs_a_remote_unless_told_not_to_move_data(ctx: str, pkg: Path) -> None:
-    with pytest.raises(UsageError, match="run needs a remote"):
+    with pytest.raises(NoRemoteError, match="run needs a remote"):
         api.run(ctx, None, pkg, "churn.tasks.Train", {})
 
 

@@ -135,7 +135,7 @@ def test_missing_input(ctx: str, dag: Dag) -> None:
 def test_errors(ctx: str, dag: Dag) -> None:
     with pytest.raises(BundleNotFoundError):
         api.lineage_graph(ctx, UNKNOWN, downstream=True)
-    with pytest.raises(UsageError):
+    with pytest.raises(BundleNotFoundError, match="named 'xyz'"):
         api.lineage_graph(ctx, "xyz")
     with pytest.raises(UsageError):
         api.lineage_graph(ctx, dag.a, upstream=False)
@@ -399,7 +399,7 @@ def test_cli_down(ctx: str, dag: Dag) -> None:
 def test_cli_errors(ctx: str, dag: Dag) -> None:
     for args, want in (((UNKNOWN, "--down"), 4), ((UNKNOWN, "--format", "dot"), 4),
                        ((dag.a, "--no-up"), 2), ((dag.a, "--json", "--format", "dot"), 2),
-                       (("xyz", "--down"), 2)):
+                       (("xyz", "--down"), 4)):
         code, out, err = cli("lineage", *args, "-c", ctx)
         assert code == want, (args, code, out, err)
         assert err.startswith("dsdt: error: ") and err.count("\n") == 1, err

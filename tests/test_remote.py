@@ -11,7 +11,14 @@ import pytest
 from conftest import assert_fsck_clean
 
 import dsdt.api as api
-from dsdt.errors import ConflictError, CorruptObjectError, RemoteError, UsageError
+from dsdt.errors import (
+    BundleStateError,
+    ConflictError,
+    CorruptObjectError,
+    NoRemoteError,
+    RemoteError,
+    UsageError,
+)
 from dsdt.remote import push, sync
 from dsdt.remote.layout import blob_key, context_key, decode_ref
 from dsdt.remote.open import open_transport
@@ -68,10 +75,10 @@ def test_missing_bucket_is_a_clear_error(project: Path, s3_bucket: tuple[str, st
 
 def test_push_needs_a_remote_and_a_commit(project: Path, remote_url: str) -> None:
     api.Bundle("default", name="x", data=1)
-    with pytest.raises(UsageError, match="no remote"):
+    with pytest.raises(NoRemoteError, match="no remote"):
         api.push("default", "x")
     bind(remote_url)
-    with pytest.raises(UsageError, match="not committed"):
+    with pytest.raises(BundleStateError, match="not committed"):
         api.push("default", "x")
 
 
@@ -291,7 +298,7 @@ def test_delete_context_with_remote(project: Path, remote_url: str) -> None:
 
 
 def test_remote_output_file_and_directory(repos: Repos, remote_url: str) -> None:
-    with api.Bundle("default", "nope") as b, pytest.raises(UsageError, match="no remote"):
+    with api.Bundle("default", "nope") as b, pytest.raises(NoRemoteError, match="no remote"):
         b.get_remote_file("x.csv")
     bind(remote_url)
     tr = open_transport(remote_url)

@@ -32,7 +32,9 @@ ContextOpt = Annotated[
 ]
 UuidOpt = Annotated[
     str | None,
-    typer.Option("-u", "--uuid", metavar="UUID", help="Select the bundle with this uuid."),
+    typer.Option("-u", "--uuid", metavar="UUID",
+                 help="Select the bundle with this uuid (or a unique prefix of 4 or more "
+                      "characters)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 

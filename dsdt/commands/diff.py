@@ -17,16 +17,21 @@ _MARKS = {"added": "+", "removed": "-", "column_added": "+", "column_removed": "
 
 
 def run(
-    name: Annotated[str | None, typer.Argument(
-        metavar="NAME", help="Bundle name: compare its latest version with the one before.")
-    ] = None,
+    bundles: Annotated[list[str] | None, typer.Argument(
+        metavar="[[OLD] NEW]", help="One bundle: compare it with the version of its name before "
+                                  "it. Two: compare OLD with NEW. Each is a name (its latest "
+                                  "version), a uuid or a unique uuid prefix.")] = None,
     uuid: Annotated[list[str] | None, typer.Option(
         "-u", "--uuid", metavar="UUID",
         help="Compare these two bundles instead (give -u twice: old, then new).")] = None,
     context: ContextOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what changed between the two latest versions of NAME (or two -u UUIDs).
+    """Show what changed between two versions of a bundle.
+
+    'dsdt diff NAME' compares the latest version of NAME with the one before;
+    'dsdt diff UUID' compares that version with the one before it; 'dsdt diff
+    OLD NEW' (or -u OLD -u NEW) compares any two bundles.
 
     One line per change: '+' added, '-' removed, '~' changed, '?' unknown (no
     summary recorded). Tags, params, inputs, code commit, and the data:
@@ -35,8 +40,13 @@ def run(
     works for bundles whose data is only on a remote.
     """
     from dsdt import api
+    from dsdt.errors import UsageError
 
-    result = api.diff(context_or_current(context), name, uuid)
+    refs = list(bundles or [])
+    if len(refs) > 2 or (refs and uuid):
+        raise UsageError("give one bundle, two bundles (OLD NEW), or -u OLD -u NEW")
+    pair = refs if len(refs) == 2 else uuid
+    result = api.diff(context_or_current(context), refs[0] if len(refs) == 1 else None, pair)
     if as_json:
         print_json(result.to_dict())
         return

@@ -28,7 +28,9 @@ class Format(StrEnum):
 
 
 def run(
-    uuid: Annotated[str, typer.Argument(metavar="UUID", help="Uuid of the bundle to start from.")],
+    uuid: Annotated[str, typer.Argument(
+        metavar="BUNDLE", help="The bundle to start from: a name (its latest version), a uuid, "
+                               "or a unique uuid prefix of 4 or more characters.")],
     depth: Annotated[int, typer.Option(
         "-d", "--depth", min=0, metavar="N", help="How many levels to follow.")] = 3,
     down: Annotated[bool, typer.Option(
@@ -41,7 +43,7 @@ def run(
     as_json: JsonOpt = False,
     context: ContextOpt = None,
 ) -> None:
-    """Show the lineage of bundle UUID: its inputs and/or the bundles that use it.
+    """Show the lineage of BUNDLE: its inputs and/or the bundles that use it.
 
     Without --down or --format, each input bundle is shown breadth-first with
     its processing name, creation date, code reference, git facts and run
@@ -59,7 +61,8 @@ def run(
     if fmt is None and not down and up:
         nodes = api.lineage(ctx, uuid, max_depth=depth)
         if not nodes:
-            raise BundleNotFoundError(f"no bundle with uuid {uuid} in context {ctx!r}")
+            raise BundleNotFoundError(f"no bundle {uuid!r} (a name, uuid or uuid prefix) in "
+                                      f"context {ctx!r}")
         if as_json:
             print_json([_node_dict(d, u, info) for d, u, info in nodes])
             return

@@ -23,7 +23,8 @@ NAME = "log"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME", help="Bundle name ('*' matches any characters).")] = None,
+        metavar="NAME", help="Bundle name ('*' matches any characters), or the uuid (or a "
+                             "unique uuid prefix) of one of its versions.")] = None,
     all_bundles: Annotated[bool, typer.Option(
         "--all", help="Every bundle of the context, not one name.")] = False,
     context: ContextOpt = None,

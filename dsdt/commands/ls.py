@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dsdt.commands._render import (
+    ContextOpt,
     JsonOpt,
     TagsOpt,
     bundle_dict,
@@ -36,7 +37,8 @@ def run(
     roots: Annotated[bool, typer.Option(
         "-r", "--roots", help="Only outputs of pipeline root tasks.")] = False,
     committed: Annotated[bool, typer.Option(
-        "-c", "--committed", help="Only committed bundles.")] = False,
+        "--committed", help="Only committed bundles (long form only: -c is --context on "
+                            "every verb).")] = False,
     uncommitted: Annotated[bool, typer.Option(
         "--uncommitted", help="Only uncommitted bundles.")] = False,
     print_uuid: Annotated[bool, typer.Option(
@@ -57,9 +59,7 @@ def run(
         "-d", "--data", help="With -v: a DATA column saying where each bundle's data is "
         "(local, remote, nowhere, unknown; see 'dsdt status'). Implies -v.")] = False,
     tag: TagsOpt = None,
-    context: Annotated[str | None, typer.Option(
-        "--context", metavar="CONTEXT",
-        help="Context to list instead of the current one.")] = None,
+    context: ContextOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List bundles, newest first.

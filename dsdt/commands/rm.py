@@ -32,9 +32,16 @@ def run(
     """
     from dsdt import api
 
-    removed = api.rm(context_or_current(context), name, uuid=uuid,
-                     tags=parse_tags(tag) or None, rm_all=rm_all, rm_old_only=old, force=force)
+    ctx, tags = context_or_current(context), parse_tags(tag) or None
+    removed = api.rm(ctx, name, uuid=uuid, tags=tags, rm_all=rm_all, rm_old_only=old,
+                     force=force)
     if not removed:
+        if (name or uuid or tag) and api.get(ctx, name, uuid=uuid, tags=tags) is None:
+            from dsdt.errors import BundleNotFoundError
+            from dsdt.ops.query import describe
+
+            raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context "
+                                      f"{ctx!r}")
         typer.echo("No bundles to remove.")
         return
     typer.echo(f"Removed {len(removed)} bundle(s)")

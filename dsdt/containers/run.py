@@ -22,7 +22,7 @@ from dsdt.containers.dockerize import pipeline_image_name
 from dsdt.containers.local import run_local
 from dsdt.containers.project import project_dir
 from dsdt.containers.protocol import make_args, task_tokens
-from dsdt.errors import ContainerError, UsageError
+from dsdt.errors import ContainerError, NoRemoteError, UsageError
 from dsdt.objects.ids import new_uuid
 from dsdt.ops import query, remote
 from dsdt.pipe.params import parse_task_params
@@ -112,7 +112,7 @@ def _run_batch(name: str, args: list[str], env: dict[str, str], settings: Contai
 
 def _check_remote(backend: str, url: str | None, no_pull: bool, no_push: bool) -> None:
     if url is None and not (no_pull and no_push):
-        raise UsageError("run needs a remote to bring the outputs back: bind one to the "
+        raise NoRemoteError("run needs a remote to bring the outputs back: bind one to the "
                          "context (dsdt remote) or pass a remote; or pass no_push and "
                          "no_pull to run without one")
     if backend != "Local" and url is not None and not url.startswith("s3://"):

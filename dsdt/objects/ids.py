@@ -10,6 +10,10 @@ from dsdt.errors import UsageError
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PREFIX_RE = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
+
+#: The shortest uuid prefix accepted in place of a uuid (as git's abbreviated ids).
+MIN_PREFIX = 4
 
 
 def new_uuid() -> str:
@@ -29,6 +33,32 @@ def check_uuid(text: str) -> str:
     except ValueError:
         raise UsageError(f"{text!r} is not a bundle uuid (expected e.g. {new_uuid()})") from None
     return value
+
+
+def uuid_or_prefix(text: str) -> tuple[str, bool]:
+    """A uuid argument: ``(canonical uuid, True)``, or ``(lower-case prefix, False)``.
+
+    A prefix has at least :data:`MIN_PREFIX` characters of a canonical uuid
+    (hex digits and dashes). Anything else is a :class:`UsageError`.
+    """
+    text = str(text).strip().lower()
+    try:
+        return str(_uuid.UUID(text)), True
+    except ValueError:
+        pass
+    if _PREFIX_RE.fullmatch(text):
+        return text, False
+    raise UsageError(f"{text!r} is not a bundle uuid or a uuid prefix of at least {MIN_PREFIX} "
+                     f"characters (expected e.g. {new_uuid()[:8]})")
+
+
+def is_uuid_prefix(text: str) -> bool:
+    """True if ``text`` could be a uuid or a uuid prefix (see :func:`uuid_or_prefix`)."""
+    try:
+        uuid_or_prefix(text)
+    except UsageError:
+        return False
+    return True
 
 
 def is_sha256(text: str) -> bool:

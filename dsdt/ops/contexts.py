@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsdt.errors import ContextExistsError, UsageError
+from dsdt.errors import ContextExistsError, NoRemoteError, UsageError
 from dsdt.index import Query, Row
 from dsdt.ops.remote import delete_remote_context
 from dsdt.refs.names import split_context
@@ -34,7 +34,7 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
     """
     bound = repo.context_meta(ctx).get("remote_url")
     if remote and not bound:
-        raise UsageError(f"context {ctx!r} has no remote bound; nothing remote to delete")
+        raise NoRemoteError(f"context {ctx!r} has no remote bound; nothing remote to delete")
     if remote and not force:
         raise UsageError("deleting the remote context too needs force=True (dsdt context -d -r -f)")
     at_risk = [] if force else only_here(repo, ctx)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsdt.bundle.lineage import LineageInfo
-from dsdt.errors import BundleNotFoundError, UsageError
-from dsdt.objects.ids import check_uuid, is_uuid
+from dsdt.errors import UsageError
+from dsdt.objects.ids import is_uuid
+from dsdt.ops.query import lookup, need_ref
 from dsdt.repo import Repository
 
 __all__ = ["LineageGraph", "lineage_graph", "walk"]
@@ -87,15 +88,16 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
     Returns:
         ``(depth, uuid, LineageInfo or None)`` per bundle in BFS order, each
         uuid once, the start first at depth 0; None marks an input not in the
-        context. An unknown start uuid gives ``[]``.
+        context. ``uuid`` may be a unique prefix or a name (its latest version);
+        a start that names nothing gives ``[]``.
     """
-    uuid = check_uuid(uuid)
     if max_depth is not None and max_depth < 0:
         raise UsageError(f"the depth must be 0 or more, not {max_depth}")
-    sha = repo.member_sha(ctx, uuid)
-    if sha is None:
+    start = lookup(repo, ctx, uuid)
+    if start is None:
         return []
-    root_info = LineageInfo.of(repo.read_record(uuid, sha))
+    uuid = start.uuid
+    root_info = LineageInfo.of(start.record)
     out: Walk = [(0, uuid, root_info)]
     seen = {uuid}
     level: list[tuple[str, LineageInfo | None]] = [(uuid, root_info)]
@@ -135,22 +137,21 @@ def lineage_graph(repo: Repository, ctx: str, uuid: str, max_depth: int | None =
     Args:
         repo: The repository.
         ctx: The context to look in.
-        uuid: The bundle to start from.
+        uuid: The bundle to start from: its uuid, a unique uuid prefix, or its name
+            (the latest version).
         max_depth: How many levels to follow in each direction (None: all).
         downstream: Follow the bundles that use it (through the index).
         upstream: Follow the bundles it was made from (through the records).
 
     Raises:
-        BundleNotFoundError: ``uuid`` is not a bundle of the context.
+        BundleNotFoundError: ``uuid`` names no bundle of the context.
         UsageError: Neither direction was asked for, or ``max_depth`` < 0.
     """
     if not (upstream or downstream):
         raise UsageError("nothing to walk: ask for upstream and/or downstream")
-    uuid = check_uuid(uuid)
+    uuid = need_ref(repo, ctx, uuid).uuid
     walks = [(side, walk(repo, ctx, uuid, max_depth, down=side == "down"))
              for side, wanted in (("up", upstream), ("down", downstream)) if wanted]
-    if not walks[0][1]:
-        raise BundleNotFoundError(f"no bundle with uuid {uuid} in context {ctx!r}")
     nodes: dict[str, LineageInfo | None] = {}
     depth: dict[str, int] = {}
     sides: dict[str, str] = {}

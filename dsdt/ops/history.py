@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from dsdt.bundle import Bundle
-from dsdt.errors import BundleNotFoundError, DsdtError, UsageError
+from dsdt.errors import DsdtError, UsageError
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.record import Lineage
 from dsdt.objects.valuediff import DataChange, ReadBlob, diff_values
-from dsdt.ops.query import get, search
+from dsdt.ops.query import lookup, need, need_ref, search
 from dsdt.repo import Repository
 
 __all__ = ["BundleDiff", "DataChange", "LineageDiff", "LogEntry", "MapDiff", "diff", "log"]
@@ -169,7 +169,8 @@ def log(repo: Repository, ctx: str, name: str | None = None,
     Args:
         repo: The repository.
         ctx: The context.
-        name: The name (``*`` matches any characters).
+        name: The name (``*`` matches any characters), or the uuid (or a unique
+            uuid prefix) of one version.
         all: List every bundle of the context instead of one name.
 
     Raises:
@@ -178,7 +179,11 @@ def log(repo: Repository, ctx: str, name: str | None = None,
     if (name is None) != bool(all):
         raise UsageError("give a bundle name, or all=True (dsdt log --all) for every bundle"
                          if name is None else "give a bundle name or all=True, not both")
-    return [_entry(repo, b) for b in search(repo, ctx, name=name)]
+    found = search(repo, ctx, name=name)
+    if not found and name is not None and "*" not in name:  # a uuid: the log of its name
+        b = lookup(repo, ctx, name)
+        found = search(repo, ctx, name=b.name) if b is not None else []
+    return [_entry(repo, b) for b in found]
 
 
 def _entry(repo: Repository, b: Bundle) -> LogEntry:
@@ -210,14 +215,17 @@ def diff(repo: Repository, ctx: str, name: str | None = None,
     Args:
         repo: The repository.
         ctx: The context.
-        name: Compare the latest bundle of this name with the one before.
-        uuids: Two uuids to compare instead: old, then new. With a name too,
-            both bundles must have that name.
+        name: Compare this bundle with the version of its name before it: a
+            name (its latest version), a uuid or a unique uuid prefix.
+        uuids: Two bundles to compare instead, old then new, each a uuid, a
+            unique uuid prefix or a name (its latest version). With a name
+            too, both bundles must have that name.
 
     Raises:
-        UsageError: Nothing to compare (fewer than two versions, no name and
-            no uuids, not two uuids, or a uuid of another name).
-        BundleNotFoundError: A uuid is not in the context.
+        UsageError: Nothing to compare (no older version, no name and no
+            uuids, not two uuids, or a bundle of another name), or an
+            ambiguous uuid prefix.
+        BundleNotFoundError: A bundle named is not in the context.
     """
     old, new = _pick(repo, ctx, name, list(uuids or []))
     ro, rn = old.record, new.record
@@ -228,24 +236,24 @@ def diff(repo: Repository, ctx: str, name: str | None = None,
 
 
 def _pick(repo: Repository, ctx: str, name: str | None,
-          uuids: list[str]) -> tuple[Bundle, Bundle]:
+          refs: list[str]) -> tuple[Bundle, Bundle]:
     """The (old, new) bundles to compare."""
-    if uuids:
-        if len(uuids) != 2:
-            raise UsageError(f"give two uuids to compare (old, then new), not {len(uuids)}")
-        found = [get(repo, ctx, None, uuid) for uuid in uuids]
-        for uuid, b in zip(uuids, found, strict=True):
-            if b is None:
-                raise BundleNotFoundError(f"no bundle with uuid {uuid} in context {ctx!r}")
+    if refs:
+        if len(refs) != 2:
+            raise UsageError(f"give two bundles to compare (old, then new), not {len(refs)}")
+        old, new = (need_ref(repo, ctx, ref) for ref in refs)
+        for ref, b in ((refs[0], old), (refs[1], new)):
             if name is not None and b.name != name:
-                raise UsageError(f"bundle {uuid} is named {b.name!r}, not {name!r}")
-        return found[0], found[1]  # type: ignore[return-value]
+                raise UsageError(f"bundle {ref} is named {b.name!r}, not {name!r}")
+        return old, new
     if name is None:
-        raise UsageError("name the bundle to compare, or give two uuids")
-    versions = [b for b in search(repo, ctx, name=name) if b.name == name]
-    if len(versions) < 2:
-        raise UsageError(f"bundle {name!r} has {len(versions)} version(s) in context {ctx!r}; "
-                         "diff needs two")
-    return versions[1], versions[0]
+        raise UsageError("name the bundle to compare (a name or uuid), or give two")
+    new = need_ref(repo, ctx, name)
+    versions = [b.uuid for b in search(repo, ctx, name=new.name) if b.name == new.name]
+    at = versions.index(new.uuid) if new.uuid in versions else len(versions)
+    if at + 1 >= len(versions):
+        raise UsageError(f"bundle {new.name!r} has no version older than {new.uuid} in context "
+                         f"{ctx!r}; diff needs two")
+    return need(repo, ctx, None, versions[at + 1]), new
 
 

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt.errors import UsageError
+from dsdt.errors import NoRemoteError, UsageError
 from dsdt.gitlive import published
 from dsdt.remote import push as pushing
 from dsdt.remote.sync import open_remote
@@ -107,7 +107,7 @@ def pre_push(repo: Repository, remote_name: str, lines: list[str]) -> PrePushRep
                              f"'dsdt push -c {ctx}' before git push")
     for ctx, uuids in by_ctx.items():
         if not repo.context_meta(ctx).get("remote_url"):
-            raise UsageError(f"context {ctx!r} has committed bundles in the pushed commits but "
+            raise NoRemoteError(f"context {ctx!r} has committed bundles in the pushed commits but "
                              "no remote; bind one (dsdt remote) so their data can be shared")
         done = pushing.push(open_remote(repo, ctx), uuids)
         report.pushed[ctx] = done.bundles

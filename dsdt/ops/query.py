@@ -8,7 +8,7 @@ from typing import Any
 from dsdt.bundle import Bundle
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Query
-from dsdt.objects.ids import check_uuid
+from dsdt.objects.ids import is_uuid_prefix, uuid_or_prefix
 from dsdt.refs.names import check_tags
 from dsdt.repo import Repository
 
@@ -43,6 +43,68 @@ def describe(name: str | None, uuid: str | None, tags: dict[str, str] | None) ->
     return " ".join(parts) or "matching"
 
 
+def resolve_uuid(repo: Repository, ctx: str, text: str) -> str:
+    """The uuid that ``text`` names in ``ctx``: a uuid, or a unique uuid prefix.
+
+    A full uuid is returned as is (canonical), member or not.
+
+    Raises:
+        UsageError: ``text`` is neither a uuid nor a prefix of at least 4
+            characters, or the prefix is ambiguous (the message lists the candidates).
+        BundleNotFoundError: No bundle of ``ctx`` has a uuid starting with the prefix.
+    """
+    value, full = uuid_or_prefix(text)
+    if full:
+        return value
+    found = repo.index.uuids_with_prefix(ctx, value)
+    if not found:
+        raise BundleNotFoundError(f"no bundle with a uuid starting {value!r} in context {ctx!r}")
+    return unique_prefix(value, found)
+
+
+def unique_prefix(prefix: str, found: list[tuple[str, str]]) -> str:
+    """The one uuid of ``found`` (``(uuid, name)`` pairs), or an error listing the candidates."""
+    if len(found) == 1:
+        return found[0][0]
+    shown = ", ".join(f"{u} ({n})" for u, n in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    raise UsageError(f"uuid prefix {prefix!r} is ambiguous: it matches {shown}{more}; give more "
+                     "characters")
+
+
+def lookup(repo: Repository, ctx: str, ref: str) -> Bundle | None:
+    """The bundle ``ref`` names: a uuid, a bundle name (its latest version), or a uuid prefix.
+
+    A name wins over a prefix that is also a name (as a git branch wins over an
+    abbreviated commit id). None when nothing matches.
+
+    Raises:
+        UsageError: An ambiguous uuid prefix.
+    """
+    shaped = is_uuid_prefix(ref)
+    if shaped and uuid_or_prefix(ref)[1]:
+        return get(repo, ctx, None, ref)
+    if "*" not in ref:
+        latest = find(repo, ctx, Query(name_glob=ref, latest_per_name=True))
+        if latest:
+            return latest[0]
+    if shaped:
+        prefix = uuid_or_prefix(ref)[0]
+        candidates = repo.index.uuids_with_prefix(ctx, prefix)
+        if candidates:
+            return get(repo, ctx, None, unique_prefix(prefix, candidates))
+    return None
+
+
+def need_ref(repo: Repository, ctx: str, ref: str) -> Bundle:
+    """Like :func:`lookup`, but nothing found is a :class:`BundleNotFoundError`."""
+    b = lookup(repo, ctx, ref)
+    if b is None:
+        prefix = f" or with a uuid starting {ref!r}" if is_uuid_prefix(ref) else ""
+        raise BundleNotFoundError(f"no bundle named {ref!r}{prefix} in context {ctx!r}")
+    return b
+
+
 def find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
     """Bundles of ``ctx`` matching ``q``, newest first (a ``committed`` tag filters commits)."""
     if q.tags and "committed" in q.tags:
@@ -58,7 +120,7 @@ def get(repo: Repository, ctx: str, name: str | None, uuid: str | None = None,
         tags: dict[str, str] | None = None) -> Bundle | None:
     """The latest bundle with this name (``*`` matches anything) and tags, or by uuid."""
     if uuid is not None:
-        uuid = check_uuid(uuid)
+        uuid = resolve_uuid(repo, ctx, uuid)
         sha = repo.member_sha(ctx, uuid)
         if sha is None:
             return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dsdt.errors import UsageError
+from dsdt.errors import BundleNotFoundError, BundleStateError, UsageError
 from dsdt.index import Query
-from dsdt.ops.query import find, need
+from dsdt.objects.ids import uuid_or_prefix
+from dsdt.ops.query import find, need, resolve_uuid, unique_prefix
 from dsdt.refs.names import check_context_name, check_tags, glob_matcher
 from dsdt.remote import prune, sync
 from dsdt.remote import pull as pulling
@@ -40,7 +41,7 @@ def _to_push(repo: Repository, ctx: str, name: str | None, tags: dict[str, str],
         return [r.uuid for r in repo.index.find(ctx, Query(committed=True))]
     b = need(repo, ctx, name, uuid, tags, to="to push")
     if not b.is_committed:
-        raise UsageError(f"bundle {b.name} {b.uuid} is not committed; commit it first "
+        raise BundleStateError(f"bundle {b.name} {b.uuid} is not committed; commit it first "
                          f"(dsdt commit -u {b.uuid}): only committed bundles are pushed")
     return [b.uuid]
 
@@ -61,7 +62,7 @@ def push(repo: Repository, ctx: str, name: str | None = None,
     uuids = _to_push(repo, ctx, name, check_tags(tags), uuid)
     report = pushing.push(rem, uuids, jobs=jobs, progress=progress, ours=ours)
     if report.foreign and (name is not None or uuid is not None or tags):
-        raise UsageError(
+        raise BundleStateError(
             f"bundle {report.foreign[0]} was not made in context {ctx!r} of this clone (its "
             "record came through git or a pull), so its data is not pushed from here: its "
             "author pushes it. If you made it, push it with ours=True (dsdt push --ours)")
@@ -79,12 +80,14 @@ def pull(repo: Repository, ctx: str, name: str | None = None, uuid: str | None =
             that is neither local nor on the remote (its maker never pushed it).
     """
     match = glob_matcher(name)
+    rem = sync.open_remote(repo, ctx)
+    if uuid is not None:
+        uuid = _remote_uuid(rem, uuid, local=False)
 
     def select(u: str, e: Entry) -> bool:
         return (uuid is None or u == uuid) and match(e.name)
 
-    report = pulling.pull(sync.open_remote(repo, ctx), select, localize=localize, jobs=jobs,
-                          progress=progress)
+    report = pulling.pull(rem, select, localize=localize, jobs=jobs, progress=progress)
     if localize:  # every matching bundle here now has its data, or the user hears why not
         require_reachable(repo, ctx, [r.uuid for r in repo.index.find(
             ctx, Query(name_glob=name, uuid=uuid))])
@@ -102,6 +105,7 @@ def adopt(repo: Repository, ctx: str, name: str | None = None, uuid: str | None 
     Returns:
         The uuids adopted (bundles already checked in are left as they are).
     """
+    uuid = resolve_uuid(repo, ctx, uuid) if uuid is not None else None
     rows = repo.index.find(ctx, Query(name_glob=name, uuid=uuid, tags=check_tags(tags)))
     adopted = [r for r in rows if r.pulled]
     for row in adopted:
@@ -115,7 +119,7 @@ def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = 
     ones, and, without tags, the remote's own members of that name) and the tags."""
     rem = sync.open_remote(repo, ctx)
     if uuid is not None:
-        uuids = [uuid]
+        uuids = [_remote_uuid(rem, uuid, local=True)]
     elif name is None and not tags:
         raise UsageError("name the bundle(s) to remove from the remote (a name, uuid or tags)")
     else:
@@ -124,6 +128,25 @@ def rmr(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = 
             match = glob_matcher(name)
             uuids += [u for u, e in rem.members().items() if match(e.name)]
     return prune.rmr(rem, uuids, dryrun=dryrun)
+
+
+def _remote_uuid(rem: sync.Remote, text: str, local: bool) -> str:
+    """The uuid ``text`` (a uuid or a prefix) names among the remote's members (and, with
+    ``local``, the local context's).
+
+    Raises:
+        BundleNotFoundError: A prefix that matches nothing.
+        UsageError: An ambiguous prefix, or ``text`` is not a uuid or prefix.
+    """
+    prefix, full = uuid_or_prefix(text)
+    if full:
+        return prefix
+    here = rem.repo.index.uuids_with_prefix(rem.ctx, prefix) if local else []
+    found = dict(here) | {u: e.name for u, e in rem.members().items() if u.startswith(prefix)}
+    if not found:
+        raise BundleNotFoundError(f"no bundle with a uuid starting {prefix!r} here or on the "
+                                  "remote")
+    return unique_prefix(prefix, sorted(found.items()))
 
 
 def delete_remote_context(repo: Repository, ctx: str) -> list[str]:

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from dsdt.bundle import Bundle
-from dsdt.errors import PathError, UsageError
+from dsdt.errors import BundleStateError, PathError, UsageError
 from dsdt.gc import remove_members
 from dsdt.index import Query
 from dsdt.objects.codecs import DirectoryList
-from dsdt.objects.ids import check_uuid
-from dsdt.ops.query import find, get, need
+from dsdt.ops.query import find, get, need, resolve_uuid
 from dsdt.refs.names import check_bundle_name, check_tags
 from dsdt.repo import Repository
 
@@ -62,7 +61,7 @@ def rm(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = N
     if rm_all and rm_old_only:
         raise UsageError("rm_all and rm_old_only exclude each other")
     if uuid is not None and not tags:
-        return _rm_uuid(repo, ctx, check_uuid(uuid), force)
+        return _rm_uuid(repo, ctx, resolve_uuid(repo, ctx, uuid), force)
     if uuid is not None:
         found = [b for b in [get(repo, ctx, None, uuid, tags)] if b is not None]
     elif name is None and not tags and not rm_all:
@@ -76,7 +75,7 @@ def rm(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = N
             found = [b for b in found if (b.uuid == newest[b.name]) != rm_old_only]
     committed = [b.uuid for b in found if b.is_committed]
     if committed and not force:
-        raise UsageError(f"{len(committed)} of the bundles to remove are committed "
+        raise BundleStateError(f"{len(committed)} of the bundles to remove are committed "
                          f"({', '.join(committed[:3])}); pass force=True (--force) to remove them")
     remove_members(repo, ctx, [b.uuid for b in found])
     return [b.uuid for b in found]
@@ -88,6 +87,7 @@ def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
     if sha is None:
         return []
     if repo.is_committed(ctx, uuid, sha) and not force:
-        raise UsageError(f"bundle {uuid} is committed; pass force=True (--force) to remove it")
+        raise BundleStateError(f"bundle {uuid} is committed; pass force=True (--force) to "
+                               "remove it")
     remove_members(repo, ctx, [uuid])
     return [uuid]

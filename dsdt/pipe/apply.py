@@ -16,7 +16,7 @@ import luigi
 from luigi.execution_summary import LuigiStatusCode
 from luigi.task_register import Register
 
-from dsdt.errors import ApplyError, UsageError
+from dsdt.errors import ApplyError, BundleExistsError, UsageError
 from dsdt.objects.ids import check_uuid
 from dsdt.pipe import plan
 from dsdt.pipe.incremental import check_remote
@@ -139,7 +139,7 @@ def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
     if output_bundle_uuid and root_entry.action == "run":
         root_entry.uuid = check_uuid(output_bundle_uuid)
         if repo.member_sha(ctx, root_entry.uuid) is not None:
-            raise UsageError(f"bundle {root_entry.uuid} already exists in {ctx!r}")
+            raise BundleExistsError(f"bundle {root_entry.uuid} already exists in {ctx!r}")
     if explain:
         shown = [{k: v for k, v in asdict(e).items()
                   if k in ("task", "processing_name", "action", "reason", "uuid")}

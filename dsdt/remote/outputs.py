@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dsdt.errors import PathError, UsageError
+from dsdt.errors import NoRemoteError, PathError
 from dsdt.remote.sync import Remote, open_remote
 from dsdt.repo import Repository
 
@@ -30,8 +30,8 @@ class RemoteOutputs:
         if self._remote is None:
             meta = self._repo.context_meta(self._ctx)
             if not meta.get("remote_url"):
-                raise UsageError(f"context {self._ctx!r} has no remote: bind one with dsdt remote "
-                                 "before asking for remote output paths")
+                raise NoRemoteError(f"context {self._ctx!r} has no remote: bind one with dsdt "
+                                    "remote before asking for remote output paths")
             self._remote = open_remote(self._repo, self._ctx)
         return self._remote
 

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, UsageError
+from dsdt.errors import (
+    ConflictError,
+    CorruptObjectError,
+    NoRemoteError,
+    NotFoundError,
+)
 from dsdt.refs.tracking import Listing
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_REF_BYTES, Entry, blob_key, context_key, decode_ref, encode_ref
@@ -127,7 +132,7 @@ def open_remote(repo: Repository, ctx: str) -> Remote:
     meta = repo.context_meta(ctx)
     url = meta.get("remote_url")
     if not url:
-        raise UsageError(f"context {ctx!r} has no remote; bind one with "
+        raise NoRemoteError(f"context {ctx!r} has no remote; bind one with "
                          f"'dsdt remote <remote-context> <s3://bucket/prefix or directory>'")
     if canonical_url(url) != url:  # context.yaml is checked in: no relative or odd spelling
         raise CorruptObjectError(f"context {ctx!r} names the remote {url!r}, which is not in "

@@ -1,0 +1,157 @@
+"""git's and DVC's habits: short uuids, names where uuids go, one meaning per flag, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clirun import dsdt_cli, fails, ok
+from exit_codes import table
+
+from dsdt import api
+from dsdt.commands.app import _command
+from dsdt.errors import BundleNotFoundError, UsageError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TWINS = ["1a2b3c4d-0000-4000-8000-000000000001", "1a2b3c4e-0000-4000-8000-000000000002"]
+
+
+@pytest.fixture
+def here(project: Path) -> Path:
+    """A repository as the current directory, with a file to add."""
+    (project / "f.txt").write_text("hello\n")
+    return project
+
+
+def _twin(name: str, uuid: str, value: object) -> str:
+    """A bundle with a chosen uuid (to make two uuids share a prefix)."""
+    b = api.Bundle("default", name)
+    b.open(force_uuid=uuid)
+    b.add_data(value)
+    b.close()
+    return b.uuid
+
+
+# --- short uuids and names ------------------------------------------------------------------
+
+
+def test_a_unique_prefix_works_wherever_a_uuid_does(here: Path) -> None:
+    first = ok("add", "a", "f.txt").out.strip()
+    second = ok("add", "a", "f.txt", "-t", "v:2").out.strip()
+    short = second[:6]
+    assert ok("cat", "-u", short).out.endswith(f"{second}/f.txt\n")
+    assert json.loads(ok("cat", "-u", short.upper(), "--json").out)["uuid"] == second
+    assert ok("commit", "-u", short).out.strip() == f"Committed a {second}"
+    assert ok("lineage", short).lines[3].split()[-1] == second
+    assert "v" in json.loads(ok("diff", first[:8], short, "--json").out)["tags"]["added"]
+    assert ok("log", short).lines[1].startswith(second)
+    assert ok("rm", "-u", first[:4], "-f").lines[1:] == [first]
+
+
+def test_lineage_diff_and_log_take_a_name(here: Path) -> None:
+    older = ok("add", "a", "f.txt").out.strip()
+    (here / "f.txt").write_text("changed\n")
+    newer = ok("add", "a", "f.txt").out.strip()
+    assert ok("lineage", "a").lines[3].split()[-1] == newer
+    d = json.loads(ok("diff", "a", "--json").out)
+    assert (d["old_uuid"], d["new_uuid"]) == (older, newer)
+    d = json.loads(ok("diff", newer[:5], "--json").out)  # a version: against the one before it
+    assert (d["old_uuid"], d["new_uuid"]) == (older, newer)
+    assert "no version older" in fails(2, "diff", older)
+    assert [line.split()[0] for line in ok("log", older[:7]).lines[1:]] == [newer, older]
+
+
+def test_a_name_wins_over_a_prefix_it_spells(here: Path) -> None:
+    target = ok("add", "a", "f.txt").out.strip()
+    named = ok("add", target[:4], "f.txt").out.strip()  # a bundle named like the prefix
+    assert ok("lineage", target[:4]).lines[3].split()[-1] == named
+    assert ok("lineage", target[:5]).lines[3].split()[-1] == target
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(project: Path) -> None:
+    for uuid, name in zip(TWINS, ("x", "y"), strict=True):
+        _twin(name, uuid, 1)
+    err = fails(2, "cat", "-u", "1a2b3c4")
+    assert all(u in err for u in TWINS) and "(x)" in err and "more characters" in err
+    fails(2, "lineage", "1a2b")
+    assert ok("cat", "-u", TWINS[1][:8]).out == "1\n"  # long enough to be unique
+    with pytest.raises(UsageError, match="ambiguous"):
+        api.get("default", None, uuid="1a2b3c")
+    assert api.get("default", None, uuid=TWINS[0][:8]).name == "x"
+
+
+def test_short_or_malformed_prefixes_are_usage_errors(here: Path) -> None:
+    ok("add", "a", "f.txt")
+    for bad in ("1a2", "zzzz-", "1a2b?", ""):
+        assert "uuid prefix of at least 4" in fails(2, "cat", "-u", bad)
+    assert "no bundle with a uuid starting 'ffff'" in fails(4, "cat", "-u", "ffff")
+    with pytest.raises(BundleNotFoundError):
+        api.rm("default", uuid="ffff")
+
+
+def test_remote_verbs_take_prefixes(here: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    remote = str(tmp_path_factory.mktemp("remote"))
+    ok("remote", "shared", remote)
+    uuid = ok("add", "a", "f.txt").out.strip()
+    ok("commit", "a")
+    assert "Pushed 1 bundle" in ok("push", "-u", uuid[:6]).out
+    ok("rm", "-u", uuid[:6], "-f")
+    ok("pull", "-u", uuid[:6])  # only on the remote now: the prefix is resolved there
+    assert ok("ls", "-u").lines == [uuid]
+    assert ok("rmr", "-u", uuid[:6], "--dryrun").lines[-1] == uuid
+    assert "no bundle with a uuid starting 'ffff'" in fails(4, "pull", "-u", "ffff")
+
+
+# --- one meaning per flag ----------------------------------------------------------------
+
+
+def _params(group: Any) -> list[tuple[str, Any]]:
+    """``(verb param, param)`` of every verb (typer vendors click: no isinstance)."""
+    out = []
+    for name, cmd in group.commands.items():
+        out += [(f"{name} {p.name}", p) for p in cmd.params]
+        out += _params(cmd) if hasattr(cmd, "commands") else []
+    return out
+
+
+def test_dash_c_means_context_on_every_verb() -> None:
+    with_c = [(where, p) for where, p in _params(_command())
+              if p.param_type_name == "option" and "-c" in p.opts]
+    assert len(with_c) > 10
+    assert [where for where, p in with_c if "--context" not in p.opts] == []
+
+
+def test_ls_dash_c_names_the_context(here: Path) -> None:
+    ok("context", "other")
+    ok("add", "a", "f.txt", "-c", "other")
+    assert ok("ls", "-c", "other").lines == ["a"]
+    assert ok("ls").lines == []
+    assert ok("ls", "-c", "other", "--committed").lines == []
+    r = dsdt_cli("ls", "-c")  # no value: a usage error, not an empty listing
+    assert r.code == 2 and "requires an argument" in r.err
+
+
+# --- exit codes ---------------------------------------------------------------------------
+
+
+def test_user_errors_exit_with_their_documented_code(here: Path) -> None:
+    assert "no bundle named 'nosuch'" in fails(4, "rm", "nosuch")
+    assert "no bundle" in fails(4, "rm", "-u", "5f0e8c1e-2f4b-4d38-9f5e-0c6a3e9d1b27")
+    fails(4, "diff", "nosuch")
+    fails(4, "lineage", "nosuch")
+    fails(4, "log", "nosuch")
+    ok("add", "a", "f.txt")
+    assert "no remote" in fails(11, "push", "a")
+    assert "no remote" in fails(11, "pull")
+    ok("commit", "a")
+    assert "committed" in fails(7, "rm", "a")
+    ok("add", "b", "f.txt")
+    assert ok("rm", "b", "--old").out == "No bundles to remove.\n"  # it exists: not an error
+
+
+def test_the_readme_exit_code_table_is_generated_from_errors() -> None:
+    text = README.read_text()
+    assert table() in text, "README.md is stale: paste the output of python tests/exit_codes.py"
+    assert dsdt_cli("--nosuch").code == 2
