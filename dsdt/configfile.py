@@ -101,6 +101,10 @@ def setting(key: str) -> Setting:
         UsageError: No such key.
     """
     found = SETTINGS.get(key)
+    inner = [k for k in SETTINGS if k.startswith(f"{key}.")]
+    if found is None and inner:
+        raise UsageError(f"{key} is a section, not a setting; give one of its keys, such as "
+                         f"{inner[0]} ('dsdt config --list' shows them all)")
     if found is None:
         shown = key if len(key) <= 60 and not has_control(key) else repr(key[:60])
         close = difflib.get_close_matches(key, SETTINGS, n=1)

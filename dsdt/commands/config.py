@@ -79,4 +79,6 @@ def _text(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # the default 30.0 prints as the file writes it: 30
     return str(value)
