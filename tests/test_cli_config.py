@@ -14,7 +14,8 @@ from clirun import fails, ok
 
 from dsdt import api, configfile
 from dsdt._locks import FileLock
-from dsdt.configfile import SETTINGS
+from dsdt.configfile import SETTINGS, ConfigValue
+from dsdt.errors import UsageError
 from dsdt.repo import template_dir
 
 TEMPLATE = (template_dir() / "config.yaml").read_text()
@@ -303,6 +304,21 @@ def test_a_written_setting_is_used_by_the_next_command(project: Path) -> None:
     ok("config", "gc_after_rm", "true")
     ok("rm", "h")
     assert ok("gc", "--dry-run").out.startswith("Would remove 0 blob(s)")  # rm ran gc
+
+
+def test_the_api_takes_python_values_and_text(cfg: Path) -> None:
+    assert api.set_config("lock_timeout", 60) is True
+    assert api.set_config("containers.sagemaker_volume_gb", "50") is True
+    assert api.set_config("lock_timeout", 60) is False
+    assert (api.get_config("lock_timeout"), api.get_config("containers.sagemaker_volume_gb")) == (
+        60, 50)
+    for key, value in (("follow_symlinks", 1), ("lock_timeout", True), ("code_version", None),
+                       ("containers.registry", 5)):
+        with pytest.raises(UsageError, match=f"for {key}"):
+            api.set_config(key, value)
+    assert api.unset_config("lock_timeout") is True and api.unset_config("lock_timeout") is False
+    assert api.config_value("lock_timeout") == ConfigValue("lock_timeout", 30.0, False)
+    assert [v.key for v in api.list_config()] == list(SETTINGS)
 
 
 def test_help_explains_every_flag_and_ends_with_examples() -> None:
