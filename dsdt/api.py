@@ -18,6 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dsdt.api_config import (
+    ConfigValue,
+    config_value,
+    get_config,
+    list_config,
+    set_config,
+    unset_config,
+)
 from dsdt.api_containers import build_image, dockerize, run
 from dsdt.api_remote import (
     adopt,
@@ -50,12 +58,13 @@ from dsdt.remote.gc import RemoteGcReport
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList", "DiskUsage",
-    "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt", "apply", "build_image", "cat",
-    "commit", "context", "contexts", "current_context", "data_states", "delete_context", "diff",
-    "dockerize", "du", "fsck", "gc", "get", "init", "install_hooks", "lineage", "lineage_graph",
-    "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
-    "set_aws_profile", "status", "switch",
+    "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink",
+    "DirectoryList", "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt",
+    "apply", "build_image", "cat", "commit", "config_value", "context", "contexts",
+    "current_context", "data_states", "delete_context", "diff", "dockerize", "du", "fsck",
+    "gc", "get", "get_config", "init", "install_hooks", "lineage", "lineage_graph",
+    "list_config", "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run",
+    "run_hook", "search", "set_aws_profile", "set_config", "status", "switch", "unset_config",
 ]
 
 

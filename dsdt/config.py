@@ -15,7 +15,7 @@ from dsdt._fs import read_regular
 from dsdt.errors import FormatVersionError, UsageError
 from dsdt.objects.record import load_yaml
 
-_MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = 1 << 20
 _MAX_LOCK_TIMEOUT = 3600  # seconds: a checked-in config cannot make dsdt wait for ever
 _MAX_GRACE = 365 * 86400
 
@@ -120,7 +120,23 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         """Read and validate ``config.yaml``."""
-        data = load_yaml(read_regular(path, _MAX_CONFIG_BYTES), str(path)) or {}
+        return cls.parse(read_config_bytes(path), path)
+
+    @classmethod
+    def parse(cls, raw: bytes, path: Path) -> Config:
+        """Validate the bytes of ``config.yaml`` (read from ``path``, named in errors).
+
+        Raises:
+            CorruptObjectError: It is not YAML, or too deeply nested.
+            FormatVersionError: Its ``format_version`` is not this dsdt's.
+            UsageError: An unknown key, or a value of the wrong type or out of range.
+        """
+        return cls.from_data(load_yaml(raw, str(path)), path)
+
+    @classmethod
+    def from_data(cls, data: Any, path: Path) -> Config:
+        """Validate parsed ``config.yaml`` data (``None`` is an empty file)."""
+        data = {} if data is None else data
         if not isinstance(data, dict):
             raise UsageError(f"{path} must be a mapping of settings")
         version = data.get("format_version")
@@ -137,8 +153,13 @@ class Config:
                                  f"(known: {', '.join(known)})")
             if key != "containers":
                 _check_type(path, key, value)
-        data["containers"] = ContainerSettings.load(data.get("containers"), str(path))
-        return cls(**data)
+        return cls(**{**data, "containers": ContainerSettings.load(data.get("containers"),
+                                                                   str(path))})
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of ``config.yaml``: a regular file (never a symlink) of at most 1 MiB."""
+    return read_regular(path, MAX_CONFIG_BYTES)
 
 
 def _check_type(path: Path, key: str, value: Any) -> None:

@@ -77,7 +77,7 @@ class Repository(Members):
         root: The ``.dsdt`` directory itself.
     """
 
-    _opened: ClassVar[dict[Path, tuple[int, Repository]]] = {}
+    _opened: ClassVar[dict[Path, tuple[tuple[int, int, int], Repository]]] = {}
     _opened_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, root: Path) -> None:
@@ -108,7 +108,8 @@ class Repository(Members):
         repository as an argument.
         """
         root = cls.find()
-        stamp = (root / "config.yaml").stat().st_mtime_ns
+        st = (root / "config.yaml").stat()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # dsdt config replaces the file
         with cls._opened_lock:
             cached = cls._opened.get(root)
             if cached is None or cached[0] != stamp:

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._locks", "dsdt._db"),
     ("dsdt.objects",),
     ("dsdt.refs",),
-    ("dsdt.config", "dsdt.index", "dsdt.gitinfo"),
+    ("dsdt.config", "dsdt.configfile", "dsdt.index", "dsdt.gitinfo"),
     ("dsdt.repo", "dsdt.members"),
     ("dsdt.fsck", "dsdt.gc", "dsdt.gitlive"),
     ("dsdt.remote",),
@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.ops",),
     ("dsdt.pipe",),
     ("dsdt.containers",),
-    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers"),
+    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_config"),
     ("dsdt.commands", "dsdt.__main__"),
 ]
 HEAVY = {"pandas", "pyarrow", "numpy", "luigi", "boto3", "botocore", "dulwich", "docker"}

@@ -19,6 +19,7 @@ from dsdt.commands import (
     apply,
     cat,
     commit,
+    config,
     context,
     diff,
     dockerize,
@@ -51,7 +52,7 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize):
+                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config):
     app.command(_module.NAME)(_module.run)
 app.command(hooks.INSTALL)(hooks.install)
 app.command(hooks.HOOK, hidden=True)(hooks.hook)
