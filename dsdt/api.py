@@ -44,18 +44,22 @@ from dsdt.ops import query as _query
 from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
+from dsdt.ops.hooks import PrePushReport
 from dsdt.ops.housekeeping import DiskUsage
 from dsdt.refs.names import check_tags
 from dsdt.remote.gc import RemoteGcReport
+from dsdt.remote.state import DataState
+from dsdt.remote.sync import Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DirectoryList", "DiskUsage",
-    "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt", "apply", "build_image", "cat",
-    "commit", "context", "contexts", "current_context", "data_states", "delete_context", "diff",
-    "dockerize", "du", "fsck", "gc", "get", "init", "install_hooks", "lineage", "lineage_graph",
-    "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
-    "set_aws_profile", "status", "switch",
+    "ApplyError", "Bundle", "BundleDiff", "ContextInfo", "DBLink", "DataState", "DirectoryList",
+    "DiskUsage", "FsckReport", "GcReport", "LineageGraph", "LineageInfo", "LogEntry",
+    "PrePushReport", "RemoteGcReport", "Report", "UsageError", "add", "adopt", "apply",
+    "build_image", "cat", "commit", "context", "contexts", "current_context", "data_states",
+    "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "init", "install_hooks",
+    "lineage", "lineage_graph", "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run",
+    "run_hook", "search", "set_aws_profile", "status", "switch",
 ]
 
 
