@@ -80,7 +80,7 @@ class Metadata(BundleState):
     def uuid(self) -> str:
         """The bundle's uuid (assigned when opened)."""
         if self._uuid is None:
-            raise BundleStateError("bundle has no uuid until it is opened")
+            raise BundleStateError(self._how_to_open())
         return self._uuid
 
     @property
