@@ -3,14 +3,17 @@
 Public names of ``dsdt.api`` are its ``__all__`` (what the reference shows, and
 ``from dsdt.api import *`` gives), and every member not starting with ``_`` of
 the classes there, wherever in dsdt it is defined (members that come from luigi
-or builtins are theirs to document). Names the module binds only to use them
-(``os``, ``Repository``...) are its imports, with two exceptions that make the
-gate strict: a function the API modules define, and a dsdt class an API function
-returns, must both be in ``__all__``.
+or builtins are theirs to document): methods and properties need a docstring,
+fields (dataclass fields, annotated attributes) an entry in the class's
+``Attributes:`` (or ``Args:``) section, which is where pdoc shows them. Names
+the module binds only to use them (``os``, ``Repository``...) are its imports,
+with two exceptions that make the gate strict: a function the API modules
+define, and a dsdt class an API function returns, must both be in ``__all__``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import shlex
@@ -63,6 +66,24 @@ def members(cls: type) -> Iterator[tuple[str, object]]:
                 yield f"{cls.__name__}.{name}", member
 
 
+def described(cls: type) -> set[str]:
+    """Names the ``Attributes:`` or ``Args:`` sections of the docstrings of ``cls`` describe."""
+    out: set[str] = set()
+    for klass in filter(is_dsdt, cls.__mro__):
+        for line in (inspect.getdoc(klass) or "").splitlines():
+            entry = re.match(r"^    ((?:\w+, )*\w+)(?: \(.*\))?:", line)
+            out.update(entry.group(1).split(", ") if entry else ())
+    return out
+
+
+def fields(cls: type) -> Iterator[str]:
+    """``Class.field`` of each public attribute dsdt classes of ``cls`` declare (annotate)."""
+    for klass in filter(is_dsdt, cls.__mro__):
+        for name in vars(klass).get("__annotations__", {}):
+            if not name.startswith("_") and not isinstance(getattr(cls, name, None), property):
+                yield name
+
+
 def public_api() -> dict[str, object]:
     """Every public name of ``dsdt.api`` that the reference documents."""
     names = {name: getattr(api, name) for name in api.__all__}
@@ -78,6 +99,8 @@ def undocumented(names: dict[str, object]) -> list[str]:
             out.append(name)
         if inspect.isclass(obj):
             out += [qual for qual, member in members(obj) if not has_doc(member)]
+            said = described(obj)
+            out += sorted({f"{name}.{f}" for f in fields(obj) if f not in said})
     return out
 
 
@@ -104,7 +127,8 @@ def returned_classes(func: object) -> set[type]:
 
 def test_every_public_name_of_the_api_has_a_docstring() -> None:
     missing = undocumented(public_api())
-    assert not missing, f"public names of dsdt.api without a docstring: {', '.join(missing)}"
+    assert not missing, ("public names of dsdt.api without a docstring (fields: without an "
+                         f"Attributes: entry in their class's docstring): {', '.join(missing)}")
 
 
 def test_the_gate_finds_a_missing_docstring() -> None:
@@ -121,14 +145,26 @@ def test_the_gate_finds_a_missing_docstring() -> None:
         def bare(self) -> int:
             return 1
 
-    Shown.__module__ = "dsdt.api"
+    @dataclasses.dataclass
+    class Fields:
+        """A documented class with fields.
+
+        Attributes:
+            told, also: Described.
+        """
+
+        told: int
+        also: int
+        untold: int
+
+    Shown.__module__ = Fields.__module__ = "dsdt.api"
 
     def lonely() -> None:
         pass
 
     lonely.__module__ = "dsdt.api"
-    assert undocumented({"Shown": Shown, "lonely": lonely}) == \
-        ["Shown.untold", "Shown.bare", "lonely"]
+    assert undocumented({"Shown": Shown, "lonely": lonely, "Fields": Fields}) == \
+        ["Shown.untold", "Shown.bare", "lonely", "Fields.untold"]
 
 
 def test_all_lists_every_api_function_and_every_returned_class() -> None:
