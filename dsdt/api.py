@@ -52,19 +52,23 @@ from dsdt.ops import query as _query
 from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
+from dsdt.ops.hooks import PrePushReport
 from dsdt.ops.housekeeping import DiskUsage
 from dsdt.refs.names import check_tags
 from dsdt.remote.gc import RemoteGcReport
+from dsdt.remote.state import DataState
+from dsdt.remote.sync import Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink",
-    "DirectoryList", "DiskUsage", "LineageGraph", "LineageInfo", "LogEntry", "add", "adopt",
-    "apply", "build_image", "cat", "commit", "config_value", "context", "contexts",
-    "current_context", "data_states", "delete_context", "diff", "dockerize", "du", "fsck",
-    "gc", "get", "get_config", "init", "install_hooks", "lineage", "lineage_graph",
-    "list_config", "log", "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run",
-    "run_hook", "search", "set_aws_profile", "set_config", "status", "switch", "unset_config",
+    "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink", "DataState",
+    "DirectoryList", "DiskUsage", "FsckReport", "GcReport", "LineageGraph", "LineageInfo",
+    "LogEntry", "PrePushReport", "RemoteGcReport", "Report", "UsageError", "add", "adopt", "apply",
+    "build_image", "cat", "commit", "config_value", "context", "contexts", "current_context",
+    "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "get_config",
+    "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log", "ls_contexts",
+    "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search", "set_aws_profile",
+    "set_config", "status", "switch", "unset_config",
 ]
 
 

@@ -31,7 +31,19 @@ from dsdt.repo import Repository
 
 @dataclass
 class FsckReport:
-    """What fsck found."""
+    """What fsck found (``ok`` is False on errors or unreachable data).
+
+    Attributes:
+        errors: One line per problem: a corrupt or missing record, ref or blob.
+        warnings: Harmless leftovers (interrupted writes, stale locks...).
+        unreachable: Bundles whose data is neither here nor on a remote, with
+            who made them where.
+        contexts, refs, records, blobs: How many of each were checked.
+        not_pulled: Bundles whose data is on their remote, not here (fine).
+        corrupt: Blob id -> the most bytes it may hold, for blobs whose bytes
+            are not their hash.
+        repaired: Blobs fetched (or uploaded) again by ``repair``.
+    """
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -35,7 +35,20 @@ from dsdt.repo import Repository
 
 @dataclass
 class GcReport:
-    """What gc removed (or, in a dry run, would remove)."""
+    """What gc removed (or, in a dry run, would remove).
+
+    Attributes:
+        dry_run: True when nothing was removed.
+        blobs: Ids of the blobs removed from the cache.
+        bytes: Their size.
+        records: Uuids of the records removed.
+        views: Uuids whose view directories (managed files) were removed.
+        temporary: Temporary files, markers and old databases removed.
+        kept_blobs: Blobs kept because a bundle needs them.
+        git_records: Records whose data is kept because git holds them elsewhere.
+        unpushed: Of those, kept with ``workspace_only``: their data is on no remote.
+        unread: Records or trees that could not be read: what they name is unknown.
+    """
 
     dry_run: bool
     blobs: list[str] = field(default_factory=list)

@@ -53,7 +53,14 @@ _OWN_DIRS = ("cache", "records", "refs", "refs/contexts", "cache/blobs", "cache/
 
 @dataclass(frozen=True)
 class ContextInfo:
-    """A context and its remote binding."""
+    """A context and its remote binding.
+
+    Attributes:
+        name: The local context.
+        remote_context: The remote context it is bound to (None: unbound).
+        remote_url: The remote's URL (None: unbound).
+        current: True for the CLI's current context.
+    """
 
     name: str
     remote_context: str | None

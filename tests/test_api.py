@@ -115,6 +115,34 @@ def test_state_errors(ctx: str) -> None:
         api.Bundle(ctx, "y").cat()
 
 
+def test_bundle_without_with_says_how_to_open_it(ctx: str) -> None:
+    b = api.Bundle(ctx, "scores")  # the 0.8 form, used without `with`
+    calls = {"add_data": lambda: b.add_data(1), "add_tags": lambda: b.add_tags({"a": "b"}),
+             "make_file": lambda: b.make_file("f.csv"), "get_file": lambda: b.get_file("f"),
+             "add_params": lambda: b.add_params({"p": "1"}), "cat": b.cat, "close": b.close,
+             "uuid": lambda: b.uuid, "commit": b.commit}
+    for what, call in calls.items():
+        with pytest.raises(BundleStateError) as e:
+            call()
+        assert str(e.value) == (
+            "bundle 'scores' is not open: use `with api.Bundle('t', 'scores') as b:` "
+            "(or call b.open() first, and b.close() to write it)"), what
+    b.open()  # what the message says works: open, add, close
+    b.add_data(1)
+    assert b.close().closed and api.get(ctx, "scores").data == 1
+    with pytest.raises(BundleStateError, match=r"^bundle 'scores' is closed .*new Bundle"):
+        b.add_tags({"a": "b"})
+    with pytest.raises(BundleStateError, match=r"^bundle '\(unnamed\)' is not open: "
+                                               r"use `with api.Bundle\('t'\) as b:`"):
+        api.Bundle(ctx).add_data(1)
+    with pytest.raises(KeyError), api.Bundle(ctx, "boom") as doomed:
+        raise KeyError("boom")
+    for call in (lambda: doomed.add_data(1), doomed.cat):
+        with pytest.raises(BundleStateError, match=r"^bundle was abandoned .*: make a new Bundle$"):
+            call()
+    assert_fsck_clean()
+
+
 def test_managed_files(ctx: str) -> None:
     with api.Bundle(ctx, "files") as b:
         target = b.make_file("out.csv")

@@ -246,7 +246,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         self._data = _NO_DATA
 
     def cat(self) -> Any:
-        """The data of a closed bundle."""
+        """The data of a closed bundle (the same as :attr:`data`)."""
         self._need_closed()
         return self.data
 
@@ -260,7 +260,7 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         return self
 
     def commit(self) -> Bundle:
-        """Commit this bundle in its context."""
+        """Commit this closed bundle in its context (``dsdt commit``); returns the bundle."""
         self._need_known()
         self._repo.commit(self.local_context, self.uuid)
         self._committed = True

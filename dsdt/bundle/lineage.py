@@ -17,7 +17,19 @@ from dsdt.objects.record import BundleRecord, Dependency
 
 @dataclass(frozen=True)
 class LineageInfo:
-    """Where a bundle came from (the ``Lineage`` of the spec, plus its identity)."""
+    """Where a bundle came from (the ``Lineage`` of the spec, plus its identity).
+
+    Attributes:
+        uuid: The bundle.
+        name: Its name.
+        processing_name: Its processing name (bundles made the same way share it).
+        creation_date: When it was closed (aware UTC datetime).
+        depends_on: Its inputs, each with ``processing_name``, ``uuid`` and ``arg_name``.
+        code_ref: The code that made it (``module.Class``, ``add``...).
+        code_hash: A hash of that code's source ("" when unknown).
+        git: Git facts of that code: ``repo``, ``commit``, ``branch``, ``dirty``.
+        start_time, stop_time: When the code ran (epoch seconds; 0 when unknown).
+    """
 
     uuid: str
     name: str
@@ -32,7 +44,7 @@ class LineageInfo:
 
     @classmethod
     def of(cls, rec: BundleRecord) -> LineageInfo:
-        """Build from a record."""
+        """The lineage of a bundle, from its record."""
         lin = rec.lineage
         return cls(rec.uuid, rec.name, rec.processing_name, rec.created_at, lin.depends_on,
                    lin.code_ref, lin.code_hash, dict(lin.git), lin.start_time, lin.stop_time)

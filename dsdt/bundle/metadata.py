@@ -80,7 +80,7 @@ class Metadata(BundleState):
     def uuid(self) -> str:
         """The bundle's uuid (assigned when opened)."""
         if self._uuid is None:
-            raise BundleStateError("bundle has no uuid until it is opened")
+            raise BundleStateError(self._how_to_open())
         return self._uuid
 
     @property
@@ -90,7 +90,7 @@ class Metadata(BundleState):
 
     @property
     def name(self) -> str:
-        """Human name."""
+        """Human name; many versions may share it (set while open, e.g. ``b.name = "x"``)."""
         return self._known.name if self._known else self._draft_view().name
 
     @name.setter
@@ -112,7 +112,7 @@ class Metadata(BundleState):
 
     @property
     def owner(self) -> str:
-        """Owner."""
+        """Who made the bundle (default: the current user's login name)."""
         return self._known.owner if self._known else self._draft_view().owner
 
     @property
@@ -149,7 +149,7 @@ class Metadata(BundleState):
 
     @property
     def lineage(self) -> LineageInfo:
-        """Inputs, code and timing of the bundle."""
+        """Inputs, code and timing of a closed bundle, as :func:`dsdt.api.lineage` gives them."""
         return LineageInfo.of(self._need_closed())
 
     @property
@@ -186,5 +186,5 @@ class Metadata(BundleState):
 
     @property
     def record(self) -> BundleRecord:
-        """The stored record of a closed bundle."""
+        """The stored record of a closed bundle (its YAML in ``.dsdt/``, parsed)."""
         return self._need_closed()

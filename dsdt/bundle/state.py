@@ -67,21 +67,34 @@ class BundleState:
     _data: Any
     _opened: bool
 
+    def _how_to_open(self) -> str:
+        """One line: this bundle is not open yet, and the ways to open it."""
+        name = self._draft.name if self._draft is not None else ""
+        args = ", ".join(repr(a) for a in (self.local_context, name) if a)
+        return (f"bundle {name or '(unnamed)'!r} is not open: use `with api.Bundle({args}) as b:`"
+                " (or call b.open() first, and b.close() to write it)")
+
     def _need_open(self) -> Draft:
-        if self._draft is None or not self._opened:
-            state = "closed" if self._known is not None else "not open"
-            raise BundleStateError(f"bundle is {state}; only an open bundle can be changed")
-        return self._draft
+        if self._known is not None:
+            raise BundleStateError(f"bundle {self._known.name!r} is closed (written, immutable): "
+                                   "make a new Bundle for another version")
+        if not self._opened:
+            raise BundleStateError(self._how_to_open())
+        return self._draft_view()
 
     def _draft_view(self) -> Draft:
         if self._draft is None:
-            raise BundleStateError("bundle was abandoned")
+            raise BundleStateError("bundle was abandoned (its with block raised, or abandon()):"
+                                   " make a new Bundle")
         return self._draft
 
     def _need_known(self) -> Known:
-        if self._known is None:
-            raise BundleStateError("bundle is not closed yet; close it (or leave the with block)")
-        return self._known
+        if self._known is not None:
+            return self._known
+        if not self._opened:
+            raise BundleStateError(self._how_to_open())
+        self._draft_view()
+        raise BundleStateError("bundle is not closed yet: close it (or leave the with block)")
 
     def _need_closed(self) -> BundleRecord:
         self._need_known()

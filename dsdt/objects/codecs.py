@@ -36,7 +36,14 @@ _SUPPORTED = (
 
 @dataclass(frozen=True)
 class DBLink:
-    """A reference to a database table, stored in a bundle but never copied or moved."""
+    """A reference to a database table, stored in a bundle but never copied or moved.
+
+    Attributes:
+        dsn: The database's connection string.
+        table_name: The table.
+        schema_name: Its schema.
+        url: ``db://schema.table@dsn``.
+    """
 
     dsn: str
     table_name: str
@@ -46,7 +53,11 @@ class DBLink:
 
 @dataclass(frozen=True)
 class DirectoryList:
-    """A directory stored with its structure that presents as the list of its file paths."""
+    """A directory stored with its structure that presents as the list of its file paths.
+
+    Attributes:
+        path: The directory.
+    """
 
     path: Path
 

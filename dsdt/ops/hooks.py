@@ -30,7 +30,15 @@ _ZERO = "0" * 40
 
 @dataclass
 class PrePushReport:
-    """What the pre-push hook pushed, per context."""
+    """What the pre-push hook pushed, per context.
+
+    Attributes:
+        pushed: Context -> uuids of the bundles pushed to its remote.
+        already: Bundles in the pushed commits that their remote already had.
+        foreign: Bundles of teammates in the commits (their own hooks push them).
+        uncommitted: Bundles in the commits whose data was not pushed because
+            they are not committed.
+    """
 
     pushed: dict[str, list[str]] = field(default_factory=dict)
     already: int = 0

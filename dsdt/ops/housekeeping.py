@@ -31,7 +31,14 @@ class Usage:
 
 @dataclass
 class DiskUsage:
-    """``du``: per context and per name; ``unique`` counts shared bytes once."""
+    """``du``: per context and per name; ``unique`` counts shared bytes once.
+
+    Attributes:
+        contexts: Bytes per context (``Usage`` with ``name`` empty).
+        names: Bytes per bundle name in each context.
+        total_unique: Bytes of all the data, each blob counted once.
+        total_apparent: Bytes as the bundles present them (shared data counted each time).
+    """
 
     contexts: list[Usage] = field(default_factory=list)
     names: list[Usage] = field(default_factory=list)

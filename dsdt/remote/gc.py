@@ -26,7 +26,18 @@ from dsdt.remote.transport import Transport
 
 @dataclass
 class RemoteGcReport:
-    """What remote gc removed (or would remove)."""
+    """What remote gc removed (or would remove) on one remote.
+
+    Attributes:
+        url: The remote.
+        dry_run: True when nothing was removed.
+        blobs: Ids of the blobs removed.
+        bytes: Their size.
+        records: Uuids of the records removed.
+        young: Unreachable objects kept because they are younger than the grace period.
+        kept_blobs: Blobs kept because a bundle on the remote needs them.
+        leftovers: Leftovers of interrupted uploads removed.
+    """
 
     url: str
     dry_run: bool

@@ -62,7 +62,18 @@ class Quiet:
 
 @dataclass
 class Report:
-    """What a push or pull did."""
+    """What a push or pull did.
+
+    Attributes:
+        bundles: Uuids of the bundles pushed (or pulled).
+        skipped: Uuids the other side already had.
+        blobs: Blobs sent (or fetched).
+        bytes: Their size.
+        delocalized: Blobs removed from the local cache (push with ``delocalize``).
+        refused: Pull: uuid -> why its record was refused (it failed validation).
+        foreign: Push: uuids not pushed because their records came by git or a
+            pull (their authors push them).
+    """
 
     bundles: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
