@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, fmt_date, print_json
+from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, print_json, text_date
 
 if TYPE_CHECKING:
     from dsdt.ops.history import BundleDiff, DataChange, MapDiff
@@ -47,8 +47,8 @@ def render(d: "BundleDiff") -> list[str]:
     """The text lines of a diff: two header lines, then one line per change."""
     from datetime import datetime
 
-    lines = [f"--- {d.old_name} {d.old_uuid} {fmt_date(datetime.fromisoformat(d.old_created))}",
-             f"+++ {d.new_name} {d.new_uuid} {fmt_date(datetime.fromisoformat(d.new_created))}"]
+    lines = [f"--- {d.old_name} {d.old_uuid} {text_date(datetime.fromisoformat(d.old_created))}",
+             f"+++ {d.new_name} {d.new_uuid} {text_date(datetime.fromisoformat(d.new_created))}"]
     lines += _map_lines("tag", d.tags) + _map_lines("param", d.params)
     lines += _map_lines("input", d.lineage.inputs)
     for label, pair in (("code ref", d.lineage.code_ref), ("code hash", d.lineage.code_hash),
