@@ -32,7 +32,8 @@ def run(
     summary recorded). Tags, params, inputs, code commit, and the data:
     columns, stats and rows of DataFrames, arrays, files of directories, and
     values inside containers. Only records are read, never the data, so it
-    works for bundles whose data is only on a remote.
+    works for bundles whose data is only on a remote. The two header lines
+    show each bundle's creation date in local time (--json: UTC).
     """
     from dsdt import api
 

@@ -55,7 +55,8 @@ def run(
     time (--json: the same as a list). With --down, --no-up or --format, the
     lineage graph is drawn as a tree (text), a Mermaid flowchart, a Graphviz
     digraph or JSON; --json then means --format json. Inputs that are not in
-    the context are marked so.
+    the context are marked so. Dates print in local time (ISO 8601); in JSON
+    they are UTC, and an unset start or stop time is null.
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError, UsageError

@@ -31,8 +31,9 @@ def run(
 ) -> None:
     """Show every version of bundle NAME (or, with --all, every bundle), newest first.
 
-    One line per version: uuid, date, committed mark, size of its data, git
-    commit of the code that made it, and user tags. Data is never read.
+    One line per version: uuid, date (local time, ISO 8601), committed mark,
+    size of its data, git commit of the code that made it, and user tags
+    (--json: dates in UTC). Data is never read.
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError
