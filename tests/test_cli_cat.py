@@ -75,6 +75,7 @@ def test_row_options_that_make_no_sense_are_refused(project: Path) -> None:
     assert "exclude each other" in fails(2, "cat", "df", "--all", "-n", "3")
     assert "-f writes every row" in fails(2, "cat", "df", "-n", "3", "-f", "x.csv")
     assert "--json" in fails(2, "cat", "df", "--all", "--json")
+    assert "give one" in fails(2, "cat", "df", "--json", "-f", "x.csv")
     for bad in ("0", "many"):  # click's own usage errors
         r = dsdt_cli("cat", "df", "-n", bad)
         assert r.code == 2 and "'--rows'" in r.err and "Traceback" not in r.err

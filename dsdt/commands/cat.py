@@ -100,6 +100,8 @@ def _check_choices(all_rows: bool, rows: int | None, file: Path | None, as_json:
 
     if all_rows and rows is not None:
         raise UsageError("--all and -n/--rows exclude each other")
+    if file is not None and as_json:
+        raise UsageError("-f writes the data and --json prints the metadata: give one of them")
     if (all_rows or rows is not None) and (file is not None or as_json):
         raise UsageError("--all and -n/--rows choose the rows to print; -f writes every row "
                          "and --json prints metadata")
