@@ -175,8 +175,11 @@ def search(local_context: str, search_name: str | None = None,
         is_committed: True: committed only; False: uncommitted only; None: both.
         find_intermediates: Only bundles that are not pipeline roots.
         find_roots: Only outputs of pipeline root tasks.
-        before: Created before this date (``MM-DD-YYYY[ HH:MM:SS]``, ISO, or datetime).
-        after: Created at or after this date.
+        before: Created before this date: a ``datetime``, ISO 8601 (``2026-12-06``,
+            ``2026-12-06T13:31:19``, with or without an offset such as ``+01:00``
+            or ``Z``) or Disdat's ``MM-DD-YYYY[ HH:MM:SS]``; without an offset
+            it is local time. Anything else raises :class:`~dsdt.errors.UsageError`.
+        after: Created at or after this date (same forms).
         human_name: 0.9 name for ``search_name``.
         processing_name: Exact processing name.
         tags: 0.9 name for ``search_tags``.

@@ -2,7 +2,7 @@
 
 The layer order (``docs/architecture.md``), lowest first::
 
-    errors, _fs, _db <- objects <- refs <- config, index, gitinfo <- repo <- fsck, gc
+    errors, _fs, _db, _dates <- objects <- refs <- config, index, gitinfo <- repo <- fsck, gc
       <- remote <- bundle <- ops <- pipe <- containers <- api <- commands
 
 A module may import modules of its own layer or lower ones, and no chain of
@@ -19,7 +19,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "dsdt"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._locks", "dsdt._db"),
+    ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._locks", "dsdt._db", "dsdt._dates"),
     ("dsdt.objects",),
     ("dsdt.refs",),
     ("dsdt.config", "dsdt.configfile", "dsdt.index", "dsdt.gitinfo"),

@@ -5,19 +5,17 @@ pandas or numpy at module level.
 """
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dsdt._dates import json_date, text_date
 from dsdt.refs.names import parse_tags
 
-__all__ = ["parse_tags"]  # shared by the verbs through this module
+__all__ = ["json_date", "parse_tags", "text_date"]  # shared by the verbs through this module
 
 if TYPE_CHECKING:
     from dsdt.bundle import Bundle
-
-DATE_FORMAT = "%m-%d-%y %H:%M:%S"
 
 TagsOpt = Annotated[
     list[str] | None,
@@ -46,18 +44,6 @@ def context_or_current(context: str | None) -> str | None:
     return context if context else api.current_context()
 
 
-def fmt_date(value: datetime) -> str:
-    """A creation date as local time ``MM-DD-YY HH:MM:SS`` (the Disdat ``ls`` format)."""
-    return value.astimezone().strftime(DATE_FORMAT)
-
-
-def fmt_epoch(seconds: float) -> str:
-    """Epoch seconds as local ``YYYY-MM-DD HH:MM:SS``, or ``-`` when unset (0)."""
-    if not seconds:
-        return "-"
-    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def fmt_pairs(pairs: dict[str, str]) -> str:
     """Tags or params as Disdat prints them: ``[k]:[v]`` separated by spaces."""
     from dsdt.objects.gate import printable
@@ -77,7 +63,7 @@ def bundle_dict(b: "Bundle") -> dict[str, Any]:
         "uuid": b.uuid,
         "processing_name": b.processing_name,
         "owner": b.owner,
-        "created": b.creation_date.isoformat(),
+        "created": json_date(b.creation_date),
         "committed": b.is_committed,
         "tags": b.user_tags,
         "params": b.params,

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, fmt_date, print_json
+from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, print_json, text_date
 
 if TYPE_CHECKING:
     from dsdt.ops.history import BundleDiff, DataChange, MapDiff
@@ -37,7 +37,8 @@ def run(
     summary recorded). Tags, params, inputs, code commit, and the data:
     columns, stats and rows of DataFrames, arrays, files of directories, and
     values inside containers. Only records are read, never the data, so it
-    works for bundles whose data is only on a remote.
+    works for bundles whose data is only on a remote. The two header lines
+    show each bundle's creation date in local time (--json: UTC).
     """
     from dsdt import api
     from dsdt.errors import UsageError
@@ -57,8 +58,8 @@ def render(d: "BundleDiff") -> list[str]:
     """The text lines of a diff: two header lines, then one line per change."""
     from datetime import datetime
 
-    lines = [f"--- {d.old_name} {d.old_uuid} {fmt_date(datetime.fromisoformat(d.old_created))}",
-             f"+++ {d.new_name} {d.new_uuid} {fmt_date(datetime.fromisoformat(d.new_created))}"]
+    lines = [f"--- {d.old_name} {d.old_uuid} {text_date(datetime.fromisoformat(d.old_created))}",
+             f"+++ {d.new_name} {d.new_uuid} {text_date(datetime.fromisoformat(d.new_created))}"]
     lines += _map_lines("tag", d.tags) + _map_lines("param", d.params)
     lines += _map_lines("input", d.lineage.inputs)
     for label, pair in (("code ref", d.lineage.code_ref), ("code hash", d.lineage.code_hash),

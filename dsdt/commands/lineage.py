@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, fmt_epoch, print_json
+from dsdt.commands._render import (
+    ContextOpt,
+    JsonOpt,
+    context_or_current,
+    json_date,
+    print_json,
+    text_date,
+)
 
 if TYPE_CHECKING:
     from dsdt.bundle import LineageInfo
@@ -50,7 +57,8 @@ def run(
     time (--json: the same as a list). With --down, --no-up or --format, the
     lineage graph is drawn as a tree (text), a Mermaid flowchart, a Graphviz
     digraph or JSON; --json then means --format json. Inputs that are not in
-    the context are marked so.
+    the context are marked so. Dates print in local time (ISO 8601); in JSON
+    they are UTC, and an unset start or stop time is null.
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError, UsageError
@@ -93,11 +101,11 @@ def _node_dict(depth: int, uuid: str, info: "LineageInfo | None") -> dict[str, A
                 "start_time": None, "stop_time": None}
     return {
         "depth": depth, "uuid": uuid, "name": info.name,
-        "processing_name": info.processing_name, "created": info.creation_date.isoformat(),
+        "processing_name": info.processing_name, "created": json_date(info.creation_date),
         "depends_on": [{"processing_name": dep.processing_name, "uuid": dep.uuid,
                         "arg_name": dep.arg_name} for dep in info.depends_on],
         "code_ref": info.code_ref, "git": info.git,
-        "start_time": info.start_time, "stop_time": info.stop_time,
+        "start_time": json_date(info.start_time), "stop_time": json_date(info.stop_time),
     }
 
 
@@ -113,13 +121,13 @@ def _print_node(depth: int, uuid: str, info: "LineageInfo | None") -> None:
         f"name:            {info.name}",
         f"processing name: {info.processing_name}",
         f"uuid:            {info.uuid}",
-        f"created:         {info.creation_date.astimezone():%Y-%m-%d %H:%M:%S}",
+        f"created:         {text_date(info.creation_date)}",
         f"code ref:        {info.code_ref or '-'}",
         f"git repo:        {git.get('repo') or '-'}",
         f"git commit:      {git.get('commit') or '-'}",
         f"git branch:      {git.get('branch') or '-'}",
-        f"start:           {fmt_epoch(info.start_time)}",
-        f"stop:            {fmt_epoch(info.stop_time)}",
+        f"start:           {text_date(info.start_time)}",
+        f"stop:            {text_date(info.stop_time)}",
         f"duration:        {f'{duration:.3f}s' if duration is not None else '-'}",
     ]
     lines += [f"input:           {dep.arg_name} {dep.uuid} ({dep.processing_name})"

@@ -9,10 +9,10 @@ from dsdt.commands._render import (
     JsonOpt,
     context_or_current,
     fmt_bytes,
-    fmt_date,
     fmt_pairs,
     padded,
     print_json,
+    text_date,
 )
 
 if TYPE_CHECKING:
@@ -32,8 +32,9 @@ def run(
 ) -> None:
     """Show every version of bundle NAME (or, with --all, every bundle), newest first.
 
-    One line per version: uuid, date, committed mark, size of its data, git
-    commit of the code that made it, and user tags. Data is never read.
+    One line per version: uuid, date (local time, ISO 8601), committed mark,
+    size of its data, git commit of the code that made it, and user tags
+    (--json: dates in UTC). Data is never read.
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError
@@ -55,7 +56,7 @@ def _rows(entries: "list[LogEntry]", with_name: bool) -> list[list[str]]:
     head = ["UUID", "DATE", "COMMITTED", "SIZE", "CODE COMMIT", "TAGS"]
     rows = [(["NAME"] if with_name else []) + head]
     for e in entries:
-        row = [e.uuid, fmt_date(e.created), "yes" if e.committed else "no", fmt_bytes(e.size),
+        row = [e.uuid, text_date(e.created), "yes" if e.committed else "no", fmt_bytes(e.size),
                e.code_commit[:10] or "-", fmt_pairs(e.tags)]
         rows.append(([e.name] if with_name else []) + row)
     return rows

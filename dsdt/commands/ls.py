@@ -10,11 +10,11 @@ from dsdt.commands._render import (
     TagsOpt,
     bundle_dict,
     context_or_current,
-    fmt_date,
     fmt_pairs,
     padded,
     parse_tags,
     print_json,
+    text_date,
 )
 from dsdt.objects.gate import printable
 
@@ -48,8 +48,9 @@ def run(
         help="With -v, -u or --json: only the latest bundle of each name.")] = False,
     after: Annotated[str | None, typer.Option(
         "-A", "--after", metavar="DATE",
-        help="Created at or after DATE (MM-DD-YYYY, 'MM-DD-YYYY HH:MM:SS' or ISO; "
-             "local time unless it has a zone).")] = None,
+        help="Created at or after DATE: ISO 8601 (2026-12-06, 2026-12-06T13:31:19, with or "
+             "without an offset such as +01:00 or Z), MM-DD-YYYY or 'MM-DD-YYYY HH:MM:SS'; "
+             "local time unless it has an offset.")] = None,
     before: Annotated[str | None, typer.Option(
         "-B", "--before", metavar="DATE", help="Created before DATE (same formats).")] = None,
     verbose: Annotated[bool, typer.Option(
@@ -65,9 +66,10 @@ def run(
     """List bundles, newest first.
 
     By default prints the unique bundle names. -v prints one row per bundle
-    (every version unless -l), -u prints uuids, --json prints metadata
-    (every version unless -l) including where each bundle's data is. Data is
-    never loaded and nothing remote is read.
+    (every version unless -l) with its date in local time, -u prints uuids,
+    --json prints metadata (every version unless -l, dates in UTC) including
+    where each bundle's data is. Data is never loaded and nothing remote is
+    read.
     """
     from dsdt import api
     from dsdt.errors import UsageError
@@ -111,7 +113,7 @@ def _verbose(found: "list[Bundle]", print_tags: bool, print_args: bool,
     rows = [HEADER if where is None else [*HEADER[:5], "DATA", *HEADER[5:]]]
     for b in found:
         row = [b.name, printable(b.processing_name), printable(b.owner),
-               fmt_date(b.creation_date), str(b.is_committed), b.uuid,
+               text_date(b.creation_date), str(b.is_committed), b.uuid,
                fmt_pairs(b.user_tags) if print_tags else ""]
         rows.append(row if where is None else [*row[:5], where[b.uuid], *row[5:]])
     out = []

@@ -2,7 +2,7 @@
 
 import typer
 
-from dsdt.commands._render import ContextOpt, JsonOpt, print_json
+from dsdt.commands._render import ContextOpt, JsonOpt, json_date, print_json, text_date
 
 NAME = "status"
 
@@ -21,7 +21,9 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
 
     info = api.status(context)
     if as_json:
-        print_json(info)
+        print_json(info | {"remote_seen": json_date(info["remote_seen"]),
+                           "unreachable": [b | {"seen": json_date(b["seen"])}
+                                           for b in info["unreachable"]]})
         return
     remote = info.get("remote") or "none"
     typer.echo(f"repository: {info['repository']}")
@@ -41,9 +43,5 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _seen(seen: float | None) -> str:
-    if seen is None:
-        return ""
-    from datetime import datetime
-
-    return f" (last read {datetime.fromtimestamp(seen).isoformat(timespec='seconds')})"
+    return "" if seen is None else f" (last read {text_date(seen)})"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsdt._dates import json_date
 from dsdt.bundle.lineage import LineageInfo
 from dsdt.errors import UsageError
 from dsdt.objects.ids import is_uuid
@@ -66,7 +67,7 @@ class LineageGraph:
                 "uuid": u, "present": info is not None,
                 "name": info.name if info else None,
                 "processing_name": self.ref_processing_name(u) or None,
-                "created": info.creation_date.isoformat() if info else None,
+                "created": json_date(info.creation_date) if info else None,
                 "code_ref": info.code_ref if info else None,
                 "git_commit": (info.git.get("commit") or None) if info else None,
                 "depth": self.depth[u], "side": self.side.get(u, "root"),

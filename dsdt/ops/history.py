@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from dsdt._dates import json_date
 from dsdt.bundle import Bundle
 from dsdt.errors import DsdtError, UsageError
 from dsdt.objects.blobrefs import blob_refs
@@ -49,8 +50,8 @@ class LogEntry:
     processing_name: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``created`` in ISO 8601)."""
-        return {**asdict(self), "created": self.created.isoformat()}
+        """JSON-ready form (``created`` in ISO 8601, UTC)."""
+        return {**asdict(self), "created": json_date(self.created)}
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,10 @@ class BundleDiff:
         return not (self.tags or self.params or self.lineage or self.data)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: the fields, plus ``same``."""
-        return {**asdict(self), "same": self.same}
+        """JSON-ready form: the fields (creation times in ISO 8601, UTC), plus ``same``."""
+        return {**asdict(self), "same": self.same,
+                "old_created": json_date(datetime.fromisoformat(self.old_created)),
+                "new_created": json_date(datetime.fromisoformat(self.new_created))}
 
 
 def _inputs(lineage: Lineage) -> dict[str, str]:

@@ -5,34 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dsdt._dates import parse_date
 from dsdt.bundle import Bundle
-from dsdt.errors import BundleNotFoundError, UsageError
+from dsdt.errors import BundleNotFoundError
 from dsdt.index import Query
 from dsdt.objects.ids import is_uuid_prefix, uuid_or_prefix
 from dsdt.refs.names import check_tags
 from dsdt.repo import Repository
-
-
-def parse_date(value: str | datetime | None) -> float | None:
-    """A date filter as epoch seconds; naive values are local time.
-
-    Accepts a ``datetime``, ISO 8601, or Disdat's ``MM-DD-YYYY[ HH:MM:SS]``.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    for fmt in ("%m-%d-%Y %H:%M:%S", "%m-%d-%Y"):
-        try:
-            return datetime.strptime(value, fmt).timestamp()
-        except ValueError:
-            pass
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise UsageError(
-            f"bad date {value!r}: use MM-DD-YYYY, 'MM-DD-YYYY HH:MM:SS' or ISO 8601"
-        ) from None
 
 
 def describe(name: str | None, uuid: str | None, tags: dict[str, str] | None) -> str:
