@@ -7,7 +7,7 @@ from typing import Any
 
 from dsdt._dates import parse_date
 from dsdt.bundle import Bundle
-from dsdt.errors import BundleNotFoundError
+from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import Query
 from dsdt.objects.ids import is_uuid_prefix, uuid_or_prefix
 from dsdt.refs.names import check_tags
