@@ -98,7 +98,11 @@ def test_failing_pipeline_exits_non_zero(ctx: str) -> None:
 
 def test_apply_help_lists_the_task_parameters(ctx: str) -> None:
     plain = ok("apply", "--help").out
-    assert "Parameters of" not in plain and "Examples:" in plain
+    assert "Parameters of" not in plain
+    assert plain.splitlines()[-4:] == [  # help ends with examples
+        "  Examples:", "    dsdt apply mypipe.tasks.Train --help",
+        "    dsdt apply mypipe.tasks.Train --day 2026-11-01 --lr 0.2 -o model",
+        "    dsdt apply mypipe.tasks.Train --day 2026-11-01 --explain --json"]
     r = ok("apply", "pipe_tasks.Described", "--help")
     assert r.out.startswith(plain)  # the usual help first
     assert r.lines[-4:] == [

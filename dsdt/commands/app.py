@@ -57,7 +57,7 @@ app.command(hooks.INSTALL)(hooks.install)
 app.command(hooks.HOOK, hidden=True)(hooks.hook)
 for _module in (apply, run):  # task parameters arrive as extra arguments; --help lists them
     app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS,
-                cls=_module.COMMAND_CLASS)(_module.run)
+                cls=_module.COMMAND_CLASS, epilog=_module.EPILOG)(_module.run)
 
 
 def _version(value: bool) -> None:

@@ -37,6 +37,14 @@ WorkersOpt = Annotated[int, typer.Option(
     "-w", "--workers", metavar="N", min=1, help="Number of luigi worker processes.")]
 
 
+#: Shown at the end of --help.
+EPILOG = """\b
+Examples:
+  dsdt apply mypipe.tasks.Train --help
+  dsdt apply mypipe.tasks.Train --day 2026-11-01 --lr 0.2 -o model
+  dsdt apply mypipe.tasks.Train --day 2026-11-01 --explain --json"""
+
+
 def run(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(
@@ -80,12 +88,6 @@ def run(
     "uuid"}, ...] instead of "bundles". Logs go to stderr.
 
     PKG.MOD.CLASS --help also lists the task's parameters.
-
-    \b
-    Examples:
-      dsdt apply mypipe.tasks.Train --help
-      dsdt apply mypipe.tasks.Train --day 2026-11-01 --lr 0.2 -o model
-      dsdt apply mypipe.tasks.Train --day 2026-11-01 --explain --json
     """
     from dsdt import api
     from dsdt.pipe.params import load_pipe_task, parse_task_params

@@ -18,7 +18,15 @@ from dsdt.commands.apply import (
 )
 
 NAME = "run"
-__all__ = ["COMMAND_CLASS", "CONTEXT_SETTINGS", "NAME", "run"]
+__all__ = ["COMMAND_CLASS", "CONTEXT_SETTINGS", "EPILOG", "NAME", "run"]
+
+
+#: Shown at the end of --help.
+EPILOG = """\b
+Examples:
+  dsdt run ./churn-pipeline churn.tasks.Train --help
+  dsdt run ./churn-pipeline churn.tasks.Train --day 2026-11-01
+  dsdt run ./churn-pipeline churn.tasks.Train -b AWSBatch --wait --timeout 3600 --json"""
 
 
 def run(
@@ -92,12 +100,6 @@ def run(
     "registered", "job_id", "job_name", "queue", with --wait "status";
     SageMaker: "training_job_name", "training_job_arn", "output_path", with
     --wait "status"). Logs and job status go to stderr.
-
-    \b
-    Examples:
-      dsdt run ./churn-pipeline churn.tasks.Train --help
-      dsdt run ./churn-pipeline churn.tasks.Train --day 2026-11-01
-      dsdt run ./churn-pipeline churn.tasks.Train -b AWSBatch --wait --timeout 3600 --json
     """
     from dsdt import api
 
