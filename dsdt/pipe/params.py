@@ -22,6 +22,9 @@ def load_task_class(dotted: str) -> type:
     Raises:
         dsdt.errors.UsageError: The module or class cannot be found.
     """
+    if dotted.startswith("-"):
+        raise UsageError(f"unknown option {dotted}: put the task class first and its "
+                         "parameters after it (see --help)")
     mod_name, _, cls_name = dotted.rpartition(".")
     if not mod_name or not cls_name:
         raise UsageError(f"task {dotted!r} must be PKG.MOD.CLASS")
@@ -101,7 +104,7 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
 
     Raises:
         dsdt.errors.UsageError: An argument is not a parameter of the task, a
-            value is missing or a parameter cannot parse its value.
+            value is missing, a parameter is given twice or cannot parse its value.
     """
     known = {n: p for n, p in getattr(cls, "get_params", list)() if n not in RESERVED}
     out: dict[str, Any] = {}
@@ -114,7 +117,7 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
         name = key.replace("-", "_")
         param = known.get(name)
         if param is None:
-            have = ", ".join(f"--{n}" for n in known) or "none"
+            have = ", ".join(f"--{n.replace('_', '-')}" for n in known) or "none"
             raise UsageError(f"{cls.__name__} has no parameter --{key} (it has: {have})")
         if not eq:
             if _is_bool(param) and (i + 1 == len(args) or args[i + 1].startswith("--")):
@@ -124,6 +127,8 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
             else:
                 i += 1
                 value = args[i]
+        if name in out:
+            raise UsageError(f"parameter --{key} is given twice")
         out[name] = _parse(param, key, value)
         i += 1
     return out
