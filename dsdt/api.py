@@ -360,23 +360,26 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
           force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
           output_bundle_uuid: str | None = None, central_scheduler: bool = False,
           workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
-          explain: bool = False) -> dict[str, Any]:
+          explain: bool = False, report: bool = False) -> dict[str, Any]:
     """Run a pipeline locally with luigi, reusing what is up to date.
 
     See :func:`dsdt.pipe.apply.apply` for the arguments.
 
     Returns:
-        ``{'success': True, 'did_work': bool}`` (with ``explain``, also ``plan``).
+        ``{'success': True, 'did_work': bool}`` (with ``explain``, also ``plan``;
+        with ``report``, also ``output``, the root's bundle, and ``bundles``,
+        those made by this run).
 
     Raises:
-        ApplyError: A task failed; ``.result`` holds the outcome.
+        ApplyError: A task failed (the message names the task and its
+            exception); ``.result`` holds the outcome.
     """
     from dsdt.pipe.apply import apply as _apply
 
     repo, ctx = _at(local_context)
     return _apply(repo, ctx, transform, output_bundle, input_tags, output_tags, force,
                   force_all, params, output_bundle_uuid, central_scheduler, workers,
-                  incremental_push, incremental_pull, explain=explain)
+                  incremental_push, incremental_pull, explain=explain, report=report)
 
 
 def __getattr__(name: str) -> Any:

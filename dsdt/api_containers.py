@@ -88,7 +88,7 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
         force: bool = False, force_all: bool = False, no_pull: bool = False,
         no_push: bool = False, no_push_int: bool = False, vcpus: int = 2, memory: int = 4000,
         workers: int = 1, no_submit: bool = False, aws_session_token_duration: int = 42300,
-        job_role_arn: str | None = None, *, wait: bool = False,
+        job_role_arn: str | None = None, *, wait: bool = False, timeout: float | None = None,
         log: Callable[[str], None] | None = None) -> str:
     """Run a pipeline in its image: locally, on AWS Batch or on SageMaker.
 
@@ -127,7 +127,12 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
         aws_session_token_duration: Seconds of the session credentials passed
             to a Batch job that has no job role (0: none).
         job_role_arn: IAM role of the Batch job (default ``containers.job_role_arn``).
-        wait: ``AWSBatch``: follow the job to its end, then pull its output.
+        wait: ``AWSBatch`` and ``SageMaker``: follow the job to its end, then
+            pull its output.
+        timeout: Seconds ``wait`` waits at most (None: the Batch job's own
+            timeout, else 24 h; SageMaker's ``sagemaker_max_runtime`` plus an
+            hour). Past it a ``StillRunningError`` (exit 15) names the job,
+            which goes on.
         log: Receives the container's log lines and job status changes (without
             it, a failed ``Local`` run's last log lines are in the error).
 
@@ -135,16 +140,18 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
         A JSON object (as a string): ``backend``, ``arguments`` (the
         entrypoint's), ``requested_uuid`` (the uuid asked of the root's
         bundle; a reused root keeps its own), ``output_uuid`` and ``pulled``
-        (whether its metadata is now in ``local_context``), and the backend's
+        (whether its metadata is now in ``local_context``), ``output_name``
+        once pulled, and the backend's
         facts: the container's summary (``success``, ``did_work``), ``image``
         and ``exit_code`` for ``Local``; ``job_definition``, ``registered``,
         ``job_id``, ``job_name``, ``queue`` and with ``wait`` ``status`` for
-        ``AWSBatch``; ``training_job_name``, ``training_job_arn`` and
-        ``output_path`` for ``SageMaker``.
+        ``AWSBatch``; ``training_job_name``, ``training_job_arn``,
+        ``output_path`` and with ``wait`` ``status`` for ``SageMaker``.
 
     Raises:
         dsdt.errors.UsageError: Bad backend, arguments, or no remote where one is needed.
         dsdt.errors.ContainerError: No engine, or the pipeline or job failed.
+        dsdt.errors.StillRunningError: ``wait`` gave up after ``timeout``.
     """
     from dsdt.containers.run import run as _run
 
@@ -155,5 +162,5 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
                force_all=force_all, no_pull=no_pull, no_push=no_push, no_push_int=no_push_int,
                vcpus=vcpus, memory=memory, workers=workers, no_submit=no_submit,
                aws_session_token_duration=aws_session_token_duration,
-               job_role_arn=job_role_arn, wait=wait, log=log)
+               job_role_arn=job_role_arn, wait=wait, timeout=timeout, log=log)
     return json.dumps(out, sort_keys=True, default=str)

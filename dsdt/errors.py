@@ -126,6 +126,12 @@ class ContainerError(DsdtError):
     exit_code = 12
 
 
+class StillRunningError(ContainerError):
+    """``run --wait`` gave up waiting: the job goes on (nothing is lost)."""
+
+    exit_code = 15
+
+
 class ApplyError(DsdtError):
     """A pipeline task failed (or luigi could not schedule the pipeline).
 

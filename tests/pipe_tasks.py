@@ -355,3 +355,19 @@ class DynUpper(PipeTask):
     def pipe_run(self, parent: Any) -> Any:
         _count(self)
         return parent["leaf"]
+
+
+class Described(PipeTask):
+    """Parameters of several luigi types, one with a description (for apply --help)."""
+
+    day = luigi.DateParameter(description="The day to load, as YYYY-MM-DD.")
+    n = luigi.IntParameter(default=3)
+    name_part = luigi.Parameter(default="x")
+
+    def pipe_run(self) -> int:
+        _count(self)
+        return self.n
+
+
+class NotATask:
+    """A class that is no PipeTask (apply refuses it)."""

@@ -7,6 +7,7 @@ and builds from the offline base image, so nothing is pulled from Docker Hub.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,9 +183,13 @@ def test_local_run_failure_is_a_clear_error(image: ImageInfo, package: Path, ctx
 def test_cli_run(image: ImageInfo, package: Path, ctx: str, tmp_path: Path) -> None:
     api.remote(ctx, "shared", str(tmp_path))
     r = ok("run", "-c", ctx, str(package), "churn.tasks.Train", "--day", "2026-11-03", "--json")
-    assert json.loads(r.out)["success"] is True
+    out = json.loads(r.out)
+    assert out["success"] is True and out["output_name"] == "Train"
     r = ok("run", str(package), "churn.tasks.Train", "--day", "2026-11-04", "--context", ctx)
-    assert "(made, pulled)" in r.out
+    made = api.get(ctx, "Train").uuid
+    assert r.out == f"Ran in {IMAGE}:latest: made bundle Train {made} (pulled)\n"
+    r = ok("run", str(package), "churn.tasks.Train", "--day", "2026-11-04", "--context", ctx)
+    assert r.out == f"Ran in {IMAGE}:latest: up to date: bundle Train {made} (pulled)\n"
 
 
 # --- registries --------------------------------------------------------------------------
@@ -266,6 +271,11 @@ def test_batch_runs_the_image(image: ImageInfo, package: Path, project: Path,
     assert job["container"]["command"] == out["arguments"]  # the one argument list
     assert out["pulled"] and out["output_uuid"] == out["requested_uuid"]
     assert api.get("t", None, uuid=out["output_uuid"]).data["day"] == "2026-11-07"
+    r = ok("run", "-c", "t", str(package), "churn.tasks.Train", "--day", "2026-11-08",
+           "-b", "AWSBatch", "--vcpus", "1", "--memory", "512", "--wait", "--timeout", "600")
+    made = api.get("t", "Train").uuid
+    assert re.fullmatch(rf"AWS Batch job \S+ SUCCEEDED: made bundle Train {made} \(pulled\)\n",
+                        r.out), r.out
     with pytest.raises(ContainerError, match=r"AWS Batch job .* failed"):
         api.run("t", None, package, "churn.tasks.Train", {"fail": True}, backend="AWSBatch",
                 vcpus=1, memory=512, wait=True)

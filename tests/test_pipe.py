@@ -242,7 +242,7 @@ def test_explain_runs_nothing(ctx: str) -> None:
     out = api.apply(ctx, pt.Top, explain=True)
     assert out["success"] is True and out["did_work"] is False
     assert [(p["action"], p["reason"]) for p in out["plan"]] == [("run", "no bundle")] * 5
-    assert [p["task"].split("_")[0] for p in out["plan"]][-1] == "Top"
+    assert out["plan"][-1]["task"] == "Top()"
     assert api.search(ctx) == [] and pt.RUNS == {}
     api.apply(ctx, pt.Sum)
     plan = api.apply(ctx, pt.Sum, params={"swap": True}, force_all=False, explain=True)["plan"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pipe_tasks as pt
 import pytest
-from clirun import dsdt_cli
+from clirun import dsdt_cli, fails, ok
 from conftest import assert_fsck_clean
 
 import dsdt.api as api
@@ -24,11 +26,12 @@ def test_apply_parses_task_params_with_luigi(ctx: str, project: Path) -> None:
     api.add(ctx, "labels", project / "labels.csv")
     r = dsdt_cli("apply", "pipe_tasks.Train", "--day", "2026-11-01", "--lr", "0.2")
     assert r.code == 0, r.err
-    assert "new bundles" in r.out
     train = api.get(ctx, "Train")
+    assert r.lines == [f"Applied Train: made bundle Train {train.uuid} (and 1 upstream)"]
     assert train.params == {"day": "2026-11-01", "lr": "0.2"}
     r = dsdt_cli("apply", "pipe_tasks.Train", "--day=2026-11-01", "--lr", "0.2")
-    assert r.code == 0 and "up to date" in r.out
+    assert r.code == 0
+    assert r.lines == [f"Applied Train: bundle Train {train.uuid} was up to date"]
     assert pt.RUNS == {"Clean": 1, "Train": 1}
     assert_fsck_clean()
 
@@ -56,7 +59,7 @@ def test_explain_prints_the_plan(ctx: str) -> None:
     assert rows[0] == ["TASK", "ACTION", "REASON"]
     assert [row[1:] for row in rows[1:]] == [["reuse", "reused"], ["reuse", "reused"],
                                               ["run", "new", "params"]]
-    assert rows[3][0].startswith("Sum_True")
+    assert [row[0] for row in rows[1:]] == ["A(n=1)", "B(n=2)", "Sum(swap=True)"]
     assert pt.RUNS == {"A": 1, "B": 1, "Sum": 1}
 
 
@@ -68,6 +71,13 @@ def test_explain_prints_the_plan(ctx: str) -> None:
     (["pipe_tasks.A", "--n"], "needs a value"),
     (["pipe_tasks.A", "stray"], "unexpected argument"),
     (["pipe_tasks.Nope"], "no class 'Nope'"),
+    (["pipe_tasks.NotATask"], "pipe_tasks.NotATask is not a dsdt PipeTask"),
+    (["pipe_tasks.A", "--nope", "1"], "A has no parameter --nope (it has: --n, --force-me)"),
+    (["pipe_tasks.A", "--n", "1", "--n", "2"], "parameter --n is given twice"),
+    (["--nope", "pipe_tasks.A"], "unknown option --nope: put the task class first"),
+    (["pipe_tasks.A", "--n", "abc"], "bad value 'abc' for --n"),
+    (["pipe_tasks.Described", "--day", "11/01/2026"], "bad value '11/01/2026' for --day"),
+    (["pipe_tasks.Described"], "Described needs a value for its day parameter (--day"),
     (["no_such_module_x.T"], "cannot import"),
     (["Bare"], "PKG.MOD.CLASS"),
 ])
@@ -80,10 +90,75 @@ def test_bad_task_arguments_are_one_line_usage_errors(ctx: str, args: list[str],
 
 
 def test_failing_pipeline_exits_non_zero(ctx: str) -> None:
-    r = dsdt_cli("apply", "pipe_tasks.Fails")
-    assert r.code == 1
-    assert "dsdt: error: pipeline Fails failed" in r.err
+    err = fails(1, "apply", "pipe_tasks.Fails")
+    assert err == "dsdt: error: pipeline Fails failed: task Fails() raised RuntimeError: boom\n"
     assert [b.name for b in api.search(ctx)] == ["A"]
     r = dsdt_cli("apply", "pipe_tasks.Train", "--day", "d")
     assert r.code == 4 and "labels" in r.err
     assert_fsck_clean()
+
+
+def test_apply_help_lists_the_task_parameters(ctx: str) -> None:
+    plain = ok("apply", "--help").out
+    assert "Parameters of" not in plain
+    assert plain.splitlines()[-4:] == [  # help ends with examples
+        "  Examples:", "    dsdt apply mypipe.tasks.Train --help",
+        "    dsdt apply mypipe.tasks.Train --day 2026-11-01 --lr 0.2 -o model",
+        "    dsdt apply mypipe.tasks.Train --day 2026-11-01 --explain --json"]
+    r = ok("apply", "pipe_tasks.Described", "--help")
+    assert r.out.startswith(plain)  # the usual help first
+    assert r.lines[-4:] == [
+        "Parameters of pipe_tasks.Described:",
+        "  --day        DateParameter, required. The day to load, as YYYY-MM-DD.",
+        "  --n          IntParameter, default: 3",
+        "  --name-part  Parameter, default: x",
+    ]
+    # Other options before --help change nothing; the task's own flags are skipped.
+    assert ok("apply", "-c", ctx, "pipe_tasks.Train", "--day", "d", "-h").lines[-3:] == [
+        "Parameters of pipe_tasks.Train:", "  --day  Parameter, required",
+        "  --lr   FloatParameter, default: 0.1"]
+    assert ok("apply", "pipe_tasks.Nope", "--help").lines[-1] == (
+        "(cannot list the parameters of pipe_tasks.Nope: module 'pipe_tasks' has no class "
+        "'Nope')")
+    assert pt.RUNS == {} and api.search(ctx) == []
+
+
+def test_apply_json(ctx: str) -> None:
+    r = ok("apply", "pipe_tasks.Sum", "--swap", "-o", "total", "--json")
+    out = json.loads(r.out)  # nothing else on stdout
+    total = api.get(ctx, "total")
+    assert out["success"] is True and out["did_work"] is True and out["context"] == ctx
+    assert out["output"] == {"name": "total", "uuid": total.uuid,
+                             "processing_name": total.processing_name, "action": "run"}
+    assert [b["name"] for b in out["bundles"]] == ["A", "B", "total"]
+    assert out["bundles"][-1] == {k: v for k, v in out["output"].items() if k != "action"}
+    again = json.loads(ok("apply", "pipe_tasks.Sum", "--swap", "-o", "total", "--json").out)
+    assert again["did_work"] is False and again["bundles"] == []
+    assert again["output"] == out["output"] | {"action": "reuse"}
+    plan = json.loads(ok("apply", "pipe_tasks.Sum", "--explain", "--json").out)
+    assert plan["output"]["uuid"] is None and plan["output"]["action"] == "run"
+    assert [(p["task"], p["action"], p["reason"]) for p in plan["plan"]] == [
+        ("A(n=1)", "reuse", "reused"), ("B(n=2)", "reuse", "reused"),
+        ("Sum(swap=False)", "run", "no bundle")]
+    assert plan["plan"][0]["uuid"] == out["bundles"][0]["uuid"]
+    assert "bundles" not in plan
+    assert pt.RUNS == {"A": 1, "B": 1, "Sum": 1}
+
+
+def test_apply_json_on_failure_prints_nothing_on_stdout(ctx: str) -> None:
+    r = dsdt_cli("apply", "pipe_tasks.Fails", "--json")
+    assert r.code == 1 and r.out == ""
+    assert re.fullmatch(r"dsdt: error: pipeline Fails failed: task Fails\(\) raised "
+                        r"RuntimeError: boom\n", r.err)
+
+
+def test_explain_shows_long_parameter_values_in_full(ctx: str) -> None:
+    day = "2026-11-01-" + "x" * 60
+    (Path.cwd() / "labels.csv").write_text("l1")
+    api.add(ctx, "labels", Path.cwd() / "labels.csv")
+    r = ok("apply", "pipe_tasks.Train", "--day", day, "--explain")
+    labels = api.get(ctx, "labels").uuid
+    assert r.lines[1].startswith(f"Clean(day={day})  ")
+    assert r.lines[2].startswith(f"ExternalBundle(uuid={labels}, input 'labels' "
+                                 "(BundleWrapperTask {'name': 'labels'}))  ")
+    assert r.lines[3].startswith(f"Train(day={day}, lr=0.1)  ")

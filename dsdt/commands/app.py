@@ -56,8 +56,9 @@ for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage
     app.command(_module.NAME)(_module.run)
 app.command(hooks.INSTALL)(hooks.install)
 app.command(hooks.HOOK, hidden=True)(hooks.hook)
-for _module in (apply, run):  # task parameters arrive as extra arguments
-    app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS)(_module.run)
+for _module in (apply, run):  # task parameters arrive as extra arguments; --help lists them
+    app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS,
+                cls=_module.COMMAND_CLASS, epilog=_module.EPILOG)(_module.run)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import math
 import re
 import secrets
 import time
@@ -20,11 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dsdt.config import ContainerSettings
-from dsdt.errors import ContainerError, UsageError
+from dsdt.errors import ContainerError, StillRunningError, UsageError
 
 #: SageMaker's limit on the length of one hyperparameter value.
 HYPERPARAMETER_MAX = 2500
 _DONE = ("SUCCEEDED", "FAILED")
+_SAGEMAKER_DONE = ("Completed", "Failed", "Stopped")
+#: How long ``--wait`` waits for a job that has no time limit of its own (24 h).
+DEFAULT_WAIT = 86400.0
+#: SageMaker's time to get instances and the image, on top of the job's MaxRuntime.
+SAGEMAKER_STARTUP = 3600.0
 
 
 @contextlib.contextmanager
@@ -158,25 +162,54 @@ def _failure(job: dict[str, Any]) -> dict[str, Any]:
     return {"reason": reason, **({"exit_code": code} if code is not None else {})}
 
 
-def _wait(batch: Any, job_id: str, poll_seconds: float, timeout: float | None,
-          log: Callable[[str], None]) -> dict[str, Any]:
-    """Poll the job until it SUCCEEDED or FAILED; ``status`` (and the failure) of it."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+def _poll(describe: Callable[[], tuple[str, dict[str, Any]]], done: tuple[str, ...],
+          what: str, poll_seconds: float, timeout: float, follow: str,
+          log: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
+    """Call ``describe`` until its status is in ``done``, for at most ``timeout`` seconds.
+
+    Raises:
+        StillRunningError: The job is not done after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
     last = None
     while True:
-        job = _describe_job(batch, job_id)
-        status = job.get("status")
+        status, job = describe()
         if status != last:
-            log(f"job {job_id}: {status}")
+            log(f"{what}: {status}")
             last = status
-        if status in _DONE:
-            return {"status": status, **(_failure(job) if status == "FAILED" else {})}
-        left = math.inf if deadline is None else deadline - time.monotonic()
+        if status in done:
+            return status, job
+        left = deadline - time.monotonic()
         if left <= 0:
-            raise ContainerError(
-                f"AWS Batch job {job_id} is still {status} after {timeout:g} s; follow "
-                f"it with 'aws batch describe-jobs --jobs {job_id}' or the Batch console")
+            raise StillRunningError(
+                f"{what} is still {status} after {timeout:g} s; it goes on and pushes its "
+                f"outputs to the remote (nothing is lost): follow it with '{follow}', then "
+                "dsdt pull")
         time.sleep(min(poll_seconds, left))
+
+
+def _job_timeout(job: dict[str, Any]) -> float:
+    """The job's own time limit (``attemptDurationSeconds``), else :data:`DEFAULT_WAIT`."""
+    seconds = (job.get("timeout") or {}).get("attemptDurationSeconds")
+    return float(seconds) if seconds else DEFAULT_WAIT
+
+
+def _wait(batch: Any, job_id: str, poll_seconds: float, timeout: float | None,
+          log: Callable[[str], None]) -> dict[str, Any]:
+    """Poll the job until it SUCCEEDED or FAILED; ``status`` (and the failure) of it.
+
+    ``timeout`` None: the job's own timeout, else :data:`DEFAULT_WAIT`.
+    """
+    if timeout is None:
+        timeout = _job_timeout(_describe_job(batch, job_id))
+
+    def describe() -> tuple[str, dict[str, Any]]:
+        job = _describe_job(batch, job_id)
+        return str(job.get("status")), job
+
+    status, job = _poll(describe, _DONE, f"AWS Batch job {job_id}", poll_seconds, timeout,
+                        f"aws batch describe-jobs --jobs {job_id}", log)
+    return {"status": status, **(_failure(job) if status == "FAILED" else {})}
 
 
 def _check_batch(args: list[str], vcpus: int, memory: int, duration: int,
@@ -221,7 +254,8 @@ def batch_run(image: str, args: list[str], *, image_name: str, settings: Contain
         session_token_duration: Without a role, pass session credentials valid
             this many seconds to the job; 0 passes none.
         poll_seconds: Seconds between two status checks while waiting.
-        timeout: Give up waiting after this many seconds (``None``: never).
+        timeout: Give up waiting after this many seconds (``None``: the job's
+            own timeout, else 24 hours).
         log: Called with a line on each status change while waiting.
 
     Returns:
@@ -231,7 +265,8 @@ def batch_run(image: str, args: list[str], *, image_name: str, settings: Contain
 
     Raises:
         UsageError: Bad resources or arguments, or no queue configured.
-        ContainerError: AWS refused a request, or the job still runs after ``timeout``.
+        ContainerError: AWS refused a request.
+        StillRunningError: The job still runs after ``timeout`` (it goes on).
     """
     queue = settings.batch_queue
     _check_batch(args, vcpus, memory, session_token_duration, bool(queue) or no_submit)
@@ -322,19 +357,28 @@ def sagemaker_request(image: str, args: list[str], *, image_name: str,
 
 def sagemaker_run(image: str, args: list[str], *, image_name: str,
                   settings: ContainerSettings, remote: str | None,
-                  environment: dict[str, str] | None = None) -> dict[str, Any]:
+                  environment: dict[str, str] | None = None, wait: bool = False,
+                  poll_seconds: float = 30.0, timeout: float | None = None,
+                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Start a SageMaker training job running ``image``'s ``train`` with ``args``.
 
     Args:
         image, args, image_name, settings, remote, environment: As for
             :func:`sagemaker_request`.
+        wait: Wait until the job is Completed, Failed or Stopped.
+        poll_seconds: Seconds between two status checks while waiting.
+        timeout: Give up waiting after this many seconds (``None``: the job's
+            ``sagemaker_max_runtime`` plus an hour to start).
+        log: Called with a line on each status change while waiting.
 
     Returns:
-        ``training_job_name``, ``training_job_arn`` and ``output_path``.
+        ``training_job_name``, ``training_job_arn`` and ``output_path``; after
+        waiting ``status`` and, unless Completed, ``reason``.
 
     Raises:
         UsageError: See :func:`sagemaker_request`.
         ContainerError: SageMaker refused the job.
+        StillRunningError: The job still runs after ``timeout`` (it goes on).
     """
     request = sagemaker_request(image, args, image_name=image_name, settings=settings,
                                 remote=remote, environment=environment)
@@ -342,5 +386,28 @@ def sagemaker_run(image: str, args: list[str], *, image_name: str,
     client = aws_client(new_session(), "sagemaker")
     with aws_errors(f"creating SageMaker training job {name}"):
         reply = client.create_training_job(**request)
-    return {"training_job_name": name, "training_job_arn": reply["TrainingJobArn"],
-            "output_path": request["OutputDataConfig"]["S3OutputPath"]}
+    out = {"training_job_name": name, "training_job_arn": reply["TrainingJobArn"],
+           "output_path": request["OutputDataConfig"]["S3OutputPath"]}
+    if wait:
+        limit = timeout if timeout is not None else (
+            request["StoppingCondition"]["MaxRuntimeInSeconds"] + SAGEMAKER_STARTUP)
+        out.update(_wait_training(client, name, poll_seconds, limit,
+                                  log or (lambda _line: None)))
+    return out
+
+
+def _wait_training(client: Any, name: str, poll_seconds: float, timeout: float,
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """Poll a training job to its end: ``status`` and, unless Completed, ``reason``."""
+
+    def describe() -> tuple[str, dict[str, Any]]:
+        with aws_errors(f"describing SageMaker training job {name}"):
+            job = client.describe_training_job(TrainingJobName=name)
+        return str(job.get("TrainingJobStatus")), job
+
+    status, job = _poll(describe, _SAGEMAKER_DONE, f"SageMaker training job {name}",
+                        poll_seconds, timeout,
+                        f"aws sagemaker describe-training-job --training-job-name {name}", log)
+    if status == "Completed":
+        return {"status": status}
+    return {"status": status, "reason": job.get("FailureReason") or "SageMaker gave no reason"}

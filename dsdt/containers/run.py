@@ -55,7 +55,7 @@ def run(repo: Repository, local_context: str | None, remote_context: str | None,
         force: bool = False, force_all: bool = False, no_pull: bool = False,
         no_push: bool = False, no_push_int: bool = False, vcpus: int = 2, memory: int = 4000,
         workers: int = 1, no_submit: bool = False, aws_session_token_duration: int = 42300,
-        job_role_arn: str | None = None, wait: bool = False,
+        job_role_arn: str | None = None, wait: bool = False, timeout: float | None = None,
         log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run ``pipe_cls`` in the package's image (in ``repo``); see :func:`dsdt.api.run`."""
     backend = backend_name(backend)
@@ -67,6 +67,10 @@ def run(repo: Repository, local_context: str | None, remote_context: str | None,
     _check_remote(backend, url, no_pull, no_push)
     if workers < 1:
         raise UsageError(f"workers must be >= 1, not {workers}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+    if timeout is not None and not wait:
+        raise UsageError("--timeout applies only with --wait (how long to wait for the job)")
     path = project_dir(setup_dir)
     uuid = new_uuid()
     args = make_args(pipe_cls, _task_args(path, pipe_cls, pipeline_args),
@@ -84,15 +88,13 @@ def run(repo: Repository, local_context: str | None, remote_context: str | None,
     elif backend == "AWSBatch":
         out = _run_batch(pipeline_image_name(path), args, env, settings, vcpus=vcpus,
                          memory=memory, job_role_arn=job_role_arn, no_submit=no_submit,
-                         wait=wait, session_token_duration=aws_session_token_duration, log=say)
+                         wait=wait, timeout=timeout,
+                         session_token_duration=aws_session_token_duration, log=say)
     else:
-        from dsdt.containers.aws import sagemaker_run
-
-        name = pipeline_image_name(path, sagemaker=True)
-        out = sagemaker_run(registry.target(settings, name).reference, args, image_name=name,
-                            settings=settings, remote=url, environment=env)
+        out = _run_sagemaker(pipeline_image_name(path, sagemaker=True), args, env, settings,
+                             remote=url, wait=wait, timeout=timeout, log=say)
     out.update(backend=backend, requested_uuid=uuid, arguments=args)
-    finished = out.get("success") or out.get("status") == "SUCCEEDED"
+    finished = out.get("success") or out.get("status") in ("SUCCEEDED", "Completed")
     out["pulled"] = bool(url and finished and not no_push) and _pull_output(repo, ctx, rctx,
                                                                            url, out, say)
     return out
@@ -107,6 +109,18 @@ def _run_batch(name: str, args: list[str], env: dict[str, str], settings: Contai
     if out.get("status") == "FAILED":
         raise ContainerError(f"AWS Batch job {out['job_id']} failed: "
                              f"{out.get('reason') or 'no reason given'}")
+    return out
+
+
+def _run_sagemaker(name: str, args: list[str], env: dict[str, str],
+                   settings: ContainerSettings, **kw: Any) -> dict[str, Any]:
+    from dsdt.containers.aws import sagemaker_run
+
+    out = sagemaker_run(registry.target(settings, name).reference, args, image_name=name,
+                        settings=settings, environment=env, **kw)
+    if out.get("status") in ("Failed", "Stopped"):
+        raise ContainerError(f"SageMaker training job {out['training_job_name']} "
+                             f"{out['status'].lower()}: {out['reason']}")
     return out
 
 
@@ -175,7 +189,8 @@ def _package_imports(path: Path) -> Iterator[None]:
 def _pull_output(repo: Repository, ctx: str, rctx: str, url: str, out: dict[str, Any],
                  say: Callable[[str], None]) -> bool:
     """Bring the output bundle's metadata into the local context (binding it to the
-    remote when it has none); sets ``out['output_uuid']``. False when not pulled."""
+    remote when it has none); sets ``out['output_uuid']`` and ``out['output_name']``.
+    False when not pulled."""
     meta = repo.context_meta(ctx)
     if meta.get("remote_url") is None:
         remote.bind(repo, ctx, rctx, url)
@@ -184,8 +199,28 @@ def _pull_output(repo: Repository, ctx: str, rctx: str, url: str, out: dict[str,
         return False
     uuid = out.get("output_uuid") or out["requested_uuid"]
     remote.pull(repo, ctx, uuid=uuid)
-    if query.get(repo, ctx, None, uuid) is None:  # a reused root on a batch job: another uuid
+    found = query.get(repo, ctx, None, uuid)
+    if found is None:  # a reused root on a batch job: another uuid
         out["output_uuid"] = None
         return False
-    out["output_uuid"] = uuid
+    out["output_uuid"], out["output_name"] = uuid, found.name
     return True
+
+
+def describe_package_task(setup_dir: str, pipe_cls: str) -> str:
+    """The parameters of ``pipe_cls`` imported from ``setup_dir`` ('' when it cannot be).
+
+    For ``dsdt run SETUP_DIR PKG.MOD.CLASS --help``: a class that only loads
+    in the image (or does not exist) gets no listing.
+    """
+    from dsdt.pipe.params import format_params
+
+    mod_name, _, cls_name = pipe_cls.rpartition(".")
+    try:
+        path = project_dir(setup_dir)
+        with _package_imports(path):
+            cls = getattr(importlib.import_module(mod_name), cls_name, None)
+            return format_params(cls) if isinstance(cls, type) and hasattr(
+                cls, "get_params") else ""
+    except Exception:  # noqa: BLE001 - not loadable here: the usual help only
+        return ""

@@ -8,8 +8,11 @@ bundle exists, so luigi runs only the tasks that need to.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import luigi
@@ -47,7 +50,7 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
           force: bool = False, force_all: bool = False, params: dict[str, Any] | None = None,
           output_bundle_uuid: str | None = None, central_scheduler: bool = False,
           workers: int = 1, incremental_push: bool = False, incremental_pull: bool = False, *,
-          explain: bool = False, scheduler_host: str | None = None,
+          explain: bool = False, report: bool = False, scheduler_host: str | None = None,
           scheduler_port: int | None = None) -> dict[str, Any]:
     """Run the pipeline ending in ``transform`` in a context, reusing what is up to date.
 
@@ -72,16 +75,24 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         incremental_pull: Pull and localize each input bundle just before the
             task that uses it runs; needs a remote bound to the context.
         explain: Only return the plan, run nothing.
+        report: Also return ``output`` and ``bundles`` (below).
         scheduler_host: Host of the central scheduler.
         scheduler_port: Port of the central scheduler.
 
     Returns:
-        ``{'success': True, 'did_work': bool}``; with ``explain`` also ``plan``:
-        one dict per task (upstream first) with ``task, processing_name,
-        action, reason, uuid``.
+        ``{'success': True, 'did_work': bool}`` as Disdat's. With ``report``
+        also ``output``, the root's bundle (``name``, ``uuid``,
+        ``processing_name``, ``action``: ``run`` or ``reuse``), and ``bundles``,
+        the bundles this run made (the same keys but ``action``), upstream
+        first. With ``explain`` also ``plan`` (and with ``report`` ``output``,
+        its ``uuid`` None when it would run), instead of ``bundles``: one dict
+        per task (upstream first) with ``task`` (``Class(param=value, ...)``),
+        ``processing_name``, ``action``, ``reason`` and ``uuid`` (None for a
+        task that would run).
 
     Raises:
-        ApplyError: A task failed; ``.result`` holds the outcome.
+        ApplyError: A task failed (the message names it and its exception);
+            ``.result`` holds the outcome.
         BundleNotFoundError: An external dependency has no bundle.
     """
     if type(workers) is not int or workers < 1:
@@ -98,7 +109,7 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         return _run(repo, ctx, transform, output_bundle, input_tags, output_tags, force,
                     force_all, params, output_bundle_uuid, incremental_push, incremental_pull,
                     explain, _build_options(central_scheduler, workers, scheduler_host,
-                                            scheduler_port))
+                                            scheduler_port), report)
 
 
 def _root_task(transform: type, params: dict[str, Any], **own: Any) -> PipeTask:
@@ -125,7 +136,7 @@ def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
          input_tags: dict[str, str] | None, output_tags: dict[str, str] | None, force: bool,
          force_all: bool, params: dict[str, Any] | None, output_bundle_uuid: str | None,
          incremental_push: bool, incremental_pull: bool, explain: bool,
-         options: dict[str, Any]) -> dict[str, Any]:
+         options: dict[str, Any], report: bool) -> dict[str, Any]:
     """Plan, then (unless ``explain``) build the pipeline with luigi."""
     root = _root_task(transform, params or {}, data_context=ctx, force=force_all,
                       driver_output_bundle=None if output_bundle == "-" else output_bundle,
@@ -140,19 +151,78 @@ def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
         root_entry.uuid = check_uuid(output_bundle_uuid)
         if repo.member_sha(ctx, root_entry.uuid) is not None:
             raise BundleExistsError(f"bundle {root_entry.uuid} already exists in {ctx!r}")
+    labels = {t.task_id: task_label(t) for t in plan.walk(root)}
+    output = _bundle_dict(root_entry)
     if explain:
-        shown = [{k: v for k, v in asdict(e).items()
-                  if k in ("task", "processing_name", "action", "reason", "uuid")}
-                 | ({"uuid": None} if e.action == "run" else {}) for e in entries.values()]
-        return {"success": True, "did_work": False, "plan": shown}
+        shown = [{"task": labels.get(e.task, e.task), "processing_name": e.processing_name,
+                  "action": e.action, "reason": e.reason,
+                  "uuid": None if e.action == "run" else e.uuid} for e in entries.values()]
+        if root_entry.action == "run":
+            output["uuid"] = None
+        extra = {"output": output} if report else {}
+        return {"success": True, "did_work": False, **extra, "plan": shown}
     plan.publish(entries)
-    run = luigi.build([root], detailed_summary=True, log_level="WARNING", **options)
-    did_work = any(e.action == "run" and repo.member_sha(ctx, e.uuid) is not None
-                   for e in entries.values())
+    with _quiet_luigi() as level:
+        run = luigi.build([root], detailed_summary=True, log_level=level, **options)
+    made = [_bundle_dict(e) for e in entries.values()
+            if e.action == "run" and repo.member_sha(ctx, e.uuid) is not None]
+    made = [{k: v for k, v in b.items() if k != "action"} for b in made]
     ok = run.scheduling_succeeded and run.status in (LuigiStatusCode.SUCCESS,
                                                      LuigiStatusCode.SUCCESS_WITH_RETRY)
     if not ok:
-        result = {"success": False, "did_work": did_work}
-        raise ApplyError(f"pipeline {transform.__name__} failed: {run.one_line_summary}",
-                         result)
-    return {"success": True, "did_work": did_work}
+        result = {"success": False, "did_work": bool(made)}
+        raise ApplyError(f"pipeline {transform.__name__} failed: "
+                         f"{_failure(run, labels) or run.one_line_summary}", result)
+    extra = {"output": output, "bundles": made} if report else {}
+    return {"success": True, "did_work": bool(made), **extra}
+
+
+@contextmanager
+def _quiet_luigi() -> Iterator[str]:
+    """Silence luigi's own log (a failed task's traceback) unless debug logging is on.
+
+    A failure reaches the caller as one :class:`ApplyError` naming the task and
+    its exception; ``dsdt -v`` shows luigi's log, tracebacks included.
+    """
+    luigi_log = logging.getLogger("luigi-interface")
+    saved = luigi_log.level
+    level = "WARNING" if logging.getLogger("dsdt").isEnabledFor(logging.DEBUG) else "CRITICAL"
+    luigi_log.setLevel(level)  # luigi.build sets it only the first time it runs
+    try:
+        yield level
+    finally:
+        luigi_log.setLevel(saved)
+
+
+def task_label(task: Any) -> str:
+    """``Class(param=value, ...)``: a task's family and its significant parameters in full
+    (dsdt's own apply parameters left out); an external dependency shows what it is."""
+    if getattr(task, "dsdt_external", False) and getattr(task, "what", ""):
+        return f"{task.task_family}(uuid={task.uuid or None}, input {task.what})"
+    params = task.to_str_params(only_significant=True)
+    shown = ", ".join(f"{k}={v}" for k, v in params.items() if k not in plan.RESERVED)
+    return f"{task.task_family}({shown})"
+
+
+def _bundle_dict(e: plan.PlanEntry) -> dict[str, Any]:
+    return {"name": e.name or None, "uuid": e.uuid, "processing_name": e.processing_name,
+            "action": e.action}
+
+
+def _failure(run: Any, labels: dict[str, str]) -> str:
+    """``task Class(p=v) raised Error: message`` for the first failed task ('' if unknown)."""
+    scheduler = getattr(getattr(run, "worker", None), "_scheduler", None)
+    if scheduler is None:
+        return ""
+    try:
+        failed = scheduler.task_list("FAILED", "")
+        for task_id in failed:
+            error = scheduler.fetch_error(task_id).get("error") or ""
+            if error.startswith('"'):  # the local scheduler keeps it JSON-encoded
+                error = json.loads(error)
+            last = [ln for ln in error.strip().splitlines() if ln.strip()]
+            why = last[-1].strip() if last else "no error message"
+            return f"task {labels.get(task_id, task_id)} raised {why}"
+    except Exception:  # noqa: BLE001 - a scheduler that cannot say: luigi's summary instead
+        return ""
+    return ""

@@ -22,6 +22,9 @@ def load_task_class(dotted: str) -> type:
     Raises:
         dsdt.errors.UsageError: The module or class cannot be found.
     """
+    if dotted.startswith("-"):
+        raise UsageError(f"unknown option {dotted}: put the task class first and its "
+                         "parameters after it (see --help)")
     mod_name, _, cls_name = dotted.rpartition(".")
     if not mod_name or not cls_name:
         raise UsageError(f"task {dotted!r} must be PKG.MOD.CLASS")
@@ -37,6 +40,62 @@ def load_task_class(dotted: str) -> type:
     return cls
 
 
+def load_pipe_task(dotted: str) -> type:
+    """Import ``pkg.mod.Class`` and check that it is a :class:`~dsdt.pipe.PipeTask`.
+
+    Raises:
+        dsdt.errors.UsageError: The module or class cannot be found, or is no PipeTask.
+    """
+    from dsdt.pipe.task import PipeTask
+
+    cls = load_task_class(dotted)
+    if not issubclass(cls, PipeTask):
+        raise UsageError(f"{dotted} is not a dsdt PipeTask: a pipeline's tasks subclass "
+                         "dsdt.pipe.PipeTask")
+    return cls
+
+
+def describe_params(cls: type) -> list[dict[str, Any]]:
+    """The task's own luigi parameters (not dsdt's), in declaration order.
+
+    Returns:
+        One dict per parameter: ``name`` (as ``--name``), ``type`` (the luigi
+        Parameter class), ``default`` (serialised, None when required),
+        ``required`` and ``description`` (None when luigi has none).
+    """
+    out = []
+    for name, param in getattr(cls, "get_params", list)():
+        if name in RESERVED:
+            continue
+        required = param._default is luigi.parameter._no_value  # luigi has no public API
+        default = None
+        if not required:
+            try:
+                default = param.serialize(param._default)
+            except Exception:  # noqa: BLE001 - an odd default still gets listed
+                default = repr(param._default)
+        out.append({"name": f"--{name.replace('_', '-')}", "type": type(param).__name__,
+                    "default": default, "required": required,
+                    "description": param.description or None})
+    return out
+
+
+def format_params(cls: type) -> str:
+    """``describe_params`` as help text: a heading, then one line per parameter."""
+    rows = describe_params(cls)
+    if not rows:
+        return f"{cls.__name__} has no task parameters."
+    width = max(len(r["name"]) for r in rows)
+    lines = [f"Parameters of {cls.__module__}.{cls.__name__}:"]
+    for r in rows:
+        default = "required" if r["required"] else f"default: {r['default']}"
+        text = f"  {r['name']:<{width}}  {r['type']}, {default}"
+        if r["description"]:
+            text += f". {' '.join(str(r['description']).split())}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
     """``--name value`` pairs -> ``{name: parsed value}`` using the class's luigi parameters.
 
@@ -45,7 +104,7 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
 
     Raises:
         dsdt.errors.UsageError: An argument is not a parameter of the task, a
-            value is missing or a parameter cannot parse its value.
+            value is missing, a parameter is given twice or cannot parse its value.
     """
     known = {n: p for n, p in getattr(cls, "get_params", list)() if n not in RESERVED}
     out: dict[str, Any] = {}
@@ -58,7 +117,7 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
         name = key.replace("-", "_")
         param = known.get(name)
         if param is None:
-            have = ", ".join(f"--{n}" for n in known) or "none"
+            have = ", ".join(f"--{n.replace('_', '-')}" for n in known) or "none"
             raise UsageError(f"{cls.__name__} has no parameter --{key} (it has: {have})")
         if not eq:
             if _is_bool(param) and (i + 1 == len(args) or args[i + 1].startswith("--")):
@@ -68,6 +127,8 @@ def parse_task_params(cls: type, args: list[str]) -> dict[str, Any]:
             else:
                 i += 1
                 value = args[i]
+        if name in out:
+            raise UsageError(f"parameter --{key} is given twice")
         out[name] = _parse(param, key, value)
         i += 1
     return out
