@@ -64,11 +64,11 @@ __all__ = [
     "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink", "DataState",
     "DirectoryList", "DiskUsage", "FsckReport", "GcReport", "LineageGraph", "LineageInfo",
     "LogEntry", "PrePushReport", "RemoteGcReport", "Report", "UsageError", "add", "adopt", "apply",
-    "build_image", "cat", "commit", "config_value", "context", "contexts", "current_context",
-    "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "get_config",
-    "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log", "ls_contexts",
-    "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search", "set_aws_profile",
-    "set_config", "status", "switch", "unset_config",
+    "build_image", "bundle_names", "cat", "commit", "config_value", "context", "contexts",
+    "current_context", "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc",
+    "get", "get_config", "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log",
+    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
+    "set_aws_profile", "set_config", "status", "switch", "unset_config",
 ]
 
 
@@ -226,6 +226,15 @@ def lineage_graph(local_context: str, uuid: str, max_depth: int | None = None,
         UsageError: Neither direction was asked for, or ``max_depth`` < 0.
     """
     return _graph.lineage_graph(*_at(local_context), uuid, max_depth, downstream, upstream)
+
+
+def bundle_names(local_context: str | None, prefix: str = "") -> list[str]:
+    """The distinct bundle names of a context that start with ``prefix``, sorted.
+
+    Read from the index only (it serves shell completion), at most 1,000.
+    """
+    repo, ctx = _at(local_context)
+    return repo.index.names(ctx, prefix)
 
 
 def log(local_context: str | None, bundle_name: str | None = None,

@@ -399,6 +399,15 @@ class Index:
             "SELECT ctx, uuid, name FROM visible"))
 
     @healing
+    def names(self, ctx: str, prefix: str = "", limit: int = 1000) -> list[str]:
+        """Distinct bundle names of ``ctx`` starting with ``prefix``, sorted (up to ``limit``)."""
+        self.refresh()
+        rows = self.connect().execute(
+            "SELECT DISTINCT name FROM visible WHERE ctx = ? AND name >= ? AND name < ? "
+            "ORDER BY name LIMIT ?", (ctx, prefix, prefix + "\U0010ffff", limit))
+        return [n for (n,) in rows]
+
+    @healing
     def uuids_with_prefix(self, ctx: str, prefix: str, limit: int = 10) -> list[tuple[str, str]]:
         """``(uuid, name)`` of up to ``limit`` members of ``ctx`` whose uuid starts ``prefix``.
 

@@ -155,3 +155,105 @@ def test_the_readme_exit_code_table_is_generated_from_errors() -> None:
     text = README.read_text()
     assert table() in text, "README.md is stale: paste the output of python tests/exit_codes.py"
     assert dsdt_cli("--nosuch").code == 2
+
+
+# --- help: examples, completion ------------------------------------------------------------
+
+
+def _examples(help_text: str) -> list[list[str]]:
+    """The dsdt commands in the Examples block of a help page, as argument lists."""
+    import shlex
+
+    block = help_text.split("Examples:", 1)[1].split("\n\n", 2)
+    text = block[0] if block[0].strip() else block[1]
+    out = []
+    for line in text.splitlines():
+        for part in line.split("#", 1)[0].split("&&"):
+            words = shlex.split(part.split(">", 1)[0])
+            if words[:1] == ["dsdt"]:
+                out.append(words[1:])
+    return out
+
+
+@pytest.mark.parametrize("verb", sorted(_command().commands))
+def test_every_verb_ends_its_help_with_examples_that_parse(verb: str) -> None:
+    if _command().commands[verb].hidden:
+        return
+    examples = _examples(ok(verb, "--help").out)
+    assert len(examples) >= 2 and any(args[0] == verb for args in examples), examples
+    for args in examples:
+        if "--help" not in args:  # raises on an unknown option or a missing value:
+            _command().commands[args[0]].make_context(args[0], args[1:])
+
+
+def _complete(monkeypatch: pytest.MonkeyPatch, line: str) -> list[str]:
+    words = line.split(" ")
+    monkeypatch.setenv("_DSDT_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", line)
+    monkeypatch.setenv("COMP_CWORD", str(len(words) - 1))
+    r = dsdt_cli()
+    assert r.code == 0 and r.err == "", r
+    return [w for w in r.lines if w]
+
+
+def test_completion_of_verbs_contexts_and_bundle_names(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ok("context", "features")
+    ok("add", "scores", "f.txt")
+    ok("add", "scales", "f.txt", "-c", "features")
+    ok("add", "other", "f.txt")
+    assert _complete(monkeypatch, "dsdt co") == ["context", "commit", "config"]
+    assert _complete(monkeypatch, "dsdt cat sc") == ["scores"]
+    assert _complete(monkeypatch, "dsdt lineage -c features s") == ["scales"]
+    assert _complete(monkeypatch, "dsdt ls -c f") == ["features"]
+    assert _complete(monkeypatch, "dsdt switch ") == ["default", "features"]
+    monkeypatch.delenv("_DSDT_COMPLETE")
+    assert "--install-completion" in ok("--help").out
+
+
+def test_completion_outside_a_repository_completes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSDT_DIR", raising=False)
+    assert _complete(monkeypatch, "dsdt cat sc") == []
+
+
+# --- --json on the verbs that change things -------------------------------------------------
+
+
+def test_json_of_add_commit_and_context(here: Path) -> None:
+    added = json.loads(ok("add", "a", "f.txt", "-t", "k:v", "--json").out)
+    assert added["context"] == "default" and added["name"] == "a" and added["tags"] == {"k": "v"}
+    assert added["committed"] is False and added["created"].endswith("+00:00")
+    done = json.loads(ok("commit", "-u", added["uuid"][:6], "--json").out)
+    assert (done["uuid"], done["committed"]) == (added["uuid"], True)
+    made = json.loads(ok("context", "shared/mine", "--json").out)
+    assert made == {"context": "mine", "remote_context": "shared", "created": True}
+    assert json.loads(ok("context", "mine", "--json").out)["created"] is False
+    listed = json.loads(ok("context", "--json").out)
+    assert [(c["name"], c["current"], c["remote_context"]) for c in listed] == [
+        ("default", True, None), ("mine", False, "shared")]
+    assert json.loads(ok("context", "-d", "mine", "--json").out) == {
+        "deleted": "mine", "current": "default"}
+
+
+def test_context_a_slash_b_says_it_binds_remote_context_a(here: Path) -> None:
+    out = ok("context", "team/mine").out
+    assert "Created context mine, bound to remote context team" in out
+    assert "dsdt remote team URL -c mine" in out
+
+
+def test_json_of_push_and_pull(here: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    remote = str(tmp_path_factory.mktemp("remote"))
+    ok("remote", "shared", remote)
+    uuid = ok("add", "a", "f.txt").out.strip()
+    ok("commit", "a")
+    pushed = json.loads(ok("push", "--json").out)
+    assert pushed["pushed"] == [uuid] and pushed["skipped"] == [] and pushed["blobs"] == 1
+    assert pushed["bytes"] == 6 and pushed["foreign"] == [] and pushed["delocalized"] == 0
+    assert pushed["remote"]["context"] == "shared" and pushed["context"] == "default"
+    assert json.loads(ok("push", "--json").out)["skipped"] == [uuid]
+    ok("rm", "a", "-f")
+    pulled = json.loads(ok("pull", "-l", "--json").out)
+    assert pulled["pulled"] == [uuid] and pulled["refused"] == {}
+    assert pulled["blobs"] == 0  # rm left the data in the cache: nothing to download

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dsdt._dates import json_date, text_date
+from dsdt.commands import _complete
 from dsdt.refs.names import parse_tags
 
 __all__ = ["json_date", "parse_tags", "text_date"]  # shared by the verbs through this module
@@ -25,7 +26,7 @@ TagsOpt = Annotated[
 ]
 ContextOpt = Annotated[
     str | None,
-    typer.Option("-c", "--context", metavar="CONTEXT",
+    typer.Option("-c", "--context", metavar="CONTEXT", autocompletion=_complete.contexts,
                  help="Context to use instead of the current one."),
 ]
 UuidOpt = Annotated[

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
 
 NAME = "adopt"
@@ -11,7 +12,8 @@ NAME = "adopt"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME", help="Only bundles with this name ('*' matches anything; default: all).")
+        metavar="NAME", autocompletion=_complete.bundle_names,
+        help="Only bundles with this name ('*' matches anything; default: all).")
     ] = None,
     uuid: UuidOpt = None,
     tag: TagsOpt = None,
@@ -24,6 +26,11 @@ def run(
     refs of pulled bundles into .dsdt/records and .dsdt/refs; commit them with
     git before your next git pull (git refuses to overwrite untracked files,
     even identical ones). Bundles already checked in are left alone.
+
+    \b
+    Examples:
+      dsdt adopt                         # every pulled bundle
+      dsdt adopt scores && git add .dsdt && git commit -m 'scores'
     """
     from dsdt import api
 

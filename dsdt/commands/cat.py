@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import (
     ContextOpt,
     JsonOpt,
@@ -38,7 +39,7 @@ _FORMATS = {".csv": "CSV", ".parquet": "parquet"}
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME",
+        metavar="NAME", autocompletion=_complete.bundle_names,
         help="Bundle name (the latest version is shown).")] = None,
     uuid: UuidOpt = None,
     tag: TagsOpt = None,

@@ -1,15 +1,22 @@
 """``dsdt context``: list, create or delete contexts."""
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from dsdt.commands import _complete
+from dsdt.commands._render import JsonOpt, print_json
+
+if TYPE_CHECKING:
+    from dsdt.repo import ContextInfo
 
 NAME = "context"
 
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="CONTEXT",
+        metavar="CONTEXT", autocompletion=_complete.contexts,
         help="Context to create, as [REMOTE/]LOCAL (or to delete with -d).")] = None,
     delete: Annotated[bool, typer.Option("-d", "--delete", help="Delete the context.")] = False,
     force: Annotated[bool, typer.Option(
@@ -18,14 +25,28 @@ def run(
     remote: Annotated[bool, typer.Option(
         "-r", "--remote", help="With -d -f: also delete the bound remote context (its "
         "bundles, and their data no other remote context uses).")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List contexts (no argument), create one, or delete one with -d.
 
     The list marks the current context with '*' and shows the bound remote as
-    [remote@url]. Like 'git branch -d', -d refuses when a bundle's data would
-    be left nowhere (it is only here: uncommitted, or committed and not
-    pushed, and in no other context); -f deletes anyway. This reads nothing
-    remote: the remote is as the last push or pull saw it.
+    [remote@url]. 'dsdt context A/B' creates context B bound to the remote
+    context A (its remote URL comes with 'dsdt remote').
+
+    --json prints the list as [{"name", "remote_context", "remote_url",
+    "current"}], a creation as {"context", "remote_context", "created"} and a
+    deletion as {"deleted", "current"}.
+
+    Like 'git branch -d', -d refuses when a bundle's data would be left
+    nowhere (it is only here: uncommitted, or committed and not pushed, and in
+    no other context); -f deletes anyway. This reads nothing remote: the
+    remote is as the last push or pull saw it.
+
+    \b
+    Examples:
+      dsdt context                       # list; '*' marks the current one
+      dsdt context features             # create context 'features'
+      dsdt context -d scratch           # delete, refusing if data would be lost
     """
     from dsdt import api
     from dsdt.errors import ContextNotFoundError, UsageError
@@ -33,27 +54,55 @@ def run(
     if name is None:
         if delete or force or remote:
             raise UsageError("-d/--delete, -f/--force and -r/--remote need a context name")
-        _list(api.contexts())
+        _list(api.contexts(), as_json)
     elif delete:
         if name not in api.ls_contexts():
             raise ContextNotFoundError(f"no context {name!r} to delete")
-        was_current = api.current_context() == name
-        api.delete_context(name, remote=remote, force=force)
-        typer.echo(f"Deleted context {name}")
-        now = api.current_context()
-        if was_current:
-            typer.echo(f"{name} was the current context; the current context is now "
-                       f"{now}" if now else f"{name} was the current context; choose another "
-                       "with 'dsdt switch <context>'")
+        _delete(name, remote, force, as_json)
     elif force or remote:
         raise UsageError("-f/--force and -r/--remote only go with -d/--delete")
-    elif api.context(name) == 0:
-        typer.echo(f"Created context {name}")
     else:
-        typer.echo(f"Context {name} already exists")
+        _create(name, as_json)
 
 
-def _list(contexts: list) -> None:
+def _create(spec: str, as_json: bool) -> None:
+    from dsdt import api
+    from dsdt.refs.names import split_context
+
+    remote_context, local = split_context(spec)
+    created = api.context(spec) == 0
+    if as_json:
+        print_json({"context": local, "remote_context": remote_context, "created": created})
+    elif not created:
+        typer.echo(f"Context {local} already exists")
+    elif remote_context is None:
+        typer.echo(f"Created context {local}")
+    else:
+        typer.echo(f"Created context {local}, bound to remote context {remote_context} (the "
+                   f"part before '/'); give it a remote with 'dsdt remote {remote_context} URL "
+                   f"-c {local}'")
+
+
+def _delete(name: str, remote: bool, force: bool, as_json: bool) -> None:
+    from dsdt import api
+
+    was_current = api.current_context() == name
+    api.delete_context(name, remote=remote, force=force)
+    now = api.current_context()
+    if as_json:
+        print_json({"deleted": name, "current": now})
+        return
+    typer.echo(f"Deleted context {name}")
+    if was_current:
+        typer.echo(f"{name} was the current context; the current context is now {now}" if now
+                   else f"{name} was the current context; choose another with 'dsdt switch "
+                   "<context>'")
+
+
+def _list(contexts: "list[ContextInfo]", as_json: bool) -> None:
+    if as_json:
+        print_json([asdict(c) for c in contexts])
+        return
     for c in contexts:
         bound = ""
         if c.remote_context or c.remote_url:

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import ContextOpt, JsonOpt, context_or_current, print_json, text_date
 
 if TYPE_CHECKING:
@@ -18,9 +19,10 @@ _MARKS = {"added": "+", "removed": "-", "column_added": "+", "column_removed": "
 
 def run(
     bundles: Annotated[list[str] | None, typer.Argument(
-        metavar="[[OLD] NEW]", help="One bundle: compare it with the version of its name before "
-                                  "it. Two: compare OLD with NEW. Each is a name (its latest "
-                                  "version), a uuid or a unique uuid prefix.")] = None,
+        metavar="[[OLD] NEW]", autocompletion=_complete.bundle_names,
+        help="One bundle: compare it with the version of its name before "
+             "it. Two: compare OLD with NEW. Each is a name (its latest "
+             "version), a uuid or a unique uuid prefix.")] = None,
     uuid: Annotated[list[str] | None, typer.Option(
         "-u", "--uuid", metavar="UUID",
         help="Compare these two bundles instead (give -u twice: old, then new).")] = None,
@@ -39,6 +41,12 @@ def run(
     values inside containers. Only records are read, never the data, so it
     works for bundles whose data is only on a remote. The two header lines
     show each bundle's creation date in local time (--json: UTC).
+
+    \b
+    Examples:
+      dsdt diff scores                   # latest vs the one before
+      dsdt diff 1a2b3c4d 5e6f7a8b        # any two bundles
+      dsdt diff scores --json
     """
     from dsdt import api
     from dsdt.errors import UsageError

@@ -40,6 +40,12 @@ def run(
     wheels built here (so the image build needs no network), and runs
     dsdt-container. Unchanged packages reuse their wheels and the engine's
     cached layers. Settings: the containers section of .dsdt/config.yaml.
+
+    \b
+    Examples:
+      dsdt dockerize ./churn-pipeline
+      dsdt dockerize ./churn-pipeline --push
+      dsdt dockerize ./churn-pipeline --sagemaker --push
     """
     from dsdt import api
 

@@ -16,6 +16,11 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     what is in the local cache, data shared between versions, names or
     contexts once (as it is on disk; data only on a remote counts 0).
     Without --context every context is shown.
+
+    \b
+    Examples:
+      dsdt du
+      dsdt du -c features
     """
     from dsdt import api
 

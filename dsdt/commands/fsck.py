@@ -27,6 +27,12 @@ def run(as_json: JsonOpt = False,
     not pushed it: the message names them), else 0. Warnings are harmless
     leftovers that gc removes. The remote is read only if the remote-tracking
     state cannot tell where data is (a fresh clone), or with --remote.
+
+    \b
+    Examples:
+      dsdt fsck
+      dsdt fsck --repair                 # fetch corrupt blobs again from the remote
+      dsdt fsck --remote
     """
     from dsdt import api
     from dsdt.errors import DataUnreachableError

@@ -30,6 +30,12 @@ def run(
     in any branch, tag, remote-tracking ref, stash entry or the index (git's
     objects are read, nothing is checked out). Safe while other dsdt
     processes write: their unfinished bundles and open bundles are left alone.
+
+    \b
+    Examples:
+      dsdt gc --dry-run                  # what would be freed
+      dsdt gc
+      dsdt gc --remote
     """
     from dsdt import api
     from dsdt.errors import UsageError

@@ -18,6 +18,11 @@ def install(force: Annotated[bool, typer.Option(
     bundle the pushed commits add, and stops the git push if that fails
     (git push --no-verify skips it). post-checkout and post-merge keep the
     index fresh. The hooks run this Python (python -m dsdt hook).
+
+    \b
+    Examples:
+      dsdt install-hooks
+      dsdt install-hooks --force       # replace hooks dsdt did not write
     """
     from dsdt import api
 

@@ -15,6 +15,11 @@ def run(
     """Create an empty dsdt repository (.dsdt/) with a 'default' context.
 
     Fails if the directory already holds a repository.
+
+    \b
+    Examples:
+      dsdt init                          # .dsdt/ here, with context 'default'
+      dsdt init && git add .dsdt && git commit -m 'dsdt'
     """
     from dsdt import api
 

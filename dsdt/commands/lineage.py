@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import (
     ContextOpt,
     JsonOpt,
@@ -36,8 +37,9 @@ class Format(StrEnum):
 
 def run(
     uuid: Annotated[str, typer.Argument(
-        metavar="BUNDLE", help="The bundle to start from: a name (its latest version), a uuid, "
-                               "or a unique uuid prefix of 4 or more characters.")],
+        metavar="BUNDLE", autocompletion=_complete.bundle_names,
+        help="The bundle to start from: a name (its latest version), a uuid, "
+             "or a unique uuid prefix of 4 or more characters.")],
     depth: Annotated[int, typer.Option(
         "-d", "--depth", min=0, metavar="N", help="How many levels to follow.")] = 3,
     down: Annotated[bool, typer.Option(
@@ -59,6 +61,12 @@ def run(
     digraph or JSON; --json then means --format json. Inputs that are not in
     the context are marked so. Dates print in local time (ISO 8601); in JSON
     they are UTC, and an unset start or stop time is null.
+
+    \b
+    Examples:
+      dsdt lineage model                 # the inputs of the latest 'model'
+      dsdt lineage 1a2b3c4d --down       # also what was built from it
+      dsdt lineage model --format mermaid > lineage.mmd
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError, UsageError

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import (
     ContextOpt,
     JsonOpt,
@@ -23,8 +24,9 @@ NAME = "log"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME", help="Bundle name ('*' matches any characters), or the uuid (or a "
-                             "unique uuid prefix) of one of its versions.")] = None,
+        metavar="NAME", autocompletion=_complete.bundle_names,
+        help="Bundle name ('*' matches any characters), or the uuid (or a "
+             "unique uuid prefix) of one of its versions.")] = None,
     all_bundles: Annotated[bool, typer.Option(
         "--all", help="Every bundle of the context, not one name.")] = False,
     context: ContextOpt = None,
@@ -35,6 +37,12 @@ def run(
     One line per version: uuid, date (local time, ISO 8601), committed mark,
     size of its data, git commit of the code that made it, and user tags
     (--json: dates in UTC). Data is never read.
+
+    \b
+    Examples:
+      dsdt log scores
+      dsdt log 1a2b3c4d                  # the versions of that bundle's name
+      dsdt log --all --json
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import (
     ContextOpt,
     JsonOpt,
@@ -27,7 +28,8 @@ HEADER = ["NAME", "PROC_NAME", "OWNER", "DATE", "COMMITTED", "UUID", "TAGS"]
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME_PATTERN", help="Bundle name; '*' matches any characters.")] = None,
+        metavar="NAME_PATTERN", autocompletion=_complete.bundle_names,
+        help="Bundle name; '*' matches any characters.")] = None,
     print_args: Annotated[bool, typer.Option(
         "-a", "--print-args", help="Print each bundle's parameters.")] = False,
     print_tags: Annotated[bool, typer.Option(
@@ -70,6 +72,12 @@ def run(
     --json prints metadata (every version unless -l, dates in UTC) including
     where each bundle's data is. Data is never loaded and nothing remote is
     read.
+
+    \b
+    Examples:
+      dsdt ls                            # the names
+      dsdt ls -v -l 'sc*'                # latest version of each name starting 'sc'
+      dsdt ls -p -t stage:dev -A 2026-11-01
     """
     from dsdt import api
     from dsdt.errors import UsageError

@@ -4,7 +4,8 @@ from typing import Annotated
 
 import typer
 
-from dsdt.commands._render import ContextOpt, UuidOpt, context_or_current
+from dsdt.commands import _complete
+from dsdt.commands._render import ContextOpt, JsonOpt, UuidOpt, context_or_current, print_json
 from dsdt.commands.push import JobsOpt
 
 NAME = "pull"
@@ -12,7 +13,7 @@ NAME = "pull"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME",
+        metavar="NAME", autocompletion=_complete.bundle_names,
         help="Only bundles with this name ('*' matches anything; default: all).")] = None,
     uuid: UuidOpt = None,
     localize: Annotated[bool, typer.Option(
@@ -20,6 +21,7 @@ def run(
         help="Also download the bundles' data (each file verified by sha256).")] = False,
     jobs: JobsOpt = 8,
     context: ContextOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Pull bundles from the remote bound with 'dsdt remote' (all, NAME, or -u UUID).
 
@@ -29,6 +31,15 @@ def run(
     Every downloaded object is verified by sha256. A local bundle is never
     overwritten. Pulled bundles are kept in .dsdt/cache, apart from what git
     tracks ('dsdt adopt' checks them in).
+
+    --json prints {"context", "remote": {"context", "url"}, "pulled": [uuids],
+    "skipped": [uuids already here], "refused": {uuid: why}, "blobs", "bytes"}.
+
+    \b
+    Examples:
+      dsdt pull                          # metadata of every remote bundle
+      dsdt pull scores -l                # and the data of 'scores'
+      dsdt pull --json
     """
     from dsdt import api
     from dsdt.commands._progress import transfer_progress
@@ -38,6 +49,11 @@ def run(
     ctx = context_or_current(context)
     with transfer_progress("pull") as sink:
         report = api.pull(ctx, name, uuid, localize, jobs=jobs, progress=sink)
+    if as_json:
+        from dsdt.commands.push import transfer_dict
+
+        print_json(transfer_dict(ctx, report, "pulled"))
+        return
     line = f"Pulled {len(report.bundles)} bundle(s)"
     if localize:
         line += f", {report.blobs} blob(s), {fmt_bytes(report.bytes)}"

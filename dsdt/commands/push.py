@@ -1,10 +1,22 @@
 """``dsdt push``: send committed bundles to the context's remote."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+from dsdt.commands import _complete
+from dsdt.commands._render import (
+    ContextOpt,
+    JsonOpt,
+    TagsOpt,
+    UuidOpt,
+    context_or_current,
+    parse_tags,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from dsdt.remote.sync import Report
 
 NAME = "push"
 
@@ -14,7 +26,7 @@ JobsOpt = Annotated[int, typer.Option(
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME",
+        metavar="NAME", autocompletion=_complete.bundle_names,
         help="Bundle name (its latest version is pushed; it must be committed).")] = None,
     uuid: UuidOpt = None,
     tag: TagsOpt = None,
@@ -27,6 +39,7 @@ def run(
         "--ours", help="Also push bundles whose records came through git (only if you made "
                        "them: a committed record could name your private data).")] = False,
     context: ContextOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Push committed bundles to the remote bound with 'dsdt remote'.
 
@@ -36,6 +49,16 @@ def run(
     bundle records, and the remote context's ref moves last, so a bundle never
     shows on the remote before all its data is there. Bundles whose records
     arrived through git are left for the clone that made them (see --ours).
+
+    --json prints {"context", "remote": {"context", "url"}, "pushed": [uuids],
+    "skipped": [uuids already there], "foreign": [uuids left to their
+    authors], "blobs", "bytes", "delocalized"}.
+
+    \b
+    Examples:
+      dsdt push                          # every committed bundle not on the remote
+      dsdt push scores -d                # then drop the local copies
+      dsdt push -u 1a2b3c4d --json
     """
     from dsdt import api
     from dsdt.commands._progress import transfer_progress
@@ -47,6 +70,9 @@ def run(
     with transfer_progress("push") as sink:
         report = api.push(ctx, name, tags or None, uuid, delocalize, jobs=jobs, progress=sink,
                           ours=ours)
+    if as_json:
+        print_json(transfer_dict(ctx, report, "pushed"))
+        return
     where = binding(ctx)
     if report.bundles:
         line = (f"Pushed {len(report.bundles)} bundle(s), {report.blobs} blob(s), "
@@ -65,3 +91,17 @@ def run(
         n = len(report.bundles) + len(report.skipped)
         kept = "" if report.delocalized else " (other local bundles still use it all)"
         typer.echo(f"Removed {report.delocalized} local blob(s) of {n} bundle(s){kept}")
+
+
+def transfer_dict(ctx: str | None, report: "Report", verb: str) -> dict[str, Any]:
+    """The ``--json`` of push and pull: what moved, what was there, and the remote."""
+    from dsdt.commands.remote import remote_dict
+
+    out: dict[str, Any] = {"context": ctx, "remote": remote_dict(ctx), verb: report.bundles,
+                           "skipped": report.skipped, "blobs": report.blobs,
+                           "bytes": report.bytes}
+    if verb == "pushed":
+        out |= {"foreign": report.foreign, "delocalized": report.delocalized}
+    else:
+        out["refused"] = report.refused
+    return out

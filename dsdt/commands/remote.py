@@ -27,6 +27,12 @@ def run(
     Push and pull then move bundles between the local context and the remote
     context. Binding the same remote again is harmless; binding another one
     needs --force.
+
+    \b
+    Examples:
+      dsdt remote shared s3://team-bucket/projects/churn
+      dsdt remote shared /mnt/nas/dsdt-remote -c features
+      dsdt remote other s3://bucket/x --force   # re-bind
     """
     from dsdt import api
 
@@ -44,9 +50,15 @@ def binding(ctx: str | None) -> str:
     Returns:
         The binding, or ``its remote`` when the context is unknown or unbound.
     """
+    bound = remote_dict(ctx)
+    return f"{bound['context']}@{bound['url']}" if bound else "its remote"
+
+
+def remote_dict(ctx: str | None) -> dict[str, str] | None:
+    """``{"context": remote context, "url": url}`` of the remote bound to ``ctx``, or None."""
     from dsdt import api
 
     for c in api.contexts():
         if c.name == ctx and c.remote_url:
-            return f"{c.remote_context}@{c.remote_url}"
-    return "its remote"
+            return {"context": str(c.remote_context), "url": str(c.remote_url)}
+    return None

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
 
 NAME = "rm"
@@ -11,7 +12,7 @@ NAME = "rm"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME",
+        metavar="NAME", autocompletion=_complete.bundle_names,
         help="Bundle name or pattern ('*' matches anything).")] = None,
     uuid: UuidOpt = None,
     tag: TagsOpt = None,
@@ -29,6 +30,12 @@ def run(
     Needs a NAME, -u UUID or -t tags (or --all alone, which empties the context).
     Committed bundles are kept unless --force. The data stays in the cache
     until garbage collection.
+
+    \b
+    Examples:
+      dsdt rm scores                     # the latest version of 'scores'
+      dsdt rm scores --old               # all but the latest
+      dsdt rm -u 1a2b3c4d -f             # one version, even if committed
     """
     from dsdt import api
 

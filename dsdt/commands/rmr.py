@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from dsdt.commands import _complete
 from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
 
 NAME = "rmr"
@@ -11,7 +12,7 @@ NAME = "rmr"
 
 def run(
     name: Annotated[str | None, typer.Argument(
-        metavar="NAME",
+        metavar="NAME", autocompletion=_complete.bundle_names,
         help="Remove every version with this name, local or only on the remote "
              "('*' matches anything).")] = None,
     uuid: UuidOpt = None,
@@ -27,6 +28,11 @@ def run(
     that other remote bundles still use is kept. Checked-in bundles stay here
     (with their local data); bundles that were only pulled disappear with
     their remote copy.
+
+    \b
+    Examples:
+      dsdt rmr scores --dryrun           # what would go
+      dsdt rmr -u 1a2b3c4d
     """
     from dsdt import api
 

@@ -15,6 +15,11 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     'unknown' (its record arrived, e.g. by git pull, after dsdt last read the
     remote; 'dsdt pull' or 'dsdt fsck' reads it). Local bundles the remote
     does not have yet are counted too. This reads nothing remote.
+
+    \b
+    Examples:
+      dsdt status                        # where every bundle's data is
+      dsdt status -c features --json
     """
     from dsdt import api
     from dsdt.objects.gate import printable
