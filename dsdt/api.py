@@ -16,49 +16,66 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dsdt.api_config import (
-    ConfigValue,
-    config_value,
-    get_config,
-    list_config,
-    set_config,
-    unset_config,
-)
-from dsdt.api_containers import build_image, dockerize, run
-from dsdt.api_remote import (
-    adopt,
-    data_states,
-    install_hooks,
-    pull,
-    push,
-    remote,
-    rmr,
-    run_hook,
-)
-from dsdt.api_remote import at as _at
 from dsdt.bundle import Bundle
 from dsdt.bundle.lineage import LineageInfo
 from dsdt.errors import ApplyError, UsageError
-from dsdt.fsck import FsckReport
-from dsdt.gc import GcReport
 from dsdt.objects.codecs import DBLink, DirectoryList
 from dsdt.ops import contexts as _contexts
 from dsdt.ops import graph as _graph
 from dsdt.ops import history as _history
-from dsdt.ops import housekeeping as _housekeeping
 from dsdt.ops import query as _query
 from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
-from dsdt.ops.hooks import PrePushReport
 from dsdt.ops.housekeeping import DiskUsage
 from dsdt.refs.names import check_tags
-from dsdt.remote.gc import RemoteGcReport
-from dsdt.remote.state import DataState
-from dsdt.remote.sync import Report
-from dsdt.repo import ContextInfo, Repository
+from dsdt.repo import ContextInfo, Repository, open_context
+
+if TYPE_CHECKING:  # the names of _LAZY, for type checkers
+    from dsdt.api_config import (
+        ConfigValue,
+        config_value,
+        get_config,
+        list_config,
+        set_config,
+        unset_config,
+    )
+    from dsdt.api_containers import build_image, dockerize, run
+    from dsdt.api_remote import (
+        adopt,
+        data_states,
+        install_hooks,
+        pull,
+        push,
+        remote,
+        rmr,
+        run_hook,
+    )
+    from dsdt.fsck import FsckReport
+    from dsdt.gc import GcReport
+    from dsdt.ops.hooks import PrePushReport
+    from dsdt.remote.gc import RemoteGcReport
+    from dsdt.remote.state import DataState
+    from dsdt.remote.sync import Report
+
+_at = open_context
+
+#: Names served by :func:`__getattr__`: imported on first use, so that a verb that
+#: never talks to a remote or a container engine never loads that machinery.
+_LAZY = {
+    "dsdt.api_config": ("ConfigValue", "config_value", "get_config", "list_config",
+                        "set_config", "unset_config"),
+    "dsdt.api_containers": ("build_image", "dockerize", "run"),
+    "dsdt.api_remote": ("adopt", "data_states", "install_hooks", "pull", "push", "remote",
+                        "rmr", "run_hook"),
+    "dsdt.fsck": ("FsckReport",), "dsdt.gc": ("GcReport",),
+    "dsdt.ops.hooks": ("PrePushReport",), "dsdt.remote.gc": ("RemoteGcReport",),
+    "dsdt.remote.state": ("DataState",), "dsdt.remote.sync": ("Report",),
+    "dsdt.pipe": ("BundleWrapperTask",),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
     "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink", "DataState",
@@ -321,7 +338,9 @@ def gc(dry_run: bool = False, remote: bool = False, *,
     Returns:
         The local report, or one report per remote.
     """
-    return _housekeeping.gc(Repository.current(), dry_run, remote, workspace_only)
+    from dsdt.ops import housekeeping
+
+    return housekeeping.gc(Repository.current(), dry_run, remote, workspace_only)
 
 
 def du(local_context: str | None = None) -> DiskUsage:
@@ -332,7 +351,9 @@ def du(local_context: str | None = None) -> DiskUsage:
     """
     repo = Repository.current()
     only = repo.resolve_context(local_context) if local_context is not None else None
-    return _housekeeping.du(repo, only)
+    from dsdt.ops import housekeeping
+
+    return housekeeping.du(repo, only)
 
 
 def status(local_context: str | None = None) -> dict[str, Any]:
@@ -340,7 +361,9 @@ def status(local_context: str | None = None) -> dict[str, Any]:
     repo = Repository.current()
     ctx = repo.resolve_context(local_context) if local_context is not None else \
         repo.current_context()
-    return _housekeeping.status(repo, ctx)
+    from dsdt.ops import housekeeping
+
+    return housekeeping.status(repo, ctx)
 
 
 def fsck(remote: bool = False, *, repair: bool = False) -> FsckReport:
@@ -358,7 +381,9 @@ def fsck(remote: bool = False, *, repair: bool = False) -> FsckReport:
             intact local copies, remote blobs that are missing or, read back,
             not their bytes (``report.repaired`` lists what was restored).
     """
-    return _housekeeping.fsck(Repository.current(), remote, repair)
+    from dsdt.ops import housekeeping
+
+    return housekeeping.fsck(Repository.current(), remote, repair)
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------
@@ -392,9 +417,12 @@ def apply(local_context: str, transform: type, output_bundle: str = "-",
 
 
 def __getattr__(name: str) -> Any:
-    """``BundleWrapperTask``, imported (with luigi) on first use."""
-    if name == "BundleWrapperTask":
-        from dsdt.pipe import BundleWrapperTask
+    """The names of :data:`_LAZY`, imported on first use (and kept)."""
+    module = _LAZY_MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return BundleWrapperTask
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

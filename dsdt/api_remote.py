@@ -12,12 +12,7 @@ from dsdt.ops import remote as _remote
 from dsdt.remote.state import DataState, settle
 from dsdt.remote.sync import ProgressSink, Report
 from dsdt.repo import Repository
-
-
-def at(local_context: str | None) -> tuple[Repository, str]:
-    """The current repository and the existing context named ``local_context``."""
-    repo = Repository.current()
-    return repo, repo.resolve_context(local_context)
+from dsdt.repo import open_context as at
 
 
 def remote(local_context: str, remote_context: str, remote_url: str, force: bool = False) -> None:

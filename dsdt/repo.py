@@ -344,3 +344,9 @@ class Repository(Members):
         from dsdt.gitinfo import find_worktree
 
         return find_worktree(self.project_dir)
+
+
+def open_context(local_context: str | None) -> tuple[Repository, str]:
+    """The current repository and the existing context named ``local_context``."""
+    repo = Repository.current()
+    return repo, repo.resolve_context(local_context)

@@ -242,16 +242,26 @@ class KillStats:
 
 
 def add_one(ctx: str, n: int, rng: random.Random, scratch: Path) -> str:
-    """Add one bundle of a random kind (int, DataFrame, file via ``api.add``)."""
-    kind = rng.randrange(3)
+    """Add one bundle of a random kind (int, DataFrame, a file or a directory via ``api.add``).
+
+    A directory's small files are flushed as one batch (on background threads,
+    each renamed into place after its flush), so kills land in that path too.
+    """
+    kind = rng.randrange(4)
     if kind == 0:
         return api.Bundle(ctx, name="int", data=n).uuid
     if kind == 1:
         frame = pd.DataFrame({"n": [n, n + 1], "s": ["a", "b"]})
         return api.Bundle(ctx, name="df", data=frame).uuid
-    f = scratch / f"child-{os.getpid()}.txt"
-    f.write_text(f"{n} {rng.random()}")  # new bytes: a new blob every time
-    return api.add(ctx, "file", f).uuid
+    if kind == 2:
+        f = scratch / f"child-{os.getpid()}.txt"
+        f.write_text(f"{n} {rng.random()}")  # new bytes: a new blob every time
+        return api.add(ctx, "file", f).uuid
+    d = scratch / f"dir-{os.getpid()}"
+    d.mkdir(exist_ok=True)
+    for i in range(40):
+        (d / f"{i}.txt").write_text(f"{n} {i} {rng.random()}")
+    return api.add(ctx, "dir", d).uuid
 
 
 def work_loop(ctx: str, rng: random.Random, scratch: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,68 @@ def test_concurrent_writers_of_one_blob(blobs: Blobs) -> None:
     for t in threads:
         t.join()
     assert len(set(ids)) == 1 and list(blobs) == ids[:1]
+
+
+# --- batched durability: sync=False writes ----------------------------------------------------
+
+
+def test_a_batch_reaches_its_names_only_when_flushed(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    ids = [store.put_bytes(f"blob {i}".encode(), sync=False) for i in range(50)]
+    assert store.put_bytes(b"blob 7", sync=False) == ids[7]  # a duplicate in the batch
+    assert all(store.has(b) for b in ids) and store.size(ids[3]) == len(b"blob 3")
+    assert not any(store.path(b).exists() for b in ids)  # nothing named before its flush
+    store.sync()
+    assert all(store.sealed(b) for b in ids) and sorted(store) == sorted(ids)
+    assert [p for p in (tmp_path / "blobs").rglob(".*")] == []  # no temp file left
+
+
+def test_reading_a_blob_of_the_batch_flushes_the_batch(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    first = store.put_bytes(b"first", sync=False)
+    second = store.put_bytes(b"second", sync=False)
+    assert store.read(first) == b"first"
+    assert store.sealed(second)  # the whole batch went in
+
+
+def test_a_failed_flush_puts_nothing_in_place(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import dsdt.objects.blobs as blobs_mod
+
+    def broken(path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(blobs_mod, "_fsync_file", broken)
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    blob = store.put_bytes(b"lost", sync=False)
+    with pytest.raises(OSError, match="Input/output"):
+        store.sync()
+    assert not store.has(blob) and not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+
+
+def test_a_forked_child_flushes_on_its_own_threads(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    store.put_bytes(b"parent", sync=False)
+    store.sync()  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            store.sync()  # nothing pending: fine
+            store.put_bytes(b"child", sync=False)
+            store.sync()  # a pool inherited from the parent has no threads: it would hang
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the child hung flushing its batch")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert store.has(hashlib.sha256(b"child").hexdigest())

@@ -10,8 +10,6 @@ a dict. One contract test suite runs over both (:class:`Blobs`).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import itertools
 import os
@@ -19,6 +17,7 @@ import stat
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from dsdt.objects.blobwriter import BlobWriter
 
 _SMALL = 1 << 20  # files up to this size are read into memory in one go
+_SYNC_THREADS = 8  # fsyncs in flight at once: the journal commits them together
 
 
 class Blobs(ABC):
@@ -137,7 +137,9 @@ class BlobStore(Blobs):
     def __init__(self, root: Path, tmp: Path) -> None:
         self.root = root
         self.tmp = tmp
-        self._pending_dirs: set[Path] = set()
+        self._pending: dict[str, tuple[Future[None], Path]] = {}  # id -> (its fsync, tmp)
+        self._lock = threading.Lock()
+        self._syncer: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
         self._made_dirs: set[str] = set()
         self._tmp_count = itertools.count()
         self._tmp_prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
@@ -161,7 +163,13 @@ class BlobStore(Blobs):
         return shard / blob_id
 
     def has(self, blob_id: str) -> bool:
-        """True if the blob is present in this store (a regular file, not a symlink)."""
+        """True if the blob is present in this store (a regular file, not a symlink).
+
+        A blob written with ``sync=False`` counts from the moment it is written;
+        reading it makes the whole batch durable first (:meth:`sync`).
+        """
+        if blob_id in self._pending:
+            return True
         try:
             return stat.S_ISREG(os.lstat(self.path(blob_id)).st_mode)
         except (FileNotFoundError, NotADirectoryError):
@@ -190,6 +198,8 @@ class BlobStore(Blobs):
             CorruptObjectError: It is a symlink or special file, or does not
                 hash to its id.
         """
+        if blob_id in self._pending:
+            self.sync()
         path = self.path(blob_id)
         try:
             st = os.lstat(path)
@@ -208,6 +218,8 @@ class BlobStore(Blobs):
 
     def size(self, blob_id: str) -> int:
         """Size in bytes of a present blob (never through a symlink)."""
+        if blob_id in self._pending:
+            return os.lstat(self._pending[blob_id][1]).st_size
         try:
             return os.lstat(self.path(blob_id)).st_size
         except FileNotFoundError:
@@ -250,7 +262,7 @@ class BlobStore(Blobs):
         """Store ``data``; return its id."""
         blob_id = hashlib.sha256(data).hexdigest()
         dest = self.path(blob_id)
-        if not self.sealed(blob_id):
+        if blob_id not in self._pending and not self.sealed(blob_id):
             # The temp file sits beside its final name: a rename within one directory.
             tmp = dest.parent / f".{self._tmp_prefix}{next(self._tmp_count)}.tmp"
             fd = self.create(tmp)
@@ -277,7 +289,7 @@ class BlobStore(Blobs):
         """
         if how == "move":
             blob_id, size = hash_file(src)
-            if self.sealed(blob_id):
+            if blob_id in self._pending or self.sealed(blob_id):
                 os.unlink(src)
             else:
                 self._install(src, blob_id, sync)
@@ -307,7 +319,7 @@ class BlobStore(Blobs):
             raise
         finally:
             os.close(src_fd)
-        if self.sealed(blob_id):
+        if blob_id in self._pending or self.sealed(blob_id):
             os.unlink(tmp)
         else:
             self._place(tmp, blob_id, sync)
@@ -320,14 +332,31 @@ class BlobStore(Blobs):
         self._place(tmp, blob_id, sync)
 
     def _place(self, tmp: Path, blob_id: str, sync: bool) -> None:
-        """Rename a complete, read-only temp file to its blob path."""
+        """Rename a complete, read-only temp file to its blob path.
+
+        Without ``sync`` the file is flushed on a background thread meanwhile
+        and renamed by :meth:`sync`: a blob reaches its name only once its
+        bytes are on disk, so a power cut never leaves a sealed blob that does
+        not hold its bytes.
+        """
+        if not sync:
+            with self._lock:
+                if blob_id in self._pending:  # two threads wrote the same bytes
+                    os.unlink(tmp)
+                else:
+                    self._pending[blob_id] = (self._pool().submit(_fsync_file, tmp), tmp)
+            return
         dest = self.path(blob_id)
         self._mkdir(dest.parent)
         os.replace(tmp, dest)
-        if sync:
-            fsync_dir(dest.parent)
-        else:
-            self._pending_dirs.add(dest.parent)
+        fsync_dir(dest.parent)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The fsync threads of this process (a forked child starts its own)."""
+        if self._syncer is None or self._syncer[0] != os.getpid():
+            self._syncer = (os.getpid(), ThreadPoolExecutor(_SYNC_THREADS,
+                                                            thread_name_prefix="dsdt-fsync"))
+        return self._syncer[1]
 
     def install_verified(self, tmp: Path, blob_id: str, *, sync: bool = True) -> None:
         """Install a downloaded file as blob ``blob_id`` if its bytes hash to that id.
@@ -340,7 +369,7 @@ class BlobStore(Blobs):
         if actual != blob_id:
             os.unlink(tmp)
             raise _corrupt(blob_id, actual)
-        if self.sealed(blob_id):
+        if blob_id in self._pending or self.sealed(blob_id):
             os.unlink(tmp)
         else:
             self._install(tmp, blob_id, sync=sync)
@@ -352,14 +381,38 @@ class BlobStore(Blobs):
         return BlobWriter(self)
 
     def sync(self) -> None:
-        """Make every blob written with ``sync=False`` durable (one filesystem sync)."""
-        if not self._pending_dirs:
+        """Make every blob written with ``sync=False`` durable and put it in place.
+
+        Only the files written and the directories they enter are flushed (in
+        parallel, so the filesystem commits them together), never the rest of
+        the disk. Each blob is renamed to its name after its bytes are flushed.
+
+        Raises:
+            OSError: A flush failed; no blob of the batch was put in place.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
             return
-        _syncfs(self.root)
-        self._pending_dirs.clear()
+        try:
+            for future, _ in pending.values():
+                future.result()
+        except BaseException:
+            for _, tmp in pending.values():
+                tmp.unlink(missing_ok=True)
+            raise
+        dirs: set[Path] = set()
+        for blob_id, (_, tmp) in pending.items():
+            dest = self.path(blob_id)
+            self._mkdir(dest.parent)
+            os.replace(tmp, dest)
+            dirs.add(dest.parent)
+        list(self._pool().map(fsync_dir, dirs))
 
     def verify(self, blob_id: str) -> bool:
         """True if the blob's bytes still hash to its id (never read through a symlink)."""
+        if blob_id in self._pending:
+            self.sync()
         return _hash_regular(self.path(blob_id)) == blob_id
 
     def __iter__(self) -> Iterator[str]:
@@ -413,20 +466,5 @@ def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(path: Path) -> None:
-    """Flush the filesystem holding ``path`` (``syncfs(2)``; ``sync(2)`` where missing)."""
-    libc_name = ctypes.util.find_library("c")
-    fn = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
-    if fn is None:
-        os.sync()
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if fn(fd) != 0:
-            os.sync()
     finally:
         os.close(fd)
