@@ -91,9 +91,9 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         task that would run).
 
     Raises:
-        ApplyError: A task failed (the message names it and its exception);
-            ``.result`` holds the outcome.
-        BundleNotFoundError: An external dependency has no bundle.
+        ApplyError: A task failed (the message names it and its exception),
+            or a task that runs needs an external dependency that has no
+            bundle; ``.result`` holds the outcome.
     """
     if type(workers) is not int or workers < 1:
         raise UsageError(f"workers must be a positive int, not {workers!r}")
@@ -209,6 +209,9 @@ def _bundle_dict(e: plan.PlanEntry) -> dict[str, Any]:
             "action": e.action}
 
 
+_MISSING = "dsdt.errors.BundleNotFoundError: "  # how an external input still missing fails
+
+
 def _failure(run: Any, labels: dict[str, str]) -> str:
     """``task Class(p=v) raised Error: message`` for the first failed task ('' if unknown)."""
     scheduler = getattr(getattr(run, "worker", None), "_scheduler", None)
@@ -222,6 +225,8 @@ def _failure(run: Any, labels: dict[str, str]) -> str:
                 error = json.loads(error)
             last = [ln for ln in error.strip().splitlines() if ln.strip()]
             why = last[-1].strip() if last else "no error message"
+            if why.startswith(_MISSING + "external dependency "):  # its message says it all
+                return why.removeprefix(_MISSING)
             return f"task {labels.get(task_id, task_id)} raised {why}"
     except Exception:  # noqa: BLE001 - a scheduler that cannot say: luigi's summary instead
         return ""
