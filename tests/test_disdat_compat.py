@@ -83,6 +83,9 @@ def test_delete_context_that_does_not_exist_returns_quietly() -> None:
     assert api.delete_context(TEST_CONTEXT) is None  # twice: still quiet
     assert api.delete_context("never_made", remote=True, force=True) is None
     assert TEST_CONTEXT not in api.ls_contexts()
+    assert api.context(f"shared/{TEST_CONTEXT}") == 0  # the remote/local form, as context()
+    api.delete_context(f"shared/{TEST_CONTEXT}")
+    assert TEST_CONTEXT not in api.ls_contexts()
 
 
 def test_delete_context_never_needs_the_remote(tmp_path: Path) -> None:
