@@ -175,3 +175,20 @@ def test_external_dependency_missing_lets_the_task_fall_back() -> None:
     api.Bundle(TEST_CONTEXT, name="raw", data=7)
     api.apply(TEST_CONTEXT, FallsBack)
     assert api.get(TEST_CONTEXT, "FallsBack").data == 7  # the existing bundle now
+
+
+def test_calling_twice_and_asking_for_nothing_are_no_errors(tmp_path: Path) -> None:
+    assert api.context(TEST_CONTEXT) == 1  # exists already
+    assert api.get(TEST_CONTEXT, "nope") is None
+    assert api.lineage(TEST_CONTEXT, "00000000-0000-4000-8000-000000000000") == []
+    assert api.rm(TEST_CONTEXT, "nope") == [] and api.rm(TEST_CONTEXT, rm_all=True) == []
+    api.remote(TEST_CONTEXT, TEST_CONTEXT, str(tmp_path))
+    b = api.Bundle(TEST_CONTEXT, name="b", data={"k": [1, 2]})
+    api.commit(TEST_CONTEXT, "b")
+    api.commit(TEST_CONTEXT, "b")
+    assert api.push(TEST_CONTEXT, "b").bundles == [b.uuid]
+    assert api.push(TEST_CONTEXT, "b").bundles == []
+    api.pull(TEST_CONTEXT)
+    api.pull(TEST_CONTEXT, uuid=b.uuid, localize=True)
+    assert b.rmr() == [b.uuid] and b.rmr() == []
+    assert api.cat(TEST_CONTEXT, "b") == {"k": [1, 2]}
