@@ -153,6 +153,9 @@ def test_external_dependency_missing_returns_none_and_fails_the_run() -> None:
                                          r"'compat'") as e:
         api.apply(TEST_CONTEXT, ByName, params={"ext": "nosuch"})
     assert FOUND["ByName"] is None
+    planned = api.apply(TEST_CONTEXT, ByName, params={"ext": "nosuch"}, explain=True)["plan"]
+    assert [(p["action"], p["reason"], p["uuid"]) for p in planned] == [
+        ("missing", "no bundle", None), ("run", "no bundle", None)]
     assert "\n" not in str(e.value) and e.value.result == {"success": False, "did_work": False}
     with pytest.raises(ApplyError, match="uuid 00000000"):
         api.apply(TEST_CONTEXT, ByUuid, params={"ext": "00000000-0000-4000-8000-000000000000"})

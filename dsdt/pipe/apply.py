@@ -87,8 +87,9 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         first. With ``explain`` also ``plan`` (and with ``report`` ``output``,
         its ``uuid`` None when it would run), instead of ``bundles``: one dict
         per task (upstream first) with ``task`` (``Class(param=value, ...)``),
-        ``processing_name``, ``action``, ``reason`` and ``uuid`` (None for a
-        task that would run).
+        ``processing_name``, ``action`` (``run``, ``reuse``, or ``missing``
+        for an external input with no bundle), ``reason`` and ``uuid`` (None
+        for a task that would run or a missing input).
 
     Raises:
         ApplyError: A task failed (the message names it and its exception),
@@ -156,7 +157,8 @@ def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
     if explain:
         shown = [{"task": labels.get(e.task, e.task), "processing_name": e.processing_name,
                   "action": e.action, "reason": e.reason,
-                  "uuid": None if e.action == "run" else e.uuid} for e in entries.values()]
+                  "uuid": None if e.action == "run" else e.uuid or None}
+                 for e in entries.values()]
         if root_entry.action == "run":
             output["uuid"] = None
         extra = {"output": output} if report else {}
