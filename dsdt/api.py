@@ -30,7 +30,7 @@ from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
 from dsdt.ops.housekeeping import DiskUsage
-from dsdt.refs.names import check_tags
+from dsdt.refs.names import check_tags, split_context
 from dsdt.repo import ContextInfo, Repository, open_context
 
 if TYPE_CHECKING:  # the names of _LAZY, for type checkers
@@ -115,17 +115,19 @@ def delete_context(context_name: str, remote: bool = False, force: bool = False)
 
     Like ``git branch -d``: it refuses (:class:`UsageError`) when a bundle's
     data would be left nowhere reachable (here only: not on the remote as
-    last seen, and in no other context), unless ``force``. A context that
-    does not exist is no error (Disdat code deletes defensively).
+    last seen, and in no other context), unless ``force``; the remote is
+    never read. A context that does not exist is no error (Disdat code
+    deletes defensively; the CLI's ``dsdt context -d`` says so, exit 4).
 
     Args:
-        context_name: The context to delete.
+        context_name: The context to delete (``local`` or ``remote/local``).
         remote: Also delete the remote context (needs a bound remote and ``force``).
         force: Delete even if some bundle's data is only here.
     """
     repo = Repository.current()
-    if repo.has_context(context_name):
-        _contexts.delete(repo, context_name, remote=remote, force=force)
+    _, local = split_context(context_name)
+    if repo.has_context(local):
+        _contexts.delete(repo, local, remote=remote, force=force)
 
 
 def switch(context_name: str) -> None:

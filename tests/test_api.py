@@ -78,7 +78,7 @@ def test_bundle_09_form(ctx: str) -> None:
     b = api.Bundle(ctx, name="x", data={"a": 1}, tags={"k": "v"}, params={"p": "1"})
     assert b.closed
     assert api.cat(ctx, "x") == {"a": 1}
-    assert b.tags == {"k": "v", "__param.p": "1"}
+    assert b.tags == {"k": "v"}  # parameters are not tags, as in Disdat
     assert b.user_tags == {"k": "v"} and b.params == {"p": "1"}
     empty = api.Bundle(ctx, name="nothing")
     assert not empty.closed and api.get(ctx, "nothing") is None

@@ -14,7 +14,7 @@ import pytest
 from conftest import assert_fsck_clean
 
 import dsdt.api as api
-from dsdt.errors import BundleNotFoundError, UsageError
+from dsdt.errors import ApplyError, UsageError
 
 
 def _labels(ctx: str, tmp: Path, text: str = "l1,l2", tags: dict[str, str] | None = None) -> str:
@@ -66,7 +66,7 @@ def test_mark_force_upstream_reruns_downstream(ctx: str) -> None:
     assert pt.RUNS == {"A": 2, "B": 1, "Sum": 2}
     new = api.get(ctx, "Sum")
     assert new.data["uuid_x"] != old.data["uuid_x"] == api.search(ctx, "A")[1].uuid
-    assert new.data["tags_x"]["__param.n"] == "1"
+    assert new.data["tags_x"] == {} and api.get(ctx, "A").params["n"] == "1"  # tags: user's only
     assert_fsck_clean()
 
 
@@ -104,12 +104,17 @@ def test_force_and_force_all_never_rerun_externals(ctx: str, project: Path) -> N
 
 
 def test_missing_external_is_a_clear_error(ctx: str) -> None:
-    with pytest.raises(BundleNotFoundError, match="labels"):
+    with pytest.raises(ApplyError, match=r"^pipeline Train failed: external dependency "
+                       r"'labels' \(BundleWrapperTask .*\) has no bundle in context 't'; make it "
+                       r"first") as e:
         api.apply(ctx, pt.Train, params={"day": "d"})
-    with pytest.raises(BundleNotFoundError, match="uuid"):
+    assert "\n" not in str(e.value) and e.value.result["success"] is False
+    assert pt.RUNS == {"Clean": 1}  # what needs no missing input still runs
+    with pytest.raises(ApplyError, match="uuid 00000000"):
         api.apply(ctx, pt.UsesExternal,
                   params={"ext_uuid": "00000000-0000-4000-8000-000000000000"})
-    assert pt.RUNS == {} and api.search(ctx) == []
+    assert "Train" not in pt.RUNS and "UsesExternal" not in pt.RUNS
+    assert [b.name for b in api.search(ctx)] == ["Clean"]
     assert_fsck_clean()
 
 
@@ -123,7 +128,7 @@ def test_external_by_uuid_and_input_tags(ctx: str, project: Path) -> None:
     assert pt.RUNS == {"UsesExternal": 2}
     api.apply(ctx, pt.UsesExternal, params={"ext_uuid": old})
     assert Path(api.get(ctx, "UsesExternal").data["e"]).read_text() == "old"
-    with pytest.raises(BundleNotFoundError):
+    with pytest.raises(ApplyError, match="no bundle"):
         api.apply(ctx, pt.UsesExternal, input_tags={"ver": "9"})
     assert_fsck_clean()
 

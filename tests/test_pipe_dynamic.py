@@ -18,7 +18,8 @@ def test_one_dynamic_dependency(ctx: str, workers: int) -> None:
     assert api.apply(ctx, pt.DynParent, workers=workers) == {"success": True, "did_work": True}
     parent, leaf = api.get(ctx, "DynParent"), api.get(ctx, "DynLeaf")
     assert parent.data["leaf"] == 101 and parent.data["b"] == 20
-    assert parent.data["uuid"] == leaf.uuid and parent.data["tags"]["__param.p"] == "1"
+    assert parent.data["uuid"] == leaf.uuid and parent.data["tags"] == {}
+    assert leaf.params["p"] == "1"
     assert _deps(parent) == {"b": api.get(ctx, "B").uuid, "leaf": leaf.uuid}
     assert _deps(leaf) == {"a": api.get(ctx, "A").uuid}
     if workers == 1:

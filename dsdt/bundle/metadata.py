@@ -13,6 +13,36 @@ from dsdt.objects.record import BundleRecord, Dependency
 from dsdt.refs.names import check_bundle_name, check_tags
 
 
+class CallableBool:
+    """A bool that may also be called: ``b.is_committed`` and Disdat's ``b.is_committed()``.
+
+    It is truthy exactly when its value is, equals ``True``/``False`` and
+    prints as them; ``bool(flag)`` (or calling it) gives the plain ``bool``.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bool) -> None:
+        self._value = bool(value)
+
+    def __bool__(self) -> bool:
+        return self._value
+
+    def __call__(self) -> bool:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CallableBool):
+            return self._value == other._value
+        return self._value == other if isinstance(other, bool | int) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return repr(self._value)
+
+
 class Metadata(BundleState):
     """The mutators of an open bundle and the readers of any bundle."""
 
@@ -33,7 +63,7 @@ class Metadata(BundleState):
         return self
 
     def add_params(self, params: dict[str, str]) -> Metadata:
-        """Add parameters (``str: str``), shown in ``tags`` with the ``__param.`` prefix."""
+        """Add parameters (``str: str``), read back in ``params`` (never in ``tags``)."""
         self._need_open().params.update(check_tags(params, "params"))
         return self
 
@@ -122,7 +152,7 @@ class Metadata(BundleState):
 
     @property
     def user_tags(self) -> dict[str, str]:
-        """Tags the user set (not parameters)."""
+        """The tags the user set (0.8's name; ``tags`` also has ``committed``)."""
         return dict(self._known.tags if self._known else self._draft_view().tags)
 
     @property
@@ -132,20 +162,26 @@ class Metadata(BundleState):
 
     @property
     def tags(self) -> dict[str, str]:
-        """All tags: user tags, ``committed`` when committed, and ``__param.<k>`` params."""
+        """The user's tags, and ``committed: "True"`` once committed, as in Disdat.
+
+        Parameters are not tags: they are in ``params``.
+        """
         out = self.user_tags
         if self.closed and self.is_committed:
             out["committed"] = "True"
-        out.update({PARAM_PREFIX + k: v for k, v in self.params.items()})
         return out
 
     @property
-    def is_committed(self) -> bool:
-        """True if committed in its context (as of the search, for search results)."""
+    def is_committed(self) -> CallableBool:
+        """Whether committed in its context (as of the search, for search results).
+
+        Both ``b.is_committed`` and Disdat's ``b.is_committed()`` work.
+        """
         if self._committed is not None:
-            return self._committed
+            return CallableBool(self._committed)
         self._need_known()
-        return self._repo.is_committed(self.local_context, self.uuid, self._sha or "")
+        return CallableBool(self._repo.is_committed(self.local_context, self.uuid,
+                                                    self._sha or ""))
 
     @property
     def lineage(self) -> LineageInfo:

@@ -65,7 +65,7 @@ def bundle_dict(b: "Bundle") -> dict[str, Any]:
         "processing_name": b.processing_name,
         "owner": b.owner,
         "created": json_date(b.creation_date),
-        "committed": b.is_committed,
+        "committed": bool(b.is_committed),
         "tags": b.user_tags,
         "params": b.params,
     }

@@ -191,7 +191,7 @@ def log(repo: Repository, ctx: str, name: str | None = None,
 
 def _entry(repo: Repository, b: Bundle) -> LogEntry:
     rec = b.record
-    return LogEntry(b.uuid, b.name, b.creation_date, b.user_tags, b.is_committed,
+    return LogEntry(b.uuid, b.name, b.creation_date, b.user_tags, bool(b.is_committed),
                     data_size(rec.data, repo.blobs.read), _commit(rec.lineage),
                     b.processing_name)
 

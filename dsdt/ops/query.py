@@ -8,7 +8,7 @@ from typing import Any
 from dsdt._dates import parse_date
 from dsdt.bundle import Bundle
 from dsdt.errors import BundleNotFoundError, UsageError
-from dsdt.index import Query
+from dsdt.index import PARAM_PREFIX, Query
 from dsdt.objects.ids import is_uuid_prefix, uuid_or_prefix
 from dsdt.refs.names import check_tags
 from dsdt.repo import Repository
@@ -104,9 +104,15 @@ def get(repo: Repository, ctx: str, name: str | None, uuid: str | None = None,
         if sha is None:
             return None
         b = Bundle._from_record(repo, ctx, repo.read_record(uuid, sha), sha)
-        return b if all(b.tags.get(k) == v for k, v in check_tags(tags).items()) else None
+        return b if _has_tags(b, check_tags(tags)) else None
     found = find(repo, ctx, Query(name_glob=name, tags=check_tags(tags)))
     return found[0] if found else None
+
+
+def _has_tags(b: Bundle, tags: dict[str, str]) -> bool:
+    """True when ``b`` has every tag, as a search matches them (``__param.k`` is param k)."""
+    have = {**b.tags, **{PARAM_PREFIX + k: v for k, v in b.params.items()}}
+    return all(have.get(k) == v for k, v in tags.items())
 
 
 def need(repo: Repository, ctx: str, name: str | None, uuid: str | None = None,

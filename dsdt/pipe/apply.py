@@ -87,13 +87,14 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         first. With ``explain`` also ``plan`` (and with ``report`` ``output``,
         its ``uuid`` None when it would run), instead of ``bundles``: one dict
         per task (upstream first) with ``task`` (``Class(param=value, ...)``),
-        ``processing_name``, ``action``, ``reason`` and ``uuid`` (None for a
-        task that would run).
+        ``processing_name``, ``action`` (``run``, ``reuse``, or ``missing``
+        for an external input with no bundle), ``reason`` and ``uuid`` (None
+        for a task that would run or a missing input).
 
     Raises:
-        ApplyError: A task failed (the message names it and its exception);
-            ``.result`` holds the outcome.
-        BundleNotFoundError: An external dependency has no bundle.
+        ApplyError: A task failed (the message names it and its exception),
+            or a task that runs needs an external dependency that has no
+            bundle; ``.result`` holds the outcome.
     """
     if type(workers) is not int or workers < 1:
         raise UsageError(f"workers must be a positive int, not {workers!r}")
@@ -156,7 +157,8 @@ def _run(repo: Repository, ctx: str, transform: type, output_bundle: str,
     if explain:
         shown = [{"task": labels.get(e.task, e.task), "processing_name": e.processing_name,
                   "action": e.action, "reason": e.reason,
-                  "uuid": None if e.action == "run" else e.uuid} for e in entries.values()]
+                  "uuid": None if e.action == "run" else e.uuid or None}
+                 for e in entries.values()]
         if root_entry.action == "run":
             output["uuid"] = None
         extra = {"output": output} if report else {}
@@ -209,6 +211,9 @@ def _bundle_dict(e: plan.PlanEntry) -> dict[str, Any]:
             "action": e.action}
 
 
+_MISSING = "dsdt.errors.BundleNotFoundError: "  # how an external input still missing fails
+
+
 def _failure(run: Any, labels: dict[str, str]) -> str:
     """``task Class(p=v) raised Error: message`` for the first failed task ('' if unknown)."""
     scheduler = getattr(getattr(run, "worker", None), "_scheduler", None)
@@ -222,6 +227,8 @@ def _failure(run: Any, labels: dict[str, str]) -> str:
                 error = json.loads(error)
             last = [ln for ln in error.strip().splitlines() if ln.strip()]
             why = last[-1].strip() if last else "no error message"
+            if why.startswith(_MISSING + "external dependency "):  # its message says it all
+                return why.removeprefix(_MISSING)
             return f"task {labels.get(task_id, task_id)} raised {why}"
     except Exception:  # noqa: BLE001 - a scheduler that cannot say: luigi's summary instead
         return ""

@@ -17,7 +17,9 @@ inherit it). The rules are checked in order for every task, upstream first:
    changed``) or the work tree is dirty (``dirty tree``); ``never`` -> never;
 6. otherwise reuse that newest bundle.
 
-External dependencies are never run; a missing one is an error.
+External dependencies are never run. One that has no bundle is planned as
+``missing`` (the tasks needing it run); the run fails only if it is still
+missing when a task needs it.
 
 Dynamic dependencies (``yield_dependency``) are not in the plan: a task
 whose ``pipe_run`` is a generator may have recorded args that are not static
@@ -40,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dsdt.errors import BundleNotFoundError, UsageError
+from dsdt.errors import UsageError
 from dsdt.index import Query
 from dsdt.objects.ids import new_uuid
 from dsdt.remote.state import NOWHERE, UNKNOWN, require_reachable, settle
@@ -180,10 +182,8 @@ def decide(repo: Repository, ctx: str, task: Any, entries: dict[str, PlanEntry],
     """
     proc = task.processing_name
     if task.dsdt_external:
-        if not task.uuid:
-            raise BundleNotFoundError(
-                f"external dependency {task.what} has no bundle in context {ctx!r}; make it "
-                "first (e.g. with dsdt add) or fix the name, uuid or input_tags")
+        if not task.uuid:  # an error only if a task that runs needs it (and it is still missing)
+            return PlanEntry(task.task_id, proc, "missing", "no bundle", "", "", ctx)
         require_reachable(repo, ctx, [str(task.uuid)])
         return PlanEntry(task.task_id, proc, "reuse", "reused", str(task.uuid), "", ctx)
     name = task.human_name()
@@ -319,8 +319,13 @@ def exists(task: Any) -> bool:
 def input_uuid(task: Any) -> str:
     """The uuid of the bundle an (already complete) upstream task provides."""
     found = planned(task.task_id)
-    if found is not None:
+    if found is not None and (found.uuid or not task.dsdt_external):
         return found.uuid
+    if task.dsdt_external:  # missing when planned: made since, or still an error
+        bundle = task.find()
+        if bundle is None:
+            raise task.missing()
+        return str(bundle.uuid)
     decided = lazy_entry(repo(), task)
     if decided.action != "reuse":
         raise UsageError(f"dynamic dependency {task.task_id} has no up-to-date bundle")

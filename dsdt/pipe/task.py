@@ -19,7 +19,7 @@ from typing import Any
 import luigi
 
 from dsdt.bundle import Bundle
-from dsdt.errors import BundleStateError, UsageError
+from dsdt.errors import BundleNotFoundError, BundleStateError, UsageError
 from dsdt.ops import query
 from dsdt.pipe import dynamic, incremental, plan
 from dsdt.pipe.plan import RESERVED, PlanEntry, code_hash, code_ref
@@ -41,6 +41,8 @@ class BundleTarget(luigi.Target):
     def exists(self) -> bool:
         """True when this run's bundle of the task exists."""
         entry = plan.planned(self.task_id)
+        if getattr(self.task, "dsdt_external", False) and not (entry and entry.uuid):
+            return self.task.find() is not None  # missing when planned: maybe made since
         if entry is None and self.task is not None:
             return plan.exists(self.task)
         if entry is None or not entry.uuid:
@@ -48,24 +50,54 @@ class BundleTarget(luigi.Target):
         return plan.repo().member_sha(entry.context, entry.uuid) is not None
 
 
-class ExternalBundle(luigi.ExternalTask):
-    """An existing bundle used as an input; it is never (re)made by a pipeline."""
+class ExternalBundle(luigi.Task):
+    """An existing bundle used as an input; it is never (re)made by a pipeline.
+
+    ``uuid`` is the bundle found when the dependency was declared ("" if none);
+    ``by_uuid``, ``by_name`` or ``pipe_processing_name`` (in that order) say
+    how it is looked up again when a run needs it and it was not found.
+    """
 
     dsdt_external = True
 
     uuid = luigi.Parameter(default="")
+    by_uuid = luigi.Parameter(default="")
+    by_name = luigi.Parameter(default="")
     pipe_processing_name = luigi.Parameter()
     what = luigi.Parameter(default="", significant=False)
     data_context = luigi.OptionalParameter(default=None, significant=False)
+    input_tags = luigi.DictParameter(default={}, significant=False)
 
     @property
     def processing_name(self) -> str:
-        """The processing name of the task class the dependency was declared with."""
+        """The processing name the dependency stands for (its bundle's, when found by it)."""
         return str(self.pipe_processing_name)
 
+    def find(self) -> Bundle | None:
+        """The bundle as of now: by uuid, else the latest by name, else by processing name."""
+        repo, ctx = plan.repo(), self.data_context
+        tags = {str(k): str(v) for k, v in self.input_tags.items()}
+        if self.by_uuid:
+            return query.get(repo, ctx, None, str(self.by_uuid), tags)
+        if self.by_name:
+            return query.get(repo, ctx, str(self.by_name), tags=tags)
+        found = query.search(repo, ctx, processing_name=self.processing_name, tags=tags)
+        return found[0] if found else None
+
+    def missing(self) -> BundleNotFoundError:
+        """The error of a run that needs this input while it has no bundle."""
+        return BundleNotFoundError(
+            f"external dependency {self.what} has no bundle in context {self.data_context!r}; "
+            "make it first (e.g. with dsdt add) or fix the name, uuid or input_tags")
+
     def output(self) -> BundleTarget:
-        """The bundle (when it was found)."""
-        return BundleTarget(self.task_id)
+        """The bundle (when it was found, or is found now)."""
+        return BundleTarget(self.task_id, self)
+
+    def run(self) -> None:
+        """Runs only when the input is still missing as the run needs it: that is an error."""
+        if self.find() is None:
+            raise self.missing()
 
 
 class PipeTask(luigi.Task):
@@ -86,7 +118,7 @@ class PipeTask(luigi.Task):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deps: dict[str, luigi.Task] = {}
-        self._ext_cache: dict[str, tuple[str, str, Bundle | None]] = {}
+        self._ext_cache: dict[str, tuple[ExternalBundle, Bundle | None]] = {}
         self._forced = False
         self._bundle_name: str | None = None
         self._user_tags: dict[str, str] = {}
@@ -114,7 +146,7 @@ class PipeTask(luigi.Task):
     def _new_arg(self, arg: str) -> None:
         if not isinstance(arg, str) or not arg.isidentifier():
             raise UsageError(f"dependency arg name {arg!r} must be a Python identifier")
-        if arg in self._deps:
+        if arg in self._deps and not self._missing_external(arg):
             raise UsageError(f"{type(self).__name__} declares the dependency {arg!r} twice")
 
     def add_dependency(self, arg: str, cls: type[PipeTask], params: dict[str, Any]) -> None:
@@ -151,43 +183,56 @@ class PipeTask(luigi.Task):
         """Use an existing bundle as input ``arg``; it is never re-made.
 
         The bundle is the one with ``uuid``, else the latest named
-        ``human_name``, else the latest made by ``cls(**params)`` (for
-        :class:`BundleWrapperTask`: the latest bundle named ``params['name']``).
-        Bundles must carry the apply's ``input_tags``.
+        ``human_name`` (neither needs an instance of ``cls``), else the latest
+        made by ``cls(**params)`` (for :class:`BundleWrapperTask`: the latest
+        bundle named ``params['name']``). Bundles must carry the apply's
+        ``input_tags``.
 
         Returns:
-            The bundle, or None when none was found (``apply`` then fails).
+            The bundle, or None when none matches (as Disdat: assert, or fall
+            back by declaring ``arg`` again, e.g. with :meth:`add_dependency`).
+            A run that needs a missing input fails (``ApplyError``).
         """
         self._new_arg(arg)
         if not isinstance(params, dict):
             raise UsageError(f"params of external dependency {arg!r} must be a dict")
+        if not (isinstance(cls, type) and issubclass(cls, PipeTask)):
+            raise UsageError(f"external dependency {arg!r} must name a PipeTask subclass, "
+                             f"not {cls!r}")
         key = json.dumps([arg, code_ref(cls), sorted(map(str, params.items())), human_name,
                           uuid])
         if key not in self._ext_cache:
-            task = cls(**params)
-            what = f"{arg!r} ({cls.__name__} {params}" + (f", uuid {uuid}" if uuid else "") \
-                + (f", name {human_name!r}" if human_name else "") + ")"
-            self._ext_cache[key] = (task.processing_name, what, self._find_external(
-                task, human_name, uuid))
-        proc, what, found = self._ext_cache[key]
-        self._deps[arg] = ExternalBundle(uuid=found.uuid if found else "",
-                                         pipe_processing_name=proc, what=what,
-                                         data_context=self.data_context)
+            self._ext_cache[key] = self._external(arg, cls, params, human_name, uuid)
+        self._deps[arg], found = self._ext_cache[key]
         return found
 
-    def _find_external(self, task: PipeTask, human_name: str | None,
-                       uuid: str | None) -> Bundle | None:
-        """The bundle an external dependency names (see :meth:`add_external_dependency`)."""
-        repo, ctx = plan.repo(), self.data_context
-        tags = {str(k): str(v) for k, v in self.input_tags.items()}
-        if uuid:
-            return query.get(repo, ctx, None, uuid, tags)
-        if human_name is None and isinstance(task, BundleWrapperTask):
-            human_name = task.human_name()
-        if human_name:
-            return query.get(repo, ctx, human_name, tags=tags)
-        found = query.search(repo, ctx, processing_name=task.processing_name, tags=tags)
-        return found[0] if found else None
+    def _external(self, arg: str, cls: type[PipeTask], params: dict[str, Any],
+                  human_name: str | None,
+                  uuid: str | None) -> tuple[ExternalBundle, Bundle | None]:
+        """The external task of one declaration, and the bundle found now (if any)."""
+        what = f"{arg!r} ({cls.__name__} {params}" + (f", uuid {uuid}" if uuid else "") \
+            + (f", name {human_name!r}" if human_name else "") + ")"
+        proc = ""
+        if not (uuid or human_name):  # found by what cls(**params) makes
+            task = cls(**params)
+            proc = task.processing_name
+            if isinstance(task, BundleWrapperTask) and task.name:
+                human_name = task.human_name()
+        ext = ExternalBundle(by_uuid=uuid or "", by_name=human_name or "",
+                             pipe_processing_name=proc or cls.get_task_family(), what=what,
+                             data_context=self.data_context, input_tags=self.input_tags)
+        found = ext.find()
+        if found is None:
+            return ext, None
+        return ExternalBundle(uuid=found.uuid, by_uuid=uuid or "", by_name=human_name or "",
+                              pipe_processing_name=proc or found.processing_name, what=what,
+                              data_context=self.data_context, input_tags=self.input_tags), found
+
+    def _missing_external(self, arg: str) -> bool:
+        """True when ``arg`` is an external dependency that found no bundle (a fallback may
+        declare it again)."""
+        dep = self._deps[arg]
+        return isinstance(dep, ExternalBundle) and not dep.uuid
 
     # --- identity ----------------------------------------------------------------------
 
