@@ -98,6 +98,11 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
     with your AWS settings passed through the engine (never baked into the
     image); then the output bundle's metadata is pulled into ``local_context``
     (which is bound to the remote first when it has no remote).
+    ``LocalSageMaker`` runs the SageMaker image (``build_image(...,
+    sagemaker=True)``) the same way, as a SageMaker training job would run
+    it: ``train``, with the ``hyperparameters.json`` and environment the
+    ``SageMaker`` backend sends, mounted at ``/opt/ml``; use it to test the
+    image before it costs money.
 
     Args:
         local_context: The context the pipeline runs in (None: the current
@@ -111,8 +116,10 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
         output_bundle: Name of the root's output bundle.
         remote: Remote URL (default: the context's bound remote). A remote is
             required unless both ``no_pull`` and ``no_push``; AWS backends
-            need an ``s3://`` one.
-        backend: ``Local``, ``AWSBatch`` or ``SageMaker``.
+            need an ``s3://`` one (``Local`` and ``LocalSageMaker`` mount a
+            directory one).
+        backend: ``Local``, ``AWSBatch``, ``LocalSageMaker`` or ``SageMaker``
+            (any case).
         input_tags: Tags the input bundles must have.
         output_tags: Tags put on every output bundle.
         force: Re-run the root task.
@@ -134,7 +141,7 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
             hour). Past it a ``StillRunningError`` (exit 15) names the job,
             which goes on.
         log: Receives the container's log lines and job status changes (without
-            it, a failed ``Local`` run's last log lines are in the error).
+            it, a failed local run's last log lines are in the error).
 
     Returns:
         A JSON object (as a string): ``backend``, ``arguments`` (the
@@ -143,13 +150,15 @@ def run(local_context: str | None, remote_context: str | None, setup_dir: PathLi
         (whether its metadata is now in ``local_context``), ``output_name``
         once pulled, and the backend's
         facts: the container's summary (``success``, ``did_work``), ``image``
-        and ``exit_code`` for ``Local``; ``job_definition``, ``registered``,
+        and ``exit_code`` for ``Local``, the same and ``training_job_name``
+        for ``LocalSageMaker``; ``job_definition``, ``registered``,
         ``job_id``, ``job_name``, ``queue`` and with ``wait`` ``status`` for
         ``AWSBatch``; ``training_job_name``, ``training_job_arn``,
         ``output_path`` and with ``wait`` ``status`` for ``SageMaker``.
 
     Raises:
-        dsdt.errors.UsageError: Bad backend, arguments, or no remote where one is needed.
+        dsdt.errors.UsageError: Bad backend, arguments (longer than SageMaker
+            allows, for its backends), or no remote where one is needed.
         dsdt.errors.ContainerError: No engine, or the pipeline or job failed.
         dsdt.errors.StillRunningError: ``wait`` gave up after ``timeout``.
     """

@@ -29,12 +29,29 @@ class Train(PipeTask):
         if self.fail:
             raise RuntimeError("asked to fail")
         return {"day": self.day, "total": sum(prep["rows"])}
+
+
+class Inspect(PipeTask):
+    """What the container sees: SageMaker's config files and the AWS variables' names."""
+
+    def pipe_run(self):
+        import os
+        from pathlib import Path
+
+        config = Path("/opt/ml/input/config")
+        files = {f.name: f.read_text() for f in sorted(config.glob("*.json"))}
+        env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "TRAINING_"))}
+        return {"config": files, "environment": sorted(env),
+                "endpoints": {k: v for k, v in env.items() if "ENDPOINT" in k or "REGION" in k
+                              or k == "TRAINING_JOB_NAME"},
+                "user": f"{os.getuid()}:{os.getgid()}"}
 '''
 
 
 def write_package(root: Path, name: str = "churn_pipeline", layout: str = "pyproject",
                   version: str = "0.1.0") -> Path:
-    """Write the package ``churn`` (tasks ``churn.tasks.Prep`` and ``.Train``) into ``root``.
+    """Write the package ``churn`` (tasks ``churn.tasks.Prep``, ``.Train``, ``.Inspect``)
+    into ``root``.
 
     Args:
         root: The package's directory (created).

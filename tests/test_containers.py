@@ -279,8 +279,26 @@ def pkg(tmp_path: Path) -> Path:
 
 
 def test_run_refuses_an_unknown_backend(ctx: str, pkg: Path) -> None:
-    with pytest.raises(UsageError, match="unknown backend 'Kubernetes'"):
+    with pytest.raises(UsageError, match=r"unknown backend 'Kubernetes': use Local, AWSBatch, "
+                                         r"LocalSageMaker, SageMaker$"):
         api.run(ctx, None, pkg, "churn.tasks.Train", {}, backend="Kubernetes")
+
+
+def test_local_sagemaker_checks_before_the_engine(ctx: str, pkg: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory remote is fine (it is mounted, as for Local); arguments SageMaker would
+    refuse are refused before any engine is asked."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    (tmp_path / "r").mkdir()
+    with pytest.raises(ContainerError, match="no Docker engine is reachable"):
+        api.run(ctx, None, pkg, "churn.tasks.Train", {}, remote=str(tmp_path / "r"),
+                backend="localsagemaker")
+    with pytest.raises(UsageError, match="more than SageMaker's 2500"):
+        api.run(ctx, None, pkg, "churn.tasks.Train", {}, remote=str(tmp_path / "r"),
+                backend="LocalSageMaker", output_tags={"k": "v" * 2500})
+    assert "more than SageMaker's 2500" in fails(
+        2, "run", "-c", ctx, str(pkg), "churn.tasks.Train", "-b", "LocalSageMaker",
+        "-r", str(tmp_path / "r"), "-ot", "k:" + "v" * 2500)
 
 
 def test_run_needs_a_remote_unless_told_not_to_move_data(ctx: str, pkg: Path) -> None:

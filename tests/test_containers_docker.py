@@ -7,6 +7,7 @@ and builds from the offline base image, so nothing is pulled from Docker Hub.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -226,11 +227,20 @@ def test_push_to_ecr(image: ImageInfo, package: Path, project: Path, local_regis
 # --- SageMaker ---------------------------------------------------------------------------
 
 
-def test_sagemaker_image_trains(package: Path, base_image: str, docker_client: Any,
-                                tmp_path: Path, isolated_cache: Path) -> None:
+@pytest.fixture(scope="session")
+def sagemaker_image(package: Path, base_image: str, isolated_cache: Path,
+                    tmp_path_factory: pytest.TempPathFactory) -> ImageInfo:
+    """The package's SageMaker image, ``dsdt-test-churn-sagemaker``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("nowhere"))
+        mp.setenv("DSDT_DIR", str(tmp_path_factory.getbasetemp() / "no-repo"))
+        return api.build_image(package, base_image=base_image, sagemaker=True)
+
+
+def test_sagemaker_image_trains(sagemaker_image: ImageInfo, docker_client: Any,
+                                tmp_path: Path) -> None:
     """The image follows SageMaker's contract: ``train`` reads the hyperparameters."""
-    info = api.build_image(package, base_image=base_image, sagemaker=True)
-    assert info.name == f"{IMAGE}-sagemaker"
+    assert sagemaker_image.name == f"{IMAGE}-sagemaker"
     remote = tmp_path / "remote"
     remote.mkdir()
     ml = tmp_path / "ml"
@@ -239,11 +249,115 @@ def test_sagemaker_image_trains(package: Path, base_image: str, docker_client: A
                      remote=str(remote))
     (ml / "input" / "config" / "hyperparameters.json").write_text(
         json.dumps({"arguments": json.dumps(args)}))
-    docker_client.containers.run(info.tag, ["train"], remove=True, network_mode="host",
+    docker_client.containers.run(sagemaker_image.tag, ["train"], remove=True,
+                                 network_mode="host",
                                  volumes={str(ml): {"bind": "/opt/ml", "mode": "rw"},
                                           str(remote): {"bind": str(remote), "mode": "rw"}})
     summary = json.loads((ml / "model" / "dsdt-summary.json").read_text())
     assert summary["success"] and (remote / "contexts" / "sm").is_dir()
+
+
+# --- run: LocalSageMaker -----------------------------------------------------------------
+
+JOB_NAME = rf"{IMAGE}-sagemaker-\d{{14}}-[0-9a-f]{{4}}"
+
+
+def test_local_sagemaker_run_brings_the_output_back(sagemaker_image: ImageInfo,
+                                                    package: Path, ctx: str,
+                                                    tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    api.remote(ctx, "shared", str(remote))  # a directory remote, mounted as for Local
+    out = json.loads(api.run(ctx, None, package, "churn.tasks.Train", {"day": "2026-11-10"},
+                             output_bundle="model", backend="localsagemaker"))
+    assert out["backend"] == "LocalSageMaker" and out["success"] and out["did_work"]
+    assert (out["image"], out["exit_code"]) == (f"{IMAGE}-sagemaker:latest", 0)
+    assert re.fullmatch(JOB_NAME, out["training_job_name"])
+    assert out["output_uuid"] == out["requested_uuid"] and out["pulled"]
+    b = api.get(ctx, "model")
+    assert b.uuid == out["output_uuid"] and b.is_committed
+    assert b.data == {"day": "2026-11-10", "total": 6}
+    again = json.loads(api.run(ctx, None, package, "churn.tasks.Train", {"day": "2026-11-10"},
+                               output_bundle="model", backend="LocalSageMaker"))
+    assert again["success"] and not again["did_work"] and again["output_uuid"] == b.uuid
+
+
+def _without_uuid(args: list[str]) -> list[str]:
+    i = args.index("--output-bundle-uuid")
+    return args[:i] + args[i + 2:]
+
+
+def test_local_sagemaker_is_the_training_job_sagemaker_gets(
+        sagemaker_image: ImageInfo, package: Path, project: Path, ctx: str,
+        s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hyperparameters and environment are those the SageMaker backend sends (to
+    moto's training job); the caller's credentials stand in for the job's role."""
+    import boto3
+
+    from dsdt.containers import aws
+
+    requests: list[dict[str, Any]] = []
+    create = aws.sagemaker_request
+    monkeypatch.setattr(aws, "sagemaker_request",
+                        lambda *a, **kw: requests.append(create(*a, **kw)) or requests[-1])
+    _settings(project, registry="127.0.0.1:5999/team",
+              sagemaker_role_arn="arn:aws:iam::123456789012:role/sm")
+    api.remote(ctx, "shared", f"s3://{s3_bucket[0]}/dsdt")
+    sent = json.loads(api.run(ctx, None, package, "churn.tasks.Inspect", {},
+                              backend="SageMaker"))
+    job = boto3.client("sagemaker").describe_training_job(
+        TrainingJobName=sent["training_job_name"])
+    [request] = requests
+    out = json.loads(api.run(ctx, None, package, "churn.tasks.Inspect", {},
+                             backend="LocalSageMaker"))
+    assert out["image"] == f"{IMAGE}-sagemaker:latest"  # the local one, not the registry's
+    seen = api.get(ctx, None, uuid=out["output_uuid"]).data
+    hyper = json.loads(seen["config"]["hyperparameters.json"])
+    assert hyper == {"arguments": json.dumps(out["arguments"])}
+    assert hyper.keys() == job["HyperParameters"].keys()
+    assert _without_uuid(json.loads(hyper["arguments"])) == _without_uuid(
+        json.loads(job["HyperParameters"]["arguments"]))
+    assert request["Environment"]["AWS_ENDPOINT_URL"] == s3_bucket[1]
+    assert request["Environment"].items() <= seen["endpoints"].items()
+    assert seen["endpoints"]["TRAINING_JOB_NAME"] == out["training_job_name"]
+    assert json.loads(seen["config"]["resourceconfig.json"])["current_host"] == "algo-1"
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(seen["environment"])
+    assert seen["user"] == f"{os.getuid()}:{os.getgid()}"
+
+
+def test_cli_local_sagemaker(sagemaker_image: ImageInfo, package: Path, ctx: str,
+                             tmp_path: Path) -> None:
+    api.remote(ctx, "shared", str(tmp_path))
+    r = ok("run", "-c", ctx, str(package), "churn.tasks.Train", "--day", "2026-11-11",
+           "-b", "LocalSageMaker")
+    made = api.get(ctx, "Train").uuid
+    assert re.fullmatch(rf"Ran {IMAGE}-sagemaker:latest as SageMaker training job {JOB_NAME} "
+                        rf"here: made bundle Train {made} \(pulled\)\n", r.out), r.out
+    r = dsdt_cli("run", "-c", ctx, str(package), "churn.tasks.Train", "--fail",
+                 "-b", "LocalSageMaker")
+    assert r.code == 12
+    assert "RuntimeError: asked to fail" in r.err  # the container's log, streamed
+    assert re.fullmatch(rf"dsdt: error: SageMaker training job {JOB_NAME} \(run locally\) "
+                        rf"failed in {IMAGE}-sagemaker:latest \(exit 1: a task failed\): "
+                        r".*asked to fail.*", r.err.splitlines()[-1]), r.err
+
+
+def test_local_sagemaker_failure_without_a_log_keeps_its_end(
+        sagemaker_image: ImageInfo, package: Path, ctx: str, tmp_path: Path) -> None:
+    api.remote(ctx, "shared", str(tmp_path))
+    with pytest.raises(ContainerError, match=r"exit 1: a task failed\): .*asked to fail.*"
+                                             r"; its last lines:\n"):
+        api.run(ctx, None, package, "churn.tasks.Train", {"fail": True},
+                backend="LocalSageMaker")
+
+
+def test_local_sagemaker_of_an_image_never_built(ctx: str, tmp_path: Path,
+                                                 docker_client: Any) -> None:
+    pkg = write_package(tmp_path / "other", name="dsdt_never_built")
+    with pytest.raises(ContainerError, match=r"^no image dsdt-never-built-sagemaker:latest "
+                                             r"here: build it with dsdt dockerize --sagemaker"):
+        api.run(ctx, None, pkg, "churn.tasks.Train", {}, no_pull=True, no_push=True,
+                backend="LocalSageMaker")
 
 
 # --- AWS Batch, run by moto with this engine ---------------------------------------------

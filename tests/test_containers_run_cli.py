@@ -35,7 +35,8 @@ def _configure(project: Path, **containers: str) -> None:
 def test_run_help_lists_the_task_parameters(project: Path, pkg: Path, tmp_path: Path) -> None:
     plain = ok("run", "--help").out
     assert "--timeout SECONDS" in plain
-    assert plain.splitlines()[-4] == "  Examples:"
+    assert plain.splitlines()[-5] == "  Examples:"
+    assert "LocalSageMaker (the SageMaker image run here" in " ".join(plain.split())
     assert plain.splitlines()[-1].startswith("    dsdt run ./churn-pipeline")
     r = ok("run", str(pkg), "churn.tasks.Train", "--help")
     assert r.out.startswith(plain)

@@ -26,6 +26,7 @@ EPILOG = """\b
 Examples:
   dsdt run ./churn-pipeline churn.tasks.Train --help
   dsdt run ./churn-pipeline churn.tasks.Train --day 2026-11-01
+  dsdt run ./churn-pipeline churn.tasks.Train -b LocalSageMaker
   dsdt run ./churn-pipeline churn.tasks.Train -b AWSBatch --wait --timeout 3600 --json"""
 
 
@@ -39,7 +40,8 @@ def run(
                                       "--name value.")],
     backend: Annotated[str, typer.Option(
         "-b", "--backend", metavar="NAME",
-        help="Local (docker run here), AWSBatch or SageMaker.")] = "Local",
+        help="Local (docker run here), AWSBatch, LocalSageMaker (the SageMaker image run "
+             "here as a training job, to test it for free) or SageMaker.")] = "Local",
     remote: Annotated[str | None, typer.Option(
         "-r", "--remote", metavar="URL",
         help="Remote the container pulls from and pushes to (default: the context's).")] = None,
@@ -89,16 +91,20 @@ def run(
     and pushes its outputs. Local runs the image here with docker, as you and
     on this machine's network, with your AWS settings passed to it (never
     stored in the image), then pulls the output bundle's metadata into the
-    context. Task parameters follow the class as --name value, and
-    PKG.MOD.CLASS --help lists them when the class can be imported here.
+    context. LocalSageMaker runs the SageMaker image (dockerize --sagemaker)
+    the same way, as a training job would: its train command, the
+    hyperparameters.json and environment the SageMaker backend sends. Task
+    parameters follow the class as --name value, and PKG.MOD.CLASS --help
+    lists them when the class can be imported here.
 
-    When the run ends here (Local, or --wait) the output bundle's name and
-    uuid are printed. --json prints the object api.run returns: "backend",
-    "arguments", "requested_uuid", "output_uuid", "output_name" (once
-    pulled), "pulled", and the backend's facts (Local: "success",
-    "did_work", "image", "exit_code"; AWSBatch: "job_definition",
-    "registered", "job_id", "job_name", "queue", with --wait "status";
-    SageMaker: "training_job_name", "training_job_arn", "output_path", with
+    When the run ends here (Local, LocalSageMaker, or --wait) the output
+    bundle's name and uuid are printed. --json prints the object api.run
+    returns: "backend", "arguments", "requested_uuid", "output_uuid",
+    "output_name" (once pulled), "pulled", and the backend's facts (Local:
+    "success", "did_work", "image", "exit_code"; LocalSageMaker: the same
+    and "training_job_name"; AWSBatch: "job_definition", "registered",
+    "job_id", "job_name", "queue", with --wait "status"; SageMaker:
+    "training_job_name", "training_job_arn", "output_path", with
     --wait "status"). Logs and job status go to stderr.
     """
     from dsdt import api
@@ -118,6 +124,9 @@ def run(
 def _describe(out: dict[str, Any]) -> str:
     if out["backend"] == "Local":
         return f"Ran in {out['image']}: {_output(out)}"
+    if out["backend"] == "LocalSageMaker":
+        return f"Ran {out['image']} as SageMaker training job " \
+               f"{out['training_job_name']} here: {_output(out)}"
     if out["backend"] == "AWSBatch":
         if "job_id" not in out:
             return f"Job definition: {out['job_definition']}"

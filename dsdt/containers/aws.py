@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import re
 import secrets
 import time
@@ -19,10 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dsdt.config import ContainerSettings
+from dsdt.containers.protocol import hyperparameters
 from dsdt.errors import ContainerError, StillRunningError, UsageError
 
-#: SageMaker's limit on the length of one hyperparameter value.
-HYPERPARAMETER_MAX = 2500
 _DONE = ("SUCCEEDED", "FAILED")
 _SAGEMAKER_DONE = ("Completed", "Failed", "Stopped")
 #: How long ``--wait`` waits for a job that has no time limit of its own (24 h).
@@ -335,15 +333,11 @@ def sagemaker_request(image: str, args: list[str], *, image_name: str,
     if not settings.sagemaker_role_arn:
         raise UsageError("SageMaker needs an IAM role; set containers.sagemaker_role_arn "
                          "in .dsdt/config.yaml")
-    arguments = json.dumps(list(args))
-    if len(arguments) > HYPERPARAMETER_MAX:
-        raise UsageError(f"the pipeline arguments take {len(arguments)} characters, more than "
-                         f"SageMaker's {HYPERPARAMETER_MAX}; pass fewer tags or parameters")
     request: dict[str, Any] = {
         "TrainingJobName": job_name or training_job_name(image_name),
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
         "RoleArn": settings.sagemaker_role_arn,
-        "HyperParameters": {"arguments": arguments},
+        "HyperParameters": hyperparameters(args),
         "OutputDataConfig": {"S3OutputPath": _output_path(settings, remote)},
         "ResourceConfig": {"InstanceType": settings.sagemaker_instance_type,
                            "InstanceCount": settings.sagemaker_instance_count,

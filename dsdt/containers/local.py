@@ -53,10 +53,44 @@ def run_local(name: str, args: list[str], url: str | None, env: dict[str, str],
         dsdt.errors.PathError: The directory remote does not exist.
     """
     c = engine.client()
+    image = local_image(c, settings, name)
+    status, stdout, tail = run_container(c, image, args, url, env, {}, log)
+    if status != 0:
+        raise ContainerError(failure(image, status, tail, streamed=log is not None))
+    return {**_summary(stdout), "image": image, "exit_code": status}
+
+
+def local_image(c: Any, settings: ContainerSettings, name: str) -> str:
+    """``NAME:latest`` when the engine has it, else the registry's reference (when one
+    is configured: the engine pulls it)."""
     image = f"{name}:latest"
     if settings.registry and not engine.has_image(c, image):
-        image = registry.target(settings, name).reference  # the engine pulls it
-    volumes: dict[str, dict[str, str]] = {}
+        image = registry.target(settings, name).reference
+    return image
+
+
+def run_container(c: Any, image: str, command: list[str], url: str | None,
+                  env: dict[str, str], mounts: dict[str, dict[str, str]],
+                  log: Callable[[str], None] | None) -> tuple[int, str, list[str]]:
+    """Run ``image`` with ``command`` as the calling user on the host's network.
+
+    Args:
+        c: The engine client.
+        image: The image reference.
+        command: The container's command.
+        url: The remote URL (a directory one is mounted at its own path).
+        env: Environment for the container; the caller's AWS identity is added.
+        mounts: More volumes, ``{host path: {"bind": path, "mode": "rw"}}``.
+        log: Receives the container's stderr lines.
+
+    Returns:
+        ``(exit status, stdout, the last 20 stderr lines)``.
+
+    Raises:
+        dsdt.errors.ContainerError: The container could not be started or followed.
+        dsdt.errors.PathError: The directory remote does not exist.
+    """
+    volumes = dict(mounts)
     env = {**env, **_credentials(volumes), "HOME": "/tmp"}  # noqa: S108 - the container's
     if url and not url.startswith("s3://"):
         if not Path(url).is_dir():
@@ -69,12 +103,10 @@ def run_local(name: str, args: list[str], url: str | None, env: dict[str, str],
         if log is not None:
             log(line)
 
-    status, stdout = engine.run(c, image, args, environment=env, volumes=volumes,
+    status, stdout = engine.run(c, image, command, environment=env, volumes=volumes,
                                 user=f"{os.getuid()}:{os.getgid()}", network_mode="host",
                                 log=both)
-    if status != 0:
-        raise ContainerError(_failure(image, status, list(tail), streamed=log is not None))
-    return {**_summary(stdout), "image": image, "exit_code": status}
+    return status, stdout, list(tail)
 
 
 def _summary(stdout: str) -> dict[str, Any]:
@@ -89,9 +121,20 @@ def _summary(stdout: str) -> dict[str, Any]:
     return {}
 
 
-def _failure(image: str, status: int, tail: list[str], streamed: bool) -> str:
-    msg = f"the pipeline failed in {image} (exit {status}: {_EXIT_MEANING.get(status, '?')})"
-    why = [ln for ln in tail if ln.startswith(f"{PROG}: error: ")]
+def failure(image: str, status: int, tail: list[str], streamed: bool,
+            reason: str | None = None, what: str = "the pipeline") -> str:
+    """The one-line error of a container that exited with ``status``.
+
+    Args:
+        image: The image that ran.
+        status: Its exit status (see :mod:`dsdt.containers.protocol`).
+        tail: Its last stderr lines.
+        streamed: Whether they were shown already (else they are appended).
+        reason: Why it failed, when known; else the entrypoint's error line.
+        what: What failed, the start of the message.
+    """
+    msg = f"{what} failed in {image} (exit {status}: {_EXIT_MEANING.get(status, '?')})"
+    why = [reason] if reason else [ln for ln in tail if ln.startswith(f"{PROG}: error: ")]
     if why:
         msg += ": " + why[-1].removeprefix(f"{PROG}: error: ")
     if not streamed:  # nobody saw the log: keep its end

@@ -20,9 +20,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from dsdt.errors import UsageError
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_PUSH = 0, 1, 2, 3, 4
 PROG = "dsdt-container"
 ML_ROOT_ENV = "DSDT_ML_ROOT"  # SageMaker's /opt/ml, moved elsewhere by tests
+#: SageMaker's limit on the length of one hyperparameter value.
+HYPERPARAMETER_MAX = 2500
 
 
 class Exit(Exception):
@@ -132,3 +136,21 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+
+
+def hyperparameters(args: list[str]) -> dict[str, str]:
+    """The SageMaker form of the argument list: ``{"arguments": "<JSON list>"}``.
+
+    What the ``SageMaker`` backend sends as the training job's hyperparameters
+    and ``LocalSageMaker`` writes to ``hyperparameters.json``; the image's
+    ``train`` reads it back.
+
+    Raises:
+        dsdt.errors.UsageError: The list is longer than SageMaker allows
+            (:data:`HYPERPARAMETER_MAX` characters).
+    """
+    arguments = json.dumps(list(args))
+    if len(arguments) > HYPERPARAMETER_MAX:
+        raise UsageError(f"the pipeline arguments take {len(arguments)} characters, more than "
+                         f"SageMaker's {HYPERPARAMETER_MAX}; pass fewer tags or parameters")
+    return {"arguments": arguments}

@@ -1,9 +1,10 @@
 """``run``: execute a dockerized pipeline locally, on AWS Batch or on SageMaker.
 
 Every backend hands the image the same argument list
-(:func:`dsdt.container.make_args`). The outputs travel through the remote: the
-container pushes them, and ``run`` pulls the output bundle's metadata into the
-local context when the run ends here (``Local``, or ``AWSBatch`` with ``wait``).
+(:func:`dsdt.containers.protocol.make_args`). The outputs travel through the
+remote: the container pushes them, and ``run`` pulls the output bundle's
+metadata into the local context when the run ends here (``Local``,
+``LocalSageMaker``, or ``AWSBatch`` and ``SageMaker`` with ``wait``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dsdt.config import ContainerSettings
 from dsdt.containers import registry
 from dsdt.containers.dockerize import pipeline_image_name
 from dsdt.containers.local import run_local
+from dsdt.containers.local_sagemaker import run_local_sagemaker
 from dsdt.containers.project import project_dir
 from dsdt.containers.protocol import make_args, task_tokens
 from dsdt.errors import ContainerError, NoRemoteError, UsageError
@@ -30,7 +32,9 @@ from dsdt.refs.names import split_context
 from dsdt.remote.open import canonical_url
 from dsdt.repo import Repository
 
-BACKENDS = ("Local", "AWSBatch", "SageMaker")
+BACKENDS = ("Local", "AWSBatch", "LocalSageMaker", "SageMaker")
+#: Backends that run the image on this machine's engine (and can mount a directory remote).
+LOCAL_BACKENDS = ("Local", "LocalSageMaker")
 #: Environment every backend's container gets: where AWS is (not who you are).
 ENDPOINT_VARS = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 
@@ -85,6 +89,9 @@ def run(repo: Repository, local_context: str | None, remote_context: str | None,
     say = log or (lambda _: None)
     if backend == "Local":
         out = run_local(pipeline_image_name(path), args, url, env, settings, log)
+    elif backend == "LocalSageMaker":
+        out = run_local_sagemaker(pipeline_image_name(path, sagemaker=True), args, url, env,
+                                  settings, log)
     elif backend == "AWSBatch":
         out = _run_batch(pipeline_image_name(path), args, env, settings, vcpus=vcpus,
                          memory=memory, job_role_arn=job_role_arn, no_submit=no_submit,
@@ -129,7 +136,7 @@ def _check_remote(backend: str, url: str | None, no_pull: bool, no_push: bool) -
         raise NoRemoteError("run needs a remote to bring the outputs back: bind one to the "
                          "context (dsdt remote) or pass a remote; or pass no_push and "
                          "no_pull to run without one")
-    if backend != "Local" and url is not None and not url.startswith("s3://"):
+    if backend not in LOCAL_BACKENDS and url is not None and not url.startswith("s3://"):
         raise UsageError(f"{backend} jobs cannot reach the directory remote {url}: use an "
                          "s3:// remote")
 
