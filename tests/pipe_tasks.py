@@ -292,7 +292,8 @@ class RemoteOut(PipeTask):
             if self.probe:
                 return str(e)
             raise
-        _write(f, "remote file")
+        with f.open("w") as out:  # an S3Target or a LocalTarget, as in Disdat
+            out.write("remote file")
         _write(d + "/p0.txt", "part 0")
         return {"file": f, "dir": d}
 

@@ -29,6 +29,7 @@ from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
 from dsdt.objects.record import BundleRecord, Lineage, current_host, current_user, now_iso
 from dsdt.refs.names import check_bundle_name
+from dsdt.remote.copyin import copy_in
 from dsdt.remote.state import require_reachable
 from dsdt.repo import Repository
 
@@ -171,11 +172,20 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         self._release_marker()
 
     def close(self) -> Bundle:
-        """Write the bundle: blobs, then the record, then the membership ref."""
+        """Write the bundle: blobs, then the record, then the membership ref.
+
+        Remote outputs named in the data, and any other ``s3://`` objects it
+        names, are first copied into the bundle (:mod:`dsdt.remote.copyin`).
+
+        Raises:
+            RemoteError: An ``s3://`` object in the data does not exist or cannot be read.
+        """
         draft = self._need_open()
         try:
+            view = self._repo.view_dir(self.uuid)
             if self._outputs is not None:
-                draft.data = self._outputs.bring_in(draft.data, self._repo.view_dir(self.uuid))
+                draft.data = self._outputs.bring_in(draft.data, view)
+            draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
             with self._repo.writing():  # gc waits: blobs and record are not referenced yet
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)

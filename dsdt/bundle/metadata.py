@@ -47,9 +47,16 @@ class Metadata(BundleState):
     """The mutators of an open bundle and the readers of any bundle."""
 
     def add_data(self, data: Any) -> Metadata:
-        """Set the bundle's data (replacing earlier data)."""
-        from dsdt.objects.codecs import check_supported
+        """Set the bundle's data (replacing earlier data).
 
+        Files (paths, ``luigi.LocalTarget``) are copied into the bundle when it
+        closes, and so are S3 objects (``s3://bucket/key`` strings, luigi
+        ``S3Target``), downloaded with dsdt's S3 settings.
+        """
+        from dsdt.objects.codecs import check_supported
+        from dsdt.remote.copyin import targets_as_urls
+
+        data = targets_as_urls(data)
         check_supported(data)
         self._need_open().data = data
         return self

@@ -295,13 +295,29 @@ class PipeTask(luigi.Task):
         """Make a directory inside this task's bundle and return its path."""
         return self._open().get_directory(name)
 
-    def create_remote_output_file(self, name: str) -> str:
-        """A location on the remote to write file ``name`` to; return it in the data.
+    def create_remote_output_file(self, name: str) -> luigi.Target:
+        """A target on the remote to write file ``name`` to; return it in the data.
+
+        As in Disdat, it is a ``luigi.contrib.s3.S3Target`` on an S3 remote
+        (its client uses dsdt's S3 settings: ``s3_endpoint_url``,
+        ``AWS_PROFILE``), a ``luigi.LocalTarget`` on a directory remote:
+        ``.path``, ``.open('w')`` and ``temporary_path()`` work. What is
+        written there becomes part of the bundle when it closes.
 
         Raises:
             UsageError: No remote is bound, or incremental push is off.
         """
-        return self._remote_open().get_remote_file(name)
+        b = self._remote_open()
+        url = b.get_remote_file(name)
+        if not url.startswith("s3://"):
+            return luigi.LocalTarget(url)
+        from luigi.contrib.s3 import S3Client, S3Target
+
+        from dsdt.remote.s3client import shared_resource
+
+        client = S3Client()
+        client.s3 = shared_resource(None, b._repo.config.s3_endpoint_url)
+        return S3Target(url, client=client)
 
     def create_remote_output_dir(self, name: str) -> str:
         """A location (prefix) on the remote to write a directory ``name`` of files to.

@@ -10,6 +10,7 @@ the staging copy is deleted once the bundle is safely written.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +75,31 @@ class RemoteOutputs:
         return str(dest)
 
     def cleanup(self) -> None:
-        """Delete the staging copies (after the bundle is written)."""
+        """Delete this bundle's staging area (after the bundle is written).
+
+        Everything under ``staging/<uuid>/`` goes: the outputs, and what
+        writers left beside them (luigi's directory markers and temporaries).
+        """
         if self._remote is None:
             return
         tr = self._remote.transport
-        for url, (_rel, directory) in self._staged.items():
-            key = url[len(self._remote.url) + 1:]
-            for sub in (list(tr.list(key + "/")) if directory else [key]):
-                tr.delete(sub)
+        for key in list(tr.list(f"staging/{self._uuid}/")):
+            tr.delete(key)
+
+
+def _path_of(value: Any) -> str | None:
+    """The location a str or a luigi file target (``S3Target``, ``LocalTarget``) names."""
+    if isinstance(value, str):
+        return value
+    luigi = sys.modules.get("luigi")
+    if luigi is not None and isinstance(value, luigi.target.FileSystemTarget):
+        return str(value.path)
+    return None
 
 
 def _mentions(value: Any, url: str) -> bool:
-    if isinstance(value, str):
-        return value == url or value.startswith(url + "/")
+    if (path := _path_of(value)) is not None:
+        return path == url or path.startswith(url + "/")
     if isinstance(value, dict):
         return any(_mentions(k, url) or _mentions(v, url) for k, v in value.items())
     if isinstance(value, list | tuple | set | frozenset):
@@ -95,10 +108,10 @@ def _mentions(value: Any, url: str) -> bool:
 
 
 def _replace(value: Any, fetched: dict[str, str]) -> Any:
-    if isinstance(value, str):
+    if (path := _path_of(value)) is not None:
         for url, local in fetched.items():
-            if value == url or value.startswith(url + "/"):
-                return local + value[len(url):]
+            if path == url or path.startswith(url + "/"):
+                return local + path[len(url):]
         return value
     if type(value) is dict:
         return {_replace(k, fetched): _replace(v, fetched) for k, v in value.items()}

@@ -215,7 +215,7 @@ class S3Transport(Transport):
 
     def get_file(self, key: str, dest: Path, progress: Progress | None = None,
                  limit: int | None = None) -> None:
-        """Download to ``dest`` through a temporary sibling (multipart if large)."""
+        """Download to ``dest`` through a temporary sibling (multipart if large), size checked."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = tmp_name(dest)
@@ -234,8 +234,12 @@ class S3Transport(Transport):
                         self.bucket, self._key(key), str(tmp),
                         Callback=progress, Config=self._transfer_config(),
                     )
-            if limit is not None and os.stat(tmp).st_size > limit:
+            got = os.stat(tmp).st_size
+            if limit is not None and got > limit:
                 raise too_large(self.url, key, limit)
+            if got != length:
+                raise RemoteError(f"download of {self.url}/{key} was cut short ({got} of "
+                                  f"{length} bytes); try again")
             os.replace(tmp, dest)
         finally:
             with contextlib.suppress(FileNotFoundError):
