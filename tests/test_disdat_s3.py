@@ -158,17 +158,18 @@ def test_a_download_cut_short_stores_nothing(ctx: str, monkeypatch: pytest.Monke
 
 
 @mock_aws
-def test_with_a_remote_bound_s3_data_is_copied_in_and_pushed(ctx: str) -> None:
+def test_with_a_remote_bound_other_s3_urls_stay_as_they_are(ctx: str) -> None:
+    """The issue keeps today's behaviour with a remote bound: only the bundle's own remote
+    outputs are brought in; any other URL is a string, pushed and pulled as one."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="inputs")
     s3.create_bucket(Bucket=BUCKET)
     put("s3://inputs/a.txt", b"from elsewhere")
     api.remote(ctx, "shared", f"s3://{BUCKET}/dsdt")
-    b = api.Bundle(ctx, name="copied", data={"a": "s3://inputs/a.txt"}).commit().push()
-    s3.delete_object(Bucket="inputs", Key="a.txt")
+    b = api.Bundle(ctx, name="linked", data={"a": "s3://inputs/a.txt"}).commit().push()
+    assert api.get(ctx, "linked").data == {"a": "s3://inputs/a.txt"}
     b.delocalize()
-    b.localize()
-    assert Path(api.get(ctx, "copied").data["a"]).read_text() == "from elsewhere"
+    assert api.get(ctx, "linked").data == {"a": "s3://inputs/a.txt"}
 
 
 # -- 4. create_remote_output_file / create_output_file return luigi targets -------------

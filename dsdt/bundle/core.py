@@ -174,8 +174,9 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
     def close(self) -> Bundle:
         """Write the bundle: blobs, then the record, then the membership ref.
 
-        Remote outputs named in the data, and any other ``s3://`` objects it
-        names, are first copied into the bundle (:mod:`dsdt.remote.copyin`).
+        Remote outputs named in the data are first brought into the bundle; in
+        a context with no remote, so are any other ``s3://`` objects it names
+        (:mod:`dsdt.remote.copyin`), as Disdat does.
 
         Raises:
             RemoteError: An ``s3://`` object in the data does not exist or cannot be read.
@@ -185,7 +186,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             view = self._repo.view_dir(self.uuid)
             if self._outputs is not None:
                 draft.data = self._outputs.bring_in(draft.data, view)
-            draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
+            if not self._repo.context_meta(self.local_context).get("remote_url"):
+                draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
             with self._repo.writing():  # gc waits: blobs and record are not referenced yet
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)
