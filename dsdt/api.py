@@ -113,7 +113,7 @@ def context(context_name: str) -> int:
 def delete_context(context_name: str, remote: bool = False, force: bool = False) -> None:
     """Delete a local context (its bundles' data stays in the cache until gc).
 
-    Like ``git branch -d``: it refuses (:class:`UsageError`) when a bundle's
+    Like ``git branch -d``: it refuses (:class:`BundleStateError`) when a bundle's
     data would be left nowhere reachable (here only: not on the remote as
     last seen, and in no other context), unless ``force``; the remote is
     never read. A context that does not exist is no error (Disdat code

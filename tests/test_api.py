@@ -330,7 +330,7 @@ def test_status(ctx: str) -> None:
 
 def test_delete_context_with_committed_needs_force(ctx: str) -> None:
     api.Bundle(ctx, name="x", data=1).commit()
-    with pytest.raises(UsageError, match="force"):
+    with pytest.raises(BundleStateError, match="force"):
         api.delete_context(ctx)
     api.delete_context(ctx, force=True)
     assert ctx not in api.ls_contexts()

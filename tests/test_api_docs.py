@@ -189,5 +189,8 @@ def test_pdoc_builds_the_reference(tmp_path: Path) -> None:
     page = (tmp_path / "dsdt" / "api.html").read_text()
     for name in ("Bundle", "apply", "add_data", "search", "BundleNotFoundError"):
         assert name in page, name
+    for member in ("Metadata.add_data", "Metadata.add_tags", "ManagedFiles.make_file",
+                   "RemoteMethods.push"):  # Bundle's members from its parts, linked
+        assert f"#{member}\"" in page, member
     assert "<h6 id=\"arguments\">Arguments:</h6>" in page  # Google sections were parsed
     assert 'id="PipeTask"' in (tmp_path / "dsdt" / "pipe.html").read_text()

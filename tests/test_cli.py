@@ -122,7 +122,7 @@ def test_context_create_list_delete(repo: Path) -> None:
     assert ok("context", "work").out == "Context work already exists\n"
     assert ok("context", "origin/other").out.startswith(
         "Created context other, bound to remote context origin")
-    assert ok("context").lines == ["*\tdefault", "\tother\t[origin@None]", "\twork"]
+    assert ok("context").lines == ["*\tdefault", "\tother\t[origin@(no URL yet: dsdt remote)]", "\twork"]
     assert ok("switch", "work").out == "Switched to context work\n"
     assert ok("context").lines[2] == "*\twork"
     r = ok("context", "-d", "work")
@@ -136,9 +136,9 @@ def test_context_create_list_delete(repo: Path) -> None:
 def test_context_delete_refuses_to_drop_data_only_here(repo: Path) -> None:
     ok("context", "w")
     ok("add", "x", "f.txt", "-c", "w")
-    assert "only here" in fails(2, "context", "-d", "w")  # uncommitted: never pushed
+    assert "only here" in fails(7, "context", "-d", "w")  # uncommitted: never pushed
     ok("commit", "x", "-c", "w")
-    assert "force" in fails(2, "context", "-d", "w")
+    assert "force" in fails(7, "context", "-d", "w")
     assert "no remote" in fails(11, "context", "-d", "-r", "-f", "w")
     ok("context", "-d", "-f", "w")
     fsck_ok()
@@ -459,9 +459,10 @@ def test_rm_all_and_committed(repo: Path) -> None:
     add("a")
     add("b")
     ok("commit", "b")
-    assert "committed" in fails(7, "rm", "--all")
-    assert ok("rm", "-t", "k:v:w", "--all").lines[0] == "Removed 1 bundle(s)"
-    assert ok("rm", "--all", "-f").lines[0] == "Removed 2 bundle(s)"
+    assert "committed" in fails(7, "rm", "b")  # the one named is committed: refused
+    assert ok("rm", "--all").lines[0] == "Removed 2 bundle(s)"  # of several: b is kept
+    assert ok("ls").lines == ["b"]
+    assert ok("rm", "--all", "-f").lines[0] == "Removed 1 bundle(s)"
     assert ok("ls").out == ""
     fsck_ok()
 

@@ -179,7 +179,9 @@ def _examples(help_text: str) -> list[list[str]]:
 def test_every_verb_ends_its_help_with_examples_that_parse(verb: str) -> None:
     if _command().commands[verb].hidden:
         return
-    examples = _examples(ok(verb, "--help").out)
+    page = ok(verb, "--help").out
+    assert page.index("Examples:") > page.index("Options:")  # they end the page
+    examples = _examples(page)
     assert len(examples) >= 2 and any(args[0] == verb for args in examples), examples
     for args in examples:
         if "--help" not in args:  # raises on an unknown option or a missing value:
@@ -257,3 +259,43 @@ def test_json_of_push_and_pull(here: Path, tmp_path_factory: pytest.TempPathFact
     pulled = json.loads(ok("pull", "-l", "--json").out)
     assert pulled["pulled"] == [uuid] and pulled["refused"] == {}
     assert pulled["blobs"] == 0  # rm left the data in the cache: nothing to download
+
+
+# --- found by a new user -------------------------------------------------------------------
+
+
+def test_a_name_and_a_uuid_must_name_the_same_bundle(here: Path) -> None:
+    a = ok("add", "a", "f.txt").out.strip()
+    ok("add", "b", "f.txt")
+    assert "no bundle named 'b' with uuid" in fails(4, "cat", "b", "-u", a[:6])
+    fails(4, "commit", "b", "-u", a[:6])
+    fails(4, "rm", "b", "-u", a[:6])
+    assert ok("ls").lines == ["b", "a"]  # nothing was removed
+    assert ok("commit", "a", "-u", a[:6]).out.strip() == f"Committed a {a}"
+
+
+def test_rm_of_several_keeps_the_committed_ones(here: Path) -> None:
+    old = ok("add", "a", "f.txt").out.strip()
+    ok("commit", "-u", old)
+    mid = ok("add", "a", "f.txt").out.strip()
+    ok("add", "a", "f.txt")
+    assert ok("rm", "a", "--old").lines == ["Removed 1 bundle(s)", mid]
+    assert "bundle " + old + " is committed" in fails(7, "rm", "a", "--old")
+
+
+def test_usage_errors_are_one_line_too(here: Path) -> None:
+    assert "Missing argument 'BUNDLE'" in fails(2, "lineage")
+    assert "(see 'dsdt ls --help')" in fails(2, "ls", "--nope")
+    assert "No such command" in fails(2, "nosuchverb")
+
+
+def test_pull_and_adopt_of_a_name_nobody_has_exit_4(
+        here: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    ok("remote", "shared", str(tmp_path_factory.mktemp("remote")))
+    assert "no bundle named 'nosuch' on the remote" in fails(4, "pull", "nosuch")
+    assert "pull it first" in fails(4, "adopt", "nosuch")
+    assert json.loads(ok("adopt", "--json").out) == {"context": "default", "adopted": []}
+
+
+def test_a_bad_output_name_is_refused_before_anything_runs(here: Path) -> None:
+    fails(2, "apply", "pipe_tasks.Fails", "-o", "bad/name")

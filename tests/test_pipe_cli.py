@@ -145,9 +145,11 @@ def test_apply_json(ctx: str) -> None:
     assert pt.RUNS == {"A": 1, "B": 1, "Sum": 1}
 
 
-def test_apply_json_on_failure_prints_nothing_on_stdout(ctx: str) -> None:
+def test_apply_json_on_failure_prints_the_outcome(ctx: str) -> None:
     r = dsdt_cli("apply", "pipe_tasks.Fails", "--json")
-    assert r.code == 1 and r.out == ""
+    out = json.loads(r.out)
+    assert r.code == 1 and out["success"] is False and out["context"] == ctx
+    assert "raised RuntimeError: boom" in out["error"]
     assert re.fullmatch(r"dsdt: error: pipeline Fails failed: task Fails\(\) raised "
                         r"RuntimeError: boom\n", r.err)
 

@@ -143,7 +143,7 @@ def test_context_delete_decides_offline_like_git_branch_d(team: tuple[Team, Path
     draft = api.Bundle("work", name="draft", data="d" * 5000)
     assert api.status("work")["only_here"] == 1  # the author sees what teammates cannot
     r = dsdt_cli("context", "-d", "work")
-    assert r.code == 2 and "only here" in r.err and draft.uuid in r.err
+    assert r.code == 7 and "only here" in r.err and draft.uuid in r.err
     api.rm("work", uuid=draft.uuid)
     assert ok("context", "-d", "work").lines == ["Deleted context work"]  # no network needed
     assert pushed.uuid

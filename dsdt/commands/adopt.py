@@ -5,7 +5,15 @@ from typing import Annotated
 import typer
 
 from dsdt.commands import _complete
-from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+from dsdt.commands._render import (
+    ContextOpt,
+    JsonOpt,
+    TagsOpt,
+    UuidOpt,
+    context_or_current,
+    parse_tags,
+    print_json,
+)
 
 NAME = "adopt"
 
@@ -18,6 +26,7 @@ def run(
     uuid: UuidOpt = None,
     tag: TagsOpt = None,
     context: ContextOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check in pulled bundles (all, NAME, -u UUID or -t KEY:VALUE), so a git commit records them.
 
@@ -25,7 +34,8 @@ def run(
     pull and dsdt pull never fight over files. Adopting writes the records and
     refs of pulled bundles into .dsdt/records and .dsdt/refs; commit them with
     git before your next git pull (git refuses to overwrite untracked files,
-    even identical ones). Bundles already checked in are left alone.
+    even identical ones). Bundles already checked in are left alone. --json
+    prints {"context", "adopted": [uuids]}.
 
     \b
     Examples:
@@ -34,6 +44,15 @@ def run(
     """
     from dsdt import api
 
-    ctx = context_or_current(context)
-    adopted = api.adopt(ctx, name, uuid, parse_tags(tag) or None)
-    typer.echo(f"Adopted {len(adopted)} bundle(s) into {ctx}")
+    ctx, tags = context_or_current(context), parse_tags(tag) or None
+    adopted = api.adopt(ctx, name, uuid, tags)
+    if not adopted and (name or uuid or tags) and api.get(ctx, name, uuid=uuid, tags=tags) is None:
+        from dsdt.errors import BundleNotFoundError
+        from dsdt.ops.query import describe
+
+        raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context {ctx!r}; "
+                                  "pull it first (dsdt pull)")
+    if as_json:
+        print_json({"context": ctx, "adopted": adopted})
+    else:
+        typer.echo(f"Adopted {len(adopted)} bundle(s) into {ctx}")

@@ -6,9 +6,10 @@ exits with the error's ``exit_code``.
 """
 
 import functools
+import inspect
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -44,6 +45,9 @@ from dsdt.commands import (
 app = typer.Typer(
     name="dsdt",
     help="dsdt: git for data bundles. Named, tagged, immutable versions of data with lineage.",
+    epilog="\b\nExamples:\n  dsdt init && dsdt add raw data/raw/ && dsdt commit raw\n"
+           "  dsdt ls -v\n  dsdt remote shared s3://team-bucket/churn && dsdt push\n\n"
+           "'dsdt VERB --help' documents each verb.",
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode=None,
@@ -51,11 +55,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+
+def _command_of(name: str, fn: Callable[..., Any], **options: Any) -> None:
+    """Register a verb; the Examples block of its docstring goes after the options."""
+    doc = inspect.getdoc(fn) or ""
+    head, mark, examples = doc.partition("\b\nExamples:")
+    if mark:
+        options = {"help": head.rstrip(), "epilog": mark + examples, **options}
+    app.command(name, **options)(fn)
+
+
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
                 remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config):
-    app.command(_module.NAME)(_module.run)
-app.command(hooks.INSTALL)(hooks.install)
-app.command(hooks.HOOK, hidden=True)(hooks.hook)
+    _command_of(_module.NAME, _module.run)
+_command_of(hooks.INSTALL, hooks.install)
+_command_of(hooks.HOOK, hooks.hook, hidden=True)
 for _module in (apply, run):  # task parameters arrive as extra arguments; --help lists them
     app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS,
                 cls=_module.COMMAND_CLASS, epilog=_module.EPILOG)(_module.run)
@@ -180,8 +195,18 @@ def _one_line(err: BaseException) -> str:
 
 
 def _show_usage_error(err: typer.TyperException) -> None:
-    show = getattr(err, "show", None)
-    if callable(show):
-        show()
-    else:
-        print(f"dsdt: error: {_one_line(err)}", file=sys.stderr)
+    """One line, as every other error: what is wrong, and where the help is.
+
+    ``dsdt`` or a group given no arguments shows its help instead (as before).
+    """
+    from dsdt.objects.gate import printable
+
+    if type(err).__name__ == "NoArgsIsHelpError":
+        print(err.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+        return
+    ctx = getattr(err, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    format_message = getattr(err, "format_message", None)
+    text = format_message() if callable(format_message) else str(err)
+    message = " ".join(text.split()) or type(err).__name__
+    print(f"dsdt: error: {printable(message)}{where}", file=sys.stderr)

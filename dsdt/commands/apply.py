@@ -85,21 +85,28 @@ def run(
     "processing_name"}, ...]} (the root's bundle, and the bundles made by
     this run, upstream first); with --explain, "output" (uuid null when it
     would run) and "plan": [{"task", "processing_name", "action", "reason",
-    "uuid"}, ...] instead of "bundles". Logs go to stderr.
+    "uuid"}, ...] instead of "bundles". A failed pipeline prints {"context",
+    "success": false, "did_work", "error"} (and exits 1). Logs go to stderr.
 
     PKG.MOD.CLASS --help also lists the task's parameters.
     """
     from dsdt import api
+    from dsdt.errors import ApplyError
     from dsdt.pipe.params import load_pipe_task, parse_task_params
 
     cls = load_pipe_task(task)
     params = parse_task_params(cls, list(ctx.args))
     local = context_or_current(context)
-    out = api.apply(local, cls, output_bundle, parse_tags(input_tag) or None,
-                    parse_tags(output_tag) or None, force, force_all, params,
-                    central_scheduler=central_scheduler, workers=workers,
-                    incremental_push=incremental_push, incremental_pull=incremental_pull,
-                    explain=explain, report=True)
+    try:
+        out = api.apply(local, cls, output_bundle, parse_tags(input_tag) or None,
+                        parse_tags(output_tag) or None, force, force_all, params,
+                        central_scheduler=central_scheduler, workers=workers,
+                        incremental_push=incremental_push, incremental_pull=incremental_pull,
+                        explain=explain, report=True)
+    except ApplyError as e:
+        if as_json:  # a script reads the outcome; the one-line error still goes to stderr
+            print_json({"context": local, **e.result, "error": " ".join(str(e).split())})
+        raise
     if as_json:
         print_json({"context": local} | out)
     elif explain:

@@ -66,9 +66,8 @@ def run(
     0..n-1; read it back with pandas.read_csv(FILE, index_col=0)). --json
     prints the bundle's metadata instead of its data.
 
-    Examples:
-
     \b
+    Examples:
       dsdt cat scores                   # a preview: head, tail and shape
       dsdt cat scores -n 20             # the first 20 rows (--all: every row)
       dsdt cat scores -f scores.parquet # the whole table to a file, index kept

@@ -106,5 +106,5 @@ def _list(contexts: "list[ContextInfo]", as_json: bool) -> None:
     for c in contexts:
         bound = ""
         if c.remote_context or c.remote_url:
-            bound = f"\t[{c.remote_context}@{c.remote_url}]"
+            bound = f"\t[{c.remote_context}@{c.remote_url or '(no URL yet: dsdt remote)'}]"
         typer.echo(f"{'*' if c.current else ''}\t{c.name}{bound}")

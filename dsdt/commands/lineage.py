@@ -77,8 +77,10 @@ def run(
     if fmt is None and not down and up:
         nodes = api.lineage(ctx, uuid, max_depth=depth)
         if not nodes:
-            raise BundleNotFoundError(f"no bundle {uuid!r} (a name, uuid or uuid prefix) in "
-                                      f"context {ctx!r}")
+            from dsdt.objects.ids import is_uuid_prefix
+
+            prefix = f" or with a uuid starting {uuid!r}" if is_uuid_prefix(uuid) else ""
+            raise BundleNotFoundError(f"no bundle named {uuid!r}{prefix} in context {ctx!r}")
         if as_json:
             print_json([_node_dict(d, u, info) for d, u, info in nodes])
             return

@@ -49,6 +49,11 @@ def run(
     ctx = context_or_current(context)
     with transfer_progress("pull") as sink:
         report = api.pull(ctx, name, uuid, localize, jobs=jobs, progress=sink)
+    if name and not (report.bundles or report.skipped or report.refused):
+        from dsdt.errors import BundleNotFoundError
+
+        raise BundleNotFoundError(f"no bundle named {name!r} on the remote of context {ctx!r} "
+                                  f"({binding(ctx)})")
     if as_json:
         from dsdt.commands.push import transfer_dict
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsdt.errors import ContextExistsError, NoRemoteError, UsageError
+from dsdt.errors import BundleStateError, ContextExistsError, NoRemoteError, UsageError
 from dsdt.index import Query, Row
 from dsdt.ops.remote import delete_remote_context
 from dsdt.refs.names import split_context
@@ -29,23 +29,25 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
     This is decided offline, from the remote-tracking state.
 
     Raises:
-        UsageError: ``remote`` without a bound remote or without ``force``; or
-            bundles only this context keeps, without ``force``.
+        NoRemoteError: ``remote`` without a bound remote.
+        UsageError: ``remote`` without ``force``.
+        BundleStateError: Bundles only this context keeps, without ``force``.
     """
     bound = repo.context_meta(ctx).get("remote_url")
     if remote and not bound:
         raise NoRemoteError(f"context {ctx!r} has no remote bound; nothing remote to delete")
     if remote and not force:
-        raise UsageError("deleting the remote context too needs force=True (dsdt context -d -r -f)")
+        raise UsageError("deleting the remote context too needs -f (dsdt context -d -r -f; "
+                         "force=True)")
     at_risk = [] if force else only_here(repo, ctx)
     if at_risk:
         first = at_risk[0]
         keep = ("push them (dsdt commit, then dsdt push)" if bound else
                 "bind a remote and push them (dsdt remote, dsdt commit, dsdt push)")
-        raise UsageError(
+        raise BundleStateError(
             f"context {ctx!r} holds {len(at_risk)} bundle(s) whose data is only here (not on a "
             f"remote, in no other context; first: {first.name} {first.uuid}): {keep}, or "
-            "delete it anyway with force=True (dsdt context -d -f)")
+            "delete it anyway with -f (force=True)")
     if remote:
         delete_remote_context(repo, ctx)
     repo.delete_context(ctx)

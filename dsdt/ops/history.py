@@ -180,8 +180,8 @@ def log(repo: Repository, ctx: str, name: str | None = None,
         UsageError: Neither a name nor ``all`` was given, or both were.
     """
     if (name is None) != bool(all):
-        raise UsageError("give a bundle name, or all=True (dsdt log --all) for every bundle"
-                         if name is None else "give a bundle name or all=True, not both")
+        raise UsageError("give a bundle name, or --all (all=True) for every bundle"
+                         if name is None else "give a bundle name or --all (all=True), not both")
     found = search(repo, ctx, name=name)
     if not found and name is not None and "*" not in name:  # a uuid: the log of its name
         b = lookup(repo, ctx, name)

@@ -69,7 +69,7 @@ def install(repo: Repository, force: bool = False) -> list[Path]:
     foreign = [p for p in paths if p.exists() and MARK not in _head(p)]
     if foreign and not force:
         raise UsageError(f"{foreign[0]} exists and was not written by dsdt; merge it by hand, "
-                         "or pass force=True (dsdt install-hooks --force) to replace it")
+                         "or replace it with --force (force=True)")
     python = shlex.quote(sys.executable)
     project = shlex.quote(os.path.relpath(repo.project_dir, repo.git_worktree))
     for path in paths:  # git runs hooks at the top of the work tree

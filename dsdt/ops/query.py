@@ -10,7 +10,7 @@ from dsdt.bundle import Bundle
 from dsdt.errors import BundleNotFoundError, UsageError
 from dsdt.index import PARAM_PREFIX, Query
 from dsdt.objects.ids import is_uuid_prefix, uuid_or_prefix
-from dsdt.refs.names import check_tags
+from dsdt.refs.names import check_tags, glob_matcher
 from dsdt.repo import Repository
 
 
@@ -97,14 +97,18 @@ def find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
 
 def get(repo: Repository, ctx: str, name: str | None, uuid: str | None = None,
         tags: dict[str, str] | None = None) -> Bundle | None:
-    """The latest bundle with this name (``*`` matches anything) and tags, or by uuid."""
+    """The latest bundle with this name (``*`` matches anything) and tags, or by uuid.
+
+    With a uuid, a name and tags given too must match that bundle (None otherwise).
+    """
     if uuid is not None:
         uuid = resolve_uuid(repo, ctx, uuid)
         sha = repo.member_sha(ctx, uuid)
         if sha is None:
             return None
         b = Bundle._from_record(repo, ctx, repo.read_record(uuid, sha), sha)
-        return b if _has_tags(b, check_tags(tags)) else None
+        matches = name is None or glob_matcher(name)(b.name)
+        return b if matches and _has_tags(b, check_tags(tags)) else None
     found = find(repo, ctx, Query(name_glob=name, tags=check_tags(tags)))
     return found[0] if found else None
 

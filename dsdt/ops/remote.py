@@ -31,7 +31,7 @@ def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
     bound = meta.get("remote_url")
     if bound and (bound, meta.get("remote_context")) != (url, remote_context) and not force:
         raise UsageError(f"context {ctx!r} is bound to {meta.get('remote_context')}@{bound}; "
-                         "pass force=True (dsdt remote --force) to re-bind it")
+                         "re-bind it with --force (force=True)")
     repo.bind_remote(ctx, remote_context, url)
 
 
@@ -65,7 +65,7 @@ def push(repo: Repository, ctx: str, name: str | None = None,
         raise BundleStateError(
             f"bundle {report.foreign[0]} was not made in context {ctx!r} of this clone (its "
             "record came through git or a pull), so its data is not pushed from here: its "
-            "author pushes it. If you made it, push it with ours=True (dsdt push --ours)")
+            "author pushes it. If you made it, push it with --ours (ours=True)")
     if delocalize:
         report.delocalized = prune.delocalize(rem, uuids)
     return report

@@ -60,12 +60,13 @@ def rm(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = N
     """Remove bundles from a context (see ``dsdt.api.rm``); return the uuids removed."""
     if rm_all and rm_old_only:
         raise UsageError("rm_all and rm_old_only exclude each other")
-    if uuid is not None and not tags:
+    if uuid is not None and not tags and name is None:
         return _rm_uuid(repo, ctx, resolve_uuid(repo, ctx, uuid), force)
-    if uuid is not None:
-        found = [b for b in [get(repo, ctx, None, uuid, tags)] if b is not None]
+    if uuid is not None:  # the name and tags must match that bundle
+        found = [b for b in [get(repo, ctx, name, uuid, tags)] if b is not None]
     elif name is None and not tags and not rm_all:
-        raise UsageError("name the bundle(s) to remove (a name, uuid or tags), or use rm_all")
+        raise UsageError("name the bundle(s) to remove (a name, uuid or tags), or use --all "
+                         "(rm_all=True) to empty the context")
     else:
         found = find(repo, ctx, Query(name_glob=name, tags=check_tags(tags)))
         if not rm_all:
@@ -74,9 +75,13 @@ def rm(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = N
                 newest.setdefault(b.name, b.uuid)
             found = [b for b in found if (b.uuid == newest[b.name]) != rm_old_only]
     committed = [b.uuid for b in found if b.is_committed]
-    if committed and not force:
-        raise BundleStateError(f"{len(committed)} of the bundles to remove are committed "
-                         f"({', '.join(committed[:3])}); pass force=True (--force) to remove them")
+    if committed and not force and len(committed) == len(found):
+        what = f"bundle {committed[0]} is" if len(committed) == 1 else (
+            f"all {len(committed)} bundles to remove are")
+        raise BundleStateError(f"{what} committed; committed bundles are removed only with "
+                               "--force (force=True)")
+    if not force:  # of several, the committed ones are kept
+        found = [b for b in found if not b.is_committed]
     remove_members(repo, ctx, [b.uuid for b in found])
     return [b.uuid for b in found]
 
@@ -87,7 +92,7 @@ def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
     if sha is None:
         return []
     if repo.is_committed(ctx, uuid, sha) and not force:
-        raise BundleStateError(f"bundle {uuid} is committed; pass force=True (--force) to "
-                               "remove it")
+        raise BundleStateError(f"bundle {uuid} is committed; committed bundles are removed "
+                               "only with --force (force=True)")
     remove_members(repo, ctx, [uuid])
     return [uuid]

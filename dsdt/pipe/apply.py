@@ -24,7 +24,7 @@ from dsdt.objects.ids import check_uuid
 from dsdt.pipe import plan
 from dsdt.pipe.incremental import check_remote
 from dsdt.pipe.task import PipeTask
-from dsdt.refs.names import check_tags
+from dsdt.refs.names import check_bundle_name, check_tags
 from dsdt.repo import Repository
 
 
@@ -102,6 +102,10 @@ def apply(repo: Repository, ctx: str, transform: type, output_bundle: str = "-",
         raise UsageError(f"transform must be a PipeTask subclass, not {transform!r}")
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a dict, not {type(params).__name__}")
+    if output_bundle != "-":
+        check_bundle_name(output_bundle)  # before anything runs
+    check_tags(input_tags)
+    check_tags(output_tags)
     check_remote(repo, ctx, incremental_push, incremental_pull)
     repo.refresh_git()  # git facts as of this run (forked workers inherit them)
     _configure_luigi()
