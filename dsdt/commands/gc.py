@@ -52,6 +52,11 @@ def run(
         where = f" from {r.url}" if remote else ""
         typer.echo(f"{verb} {len(r.blobs)} blob(s), {fmt_bytes(r.bytes)}, and "
                    f"{len(r.records)} record(s){where}; kept {r.kept_blobs} blob(s)")
+        if remote and (r.packs_removed or r.packs_rewritten):
+            typer.echo(f"  {r.packs_removed} pack(s) removed whole, {r.packs_rewritten} "
+                       "rewritten without their garbage")
+        for error in r.errors if remote else []:
+            typer.echo(f"  {error}")
         if remote and r.young:
             typer.echo(f"  {r.young} unreferenced object(s) younger than the grace period kept")
         if not remote and r.git_records and not workspace_only:
