@@ -16,7 +16,9 @@ def run(
         "nothing.")] = False,
     remote: Annotated[bool, typer.Option(
         "--remote", help="Collect on the remotes bound to the contexts instead; objects "
-        "younger than remote_gc_grace seconds are kept.")] = False,
+        "younger than remote_gc_grace seconds are kept. Packs of small files that no bundle "
+        "needs are removed; those mostly garbage are rewritten with only what is "
+        "needed.")] = False,
     workspace_only: Annotated[bool, typer.Option(
         "--workspace-only", help="Keep what the work tree's contexts use; of the bundles "
         "other git branches, tags or stashes hold, remove the data that is on a remote "
