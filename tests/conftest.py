@@ -45,6 +45,16 @@ def _pipe_runs() -> Iterator[None]:
     _clear_pipe_runs()
 
 
+@pytest.fixture
+def loose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every blob is pushed as an object of its own under ``blobs/``, as large blobs are
+    and as dsdt did before packs: for tests of that path and of remotes written by
+    older versions (packs are tested in test_packs.py)."""
+    from dsdt.remote import push
+
+    monkeypatch.setattr(push, "PACK_THRESHOLD", 0)
+
+
 def assert_fsck_clean() -> None:
     """The repository passes fsck with no error."""
     report = api.fsck()

@@ -281,7 +281,7 @@ def test_fmt_bytes() -> None:
         ["0 B", "1023 B", "1.0 KiB", "1.5 MiB", "3.0 GiB"]
 
 
-def test_fsck_remote_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fsck_remote_flag(loose: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``dsdt fsck --remote`` checks the bound remote too, and fails when a blob is gone."""
 
     from dsdt.commands.app import app

@@ -89,6 +89,7 @@ def test_remote_layout_keys_match_the_code() -> None:
     from dsdt.objects.ids import new_uuid, sha256_bytes
     from dsdt.remote.layout import blob_key, context_key, record_key
     from dsdt.remote.locks import lock_key
+    from dsdt.remote.packindex import index_key, pack_key
 
     patterns = [line.split()[0] for line in block("text remote-layout").splitlines()]
     regexes = [re.escape(p).replace(re.escape("<id[:2]>"), "[0-9a-f]{2}")
@@ -98,7 +99,20 @@ def test_remote_layout_keys_match_the_code() -> None:
                .replace(re.escape("<remote-context>"), "[^/]+")
                .replace(re.escape("<kind>"), "(push|sweep)")
                .replace(re.escape("<random>"), "[0-9a-f]{32}") for p in patterns]
-    keys = [blob_key(sha256_bytes(b"x")), record_key(new_uuid()), context_key("shared"),
+    keys = [blob_key(sha256_bytes(b"x")), pack_key(sha256_bytes(b"p")),
+            index_key(sha256_bytes(b"p")), record_key(new_uuid()), context_key("shared"),
             lock_key("push")]
     for rx, key in zip(regexes, keys, strict=True):
         assert re.fullmatch(rx, key), (rx, key)
+
+
+def test_pack_index_block_matches_the_code() -> None:
+    from dsdt.remote.packindex import PackEntry, PackIndex, decode_index, encode_index
+
+    doc = block("text pack-index").strip().splitlines()
+    text = encode_index(PackIndex("ab" * 32, 10, (PackEntry("cd" * 32, 0, 10),)))
+    lines = text.decode().splitlines()
+    assert doc[0] == lines[0] and len(doc) == len(lines)
+    assert [len(re.findall(r"<[^>]+>", d)) for d in doc[1:]] == [len(x.split())
+                                                                for x in lines[1:]]
+    assert decode_index(text, "ab" * 32, "example").entries[0].length == 10

@@ -166,7 +166,7 @@ def test_delocalize_keeps_data_other_local_bundles_need(project: Path, remote_ur
     assert_fsck_clean()
 
 
-def test_corrupt_remote_blob_is_detected(repos: Repos, remote_url: str) -> None:
+def test_corrupt_remote_blob_is_detected(loose: None, repos: Repos, remote_url: str) -> None:
     bind(remote_url)
     b = api.Bundle("default", name="x", data=b"good" * 5000).commit()
     b.push()
@@ -199,7 +199,7 @@ def test_pull_never_overwrites_a_different_local_bundle(repos: Repos, remote_url
     assert api.cat("default", "x") == 1
 
 
-def test_interrupted_push_resumes(repos: Repos, remote_url: str,
+def test_interrupted_push_resumes(loose: None, repos: Repos, remote_url: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     bind(remote_url)
     d = repos.paths["a"] / "d"
@@ -268,7 +268,8 @@ def test_concurrent_pushes_to_one_remote_context(repos: Repos, remote_url: str) 
     assert set(members) == set(made["a"]) | set(made["b"])
 
 
-def test_rmr_keeps_blobs_other_remote_bundles_use(repos: Repos, remote_url: str) -> None:
+def test_rmr_keeps_blobs_other_remote_bundles_use(loose: None, repos: Repos,
+                                                  remote_url: str) -> None:
     bind(remote_url)
     shared = b"q" * 10_000
     gone = api.Bundle("default", name="gone", data=shared).commit()
@@ -320,7 +321,7 @@ def test_remote_output_file_and_directory(repos: Repos, remote_url: str) -> None
     assert_fsck_clean()
 
 
-def test_interrupted_pull_resumes(repos: Repos, remote_url: str,
+def test_interrupted_pull_resumes(loose: None, repos: Repos, remote_url: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     bind(remote_url)
     blobs = [api.Bundle("default", name=f"b{i}", data=bytes([i]) * 9000).commit()
@@ -407,7 +408,7 @@ def test_aws_profile_is_used(project: Path, s3_bucket: tuple[str, str]) -> None:
         api.remote("default", "shared", f"s3://{bucket}/p")
 
 
-def test_remote_gc_with_two_repositories(repos: Repos, remote_url: str) -> None:
+def test_remote_gc_with_two_repositories(loose: None, repos: Repos, remote_url: str) -> None:
     from test_gc import set_config
 
     shared = b"g" * 10_000

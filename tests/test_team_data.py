@@ -107,7 +107,8 @@ def test_apply_reruns_a_task_whose_bundle_has_no_data_anywhere(
         "reuse"
 
 
-def test_fsck_repair_fetches_a_corrupt_blob_again(team: tuple[Team, Path, Path]) -> None:
+def test_fsck_repair_fetches_a_corrupt_blob_again(loose: None,
+                                                  team: tuple[Team, Path, Path]) -> None:
     t, _alice, bob = team
     b = api.Bundle("default", name="x", data=b"x" * 5000).commit()
     api.push("default")
@@ -153,7 +154,7 @@ def test_context_delete_decides_offline_like_git_branch_d(team: tuple[Team, Path
 
 
 def test_a_path_to_data_only_on_a_directory_remote_is_never_the_teams_copy(
-        team: tuple[Team, Path, Path]) -> None:
+        loose: None, team: tuple[Team, Path, Path]) -> None:
     t, _alice, bob = team
     src = t.root / "w.txt"
     src.write_text("w1\n")

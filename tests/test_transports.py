@@ -56,6 +56,19 @@ def test_put_get_size_delete(transport: Transport) -> None:
     transport.delete("a/b/c.yaml")  # already gone: no error
 
 
+def test_get_range_reads_exactly_the_bytes_asked(transport: Transport) -> None:
+    transport.put("packs/p", bytes(range(200)))
+    assert transport.get_range("packs/p", 10, 5) == bytes(range(10, 15))
+    assert transport.get_range("packs/p", 0, 200) == bytes(range(200))
+    assert transport.get_range("packs/p", 199, 1) == b"\xc7"
+    assert transport.get_range("packs/p", 50, 0) == b""
+    for offset, length in [(150, 51), (200, 1), (500, 10)]:  # past the end: truncated
+        with pytest.raises(CorruptObjectError, match="ends before"):
+            transport.get_range("packs/p", offset, length)
+    with pytest.raises(NotFoundError):
+        transport.get_range("packs/missing", 0, 1)
+
+
 def test_stamp_changes_with_any_write_of_the_same_size(transport: Transport) -> None:
     """A stamp proves the bytes are the ones written then: a same-size overwrite changes it."""
     stamp = transport.put("blobs/x", b"good bytes")

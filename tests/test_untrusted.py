@@ -246,7 +246,7 @@ def test_a_lock_dated_in_the_future_blocks_nobody(project: Path, remote_dir: Pat
 # 4. delocalize proves the remote bytes --------------------------------------------
 
 
-def test_push_d_keeps_the_only_good_copy(project: Path, remote_dir: Path) -> None:
+def test_push_d_keeps_the_only_good_copy(loose: None, project: Path, remote_dir: Path) -> None:
     data = b"precious" * 1000
     put_blob(remote_dir, b"x" * len(data), sha(data))  # corrupt, same size, planted first
     api.Bundle("default", name="x", data=data).commit()
@@ -259,7 +259,7 @@ def test_push_d_keeps_the_only_good_copy(project: Path, remote_dir: Path) -> Non
     assert api.get("default", "x").data == data  # fetched back, intact
 
 
-def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(project: Path,
+def test_push_d_trusts_a_blob_it_wrote_until_someone_rewrites_it(loose: None, project: Path,
                                                                   remote_dir: Path) -> None:
     data = b"mine" * 2000
     b = api.Bundle("default", name="x", data=data).commit()
@@ -305,7 +305,7 @@ def test_alias_bomb_from_a_remote_does_not_hang(project: Path, remote_dir: Path)
 # 6. downloads are capped -----------------------------------------------------------
 
 
-def test_a_symlink_to_dev_zero_in_a_remote_is_refused(project: Path, remote_dir: Path,
+def test_a_symlink_to_dev_zero_in_a_remote_is_refused(loose: None, project: Path, remote_dir: Path,
                                                       tmp_path: Path) -> None:
     d = tmp_path / "dir"
     d.mkdir()
@@ -324,7 +324,8 @@ def test_a_symlink_to_dev_zero_in_a_remote_is_refused(project: Path, remote_dir:
                if p.is_file()) < 10 << 20
 
 
-def test_a_blob_larger_than_declared_is_refused(project: Path, remote_dir: Path) -> None:
+def test_a_blob_larger_than_declared_is_refused(loose: None, project: Path,
+                                                 remote_dir: Path) -> None:
     data = b"z" * 9000
     b = api.Bundle("default", name="x", data=data).commit()
     api.push("default", uuid=b.uuid)
@@ -579,7 +580,7 @@ def test_add_of_a_fifo_is_refused_at_once(project: Path, tmp_path: Path) -> None
 
 
 def test_a_blob_swapped_right_after_push_wrote_it_is_not_proven(
-        project: Path, remote_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        loose: None, project: Path, remote_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer racing the push renames garbage over each new blob: push -d must keep the data."""
     import dsdt.remote.local as local
 
@@ -668,7 +669,7 @@ def test_a_relative_remote_url_in_a_checked_in_context_is_refused(project: Path)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "symlink", "symlinked-dir"])
-def test_remote_sweeps_stop_at_odd_context_refs(project: Path, remote_dir: Path,
+def test_remote_sweeps_stop_at_odd_context_refs(loose: None, project: Path, remote_dir: Path,
                                                 kind: str) -> None:
     b = api.Bundle("default", name="x", data=b"k" * 5000).commit()
     api.push("default")

@@ -16,7 +16,9 @@ def run(
         "nothing.")] = False,
     remote: Annotated[bool, typer.Option(
         "--remote", help="Collect on the remotes bound to the contexts instead; objects "
-        "younger than remote_gc_grace seconds are kept.")] = False,
+        "younger than remote_gc_grace seconds are kept. Packs of small files that no bundle "
+        "needs are removed; those mostly garbage are rewritten with only what is "
+        "needed.")] = False,
     workspace_only: Annotated[bool, typer.Option(
         "--workspace-only", help="Keep what the work tree's contexts use; of the bundles "
         "other git branches, tags or stashes hold, remove the data that is on a remote "
@@ -52,6 +54,11 @@ def run(
         where = f" from {r.url}" if remote else ""
         typer.echo(f"{verb} {len(r.blobs)} blob(s), {fmt_bytes(r.bytes)}, and "
                    f"{len(r.records)} record(s){where}; kept {r.kept_blobs} blob(s)")
+        if remote and (r.packs_removed or r.packs_rewritten):
+            typer.echo(f"  {r.packs_removed} pack(s) removed whole, {r.packs_rewritten} "
+                       "rewritten without their garbage")
+        for error in r.errors if remote else []:
+            typer.echo(f"  {error}")
         if remote and r.young:
             typer.echo(f"  {r.young} unreferenced object(s) younger than the grace period kept")
         if not remote and r.git_records and not workspace_only:

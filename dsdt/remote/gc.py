@@ -6,7 +6,8 @@ blobs already there. So remote gc holds the remote's exclusive lock
 and still only removes unreferenced objects older than a grace period
 (``remote_gc_grace`` seconds in ``config.yaml``, one hour by default), which
 covers pushes by dsdt versions that did not take locks. Every blob a
-remaining bundle of any remote context uses stays. Temporary files and
+remaining bundle of any remote context uses stays; packs that hold garbage
+are removed or, when mostly garbage, rewritten (:mod:`dsdt.remote.repack`). Temporary files and
 unfinished uploads of killed pushes, and lock objects of killed processes,
 go too once past the grace period.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from dsdt.remote import locks
 from dsdt.remote.layout import blob_key, record_key
 from dsdt.remote.prune import _all_remote_members, _remote_refs
+from dsdt.remote.repack import sweep_packs
 from dsdt.remote.sync import Remote
 from dsdt.remote.transport import Transport
 
@@ -37,6 +39,9 @@ class RemoteGcReport:
         young: Unreachable objects kept because they are younger than the grace period.
         kept_blobs: Blobs kept because a bundle on the remote needs them.
         leftovers: Leftovers of interrupted uploads removed.
+        packs_removed: Packs removed whole (nothing in them was needed).
+        packs_rewritten: Packs mostly garbage whose live blobs went into new packs.
+        errors: Packs kept because a live blob in them is corrupt.
     """
 
     url: str
@@ -47,6 +52,9 @@ class RemoteGcReport:
     young: int = 0
     kept_blobs: int = 0
     leftovers: int = 0
+    packs_removed: int = 0
+    packs_rewritten: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def collect_remote(remote: Remote, *, dry_run: bool = False,
@@ -68,6 +76,7 @@ def _collect(remote: Remote, dry_run: bool, grace: float) -> RemoteGcReport:
     cutoff = time.time() - grace
     blobs = _sweep(remote.transport, "blobs/", blob_key, keep, cutoff, dry_run, report)
     report.blobs, report.bytes = [b for b, _ in blobs], sum(size for _, size in blobs)
+    sweep_packs(remote.packs, keep, cutoff, dry_run, report)
     records = _sweep(remote.transport, "records/", record_key, set(live), cutoff, dry_run, report)
     report.records = [u for u, _ in records]
     tr = remote.transport

@@ -27,7 +27,14 @@ from pathlib import Path
 
 from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
-from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
+from dsdt.remote.transport import (
+    Leftover,
+    Progress,
+    Transport,
+    Versioned,
+    too_large,
+    truncated,
+)
 
 _CHUNK = 8 * 1024 * 1024
 #: Names this transport uses for its own temporary and lock files.
@@ -196,6 +203,20 @@ class LocalTransport(Transport):
         if limit is not None and len(data) > limit:
             raise too_large(self.url, key, limit)
         return data
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the file of ``key`` from ``offset`` (seek and read)."""
+        with self._reading(key, None) as (fd, size):
+            if offset < 0 or length < 0 or offset + length > size:
+                raise truncated(self.url, key, offset, length)
+            chunks, done = [], 0
+            while done < length and (chunk := os.pread(fd, min(length - done, _CHUNK),
+                                                       offset + done)):
+                chunks.append(chunk)
+                done += len(chunk)
+        if done != length:
+            raise truncated(self.url, key, offset, length)
+        return b"".join(chunks)
 
     def get_file(self, key: str, dest: Path, progress: Progress | None = None,
                  limit: int | None = None) -> None:

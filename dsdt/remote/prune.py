@@ -15,10 +15,12 @@ from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.gc import bundle_blobs
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.blobs import hash_file
+from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
 from dsdt.remote.open import canonical_url
+from dsdt.remote.packindex import pack_key
 from dsdt.remote.sync import Remote, read_ref, run_jobs, swap_ref
 from dsdt.repo import Repository
 
@@ -75,19 +77,28 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
             the right bytes (then the local copy is all there is: it stays).
     """
     tr = remote.transport
-    known = remote.proofs.stamps(remote.url, [blob_key(b) for b in blobs])
+    located = remote.packs.locate(list(blobs))
+    # A packed blob's proof is the pack's stamp, kept under "<pack key>#<blob id>".
+    keys = {b: (pack_key(located[b].pack), f"{pack_key(located[b].pack)}#{b}")
+            if b in located else (blob_key(b), blob_key(b)) for b in blobs}
+    known = remote.proofs.stamps(remote.url, [proof for _key, proof in keys.values()])
     verified: list[tuple[str, str]] = []
 
     def prove(blob_id: str) -> None:
-        key = blob_key(blob_id)
+        key, proof = keys[blob_id]
         stamp = tr.stamp(key)
         if stamp is None:
             raise UsageError(f"blob {blob_id} ({blobs[blob_id]} bytes) is not on {remote.url}; "
                              "push the bundle again before delocalizing")
-        if known.get(key) == stamp:
+        if known.get(proof) == stamp:
             return
         try:
-            same = tr.sha256(key, blobs[blob_id]) == blob_id and tr.stamp(key) == stamp
+            if blob_id in located:
+                entry = located[blob_id].entry
+                got = sha256_bytes(tr.get_range(key, entry.offset, entry.length))
+            else:
+                got = tr.sha256(key, blobs[blob_id])
+            same = got == blob_id and tr.stamp(key) == stamp
         except (CorruptObjectError, NotFoundError):
             same = False
         if not same:
@@ -95,7 +106,7 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
                 f"the copy of blob {blob_id} on {remote.url} is not its bytes (corrupt or "
                 "replaced there); the local copy was kept. dsdt fsck --remote --repair uploads "
                 "it again")
-        verified.append((key, stamp))
+        verified.append((proof, stamp))
 
     try:
         run_jobs(jobs, prove, list(blobs))
@@ -205,6 +216,6 @@ def _remote_refs(remote: Remote, uuid: str, sha: str | None) -> set[str]:
     def read(blob_id: str, limit: int) -> bytes:
         if repo.blobs.has(blob_id):
             return repo.blobs.read(blob_id, limit)
-        return tr.get(blob_key(blob_id), limit)
+        return remote.read_blob(blob_id, limit)
 
     return blob_refs(rec.data, read).all()

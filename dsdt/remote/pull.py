@@ -20,6 +20,7 @@ from dsdt.objects.blobrefs import BlobRefs, blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote.layout import MAX_RECORD_BYTES, Entry, blob_key, record_key
+from dsdt.remote.packs import Unit
 from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs
 from dsdt.repo import Repository
 
@@ -140,7 +141,7 @@ def needed_blobs(remote: Remote, uuid: str, most: int | None = None) -> BlobRefs
     def read(blob_id: str, limit: int) -> bytes:
         if not repo.blobs.has(blob_id):
             if most is not None:
-                actual = remote.transport.size(blob_key(blob_id))
+                actual = remote.blob_size(blob_id)
                 if actual is None or actual > most:
                     raise _Later(blob_id)
                 limit = min(limit, actual)
@@ -164,31 +165,80 @@ def fetch_blobs(remote: Remote, limits: dict[str, int], *, jobs: int = 8,
     repo, sink = remote.repo, progress or Quiet()
     missing = [b for b in limits if not repo.blobs.has(b)]
     sink.begin(len(missing), sum(limits[b] for b in missing))
-
-    def get(blob_id: str) -> None:
-        limit = limits[blob_id]
-        try:
-            if limit < _SMALL_GET:  # one GET into memory, one local write
-                data = remote.transport.get(blob_key(blob_id), limit)
-                repo.blobs.put_verified(data, blob_id, sync=False)
-                sink.advance(len(data))
-            else:
-                tmp = repo.blobs.new_tmp()
-                repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
-                remote.transport.get_file(blob_key(blob_id), tmp, sink.advance, limit)
-                repo.blobs.install_verified(tmp, blob_id, sync=False)
-        except NotFoundError:
-            raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
-                                "was never pushed or was removed there") from None
-        sink.file_done()
-
     if missing:
         with repo.writing():  # gc leaves the downloads in cache/tmp alone
             try:
-                run_jobs(jobs, get, missing)
+                _fetch(remote, {b: limits[b] for b in missing}, jobs, sink)
             finally:
                 repo.blobs.sync()  # one filesystem flush for the whole batch
     return len(missing), sum(limits[b] for b in missing)
+
+
+def _fetch(remote: Remote, limits: dict[str, int], jobs: int, sink: ProgressSink,
+           again: bool = True) -> None:
+    """Fetch blobs: those in packs by whole packs or coalesced ranges, the others alone.
+
+    A pack gone since the pack cache was read (repacked by ``gc --remote``)
+    makes the cache be read again, once; a blob whose packed copy does not
+    hash to its id is tried as an object of its own (``fsck --remote --repair``
+    uploads one) before the error is raised.
+    """
+    repo = remote.repo
+    located = {b: w for b, w in remote.packs.locate(list(limits)).items()
+               if w.entry.length <= limits[b]}
+    alone = [b for b in limits if b not in located]
+    gone: list[str] = []
+
+    def unit(u: Unit) -> None:
+        try:
+            for blob_id, data in remote.packs.read(u):
+                try:
+                    repo.blobs.put_verified(data, blob_id, sync=False)
+                except CorruptObjectError:
+                    if not _get_alone(remote, blob_id, limits[blob_id], sink):
+                        raise
+                    continue
+                sink.advance(len(data))
+                sink.file_done()
+        except NotFoundError:
+            gone.extend(e.blob for e in u.entries if not repo.blobs.has(e.blob))
+
+    run_jobs(jobs, unit, remote.packs.plan(located))
+    run_jobs(jobs, lambda b: _get(remote, b, limits[b], sink), alone)
+    if gone and again:
+        remote.packs.refresh()
+        _fetch(remote, {b: limits[b] for b in gone}, jobs, sink, again=False)
+    elif gone:
+        raise NotFoundError(f"blob {gone[0]} is missing from {remote.url}; its pack is gone "
+                            "(run dsdt fsck --remote)")
+
+
+def _get_alone(remote: Remote, blob_id: str, limit: int, sink: ProgressSink) -> bool:
+    """Fetch a blob from its own object if the remote has one; False when it has none."""
+    try:
+        _get(remote, blob_id, limit, sink)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _get(remote: Remote, blob_id: str, limit: int, sink: ProgressSink) -> None:
+    """Fetch one blob stored as an object of its own, verifying it."""
+    repo = remote.repo
+    try:
+        if limit < _SMALL_GET:  # one GET into memory, one local write
+            data = remote.transport.get(blob_key(blob_id), limit)
+            repo.blobs.put_verified(data, blob_id, sync=False)
+            sink.advance(len(data))
+        else:
+            tmp = repo.blobs.new_tmp()
+            repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
+            remote.transport.get_file(blob_key(blob_id), tmp, sink.advance, limit)
+            repo.blobs.install_verified(tmp, blob_id, sync=False)
+    except NotFoundError:
+        raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
+                            "was never pushed or was removed there") from None
+    sink.file_done()
 
 
 @dataclass

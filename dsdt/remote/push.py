@@ -1,7 +1,8 @@
 """Push: committed bundles of a local context to its remote context.
 
 Under a shared remote lock (:mod:`dsdt.remote.locks`): the blobs the remote
-lacks, then the records (create-only), then the remote context's ref by
+lacks (small ones in packs, :mod:`dsdt.remote.packs`, large ones alone), then
+the records (create-only), then the remote context's ref by
 compare-and-swap. The stamps of the blobs written are kept as proofs
 (:mod:`dsdt.remote.proofs`).
 """
@@ -15,11 +16,14 @@ from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, Entry, blob_key, record_key
+from dsdt.remote.packindex import PACK_THRESHOLD
+from dsdt.remote.packs import groups
 from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs, swap_ref
 from dsdt.remote.transport import Transport
 
 _LIST_THRESHOLD = 512  # from this many blobs on, list their shards instead of probing each
-_SMALL_PUT = 1 << 20  # blobs smaller than this are pushed with one create-only PUT
+_SMALL_PUT = 1 << 20  # a blob alone smaller than this goes up with one create-only PUT
+_PACK_JOBS = 4  # packs built and sent at once (each holds about 17 MiB in memory)
 
 
 def push(remote: Remote, uuids: list[str], *, jobs: int = 8,
@@ -80,12 +84,26 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
                 raise CorruptObjectError(f"blob {blob_id} of bundle {rec.uuid} holds "
                                          f"{wanted[blob_id]} bytes, not the {refs.data[blob_id]} "
                                          "its record declares; run dsdt fsck --repair")
-    # Small blobs go up with a create-only PUT (one request; "already there" is an
-    # answer, not an error); large ones are looked for first so they are not re-sent.
-    small = [b for b, size in wanted.items() if size < _SMALL_PUT]
-    large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= _SMALL_PUT}, jobs)
-    sink.begin(len(small) + len(large), sum(wanted[b] for b in small + large))
+    # Small blobs go up in packs (one request per 16 MiB), unless a pack holds them
+    # already; large ones alone, looked for first so they are not re-sent.
+    remote.packs.refresh()  # under the lock: what the packs hold now, not before a sweep
+    packed = remote.packs.locate([b for b, size in wanted.items() if size < PACK_THRESHOLD])
+    small = [(b, s) for b, s in wanted.items() if s < PACK_THRESHOLD and b not in packed]
+    large = _not_on_remote(tr, {b: s for b, s in wanted.items() if s >= PACK_THRESHOLD}, jobs)
+    sink.begin(len(small) + len(large), sum(s for _, s in small) + sum(wanted[b] for b in large))
     sent: list[str] = []
+
+    def read(blob_id: str) -> bytes:
+        return repo.blobs.trusted_path(blob_id).read_bytes()
+
+    def send_pack(group: list[str]) -> None:
+        if remote.packs.write(group, read) is None:  # an index of that pack says otherwise
+            run_jobs(1, send, group)
+            return
+        sent.extend(group)
+        sink.advance(sum(wanted[b] for b in group))
+        for _ in group:
+            sink.file_done()
 
     def send(blob_id: str) -> None:
         key, path = blob_key(blob_id), repo.blobs.trusted_path(blob_id)
@@ -93,15 +111,14 @@ def _send_blobs(remote: Remote, records: dict[str, tuple[str, BundleRecord]], jo
             tr.put_file(key, path, sink.advance)
         else:
             data = path.read_bytes()
-            if tr.put(key, data, if_absent=True) is None:
-                if tr.size(key) == len(data):
-                    sink.file_done()  # already there (dedup across bundles and pushes)
-                    return
+            if tr.put(key, data, if_absent=True) is None and tr.size(key) != len(data):
                 tr.put(key, data)  # the name held something else (truncated, or no file at all)
+            sink.advance(len(data))
         sent.append(blob_id)
         sink.file_done()
 
-    run_jobs(jobs, send, small + large)
+    run_jobs(max(1, min(jobs, _PACK_JOBS)), send_pack, groups(small))
+    run_jobs(jobs, send, large)
     report.blobs, report.bytes = len(sent), sum(wanted[b] for b in sent)
 
 

@@ -24,12 +24,20 @@ from typing import Any
 from dsdt._fs import tmp_name
 from dsdt.errors import ConflictError, NotFoundError, RemoteError
 from dsdt.remote.s3client import codes, shared_client
-from dsdt.remote.transport import Leftover, Progress, Transport, Versioned, too_large
+from dsdt.remote.transport import (
+    Leftover,
+    Progress,
+    Transport,
+    Versioned,
+    too_large,
+    truncated,
+)
 
 MiB = 1024 * 1024
 #: Retries of a write that S3 refused with 409 (a concurrent conditional write).
 _CONFLICT_RETRIES = 5
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_BAD_RANGE = {"416", "InvalidRange"}
 _PRECONDITION = {"412", "PreconditionFailed"}
 _CONCURRENT = {"409", "ConditionalRequestConflict"}
 _NO_CREDENTIALS_HINT = (
@@ -212,6 +220,46 @@ class S3Transport(Transport):
             yield body, resp["ETag"]
         finally:
             body.close()
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the object from ``offset``: one GET with a ``Range`` header."""
+        from botocore.exceptions import ClientError
+
+        if offset < 0 or length < 0:
+            raise truncated(self.url, key, offset, length)
+        if length == 0:
+            if self.size(key) is None:
+                raise NotFoundError(f"{key} not found in remote {self.url}")
+            return b""
+        from botocore.exceptions import (
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+
+        for attempt in range(3):
+            with self._errors("read", key):
+                try:
+                    resp = self.client.get_object(
+                        Bucket=self.bucket, Key=self._key(key),
+                        Range=f"bytes={offset}-{offset + length - 1}")
+                except ClientError as e:
+                    if codes(e) & _BAD_RANGE:
+                        raise truncated(self.url, key, offset, length) from None
+                    raise
+                body = resp["Body"]
+                try:
+                    data = body.read(length + 1)
+                except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError):
+                    if attempt == 2:
+                        raise
+                    continue
+                finally:
+                    body.close()
+            if len(data) != length:  # the object ends early (or the range was ignored)
+                raise truncated(self.url, key, offset, length)
+            return data
+        raise AssertionError("unreachable")
 
     def get_file(self, key: str, dest: Path, progress: Progress | None = None,
                  limit: int | None = None) -> None:

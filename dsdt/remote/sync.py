@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from dsdt.errors import (
     ConflictError,
@@ -29,11 +29,13 @@ from dsdt.refs.tracking import Listing
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_REF_BYTES, Entry, blob_key, context_key, decode_ref, encode_ref
 from dsdt.remote.open import canonical_url, open_transport
+from dsdt.remote.packs import PackCache, RemotePacks
 from dsdt.remote.proofs import Proofs
 from dsdt.remote.transport import Transport
 from dsdt.repo import Repository
 
 _SWAP_ATTEMPTS = 20
+T = TypeVar("T")
 
 
 class ProgressSink(Protocol):
@@ -124,6 +126,26 @@ class Remote:
         """Stamps of remote blobs whose content is proven (see :mod:`dsdt.remote.proofs`)."""
         return Proofs(self.repo.root / "cache" / "remote-proofs.sqlite")
 
+    @cached_property
+    def packs(self) -> RemotePacks:
+        """The remote's packs and what they hold (see :mod:`dsdt.remote.packs`)."""
+        return RemotePacks(self.transport, PackCache(self.repo.root / "cache" /
+                                                     "remote-packs.sqlite"))
+
+    def blob_size(self, blob_id: str) -> int | None:
+        """Size of a blob on the remote, in a pack or alone; None when it has none."""
+        where = self.packs.locate([blob_id]).get(blob_id)
+        return where.entry.length if where else self.transport.size(blob_key(blob_id))
+
+    def read_blob(self, blob_id: str, limit: int) -> bytes:
+        """A (small) blob's bytes, from its pack (verified) or its own object (not verified).
+
+        Raises:
+            NotFoundError: The remote holds it nowhere.
+        """
+        data = self.packs.read_blob(blob_id, limit)
+        return self.transport.get(blob_key(blob_id), limit) if data is None else data
+
     def locked(self, kind: str):  # type: ignore[no-untyped-def]
         """Hold a remote lock (:mod:`dsdt.remote.locks`) of ``kind`` for a ``with`` block."""
         return locks.holding(self.transport, kind, self.repo.config.lock_timeout)
@@ -153,7 +175,8 @@ def open_remote(repo: Repository, ctx: str) -> Remote:
     return Remote(repo, ctx, str(meta.get("remote_context") or ctx), url, transport)
 
 
-def run_jobs(jobs: int, fn: Callable[[str], None], items: Iterable[str]) -> None:
+def run_jobs(jobs: int, fn: Callable[[T], None], items: Iterable[T]) -> None:
+    """Call ``fn`` on every item, on up to ``jobs`` threads (the first error is raised)."""
     items = list(items)
     if jobs <= 1 or len(items) <= 1:
         for item in items:

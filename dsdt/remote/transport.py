@@ -41,6 +41,13 @@ def too_large(url: str, key: str, limit: int) -> CorruptObjectError:
                               "nothing was kept (the remote copy is corrupt or hostile)")
 
 
+def truncated(url: str, key: str, offset: int, length: int) -> CorruptObjectError:
+    """The error for an object that ends before a byte range it should hold."""
+    return CorruptObjectError(f"{url}/{key} ends before bytes {offset}..{offset + length} that "
+                              "its index declares; nothing was kept (the remote copy is "
+                              "truncated, corrupt or hostile)")
+
+
 @dataclass(frozen=True)
 class Versioned:
     """An object's content with the token that identifies this version of it.
@@ -89,6 +96,15 @@ class Transport(ABC):
 
         Raises:
             CorruptObjectError: It holds more than ``limit`` bytes.
+        """
+
+    @abstractmethod
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """Exactly ``length`` bytes of an object from ``offset`` on (one request).
+
+        Raises:
+            NotFoundError: The object does not exist.
+            CorruptObjectError: It ends before ``offset + length`` (truncated).
         """
 
     @abstractmethod

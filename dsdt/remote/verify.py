@@ -59,7 +59,7 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
                 out.errors.append(f"{remote.url}: record of {uuid} does not match its hash")
                 continue
             rec = BundleRecord.from_yaml(data, f"remote record {uuid}")
-            refs = blob_refs(rec.data, lambda b, limit: tr.get(blob_key(b), limit))
+            refs = blob_refs(rec.data, remote.read_blob)
         except NotFoundError as e:
             out.errors.append(f"{remote.url}: bundle {uuid}: {e}")
             continue
@@ -69,8 +69,14 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
         needed.update(dict.fromkeys(refs.meta, -1))
         needed.update(refs.data)
 
+    remote.packs.refresh()
+    located = remote.packs.locate(list(needed))
+    for pack, why in sorted(remote.packs.refused.items()):
+        out.errors.append(f"{remote.url}: the index of pack {pack} was refused: {why}")
+
     def probe(blob_id: str) -> None:
-        size = tr.size(blob_key(blob_id))
+        where = located.get(blob_id)
+        size = where.entry.length if where else tr.size(blob_key(blob_id))
         bad = size is None or (needed[blob_id] >= 0 and size != needed[blob_id])
         if repair and remote.repo.blobs.has(blob_id) and (bad or not _intact(remote, blob_id)):
             try:
@@ -93,7 +99,17 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
 
 
 def _intact(remote: Remote, blob_id: str) -> bool:
-    """True if the remote's copy hashes to its id (read back; a proof from before counts)."""
+    """True if the remote's copy hashes to its id (read back; a proof from before counts).
+
+    A packed copy that does not is repaired by an object of its own, which pull
+    falls back to.
+    """
+    if remote.packs.locate([blob_id]):
+        try:
+            return remote.packs.read_blob(blob_id, 1 << 50) is not None
+        except (CorruptObjectError, NotFoundError):
+            return remote.transport.size(blob_key(blob_id)) is not None and \
+                remote.transport.sha256(blob_key(blob_id)) == blob_id
     key, tr = blob_key(blob_id), remote.transport
     stamp = tr.stamp(key)
     if stamp is not None and remote.proofs.stamps(remote.url, [key]).get(key) == stamp:
