@@ -122,7 +122,8 @@ def test_context_create_list_delete(repo: Path) -> None:
     assert ok("context", "work").out == "Context work already exists\n"
     assert ok("context", "origin/other").out.startswith(
         "Created context other, bound to remote context origin")
-    assert ok("context").lines == ["*\tdefault", "\tother\t[origin@(no URL yet: dsdt remote)]", "\twork"]
+    assert ok("context").lines == [
+        "*\tdefault", "\tother\t[origin@(no URL yet: dsdt remote)]", "\twork"]
     assert ok("switch", "work").out == "Switched to context work\n"
     assert ok("context").lines[2] == "*\twork"
     r = ok("context", "-d", "work")
