@@ -57,7 +57,7 @@ def _push_pull_in_a_fresh_mock(ctx: str, n: int) -> None:
     api.remote(ctx, "shared", f"s3://{BUCKET}/dsdt")
     api.Bundle(ctx, name="numbers", data={"n": n, "bytes": bytes([n]) * 10_000}).commit()
     api.push(ctx, "numbers")
-    assert any(k.startswith("dsdt/blobs/") for k in keys(BUCKET))
+    assert any(k.startswith(("dsdt/blobs/", "dsdt/packs/")) for k in keys(BUCKET))
     api.context("other")
     api.remote("other", "shared", f"s3://{BUCKET}/dsdt")
     api.pull("other", localize=True)
@@ -84,7 +84,7 @@ def test_fourth_mock_aws_test_runs_a_pipeline_with_incremental_push(ctx: str) ->
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     api.remote(ctx, "shared", f"s3://{BUCKET}/dsdt")
     api.apply(ctx, WritesRemote, incremental_push=True)
-    assert any(k.startswith("dsdt/blobs/") for k in keys(BUCKET))
+    assert any(k.startswith(("dsdt/blobs/", "dsdt/packs/")) for k in keys(BUCKET))
 
 
 def test_no_s3_client_outlives_the_mock_it_was_made_under() -> None:
