@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dsdt.api_catalog import CatalogEntry, CatalogPage, FileEntry, bundle_files, catalog, preview
 from dsdt.api_config import (
     ConfigValue,
     config_value,
@@ -61,13 +62,14 @@ from dsdt.remote.sync import Report
 from dsdt.repo import ContextInfo, Repository
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink", "DataState",
-    "DirectoryList", "DiskUsage", "FsckReport", "GcReport", "LineageGraph", "LineageInfo",
-    "LogEntry", "PrePushReport", "RemoteGcReport", "Report", "UsageError", "add", "adopt", "apply",
-    "build_image", "bundle_names", "cat", "commit", "config_value", "context", "contexts",
-    "current_context", "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc",
-    "get", "get_config", "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log",
-    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
+    "ApplyError", "Bundle", "BundleDiff", "CatalogEntry", "CatalogPage", "ConfigValue",
+    "ContextInfo", "DBLink", "DataState", "DirectoryList", "DiskUsage", "FileEntry", "FsckReport",
+    "GcReport", "LineageGraph", "LineageInfo", "LogEntry", "PrePushReport", "RemoteGcReport",
+    "Report", "UsageError", "add", "adopt", "apply", "build_image", "bundle_files", "bundle_names",
+    "cat", "catalog", "commit", "config_value", "context", "contexts", "current_context",
+    "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "get_config",
+    "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log", "ls_contexts",
+    "preview", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
     "set_aws_profile", "set_config", "status", "switch", "unset_config",
 ]
 

@@ -1,0 +1,80 @@
+"""Pages of a context's bundle names, from the index: the catalog behind ``dsdt ui``.
+
+One row per bundle name: its newest version among those matching the filters
+and how many versions match. Rows come in name order, paged in SQL
+(``LIMIT``/``OFFSET``), so a page of a 100,000-bundle context reads only its own
+rows and no record. All SQL is parameterised; the filters are the ones of
+:class:`dsdt.index.Query`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsdt._db import LocalConnection, healing
+from dsdt.index import Index, Query, where_sql
+
+_PAGE = ("SELECT m.name, m.uuid, m.sha, COUNT(*), MAX(m.created_ts), m.tracked "
+         "FROM visible m WHERE {} GROUP BY m.name ORDER BY m.name LIMIT ? OFFSET ?")
+_TOTAL = "SELECT COUNT(DISTINCT m.name) FROM visible m WHERE {}"
+_COMMITTED = ("SELECT 1 FROM members WHERE ctx=? AND kind='committed' AND uuid=? AND sha=?")
+
+
+@dataclass(frozen=True)
+class NameRow:
+    """One bundle name of a context, as a catalog page lists it.
+
+    Attributes:
+        name: The bundle name.
+        uuid: Its newest version (among those matching the filters).
+        sha: The record sha of that version.
+        versions: How many versions match the filters.
+        created_ts: When the newest version was closed (seconds since the epoch).
+        committed: Whether the newest version is committed (or came from the remote).
+        pulled: The newest version is known from the remote's tracking state only.
+    """
+
+    name: str
+    uuid: str
+    sha: str
+    versions: int
+    created_ts: float
+    committed: bool
+    pulled: bool
+
+
+class NamePages:
+    """Pages of names of one repository's index.
+
+    Args:
+        index: The repository's index.
+    """
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._db: LocalConnection = index.handle
+
+    @healing
+    def page(self, ctx: str, q: Query, limit: int, offset: int) -> tuple[list[NameRow], int]:
+        """The names of ``ctx`` matching ``q``, from ``offset`` on, and how many match in all.
+
+        Args:
+            ctx: The context.
+            q: Filters (name glob, tags, dates...); ``latest_per_name`` is implied.
+            limit: At most this many rows.
+            offset: Rows to skip (in name order).
+
+        Returns:
+            ``(rows, total)``: the page's rows in name order and the count of matching names.
+        """
+        self.index.refresh()
+        where, args = where_sql(ctx, q)
+        db = self.index.connect()
+        found = db.execute(_PAGE.format(where), [*args, limit, offset]).fetchall()
+        total = db.execute(_TOTAL.format(where), args).fetchone()[0]
+        rows = []
+        for name, uuid, sha, count, created_ts, tracked in found:
+            committed = bool(tracked) or db.execute(_COMMITTED, (ctx, uuid, sha)).fetchone()
+            rows.append(NameRow(name, uuid, sha, count, created_ts, bool(committed),
+                                bool(tracked)))
+        return rows, total
