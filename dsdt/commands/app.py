@@ -39,6 +39,7 @@ from dsdt.commands import (
     run,
     status,
     switch,
+    ui,
 )
 
 app = typer.Typer(
@@ -52,7 +53,7 @@ app = typer.Typer(
 )
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config):
+                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config, ui):
     app.command(_module.NAME)(_module.run)
 app.command(hooks.INSTALL)(hooks.install)
 app.command(hooks.HOOK, hidden=True)(hooks.hook)
