@@ -15,8 +15,13 @@ from dsdt._db import LocalConnection, healing
 from dsdt.index import Index, Query, where_sql
 
 _PAGE = ("SELECT m.name, m.uuid, m.sha, COUNT(*), MAX(m.created_ts), m.tracked "
-         "FROM visible m WHERE {} GROUP BY m.name ORDER BY m.name LIMIT ? OFFSET ?")
-_TOTAL = "SELECT COUNT(DISTINCT m.name) FROM visible m WHERE {}"
+         "FROM {} m WHERE {} GROUP BY m.name ORDER BY m.name LIMIT ? OFFSET ?")
+_TOTAL = "SELECT COUNT(DISTINCT m.name) FROM {} m WHERE {}"
+_HAS_TRACKED = "SELECT 1 FROM members WHERE ctx=? AND kind='tracked' LIMIT 1"
+# Without members from a remote, a context's members are its 'bundles' rows: reading them
+# straight walks the members_latest index in name order and stops at the page's end.
+_OWN = "(SELECT ctx, uuid, sha, name, created_ts, 0 AS tracked FROM members WHERE kind='bundles')"
+_OWNER = "SELECT owner FROM bundles WHERE uuid=?"
 _COMMITTED = ("SELECT 1 FROM members WHERE ctx=? AND kind='committed' AND uuid=? AND sha=?")
 
 
@@ -32,6 +37,7 @@ class NameRow:
         created_ts: When the newest version was closed (seconds since the epoch).
         committed: Whether the newest version is committed (or came from the remote).
         pulled: The newest version is known from the remote's tracking state only.
+        owner: Who made the newest version.
     """
 
     name: str
@@ -41,6 +47,7 @@ class NameRow:
     created_ts: float
     committed: bool
     pulled: bool
+    owner: str
 
 
 class NamePages:
@@ -70,11 +77,13 @@ class NamePages:
         self.index.refresh()
         where, args = where_sql(ctx, q)
         db = self.index.connect()
-        found = db.execute(_PAGE.format(where), [*args, limit, offset]).fetchall()
-        total = db.execute(_TOTAL.format(where), args).fetchone()[0]
+        source = "visible" if db.execute(_HAS_TRACKED, (ctx,)).fetchone() else _OWN
+        found = db.execute(_PAGE.format(source, where), [*args, limit, offset]).fetchall()
+        total = db.execute(_TOTAL.format(source, where), args).fetchone()[0]
         rows = []
         for name, uuid, sha, count, created_ts, tracked in found:
             committed = bool(tracked) or db.execute(_COMMITTED, (ctx, uuid, sha)).fetchone()
+            owner = db.execute(_OWNER, (uuid,)).fetchone()
             rows.append(NameRow(name, uuid, sha, count, created_ts, bool(committed),
-                                bool(tracked)))
+                                bool(tracked), owner[0] if owner else ""))
         return rows, total

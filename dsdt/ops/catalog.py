@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from dsdt._dates import parse_date
 from dsdt.errors import BundleNotFoundError, DsdtError, FileSystemError, UsageError
-from dsdt.index import PARAM_PREFIX, Query
+from dsdt.index import PARAM_PREFIX, Query, Row
 from dsdt.indexpage import NamePages
 from dsdt.objects.blobrefs import load_packed, meta_of
 from dsdt.objects.gate import parse_tree
 from dsdt.ops.history import data_size
 from dsdt.ops.query import resolve_uuid
 from dsdt.refs.names import check_tags
-from dsdt.remote.state import data_states
+from dsdt.remote.state import states_of
 from dsdt.repo import Repository
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["CatalogEntry", "CatalogPage", "FileEntry", "bundle_files", "page", "preview"]
 
 MAX_PAGE = 500  #: the most rows one catalog page may ask for
-_CHUNK = 32  # data states are looked up per bundle up to this many at once
 
 
 @dataclass(frozen=True)
@@ -102,9 +101,8 @@ def page(repo: Repository, ctx: str, *, name: str | None = None,
     rows, total = NamePages(repo.index).page(ctx, q, limit, offset)
     uuids = [r.uuid for r in rows]
     tags_of = repo.index.tags_of(uuids)
-    states = {}
-    for i in range(0, len(uuids), _CHUNK):
-        states.update(data_states(repo, ctx, uuids[i:i + _CHUNK]))
+    states = states_of(repo, ctx, {r.uuid: Row(r.uuid, r.sha, r.name, "", r.owner, "",
+                                               r.committed, r.pulled) for r in rows})
     entries = []
     for r in rows:
         size = data_size(repo.read_record(r.uuid, r.sha).data, repo.blobs.read)

@@ -26,7 +26,7 @@ from dsdt.ui import layout, links
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 40
-LINEAGE_DEPTH = 3
+LINEAGE_DEPTH = 50  #: steps followed each way (a 50-bundle chain shows whole)
 _CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
         "form-action 'self'")
 CSP = _CSP + "; frame-ancestors 'none'"  #: the header's policy (a <meta> cannot hold the last part)
