@@ -7,10 +7,12 @@ escaped here (the terminal shows it as is, the web pages escape it).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsdt._dates import text_date
-from dsdt.ops.history import BundleDiff, DataChange, MapDiff
+
+if TYPE_CHECKING:  # light: the CLI imports this module to start
+    from dsdt.ops.history import BundleDiff, DataChange, MapDiff
 
 __all__ = ["change_lines", "fmt_bytes", "render"]
 

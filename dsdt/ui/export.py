@@ -40,7 +40,10 @@ def export(target: Path, progress: Callable[[int], None] | None = None) -> int:
 
     def write(rel: str, text: str | bytes) -> None:
         nonlocal count
-        path = target.joinpath(*(links.unquote_segment(p) for p in rel.split("/")))
+        parts = [links.unquote_segment(p) for p in rel.split("/")]
+        if any(p in ("", ".", "..") or "/" in p for p in parts):  # names never are; be sure
+            raise PathError(f"refusing to write {rel!r} outside {target}")
+        path = target.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         count += 1

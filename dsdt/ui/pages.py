@@ -8,7 +8,6 @@ through Jinja2's autoescaping, in text, attributes and the SVG graph alike.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -146,8 +145,3 @@ def _diff(ctx: str, uuid: str) -> dict[str, Any] | None:
         return None
     return {"old": d.old_uuid, "old_created": d.old_created, "same": d.same,
             "rows": [(line[0], line[2:]) for line in change_lines(d)]}
-
-
-def digest(text: str) -> str:
-    """A short content hash (for ETags)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
