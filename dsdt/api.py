@@ -34,6 +34,14 @@ from dsdt.refs.names import check_tags, split_context
 from dsdt.repo import ContextInfo, Repository, open_context
 
 if TYPE_CHECKING:  # the names of _LAZY, for type checkers
+    from dsdt.api_catalog import (
+        CatalogEntry,
+        CatalogPage,
+        FileEntry,
+        bundle_files,
+        catalog,
+        preview,
+    )
     from dsdt.api_config import (
         ConfigValue,
         config_value,
@@ -65,6 +73,8 @@ _at = open_context
 #: Names served by :func:`__getattr__`: imported on first use, so that a verb that
 #: never talks to a remote or a container engine never loads that machinery.
 _LAZY = {
+    "dsdt.api_catalog": ("CatalogEntry", "CatalogPage", "FileEntry", "bundle_files", "catalog",
+                         "preview"),
     "dsdt.api_config": ("ConfigValue", "config_value", "get_config", "list_config",
                         "set_config", "unset_config"),
     "dsdt.api_containers": ("build_image", "dockerize", "run"),
@@ -78,13 +88,14 @@ _LAZY = {
 _LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
-    "ApplyError", "Bundle", "BundleDiff", "ConfigValue", "ContextInfo", "DBLink", "DataState",
-    "DirectoryList", "DiskUsage", "FsckReport", "GcReport", "LineageGraph", "LineageInfo",
-    "LogEntry", "PrePushReport", "RemoteGcReport", "Report", "UsageError", "add", "adopt", "apply",
-    "build_image", "bundle_names", "cat", "commit", "config_value", "context", "contexts",
-    "current_context", "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc",
-    "get", "get_config", "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log",
-    "ls_contexts", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
+    "ApplyError", "Bundle", "BundleDiff", "CatalogEntry", "CatalogPage", "ConfigValue",
+    "ContextInfo", "DBLink", "DataState", "DirectoryList", "DiskUsage", "FileEntry", "FsckReport",
+    "GcReport", "LineageGraph", "LineageInfo", "LogEntry", "PrePushReport", "RemoteGcReport",
+    "Report", "UsageError", "add", "adopt", "apply", "build_image", "bundle_files", "bundle_names",
+    "cat", "catalog", "commit", "config_value", "context", "contexts", "current_context",
+    "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "get_config",
+    "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log", "ls_contexts",
+    "preview", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
     "set_aws_profile", "set_config", "status", "switch", "unset_config",
 ]
 

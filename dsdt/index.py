@@ -111,7 +111,7 @@ def _setup(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
 
 
-def _where(ctx: str, q: Query) -> tuple[str, list[object]]:
+def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
     """The WHERE clause (over ``members m``) and its parameters for a query."""
     where = ["m.ctx = ?"]
     args: list[object] = [ctx]
@@ -183,6 +183,11 @@ class Index:
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (created, with the schema, on first use)."""
         return self._db.get()
+
+    @property
+    def handle(self) -> LocalConnection:
+        """The per-thread connection holder (queries kept in other modules heal through it)."""
+        return self._db
 
     def close(self) -> None:
         """Close this thread's database connection."""
@@ -310,7 +315,7 @@ class Index:
     def find(self, ctx: str, q: Query) -> list[Row]:
         """Bundles of context ``ctx`` matching ``q``, newest first."""
         self.refresh()
-        where, args = _where(ctx, q)
+        where, args = where_sql(ctx, q)
         # Only fixed fragments are joined; every user value is a bound parameter. The
         # latest-per-name query walks the members_latest index; SQLite takes the bare
         # columns of a GROUP BY from the row holding the MAX.
@@ -320,8 +325,10 @@ class Index:
         db = self.connect()
         rows = db.execute(_OUTER.format(inner), args).fetchall()
         rows.sort(key=lambda r: (r[6], r[0]), reverse=True)
+        one = (" AND m.uuid=?", [q.uuid]) if q.uuid else ("", [])  # one bundle: no scan
         committed = {u for (u,) in db.execute(
-            "SELECT m.uuid FROM visible m WHERE m.ctx=? AND " + _COMMITTED, (ctx,))}  # noqa: S608
+            "SELECT m.uuid FROM visible m WHERE m.ctx=? AND " + _COMMITTED + one[0],  # noqa: S608
+            [ctx, *one[1]])}
         return [Row(*r[:6], r[0] in committed, bool(r[7])) for r in rows]
 
     @healing

@@ -3,7 +3,7 @@
 The layer order (``docs/architecture.md``), lowest first::
 
     errors, _fs, _db, _dates <- objects <- refs <- config, index, gitinfo <- repo <- fsck, gc
-      <- remote <- bundle <- ops <- pipe <- containers <- api <- commands
+      <- remote <- bundle <- ops <- pipe <- containers <- api <- ui <- commands
 
 A module may import modules of its own layer or lower ones, and no chain of
 imports, wherever they stand in a module, may lead back to where it started.
@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt", "dsdt.errors", "dsdt._fs", "dsdt._locks", "dsdt._db", "dsdt._dates"),
     ("dsdt.objects",),
     ("dsdt.refs",),
-    ("dsdt.config", "dsdt.configfile", "dsdt.index", "dsdt.gitinfo"),
+    ("dsdt.config", "dsdt.configfile", "dsdt.index", "dsdt.indexpage", "dsdt.gitinfo"),
     ("dsdt.repo", "dsdt.members"),
     ("dsdt.fsck", "dsdt.gc", "dsdt.gitlive"),
     ("dsdt.remote",),
@@ -30,7 +30,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.ops",),
     ("dsdt.pipe",),
     ("dsdt.containers",),
-    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_config"),
+    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_config", "dsdt.api_catalog"),
+    ("dsdt.ui",),
     ("dsdt.commands", "dsdt.__main__"),
 ]
 HEAVY = {"pandas", "pyarrow", "numpy", "luigi", "boto3", "botocore", "dulwich", "docker"}

@@ -11,9 +11,11 @@ import typer
 
 from dsdt._dates import json_date, text_date
 from dsdt.commands import _complete
+from dsdt.ops.difftext import fmt_bytes
 from dsdt.refs.names import parse_tags
 
-__all__ = ["json_date", "parse_tags", "text_date"]  # shared by the verbs through this module
+# shared by the verbs through this module
+__all__ = ["fmt_bytes", "json_date", "parse_tags", "text_date"]
 
 if TYPE_CHECKING:
     from dsdt.bundle import Bundle
@@ -81,16 +83,3 @@ def padded(rows: list[list[str]]) -> list[str]:
         cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]
         out.append("  ".join(cells).rstrip())
     return out
-
-
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
-def fmt_bytes(n: int) -> str:
-    """A byte count for humans: ``512 B``, ``1.2 MiB``."""
-    size = float(n)
-    for unit in _UNITS:
-        if size < 1024 or unit == _UNITS[-1]:
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -40,6 +40,7 @@ from dsdt.commands import (
     run,
     status,
     switch,
+    ui,
 )
 
 app = typer.Typer(
@@ -67,7 +68,7 @@ def _command_of(name: str, fn: Callable[..., Any], **options: Any) -> None:
 
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
-                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config):
+                remote, push, pull, adopt, rmr, log, diff, gc, du, dockerize, config, ui):
     _command_of(_module.NAME, _module.run)
 _command_of(hooks.INSTALL, hooks.install)
 _command_of(hooks.HOOK, hooks.hook, hidden=True)

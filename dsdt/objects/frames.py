@@ -271,6 +271,32 @@ def read_frame(node: dict, path: Path) -> pd.DataFrame | pd.Series:
         raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
 
 
+def read_head(node: dict, path: Path, rows: int) -> pd.DataFrame | pd.Series:
+    """The first ``rows`` rows of a value stored by :func:`write_frame`, reading no more.
+
+    Only the first record batch of the parquet file is decoded (``rows`` rows
+    at most), so a preview of a large table costs what the preview shows.
+
+    Raises:
+        CorruptObjectError: If the node is not a frame node or does not fit the file.
+    """
+    if node.get("type") not in ("dataframe", "series"):
+        raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
+    try:
+        parquet = pq.ParquetFile(path)
+        batch = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
+        table = (parquet.schema_arrow.empty_table() if batch is None or rows <= 0
+                 else pa.Table.from_batches([batch]).replace_schema_metadata(
+                     parquet.schema_arrow.metadata))
+        spec = dict(node["index"])
+        if spec["kind"] == "range":
+            start, _stop, step = spec["range"]
+            spec["range"] = [start, start + table.num_rows * step, step]
+        return _read_frame({**node, "index": spec}, table)
+    except (KeyError, IndexError, TypeError, ValueError, pa.ArrowException) as exc:
+        raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
+
+
 def _read_frame(node: dict, table: pa.Table) -> pd.DataFrame | pd.Series:
     """Rebuild the frame or series from the parquet table and the node."""
     codes, extras, spec = node["dtypes"], node.get("extras", {}), node["index"]

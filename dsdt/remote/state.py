@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dsdt.errors import CorruptObjectError, DataUnreachableError, DsdtError
-from dsdt.index import Query
+from dsdt.index import Query, Row
 from dsdt.objects.blobrefs import expand_meta
 from dsdt.objects.record import current_host, current_user
 from dsdt.repo import Repository
@@ -81,6 +81,11 @@ def data_states(repo: Repository, ctx: str,
             rows = {u: rows[u] for u in wanted if u in rows}
     else:  # a bundle being read: its own rows only
         rows = {r.uuid: r for u in wanted for r in repo.index.find(ctx, Query(uuid=u))}
+    return states_of(repo, ctx, rows)
+
+
+def states_of(repo: Repository, ctx: str, rows: dict[str, Row]) -> dict[str, DataState]:
+    """The state of the data of these members of ``ctx`` (index rows already at hand)."""
     wanted = list(rows)
     missing = _missing_blobs(repo, wanted)
     listing = repo.listing(ctx)

@@ -1,0 +1,186 @@
+"""The read-only HTTP server of ``dsdt ui`` (the standard library's ThreadingHTTPServer).
+
+Routes take context names and uuids checked by dsdt's own rules; no file
+path is built from a request (static files come from a fixed allow-list in
+the package). Only GET and HEAD are answered (anything else: 405). Every
+response carries a strict Content-Security-Policy. On the loopback
+interface the ``Host`` header must name it (no DNS rebinding); elsewhere a
+token is required, given once as ``?token=`` (then kept in a cookie) and
+compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import sys
+from collections.abc import Callable
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from dsdt.errors import DsdtError, NotFoundError, UsageError
+from dsdt.ui.pages import CSP, Site, static_file
+
+COOKIE = "dsdt_ui_token"
+_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store"}
+_FILTERS = ("name", "tag", "after", "before")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _one(query: dict[str, list[str]], key: str) -> str:
+    values = query.get(key, [])
+    if len(values) > 1:
+        raise UsageError(f"give {key} once")
+    return values[0] if values else ""
+
+
+def route(site: Site, path: str, query: dict[str, list[str]]) -> tuple[str, bytes]:
+    """The content type and body of the page at ``path`` (raw, still quoted).
+
+    Raises:
+        NotFoundError: No such page, context or bundle.
+        UsageError: A bad filter or page number.
+    """
+    parts = [unquote(p, errors="strict") for p in path.split("/")[1:]]
+    if parts in ([""], ["index.html"]):
+        return "text/html", site.contexts().encode()
+    if len(parts) == 2 and parts[0] == "static":
+        return "text/css", static_file(parts[1])
+    if len(parts) == 3 and parts[0] == "c" and parts[2] in ("", "index.html"):
+        page = _one(query, "page") or "1"
+        if not page.isdigit():
+            raise UsageError(f"bad page number {page!r}")
+        html = site.bundles(parts[1], int(page), **{k: _one(query, k) for k in _FILTERS})
+        return "text/html", html.encode()
+    if len(parts) == 4 and parts[0] == "c" and parts[3].endswith(".html"):
+        ctx, kind, leaf = parts[1], parts[2], parts[3].removesuffix(".html")
+        if kind == "b":
+            return "text/html", site.bundle(ctx, leaf).encode()
+        if kind == "log":
+            return "text/html", site.log(ctx, leaf).encode()
+    raise NotFoundError(f"no page {path}")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request: GET and HEAD are served, every other method is refused (405)."""
+
+    server: UiServer
+    server_version = "dsdt-ui"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        """Serve a page."""
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        """Serve a page's headers."""
+        self._serve(body=False)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)
+
+    def _refuse(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain",
+                   b"dsdt ui is read-only: GET and HEAD only\n", True, {"Allow": "GET, HEAD"})
+
+    def _serve(self, body: bool) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        if not self._host_ok():
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, "text/plain", b"unexpected Host\n", body)
+            return
+        if self.server.token is not None and not self._authorised(url.path, query, body):
+            return
+        try:
+            ctype, content = route(self.server.site, url.path, query)
+            status = HTTPStatus.OK
+        except NotFoundError as e:
+            ctype, content, status = "text/plain", f"not found: {e}\n".encode(), 404
+        except (DsdtError, UnicodeDecodeError) as e:
+            ctype, content, status = "text/plain", f"bad request: {e}\n".encode(), 400
+        except Exception as e:  # noqa: BLE001 - one line in the log, no traceback to the user
+            print(f"dsdt ui: {self.path}: {type(e).__name__}: {e}", file=sys.stderr)
+            ctype, content, status = "text/plain", b"internal error (see the server's log)\n", 500
+        self._send(status, ctype, content, body)
+
+    def _host_ok(self) -> bool:
+        if not is_loopback(self.server.host):
+            return True
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        return is_loopback(host)
+
+    def _authorised(self, path: str, query: dict[str, list[str]], body: bool) -> bool:
+        token = self.server.token or ""
+        given = query.pop("token", [""])[0]
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            rest = urlencode({k: v[0] for k, v in query.items()})
+            self._send(HTTPStatus.SEE_OTHER, "text/plain", b"", body, {
+                "Location": path + (f"?{rest}" if rest else ""),
+                "Set-Cookie": f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"})
+            return False
+        cookie = SimpleCookie()
+        try:
+            cookie.load(self.headers.get("Cookie") or "")
+        except Exception:  # noqa: BLE001 - a malformed cookie is no token
+            cookie = SimpleCookie()
+        held = cookie[COOKIE].value if COOKIE in cookie else ""
+        if held and hmac.compare_digest(held.encode(), token.encode()):
+            return True
+        self._send(HTTPStatus.UNAUTHORIZED, "text/plain",
+                   b"open the URL dsdt ui printed, with its ?token=\n", body)
+        return False
+
+    def _send(self, status: int, ctype: str, content: bytes, body: bool,
+              extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", f"{ctype}; charset=utf-8")
+        self.send_header("Content-Length", str(len(content)))
+        for k, v in {**_HEADERS, **(extra or {})}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged (the terminal shows the URL and errors only)."""
+
+
+class UiServer(ThreadingHTTPServer):
+    """The server: a site, the address it listens on, and the token (None on loopback).
+
+    Args:
+        host: The address to listen on.
+        port: The port (0: a free one).
+        token: Required from every client (None: no token).
+    """
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
+        self.host = host
+        self.token = token
+        self.site = Site(export=False)
+        super().__init__((host, port), Handler)
+
+    @property
+    def url(self) -> str:
+        """The URL to open (with the token, when there is one)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        base = f"http://{host}:{self.server_address[1]}/"
+        return base + (f"?{urlencode({'token': self.token})}" if self.token else "")

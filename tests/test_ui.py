@@ -1,0 +1,173 @@
+"""``dsdt ui``: the server's routes and safety, the static export, hostile records (no browser)."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import pytest
+from clirun import fails, ok
+from ui_fixture import HOSTILE_NAME, Repo, fetch, make_repo, serving
+
+from dsdt.ui import links
+from dsdt.ui.pages import Site
+
+
+@pytest.fixture
+def repo(project: Path) -> Repo:
+    return make_repo(project)
+
+
+def test_templates_and_stylesheet_ship_in_the_package() -> None:
+    base = resources.files("dsdt.ui")
+    for name in ("base.html", "contexts.html", "bundles.html", "bundle.html", "log.html"):
+        assert base.joinpath("templates", name).is_file()
+    assert all(base.joinpath("static", name).is_file() for name in links.STATIC)
+
+
+def test_pages_show_names_lineage_and_diff(repo: Repo) -> None:
+    with serving() as s:
+        base = s.url
+        code, headers, body = fetch(base)
+        assert code == 200 and 'href="c/t/index.html"' in body
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        code, _, body = fetch(base + "c/t/index.html")
+        assert ">n000<" in body and "page 1 of 2" in body and ">raw<" not in body
+        code, _, body = fetch(base + "c/t/index.html?page=2")
+        assert ">raw<" in body and ">scores<" in body and ">n000<" not in body
+        code, _, body = fetch(base + "c/t/index.html?name=sc*&tag=model:xgb")
+        assert ">scores<" in body and ">n000<" not in body and "1 name<" in body
+        code, _, body = fetch(base + f"c/t/b/{repo.scores}.html")
+        assert code == 200 and "&lt;b&gt;c&lt;/b&gt;" in body  # a preview cell, escaped
+        assert f'data-from="{repo.raw}" data-to="{repo.scores}"' in body  # a lineage edge
+        assert "tag model: lr -&gt; xgb" in body and repo.old_scores in body  # a diff row
+        assert "day1.csv" not in body  # raw's file, not this bundle's
+        code, _, body = fetch(base + f"c/t/b/{repo.raw}.html")
+        assert "data/day1.csv" in body and "16 B" in body
+        code, _, body = fetch(base + "c/t/log/scores.html")
+        assert code == 200 and repo.scores in body and repo.old_scores in body
+
+
+def test_hostile_names_and_tags_are_escaped_everywhere(repo: Repo) -> None:
+    with serving() as s:
+        pages = [s.url + "c/t/index.html?name=" + quote('"*'), s.url + f"c/t/b/{repo.raw}.html",
+                 s.url + f"c/t/b/{repo.hostile}.html", s.url + f"c/t/b/{repo.scores}.html",
+                 s.url + "c/t/log/" + quote(links.log_file(HOSTILE_NAME), safe="")]
+        for url in pages:
+            code, _, body = fetch(url)
+            assert code == 200, url
+            assert "<img" not in body and "<script" not in body, url
+        assert "&lt;script&gt;" in fetch(s.url + f"c/t/b/{repo.raw}.html")[2]
+        assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in fetch(pages[2])[2]
+
+
+@pytest.mark.parametrize("path", [
+    "/../../etc/passwd", "/static/../../pyproject.toml", "/static/%2e%2e%2fpages.py",
+    "/static/base.html", "/c/nosuch/index.html", "/c/..%2f..%2f/index.html",
+    "/c/t/b/not-a-uuid.html", "/c/t/b/00000000-0000-0000-0000-000000000000.html",
+    "/c/t/log/..%2fconfig.yaml.html", "/c/t/log/nosuch.html", "/.dsdt/config.yaml",
+    "/c/t/b/%ff.html"])
+def test_no_request_reaches_a_file(repo: Repo, path: str) -> None:
+    with serving() as s:
+        conn = http.client.HTTPConnection("127.0.0.1", s.server_address[1], timeout=10)
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read().decode()
+        assert r.status in (400, 404), (path, r.status)
+        assert "format_version" not in body and "Traceback" not in body
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=x", "after=soon", "tag=nocolon",
+                                   "page=1&page=2"])
+def test_bad_filters_are_a_400_with_one_line(repo: Repo, query: str) -> None:
+    with serving() as s:
+        code, _, body = fetch(s.url + "c/t/index.html?" + query)
+        assert code == 400 and body.count("\n") == 1
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_read_only(repo: Repo, method: str) -> None:
+    with serving() as s:
+        code, headers, _ = fetch(s.url, method=method)
+        assert code == 405 and headers["Allow"] == "GET, HEAD"
+
+
+def test_head_and_foreign_host(repo: Repo) -> None:
+    with serving() as s:
+        code, headers, body = fetch(s.url, method="HEAD")
+        assert code == 200 and body == "" and int(headers["Content-Length"]) > 0
+        code, _, _ = fetch(s.url, headers={"Host": "evil.example:80"})
+        assert code == 421
+
+
+def test_a_token_is_checked_then_kept_in_a_cookie(repo: Repo) -> None:
+    token = "s3cret-token-0123456789"
+    with serving(token=token) as s:
+        plain = s.url.split("?")[0]
+        assert fetch(plain)[0] == 401
+        assert fetch(plain + "?token=wrong-token-000000000")[0] == 401
+        code, headers, _ = fetch(s.url)
+        assert code == 303 and headers["Location"] == "/"
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+        assert fetch(plain + "c/t/index.html", headers={"Cookie": cookie})[0] == 200
+
+
+def test_cli_refuses_bad_options(repo: Repo) -> None:
+    assert "--token" in fails(2, "ui", "--host", "0.0.0.0")
+    assert "16 characters" in fails(2, "ui", "--token", "short")
+    assert "takes no" in fails(2, "ui", "--export", "site", "--port", "80")
+    r = ok("ui", "--help")
+    for flag in ("--port", "--host", "--token", "--open", "--export"):
+        assert flag in r.out
+
+
+def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DSDT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    fails(3, "ui", "--export", "site")
+    assert not (tmp_path / "site").exists()
+
+
+def _hrefs(html: str) -> list[str]:
+    return re.findall(r'href="([^"]+)"', html)
+
+
+def test_export_writes_every_page_with_working_relative_links(repo: Repo,
+                                                              tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    r = ok("ui", "--export", str(site))
+    assert "wrote" in r.out and (site / "index.html").is_file()
+    pages = list(site.rglob("*.html"))
+    assert (site / "c" / "t" / "b" / f"{repo.hostile}.html") in pages
+    assert (site / "c" / "t" / "page-2.html").is_file()
+    for page in pages:
+        html = page.read_text()
+        assert 'http-equiv="Content-Security-Policy"' in html
+        assert "<img" not in html and "<script" not in html
+        for href in _hrefs(html):
+            target = (page.parent / unquote(urlsplit(href).path)).resolve()
+            assert target.is_file(), (page, href)
+            assert site.resolve() in target.parents
+    ok("ui", "--export", str(site))  # again, over its own earlier export
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("mine")
+    assert "not empty" in fails(10, "ui", "--export", str(tmp_path / "other"))
+
+
+def test_a_name_too_long_for_a_file_gets_a_hashed_log_page() -> None:
+    name = "x" * 255
+    assert len(links.log_file(name)) < 100 and links.log_file("ab") == "ab.html"
+
+
+def test_site_checks_its_arguments(repo: Repo) -> None:
+    from dsdt.errors import InvalidNameError, NotFoundError
+
+    site = Site()
+    with pytest.raises(InvalidNameError):
+        site.bundles("../t")
+    with pytest.raises(NotFoundError):
+        site.bundle("t", "abc")
