@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dsdt.api_remote import at
 from dsdt.ops import catalog as _catalog
 from dsdt.ops.catalog import CatalogEntry, CatalogPage, FileEntry
+from dsdt.repo import open_context as at
 
 if TYPE_CHECKING:
     import pandas as pd
