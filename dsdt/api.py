@@ -121,24 +121,28 @@ def context(context_name: str) -> int:
     return _contexts.create(Repository.current(), context_name)
 
 
-def delete_context(context_name: str, remote: bool = False, force: bool = False) -> None:
+def delete_context(context_name: str, remote: bool = False, force: bool = False, *,
+                   strict: bool = False) -> None:
     """Delete a local context (its bundles' data stays in the cache until gc).
 
-    Like ``git branch -d``: it refuses (:class:`BundleStateError`) when a bundle's
-    data would be left nowhere reachable (here only: not on the remote as
-    last seen, and in no other context), unless ``force``; the remote is
-    never read. A context that does not exist is no error (Disdat code
-    deletes defensively; the CLI's ``dsdt context -d`` says so, exit 4).
+    Uncommitted bundles go with it, as in Disdat (test set-ups delete their
+    context freely). Like ``git branch -d``, it refuses
+    (:class:`BundleStateError`) when a *committed* bundle's data would be
+    left nowhere reachable (here only: not on the remote as last seen, and in
+    no other context), unless ``force``; the remote is never read. A context
+    that does not exist is no error (Disdat code deletes defensively; the
+    CLI's ``dsdt context -d`` says so, exit 4).
 
     Args:
         context_name: The context to delete (``local`` or ``remote/local``).
         remote: Also delete the remote context (needs a bound remote and ``force``).
         force: Delete even if some bundle's data is only here.
+        strict: Refuse for uncommitted bundles only here too (``dsdt context -d``).
     """
     repo = Repository.current()
     _, local = split_context(context_name)
     if repo.has_context(local):
-        _contexts.delete(repo, local, remote=remote, force=force)
+        _contexts.delete(repo, local, remote=remote, force=force, strict=strict)
 
 
 def switch(context_name: str) -> None:

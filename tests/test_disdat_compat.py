@@ -6,6 +6,7 @@ real ``api.apply``; each one pins a behaviour Disdat code relies on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import luigi
 import pytest
 
 import dsdt.api as api
-from dsdt.errors import ApplyError
+from dsdt.errors import ApplyError, BundleStateError
 from dsdt.pipe import PipeTask
 
 TEST_CONTEXT = "compat"
@@ -21,10 +22,12 @@ FOUND: dict[str, Any] = {}  # what add_external_dependency returned, by task
 
 
 @pytest.fixture(autouse=True)
-def _context(project: Path) -> None:
+def _context(project: Path) -> Iterator[None]:
     api.delete_context(TEST_CONTEXT)  # as Disdat tests start: defensively
     api.context(TEST_CONTEXT)
     FOUND.clear()
+    yield
+    api.delete_context(TEST_CONTEXT, force=True)  # and end
 
 
 class Producer(PipeTask):
@@ -195,3 +198,22 @@ def test_calling_twice_and_asking_for_nothing_are_no_errors(tmp_path: Path) -> N
     api.pull(TEST_CONTEXT, uuid=b.uuid, localize=True)
     assert b.rmr() == [b.uuid] and b.rmr() == []
     assert api.cat(TEST_CONTEXT, "b") == {"k": [1, 2]}
+
+
+# -- the set-up and tear-down Disdat test files use ---------------------------------------
+
+
+def test_a_context_of_uncommitted_bundles_is_deleted_as_in_disdat() -> None:
+    for n in range(3):  # what one test leaves for the next test's set-up to delete
+        api.Bundle(TEST_CONTEXT, name="scratch", data=n)
+        api.delete_context(TEST_CONTEXT)
+        api.context(TEST_CONTEXT)
+        assert api.search(TEST_CONTEXT) == []
+
+
+def test_a_committed_bundle_only_here_is_not_deleted_silently() -> None:
+    api.Bundle(TEST_CONTEXT, name="kept", data=1).commit()
+    with pytest.raises(BundleStateError, match="committed bundle"):
+        api.delete_context(TEST_CONTEXT)
+    api.delete_context(TEST_CONTEXT, force=True)
+    assert TEST_CONTEXT not in api.ls_contexts()

@@ -158,6 +158,46 @@ def test_a_download_cut_short_stores_nothing(ctx: str, monkeypatch: pytest.Monke
 
 
 @mock_aws
+def test_keys_that_cannot_name_a_file_get_a_safe_name(ctx: str) -> None:
+    """Whoever writes the bucket chooses the keys: none of them may steer a local path."""
+    boto3.client("s3").create_bucket(Bucket="evil")
+    urls = ["s3://evil/q/..", "s3://evil/q/.", "s3://evil/l/" + "A" * 300,
+            "s3://evil/c/red\x1b[31m.txt", "s3://evil/n/two\nlines"]
+    for i, url in enumerate(urls):
+        put(url, f"object {i}".encode())
+    data = api.Bundle(ctx, name="odd", data=urls).data
+    names = [Path(p).name for p in data]
+    assert all(n.startswith("object-") and len(n) == 23 for n in names), names
+    assert len(set(names)) == len(urls)
+    assert [Path(p).read_bytes() for p in data] == [f"object {i}".encode() for i in range(5)]
+    view = Path(data[0]).parent
+    assert all(Path(p).parent == view for p in data)  # all inside the bundle
+    assert_fsck_clean()
+
+
+@mock_aws
+def test_a_key_named_like_a_clash_folder_is_no_error(ctx: str) -> None:
+    boto3.client("s3").create_bucket(Bucket="evil")
+    urls = ["s3://evil/z/2", "s3://evil/p1/same.csv", "s3://evil/p2/same.csv"]
+    for url in urls:
+        put(url, url.encode())
+    data = api.Bundle(ctx, name="clash", data=urls).data
+    assert [Path(p).read_bytes() for p in data] == [u.encode() for u in urls]
+
+
+@mock_aws
+def test_an_object_that_grows_while_copied_in_is_refused(
+        ctx: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    boto3.client("s3").create_bucket(Bucket="inputs")
+    put("s3://inputs/grows.bin", b"x" * 5000)
+    seen = S3Transport.size
+    monkeypatch.setattr(S3Transport, "size", lambda self, key: min(seen(self, key) or 0, 100))
+    with pytest.raises(RemoteError):
+        api.Bundle(ctx, name="grown", data="s3://inputs/grows.bin")
+    assert api.search(ctx, "grown") == []
+
+
+@mock_aws
 def test_with_a_remote_bound_other_s3_urls_stay_as_they_are(ctx: str) -> None:
     """The issue keeps today's behaviour with a remote bound: only the bundle's own remote
     outputs are brought in; any other URL is a string, pushed and pulled as one."""

@@ -87,7 +87,7 @@ def _delete(name: str, remote: bool, force: bool, as_json: bool) -> None:
     from dsdt import api
 
     was_current = api.current_context() == name
-    api.delete_context(name, remote=remote, force=force)
+    api.delete_context(name, remote=remote, force=force, strict=True)
     now = api.current_context()
     if as_json:
         print_json({"deleted": name, "current": now})

@@ -20,13 +20,16 @@ def create(repo: Repository, spec: str) -> int:
     return 0
 
 
-def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False) -> None:
+def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False, *,
+           strict: bool = True) -> None:
     """Delete a context (and, with ``remote``, its remote context); data stays until gc.
 
     Like ``git branch -d``: without ``force`` it refuses when a bundle's data
     would be left nowhere reachable, that is, when a member's data is here,
     is not on the remote as last seen, and no other context holds the bundle.
-    This is decided offline, from the remote-tracking state.
+    This is decided offline, from the remote-tracking state. Without
+    ``strict`` only committed bundles count (uncommitted ones are scratch, as
+    Disdat treats them).
 
     Raises:
         NoRemoteError: ``remote`` without a bound remote.
@@ -39,13 +42,14 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
     if remote and not force:
         raise UsageError("deleting the remote context too needs -f (dsdt context -d -r -f; "
                          "force=True)")
-    at_risk = [] if force else only_here(repo, ctx)
+    at_risk = [] if force else [r for r in only_here(repo, ctx) if strict or r.committed]
     if at_risk:
         first = at_risk[0]
         keep = ("push them (dsdt commit, then dsdt push)" if bound else
                 "bind a remote and push them (dsdt remote, dsdt commit, dsdt push)")
         raise BundleStateError(
-            f"context {ctx!r} holds {len(at_risk)} bundle(s) whose data is only here (not on a "
+            f"context {ctx!r} holds {len(at_risk)} {'' if strict else 'committed '}bundle(s) whose "
+            "data is only here (not on a "
             f"remote, in no other context; first: {first.name} {first.uuid}): {keep}, or "
             "delete it anyway with -f (force=True)")
     if remote:

@@ -13,13 +13,17 @@ copied either: it is refused.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from dsdt.errors import NotFoundError, RemoteError, UsageError
+from dsdt.errors import CorruptObjectError, NotFoundError, RemoteError, UsageError
+from dsdt.objects.gate import has_control
+from dsdt.objects.ids import sha256_bytes
 
 _SCHEME = "s3://"
+_NAME_MAX = 255  # bytes in one file name
 
 
 def s3_url_of(value: Any) -> str | None:
@@ -99,16 +103,22 @@ def copy_in(value: Any, view: Path, endpoint_url: str | None) -> Any:
 
     places = {url: split(url) for url in urls}
     transports = {b: S3Transport(b, "", endpoint_url=endpoint_url) for b, _ in places.values()}
+    sizes: dict[str, int] = {}
     for url, (bucket, key) in places.items():
-        if transports[bucket].size(key) is None:
+        size = transports[bucket].size(key)
+        if size is None:
             raise RemoteError(f"{url} does not exist (no such object or bucket); nothing "
                               "was stored")
+        sizes[url] = size
     local: dict[str, str] = {}
     used: set[str] = set()
     for url, (bucket, key) in places.items():
-        dest = _free_name(view, key.rsplit("/", 1)[-1], used)
-        try:
-            transports[bucket].get_file(key, dest)
+        dest = _free_name(view, file_name(url, key), used)
+        try:  # no more than the size seen: an object that grows meanwhile is refused
+            transports[bucket].get_file(key, dest, limit=sizes[url])
+        except CorruptObjectError:
+            raise RemoteError(f"{url} changed while it was copied in (it grew past the "
+                              f"{sizes[url]} bytes it had); nothing was stored") from None
         except NotFoundError:
             raise RemoteError(f"{url} disappeared while it was copied in; nothing was "
                               "stored") from None
@@ -116,10 +126,23 @@ def copy_in(value: Any, view: Path, endpoint_url: str | None) -> Any:
     return _replace(value, local)
 
 
+def file_name(url: str, key: str) -> str:
+    """The key's last part as a file name, or ``object-<hash>`` when it cannot be one.
+
+    A key is chosen by whoever writes the bucket: ``.``, ``..``, control
+    characters or a name longer than a file system allows never name a file.
+    """
+    name = key.rsplit("/", 1)[-1]
+    unsafe = (name in ("", ".", "..") or has_control(name) or "\\" in name
+              or len(name.encode("utf-8", "surrogatepass")) > _NAME_MAX)
+    return f"object-{sha256_bytes(url.encode('utf-8', 'surrogatepass'))[:16]}" if unsafe else name
+
+
 def _free_name(view: Path, name: str, used: set[str]) -> Path:
     """``view/name``, or ``view/<n>/name`` when that is taken (by the user or another URL)."""
     rel, n = name, 1
-    while rel in used or (view / rel).exists():
+    while rel in used or os.path.lexists(view / rel) or (
+            n > 1 and os.path.lexists(view / str(n)) and not (view / str(n)).is_dir()):
         n += 1
         rel = f"{n}/{name}"
     used.add(rel)

@@ -133,6 +133,13 @@ class S3Transport(Transport):
             raise RemoteError(f"{op} {where} failed: {e}") from e
         except BotoCoreError as e:
             raise RemoteError(f"{op} {where} failed: {e}") from e
+        except Exception as e:
+            from s3transfer.exceptions import S3DownloadFailedError, S3UploadFailedError
+
+            if isinstance(e, (S3DownloadFailedError, S3UploadFailedError)):
+                raise RemoteError(f"{op} {where} failed: {e} (did the object change while it "
+                                  "was transferred? try again)") from e
+            raise
 
     def _put_object(
         self, key: str, data: bytes, *, retries: int = _CONFLICT_RETRIES, **condition: str
