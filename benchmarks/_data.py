@@ -195,7 +195,7 @@ def _verify(fx: Fixture, expected: dict[str, tuple[str, int]]) -> None:
                    cwd=fx.project)
 
 
-HEAVY = {"add_1gib"}  # figures timed once by default (their limits still use 3 runs)
+HEAVY = {"add_1gib", "index_rebuild"}  # timed once by default (their limits still use 3 runs)
 SETTLE_S = 0.2  # wait after creating files, so dsdt's stat cache may trust their mtimes
 
 

@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _remote
+import _writes
 from _data import (  # helper modules next to this script (see sys.path above)
     Env,
     count_blobs,
@@ -54,9 +55,9 @@ from _timing import (
 )
 
 FULL = {"big": 1 << 30, "files": 10_000, "file_size": 4096, "bundles": 100_000,
-        "names": 1_000, "rows": 1_000_000, "remote_files": 10_000}
+        "bundles_made": 1000, "names": 1_000, "rows": 1_000_000, "remote_files": 10_000}
 QUICK = {"big": 64 << 20, "files": 1_000, "file_size": 4096, "bundles": 10_000,
-         "names": 1_000, "rows": 100_000, "remote_files": 500}
+         "bundles_made": 200, "names": 1_000, "rows": 100_000, "remote_files": 500}
 LIMIT_RUNS = 3
 
 WALK_STAT = ("import os,sys\nfor d,_,fs in os.walk(sys.argv[1]):\n"
@@ -92,20 +93,6 @@ def fig_add_1gib(env: Env) -> Result:
             lambda: (new_repo(proj), warm(big)), check))
     return by_ratio("add_1gib", runs, {"cp": cp, "sha256": sha}, 1.2,
                     f"cp {med(cp):.3f}s, sha256 {med(sha):.3f}s, {big.stat().st_size >> 20} MiB")
-
-
-def fig_add_10k_dir(env: Env) -> Result:
-    """``dsdt add`` of a directory of many 4 KiB files in a fresh repo vs ``cp -r``."""
-    src, copy, proj = env.small_dir(), env.scratch / "small.copy", env.scratch / "repo-small"
-    cp, runs = interleaved(
-        Job(lambda: run_cmd(["cp", "-r", src, copy]), LIMIT_RUNS, os.sync, lambda: remove(copy)),
-        Job(lambda: dsdt("add", "small", src, cwd=proj), env.runs_for("add_10k_dir"),
-            lambda: (new_repo(proj), os.sync())))
-    blobs, expected = count_blobs(proj), env.sizes["files"] + 1  # the files and the tree
-    assert blobs == expected, f"{blobs} blobs after adding, expected {expected}"
-    env.cache["small_repo"] = proj
-    return by_time("add_10k_dir", runs, {"cp -r": cp}, 2.0,
-                   f"{env.sizes['files']} files (cp -r as limit); Disdat 10.5s, DVC 13.4s")
 
 
 def fig_readd_10k_dir(env: Env) -> Result:
@@ -206,7 +193,8 @@ def fig_df_read(env: Env) -> Result:
 
 
 FIGURES: dict[str, Callable[[Env], Result]] = {
-    "add_1gib": fig_add_1gib, "add_10k_dir": fig_add_10k_dir,
+    "add_1gib": fig_add_1gib, "add_10k_dir": _writes.fig_add_10k_dir,
+    "create_1k": _writes.fig_create_1k, "index_rebuild": _writes.fig_index_rebuild,
     "readd_10k_dir": fig_readd_10k_dir, "ls_100k": fig_ls_100k, "help": fig_help,
     "df_write": fig_df_write, "df_read": fig_df_read, **_remote.FIGURES,
 }
