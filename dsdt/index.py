@@ -23,7 +23,8 @@ from typing import Protocol
 from dsdt._db import LocalConnection, healing
 from dsdt._fs import read_regular
 from dsdt.errors import CorruptObjectError
-from dsdt.objects.blobrefs import blob_refs
+from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
+from dsdt.indexrows import Rows, indexed_bundles
 from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import glob_to_sqlite
 from dsdt.refs.store import MAX_REF_BYTES
@@ -60,7 +61,6 @@ CREATE VIEW IF NOT EXISTS visible AS
                     AND b.uuid = t.uuid);
 """
 
-PARAM_PREFIX = "__param."
 _COMMITTED = ("(m.tracked OR EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx "
               "AND c.kind='committed' AND c.uuid=m.uuid AND c.sha=m.sha))")
 _HAS_TAG = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key=? AND t.value=?)"
@@ -263,51 +263,36 @@ class Index:
         """Make the index's members of one shard (or a context's tracked ones) be ``refs``."""
         have = dict(db.execute(
             "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
+        wanted = {u: s for u, s in refs.items() if have.get(u) != s}
+        indexed = indexed_bundles(db, list(wanted))
+        rows = Rows()
+        members = []
         ok = True
-        for uuid, sha in refs.items():
-            if have.get(uuid) == sha:
+        for uuid, sha in wanted.items():
+            known = indexed.get(uuid)
+            if known is not None and known[0] == sha:
+                members.append((ctx, kind, uuid, shard, sha, known[1], known[2]))
                 continue
             try:
-                bundle_name, created_ts = self._ensure_bundle(db, uuid, sha)
+                rec = self.load_record(uuid, sha)
             except Exception as e:  # noqa: BLE001 - reported, the member is skipped
                 problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
                 ok = False
                 continue
-            db.execute("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)",
-                       (ctx, kind, uuid, shard, sha, bundle_name, created_ts))
-        for uuid in set(have) - set(refs):
-            db.execute("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", (ctx, kind, uuid))
+            rows.add(rec, sha, replacing=known is not None)
+            members.append((ctx, kind, uuid, shard, sha, rec.name, rec.created_at.timestamp()))
+        rows.write(db)
+        db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)", members)
+        db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?",
+                       [(ctx, kind, u) for u in set(have) - set(refs)])
         return ok
-
-    def _ensure_bundle(self, db: sqlite3.Connection, uuid: str, sha: str) -> tuple[str, float]:
-        """Index the record of ``uuid`` unless it is already; return its name and time."""
-        row = db.execute("SELECT sha, name, created_ts FROM bundles WHERE uuid=?",
-                         (uuid,)).fetchone()
-        if row is not None and row[0] == sha:
-            return row[1], row[2]
-        rec = self.load_record(uuid, sha)
-        self.add_record(db, rec, sha)
-        return rec.name, rec.created_at.timestamp()
 
     @staticmethod
     def add_record(db: sqlite3.Connection, rec: BundleRecord, sha: str) -> None:
         """Insert (or replace) the searchable fields of one record."""
-        created_ts = rec.created_at.timestamp()
-        db.execute("INSERT OR REPLACE INTO bundles VALUES (?,?,?,?,?,?,?)",
-                   (rec.uuid, sha, rec.name, rec.processing_name, rec.owner, rec.created,
-                    created_ts))
-        db.execute("DELETE FROM tags WHERE uuid=?", (rec.uuid,))
-        tag_rows = [(rec.uuid, k, v) for k, v in rec.tags.items()]
-        tag_rows += [(rec.uuid, PARAM_PREFIX + k, v) for k, v in rec.params.items()]
-        db.executemany("INSERT INTO tags VALUES (?,?,?)", tag_rows)
-        db.execute("DELETE FROM deps WHERE uuid=?", (rec.uuid,))
-        db.executemany("INSERT OR IGNORE INTO deps VALUES (?,?)",
-                       [(rec.uuid, d.uuid) for d in rec.lineage.depends_on])
-        refs = blob_refs(rec.data)  # directly named blobs; trees and packed values as meta
-        db.execute("DELETE FROM blobs WHERE uuid=?", (rec.uuid,))
-        db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)",
-                       [(rec.uuid, b, s, None) for b, s in refs.data.items()]
-                       + [(rec.uuid, b, m.limit, m.kind) for b, m in refs.meta.items()])
+        rows = Rows()
+        rows.add(rec, sha, replacing=True)
+        rows.write(db)
 
     # --- queries -----------------------------------------------------------------------
 
