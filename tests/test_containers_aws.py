@@ -161,7 +161,7 @@ def test_job_succeeds(batch_settings: ContainerSettings, docker_image: str) -> N
     assert "reason" not in out
     assert out["queue"] == batch_settings.batch_queue
     assert re.fullmatch(r"job-[0-9a-f]{10}-[0-9a-f]{8}", out["job_name"])
-    assert lines[-1] == f"job {out['job_id']}: SUCCEEDED"
+    assert lines[-1] == f"AWS Batch job {out['job_id']}: SUCCEEDED"
     assert len(lines) == len(set(lines))  # one line per status change
 
 
@@ -176,7 +176,7 @@ def test_job_fails_with_a_reason(batch_settings: ContainerSettings, docker_image
     # reason then points at the job's log stream (real Batch gives both).
     assert "exit code 3" in out["reason"] or "AWS Batch gave no reason" in out["reason"]
     assert f"/default/{out['job_id']} in CloudWatch log group /aws/batch/job" in out["reason"]
-    assert lines[-1] == f"job {out['job_id']}: FAILED"
+    assert lines[-1] == f"AWS Batch job {out['job_id']}: FAILED"
 
 
 @pytest.mark.docker
