@@ -299,3 +299,9 @@ def test_pull_and_adopt_of_a_name_nobody_has_exit_4(
 
 def test_a_bad_output_name_is_refused_before_anything_runs(here: Path) -> None:
     fails(2, "apply", "pipe_tasks.Fails", "-o", "bad/name")
+
+
+def test_log_n_shows_the_newest_versions(here: Path) -> None:
+    made = [ok("add", "a", "f.txt").out.strip() for _ in range(3)]
+    assert [line.split()[0] for line in ok("log", "a", "-n", "2").lines[1:]] == made[:0:-1]
+    assert len(json.loads(ok("log", "a", "--max-count", "1", "--json").out)) == 1

@@ -29,6 +29,9 @@ def run(
              "unique uuid prefix) of one of its versions.")] = None,
     all_bundles: Annotated[bool, typer.Option(
         "--all", help="Every bundle of the context, not one name.")] = False,
+    max_count: Annotated[int | None, typer.Option(
+        "-n", "--max-count", metavar="N", min=1,
+        help="Only the N newest versions (as git log -n).")] = None,
     context: ContextOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -40,7 +43,7 @@ def run(
 
     \b
     Examples:
-      dsdt log scores
+      dsdt log scores -n 5               # the five newest versions
       dsdt log 1a2b3c4d                  # the versions of that bundle's name
       dsdt log --all --json
     """
@@ -51,6 +54,7 @@ def run(
     entries = api.log(ctx, name, all=all_bundles)
     if not entries and name is not None:
         raise BundleNotFoundError(f"no bundle named {name!r} in context {ctx!r}")
+    entries = entries[:max_count]
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
