@@ -29,7 +29,6 @@ from dsdt.ops import query as _query
 from dsdt.ops import write as _write
 from dsdt.ops.graph import LineageGraph
 from dsdt.ops.history import BundleDiff, LogEntry
-from dsdt.ops.housekeeping import DiskUsage
 from dsdt.refs.names import check_tags, split_context
 from dsdt.repo import ContextInfo, Repository, open_context
 
@@ -51,6 +50,7 @@ if TYPE_CHECKING:  # the names of _LAZY, for type checkers
         unset_config,
     )
     from dsdt.api_containers import build_image, dockerize, run
+    from dsdt.api_housekeeping import du, fsck, gc, status
     from dsdt.api_remote import (
         adopt,
         data_states,
@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # the names of _LAZY, for type checkers
     from dsdt.fsck import FsckReport
     from dsdt.gc import GcReport
     from dsdt.ops.hooks import PrePushReport
+    from dsdt.ops.housekeeping import DiskUsage
     from dsdt.remote.gc import RemoteGcReport
     from dsdt.remote.state import DataState
     from dsdt.remote.sync import Report
@@ -75,12 +76,14 @@ _at = open_context
 _LAZY = {
     "dsdt.api_catalog": ("CatalogEntry", "CatalogPage", "FileEntry", "bundle_files", "catalog",
                          "preview"),
+    "dsdt.api_housekeeping": ("du", "fsck", "gc", "status"),
     "dsdt.api_config": ("ConfigValue", "config_value", "get_config", "list_config",
                         "set_config", "unset_config"),
     "dsdt.api_containers": ("build_image", "dockerize", "run"),
     "dsdt.api_remote": ("adopt", "data_states", "install_hooks", "pull", "push", "remote",
                         "rmr", "run_hook"),
     "dsdt.fsck": ("FsckReport",), "dsdt.gc": ("GcReport",),
+    "dsdt.ops.housekeeping": ("DiskUsage",),
     "dsdt.ops.hooks": ("PrePushReport",), "dsdt.remote.gc": ("RemoteGcReport",),
     "dsdt.remote.state": ("DataState",), "dsdt.remote.sync": ("Report",),
     "dsdt.pipe": ("BundleWrapperTask",),
@@ -333,74 +336,6 @@ def rm(local_context: str, bundle_name: str | None = None, uuid: str | None = No
         The uuids removed.
     """
     return _write.rm(*_at(local_context), bundle_name, uuid, tags, rm_all, rm_old_only, force)
-
-
-# --- housekeeping ----------------------------------------------------------------------
-
-
-def gc(dry_run: bool = False, remote: bool = False, *,
-       workspace_only: bool = False) -> GcReport | list[RemoteGcReport]:
-    """Remove data and records no ref reaches (safe while others write).
-
-    Inside a git work tree, the data of every record git holds (any branch,
-    tag, remote-tracking ref, stash entry or the index) is kept too.
-
-    Args:
-        dry_run: Report what would go (with the byte count) without removing it.
-        remote: Collect on the remotes bound to the contexts instead (each once;
-            objects younger than ``remote_gc_grace`` seconds are kept).
-        workspace_only: Keep what the work tree's contexts need; of what git
-            holds elsewhere, only data no remote has (it is never the only copy).
-
-    Returns:
-        The local report, or one report per remote.
-    """
-    from dsdt.ops import housekeeping
-
-    return housekeeping.gc(Repository.current(), dry_run, remote, workspace_only)
-
-
-def du(local_context: str | None = None) -> DiskUsage:
-    """Bytes per context and per bundle name: apparent versus deduplicated.
-
-    Args:
-        local_context: Only this context (default: all).
-    """
-    repo = Repository.current()
-    only = repo.resolve_context(local_context) if local_context is not None else None
-    from dsdt.ops import housekeeping
-
-    return housekeeping.du(repo, only)
-
-
-def status(local_context: str | None = None) -> dict[str, Any]:
-    """The repository, a context (default: the current one), its remote and bundle counts."""
-    repo = Repository.current()
-    ctx = repo.resolve_context(local_context) if local_context is not None else \
-        repo.current_context()
-    from dsdt.ops import housekeeping
-
-    return housekeeping.status(repo, ctx)
-
-
-def fsck(remote: bool = False, *, repair: bool = False) -> FsckReport:
-    """Verify every ref, record and blob; returns a report (``report.ok`` is False on errors).
-
-    Bundles whose data is on their remote and not pulled are fine
-    (``report.not_pulled``); data neither here nor on a remote is listed in
-    ``report.unreachable`` with who made it where.
-
-    Args:
-        remote: Also check the remote context of every bound context: each
-            member's record matches its hash and all its blobs are there.
-        repair: Remove corrupt blobs from the cache and fetch them again from
-            the contexts' remotes; with ``remote``, also upload again, from
-            intact local copies, remote blobs that are missing or, read back,
-            not their bytes (``report.repaired`` lists what was restored).
-    """
-    from dsdt.ops import housekeeping
-
-    return housekeeping.fsck(Repository.current(), remote, repair)
 
 
 # --- pipelines (luigi is imported only when they are used) -----------------------------

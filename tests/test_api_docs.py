@@ -27,7 +27,8 @@ import pdoc.render
 import dsdt.api as api
 
 ROOT = Path(__file__).resolve().parents[1]
-API_MODULES = ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_catalog")
+API_MODULES = ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_catalog",
+               "dsdt.api_housekeeping")
 #: Public names that ``dsdt.api`` gives through its module ``__getattr__`` (luigi on first use).
 LAZY = ("BundleWrapperTask",)
 

@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.ops",),
     ("dsdt.pipe",),
     ("dsdt.containers",),
-    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_config", "dsdt.api_catalog"),
+    ("dsdt.api", "dsdt.api_remote", "dsdt.api_containers", "dsdt.api_config", "dsdt.api_catalog",
+     "dsdt.api_housekeeping"),
     ("dsdt.ui",),
     ("dsdt.commands", "dsdt.__main__"),
 ]

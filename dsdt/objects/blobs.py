@@ -4,8 +4,8 @@ A blob is an immutable byte string whose id is the sha256 of its bytes.
 Writing a blob that exists is a no-op, so identical data in two bundles (or
 two contexts) is stored once. :class:`BlobStore` keeps them at
 ``blobs/<id[:2]>/<id>``, streamed to a temporary file while hashing, then
-moved into place and made read-only; :class:`MemoryBlobStore` keeps them in
-a dict. One contract test suite runs over both (:class:`Blobs`).
+moved into place and made read-only. The contract (:class:`Blobs`) and the
+in-memory store are in :mod:`dsdt.objects.blobbase`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,115 +15,24 @@ import itertools
 import os
 import stat
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dsdt._fs import fsync_dir, shard_files
-from dsdt.errors import CorruptObjectError, NotFoundError, PathError
+from dsdt.errors import CorruptObjectError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_fd, hash_path
+from dsdt.objects.blobbase import Blobs, MemoryBlobStore, corrupt, missing
 from dsdt.objects.ids import is_sha256
 
 if TYPE_CHECKING:
     from dsdt.objects.blobwriter import BlobWriter
 
+__all__ = ["BlobStore", "Blobs", "MemoryBlobStore", "hash_file"]
+
 _SMALL = 1 << 20  # files up to this size are read into memory in one go
 _SYNC_THREADS = 8  # fsyncs in flight at once: the journal commits them together
-
-
-class Blobs(ABC):
-    """What every blob store offers: write once by content, read by id."""
-
-    @abstractmethod
-    def has(self, blob_id: str) -> bool:
-        """True if the blob is present in this store."""
-
-    @abstractmethod
-    def size(self, blob_id: str) -> int:
-        """Size in bytes of a present blob."""
-
-    @abstractmethod
-    def read(self, blob_id: str, limit: int | None = None) -> bytes:
-        """The whole content of a blob (refused if it holds more than ``limit`` bytes).
-
-        Raises:
-            NotFoundError: The blob is not in this store.
-        """
-
-    @abstractmethod
-    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
-        """Store ``data`` (a no-op when it is there); return its id."""
-
-    @abstractmethod
-    def __iter__(self) -> Iterator[str]:
-        """Ids of every blob in the store."""
-
-    def put_verified(self, data: bytes, blob_id: str, *, sync: bool = True) -> None:
-        """Store downloaded bytes as blob ``blob_id`` if they hash to that id.
-
-        Raises:
-            CorruptObjectError: They do not match; nothing enters the store.
-        """
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != blob_id:
-            raise _corrupt(blob_id, actual)
-        self.put_bytes(data, sync=sync)
-
-    def verify(self, blob_id: str) -> bool:
-        """True if the blob's bytes still hash to its id."""
-        return hashlib.sha256(self.read(blob_id)).hexdigest() == blob_id
-
-    def check(self, blob_id: str) -> None:
-        """Raise :class:`CorruptObjectError` unless the blob is present and intact."""
-        if not self.has(blob_id):
-            raise NotFoundError(f"blob {blob_id} is missing from the cache")
-        if not self.verify(blob_id):
-            raise CorruptObjectError(
-                f"blob {blob_id} does not match its sha256 (disk corruption or a hand edit); "
-                "remove it and pull or re-add the bundle"
-            )
-
-
-class MemoryBlobStore(Blobs):
-    """Blobs in a dict, safe to share between threads (tests, throw-away work)."""
-
-    def __init__(self) -> None:
-        self._blobs: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def has(self, blob_id: str) -> bool:
-        """True if the blob is present in this store."""
-        return blob_id in self._blobs
-
-    def size(self, blob_id: str) -> int:
-        """Size in bytes of a present blob."""
-        return len(self.read(blob_id))
-
-    def read(self, blob_id: str, limit: int | None = None) -> bytes:
-        """The whole content of a blob (refused if it holds more than ``limit`` bytes)."""
-        try:
-            data = self._blobs[blob_id]
-        except KeyError:
-            raise NotFoundError(f"blob {blob_id} is not in this store") from None
-        if limit is not None and len(data) > limit:
-            raise CorruptObjectError(f"blob {blob_id} is larger than the {limit} bytes its "
-                                     "record allows")
-        return data
-
-    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
-        """Store ``data``; return its id."""
-        blob_id = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            self._blobs.setdefault(blob_id, bytes(data))
-        return blob_id
-
-    def __iter__(self) -> Iterator[str]:
-        """Ids of every blob in the store."""
-        with self._lock:
-            ids = list(self._blobs)
-        yield from ids
 
 
 class BlobStore(Blobs):
@@ -204,7 +113,7 @@ class BlobStore(Blobs):
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            raise _missing(blob_id) from None
+            raise missing(blob_id) from None
         if not stat.S_ISREG(st.st_mode):
             raise CorruptObjectError(f"blob {blob_id} in the cache is not a regular file "
                                      "(a symlink?); remove it and run dsdt fsck")
@@ -223,7 +132,7 @@ class BlobStore(Blobs):
         try:
             return os.lstat(self.path(blob_id)).st_size
         except FileNotFoundError:
-            raise _missing(blob_id) from None
+            raise missing(blob_id) from None
 
     def open(self, blob_id: str):  # type: ignore[no-untyped-def]
         """Open a blob for binary reading, once it is known to hold its bytes."""
@@ -368,7 +277,7 @@ class BlobStore(Blobs):
         actual, _ = hash_file(tmp)
         if actual != blob_id:
             os.unlink(tmp)
-            raise _corrupt(blob_id, actual)
+            raise corrupt(blob_id, actual)
         if blob_id in self._pending or self.sealed(blob_id):
             os.unlink(tmp)
         else:
@@ -422,17 +331,6 @@ class BlobStore(Blobs):
         for path in shard_files(self.root):
             if is_sha256(path.name):
                 yield path.name
-
-
-def _corrupt(blob_id: str, actual: str) -> CorruptObjectError:
-    return CorruptObjectError(
-        f"blob {blob_id} arrived with sha256 {actual}: the remote copy is corrupt; "
-        "nothing was stored (re-push it from a repository that has it intact)")
-
-
-def _missing(blob_id: str) -> NotFoundError:
-    return NotFoundError(f"blob {blob_id} is not in the local cache; pull the bundle with "
-                         "localize")
 
 
 def _hash_regular(path: Path) -> str:
