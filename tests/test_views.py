@@ -87,3 +87,21 @@ def test_root_without_chmod(ctx: str, tmp_path: Path) -> None:
         f.write("!")
     assert _blob_of(bundle).read_text() == "abc\n"
     assert_fsck_clean()
+
+
+def test_re_adding_an_unchanged_directory_reads_no_file(project: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat cache answers for unchanged files: none is opened or hashed again."""
+    import os
+
+    from dsdt.objects.blobs import BlobStore
+
+    src = project / "src"
+    src.mkdir()
+    for i in range(20):
+        (src / f"{i}.txt").write_text(f"file {i}")
+        os.utime(src / f"{i}.txt", (1_700_000_000, 1_700_000_000))  # outside the racy window
+    first = api.add("default", "d", src).data
+    monkeypatch.setattr(BlobStore, "put_file", lambda *a, **k: pytest.fail("re-read a file"))
+    again = api.add("default", "d", src)
+    assert sorted(Path(p).name for p in again.data) == sorted(Path(p).name for p in first)

@@ -58,7 +58,7 @@ class StatCache:
     @healing
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
         """Blob ids of the given (path, stat) pairs that are known and unchanged."""
-        if not items or not self.path.exists():
+        if not items:
             return {}
         db = self._conn()
         db.execute("CREATE TEMP TABLE IF NOT EXISTS q(path TEXT PRIMARY KEY)")
