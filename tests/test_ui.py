@@ -8,10 +8,12 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+import pandas as pd
 import pytest
 from clirun import fails, ok
 from ui_fixture import HOSTILE_NAME, Repo, fetch, make_repo, serving
 
+from dsdt import api
 from dsdt.ui import links
 from dsdt.ui.pages import Site
 
@@ -171,3 +173,17 @@ def test_site_checks_its_arguments(repo: Repo) -> None:
         site.bundles("../t")
     with pytest.raises(NotFoundError):
         site.bundle("t", "abc")
+
+
+def test_a_planted_blob_is_not_previewed(repo: Repo) -> None:
+    from dsdt.repo import Repository
+
+    other = api.Bundle("t", "planted", data=pd.DataFrame({"user": ["PLANTED"], "score": [5.0]}))
+    blobs = Repository.current().blobs
+    target = blobs.path(api.get("t", None, uuid=repo.scores).record.data["blob"])
+    target.chmod(0o644)  # as git checks out a file added with git add -f
+    target.write_bytes(blobs.path(other.record.data["blob"]).read_bytes())
+    assert "sha256" in fails(9, "cat", "-c", "t", "-u", repo.scores)
+    with serving() as s:
+        code, _, body = fetch(s.url + f"c/t/b/{repo.scores}.html")
+    assert code == 200 and "PLANTED" not in body and "unreadable" in body

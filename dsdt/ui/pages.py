@@ -16,7 +16,13 @@ import jinja2
 
 from dsdt import api
 from dsdt._dates import text_date
-from dsdt.errors import BundleNotFoundError, ContextNotFoundError, UsageError
+from dsdt.errors import (
+    BundleNotFoundError,
+    ContextNotFoundError,
+    CorruptObjectError,
+    FileSystemError,
+    UsageError,
+)
 from dsdt.objects.ids import is_uuid
 from dsdt.ops.difftext import change_lines, fmt_bytes
 from dsdt.refs.names import check_bundle_name, check_context_name, parse_tags
@@ -125,8 +131,15 @@ class Site:
 
 
 def _preview(ctx: str, uuid: str) -> dict[str, Any] | None:
-    """The head of the bundle's frame as text cells (None: no frame here)."""
-    head = api.preview(ctx, uuid, PREVIEW_ROWS)
+    """The head of the bundle's frame as text cells (None: no frame here).
+
+    A blob that fails the cache's trust check (or cannot be read) gives
+    ``{"unreadable": True}``: the page says so and shows no cell of it.
+    """
+    try:
+        head = api.preview(ctx, uuid, PREVIEW_ROWS)
+    except (CorruptObjectError, FileSystemError):
+        return {"unreadable": True}
     if head is None:
         return None
     frame = head.to_frame() if head.ndim == 1 else head
