@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pandas as pd
 import pytest
-from clirun import fails, ok
+from clirun import dsdt_cli, fails, ok
 from ui_fixture import HOSTILE_NAME, Repo, fetch, make_repo, serving
 
 from dsdt import api
@@ -187,3 +187,27 @@ def test_a_planted_blob_is_not_previewed(repo: Repo) -> None:
     with serving() as s:
         code, _, body = fetch(s.url + f"c/t/b/{repo.scores}.html")
     assert code == 200 and "PLANTED" not in body and "unreadable" in body
+
+
+def _break_context(project: Path, name: str) -> None:
+    api.context(name)
+    yaml = project / ".dsdt" / "refs" / "contexts" / name / "context.yaml"
+    yaml.write_text('remote_context: "<script>alert(1)</script>"\nremote_url: null\n')
+
+
+def test_one_hostile_context_yaml_does_not_take_down_the_others(repo: Repo, project: Path,
+                                                                tmp_path: Path) -> None:
+    _break_context(project, "bad")
+    infos = {c.name: c for c in api.contexts()}
+    assert infos["t"].broken is None and "not a valid context name" in str(infos["bad"].broken)
+    listing = ok("context").out
+    assert "\tt" in listing and "bad\t[broken" in listing
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and "bad/context.yaml" in r.out
+    with serving() as s:
+        code, _, body = fetch(s.url)
+    assert code == 200 and 'href="c/t/index.html"' in body and "broken" in body
+    assert "<script" not in body
+    ok("ui", "--export", str(tmp_path / "site"))
+    assert (tmp_path / "site" / "c" / "t" / "index.html").is_file()
+    assert "broken" in (tmp_path / "site" / "index.html").read_text()
