@@ -211,3 +211,18 @@ def test_one_hostile_context_yaml_does_not_take_down_the_others(repo: Repo, proj
     ok("ui", "--export", str(tmp_path / "site"))
     assert (tmp_path / "site" / "c" / "t" / "index.html").is_file()
     assert "broken" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_the_pull_hint_names_context_and_uuid_and_needs_a_remote(repo: Repo,
+                                                                 tmp_path: Path) -> None:
+    from dsdt.repo import Repository
+
+    blob = Repository.current().blobs.path(api.get("t", None, uuid=repo.scores).record.data["blob"])
+    blob.unlink()
+    with serving() as s:
+        body = fetch(s.url + f"c/t/b/{repo.scores}.html")[2]
+        assert "not in the local cache" in body and "dsdt pull" not in body
+        (tmp_path / "remote").mkdir()
+        api.remote("t", "shared", str(tmp_path / "remote"))
+        body = fetch(s.url + f"c/t/b/{repo.scores}.html")[2]
+    assert f"<code>dsdt pull -c t -u {repo.scores} -l</code>" in body

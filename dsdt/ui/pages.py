@@ -8,6 +8,7 @@ through Jinja2's autoescaping, in text, attributes and the SVG graph alike.
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -117,7 +118,7 @@ class Site:
             "bundle.html", "../../../", title=b.name, ctx=ctx, b=b, rec=b.record,
             state=api.data_states(ctx, [uuid]).get(uuid), files=api.bundle_files(ctx, uuid),
             preview=_preview(ctx, uuid), drawing=layout.layout(graph),
-            box=layout, diff=_diff(ctx, uuid))
+            box=layout, diff=_diff(ctx, uuid), pull_hint=_pull_hint(ctx, uuid))
 
     def log(self, ctx: str, name: str) -> str:
         """Every version of a bundle name, newest first."""
@@ -128,6 +129,14 @@ class Site:
             raise BundleNotFoundError(f"no bundle named {name!r} in context {ctx!r}")
         return self._render("log.html", "../../../", title=name, ctx=ctx, name=name,
                             entries=entries)
+
+
+def _pull_hint(ctx: str, uuid: str) -> str:
+    """The command that fetches the bundle's data, shell-quoted ("" when ``ctx`` has no remote)."""
+    info = next((c for c in api.contexts() if c.name == ctx), None)
+    if info is None or not info.remote_url:
+        return ""
+    return f"dsdt pull -c {shlex.quote(ctx)} -u {shlex.quote(uuid)} -l"
 
 
 def _preview(ctx: str, uuid: str) -> dict[str, Any] | None:
