@@ -14,6 +14,7 @@ from clirun import dsdt_cli, fails, ok
 from ui_fixture import HOSTILE_NAME, Repo, fetch, make_repo, serving
 
 from dsdt import api
+from dsdt.repo import Repository
 from dsdt.ui import links
 from dsdt.ui.pages import Site
 
@@ -84,10 +85,11 @@ def test_no_request_reaches_a_file(repo: Repo, path: str) -> None:
 
 @pytest.mark.parametrize("query", ["page=0", "page=x", "after=soon", "tag=nocolon",
                                    "page=1&page=2"])
-def test_bad_filters_are_a_400_with_one_line(repo: Repo, query: str) -> None:
+def test_bad_filters_are_a_400_page_with_navigation(repo: Repo, query: str) -> None:
     with serving() as s:
-        code, _, body = fetch(s.url + "c/t/index.html?" + query)
-        assert code == 400 and body.count("\n") == 1
+        code, headers, body = fetch(s.url + "c/t/index.html?" + query)
+    assert code == 400 and headers["Content-Type"].startswith("text/html")
+    assert re.search(r'<p id="error">[^<\n]+</p>', body) and 'href="/index.html"' in body
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -226,3 +228,22 @@ def test_the_pull_hint_names_context_and_uuid_and_needs_a_remote(repo: Repo,
         api.remote("t", "shared", str(tmp_path / "remote"))
         body = fetch(s.url + f"c/t/b/{repo.scores}.html")[2]
     assert f"<code>dsdt pull -c t -u {repo.scores} -l</code>" in body
+
+
+def test_a_corrupt_record_is_a_500_page_without_absolute_paths(repo: Repo, project: Path,
+                                                               tmp_path: Path) -> None:
+    record = next((project / ".dsdt" / "records").rglob(f"{repo.raw}.yaml"))
+    record.chmod(0o644)
+    record.write_text(record.read_text() + "# edited by hand\n")
+    Repository.forget()  # no record read before
+    with serving() as s:
+        code, headers, body = fetch(s.url + f"c/t/b/{repo.raw}.html")
+        assert code == 500 and headers["Content-Type"].startswith("text/html")
+        assert "run dsdt fsck" in body and 'href="/index.html"' in body
+        assert str(project) not in body and "frame-ancestors" in headers["Content-Security-Policy"]
+        code, _, body = fetch(s.url + "c/t/index.html?page=2")
+        assert code == 200 and ">raw<" not in body and "1 bundle skipped as unreadable" in body
+        code, _, body = fetch(s.url + "c/t/b/00000000-0000-4000-8000-000000000000.html")
+        assert code == 404 and 'href="/index.html"' in body
+    r = ok("ui", "--export", str(tmp_path / "site"))
+    assert "skipped 1 unreadable bundle" in r.out

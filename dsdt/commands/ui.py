@@ -68,8 +68,11 @@ def _export(target: Path) -> None:
     from dsdt.ui.export import export
 
     Repository.current()  # no repository: the usual error, before any directory is made
-    count = export(target)
+    count, skipped = export(target)
     typer.echo(f"wrote {count} files to {target}; open {target / 'index.html'}")
+    if skipped:
+        typer.echo(f"skipped {skipped} unreadable bundle{'' if skipped == 1 else 's'} (a corrupt "
+                   "record: run dsdt fsck)")
 
 
 def _serve(server_class: type, host: str, port: int, token: str | None,

@@ -14,7 +14,7 @@ from typing import Any
 
 from dsdt._dates import json_date
 from dsdt.bundle.lineage import LineageInfo
-from dsdt.errors import UsageError
+from dsdt.errors import CorruptObjectError, UsageError
 from dsdt.objects.ids import is_uuid
 from dsdt.ops.query import lookup, need_ref
 from dsdt.repo import Repository
@@ -84,7 +84,8 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
          down: bool = False) -> Walk:
     """Walk a bundle's inputs (or, ``down``, its users) breadth-first.
 
-    Inputs come from the records, users from the index (no record is scanned).
+    Inputs come from the records, users from the index (no record is scanned). An
+    unreadable record (a corrupt one: fsck names it) is walked as not in the context.
 
     Returns:
         ``(depth, uuid, LineageInfo or None)`` per bundle in BFS order, each
@@ -123,7 +124,11 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
                 if not down:  # an input not in the context; (down: removed since indexed)
                     new.append((u, None))
                 continue
-            new.append((u, LineageInfo.of(repo.read_record(u, sha))))
+            try:
+                new.append((u, LineageInfo.of(repo.read_record(u, sha))))
+            except CorruptObjectError:  # unreadable (fsck names it): drawn as not here
+                if not down:
+                    new.append((u, None))
         if down:  # users come from the index unordered: oldest first
             new.sort(key=lambda n: (n[1].creation_date.timestamp() if n[1] else 0.0, n[0]))
         out += [(depth, u, info) for u, info in new]

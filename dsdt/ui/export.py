@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dsdt import api
-from dsdt.errors import PathError
+from dsdt.errors import CorruptObjectError, PathError
 from dsdt.ui import links
 from dsdt.ui.pages import PAGE_SIZE, Site, static_file
 
@@ -28,15 +28,19 @@ def _check_target(target: Path) -> None:
                         "empty directory")
 
 
-def export(target: Path, progress: Callable[[int], None] | None = None) -> int:
-    """Write the site into ``target``; return how many pages were written.
+def export(target: Path, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Write the site into ``target``.
+
+    Returns:
+        How many files were written, and how many bundles were skipped because
+        their record is unreadable (their pages are not written).
 
     Raises:
         PathError: ``target`` is a file, or a non-empty directory that holds no earlier export.
     """
     _check_target(target)
     site = Site(export=True)
-    count = 0
+    count = skipped = 0
 
     def write(rel: str, text: str | bytes) -> None:
         nonlocal count
@@ -62,9 +66,13 @@ def export(target: Path, progress: Callable[[int], None] | None = None) -> int:
             write(links.page_path(ctx, page, {}, True), site.bundles(ctx, page))
         for name in _names(ctx, first.total):
             write(links.log_path(ctx, name), site.log(ctx, name))
+        skipped += first.skipped
         for b in api.search(ctx):
-            write(links.bundle_path(ctx, b.uuid), site.bundle(ctx, b.uuid))
-    return count
+            try:
+                write(links.bundle_path(ctx, b.uuid), site.bundle(ctx, b.uuid))
+            except CorruptObjectError:
+                skipped += 1
+    return count, skipped
 
 
 def _names(ctx: str, total: int) -> list[str]:

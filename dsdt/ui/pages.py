@@ -82,6 +82,10 @@ class Site:
             raise ContextNotFoundError(f"no context {ctx!r}")
         return ctx
 
+    def error(self, title: str, message: str) -> str:
+        """An error page (served from any path: its links start at the site's root ``/``)."""
+        return self._render("error.html", "/", title=title, message=message)
+
     def contexts(self) -> str:
         """The contexts, with their remotes."""
         return self._render("contexts.html", "", title="contexts", contexts=api.contexts())

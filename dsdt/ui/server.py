@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from dsdt.errors import DsdtError, NotFoundError, UsageError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.ui.pages import CSP, Site, static_file
 
 COOKIE = "dsdt_ui_token"
@@ -111,13 +111,23 @@ class Handler(BaseHTTPRequestHandler):
             ctype, content = route(self.server.site, url.path, query)
             status = HTTPStatus.OK
         except NotFoundError as e:
-            ctype, content, status = "text/plain", f"not found: {e}\n".encode(), 404
+            ctype, content, status = self._error(404, "Not found", str(e))
+        except CorruptObjectError as e:
+            ctype, content, status = self._error(
+                500, "Corrupt record",
+                f"the repository holds a corrupt record: run dsdt fsck ({e})")
         except (DsdtError, UnicodeDecodeError) as e:
-            ctype, content, status = "text/plain", f"bad request: {e}\n".encode(), 400
+            ctype, content, status = self._error(400, "Bad request", str(e))
         except Exception as e:  # noqa: BLE001 - one line in the log, no traceback to the user
             print(f"dsdt ui: {self.path}: {type(e).__name__}: {e}", file=sys.stderr)
-            ctype, content, status = "text/plain", b"internal error (see the server's log)\n", 500
+            ctype, content, status = self._error(500, "Internal error",
+                                                 "internal error (see the server's log)")
         self._send(status, ctype, content, body)
+
+    def _error(self, status: int, title: str, message: str) -> tuple[str, bytes, int]:
+        """An HTML error page; paths in ``message`` are shown relative to the repository."""
+        message = self.server.relative(message)
+        return "text/html", self.server.site.error(title, message).encode(), status
 
     def _host_ok(self) -> bool:
         if not is_loopback(self.server.host):
@@ -177,6 +187,15 @@ class UiServer(ThreadingHTTPServer):
         self.token = token
         self.site = Site(export=False)
         super().__init__((host, port), Handler)
+
+    def relative(self, text: str) -> str:
+        """``text`` with the repository's absolute paths made relative (``.dsdt/...``)."""
+        from dsdt.repo import Repository
+
+        root = Repository.current().root
+        for base, shown in ((root, root.name), (root.parent, ".")):
+            text = text.replace(f"{base}/", f"{shown}/").replace(str(base), shown)
+        return text
 
     @property
     def url(self) -> str:
