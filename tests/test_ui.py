@@ -247,3 +247,50 @@ def test_a_corrupt_record_is_a_500_page_without_absolute_paths(repo: Repo, proje
         assert code == 404 and 'href="/index.html"' in body
     r = ok("ui", "--export", str(tmp_path / "site"))
     assert "skipped 1 unreadable bundle" in r.out
+
+
+@pytest.mark.parametrize("raw", [b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                                 b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 120 + b"\r\n",
+                                 b"GET / HTTP/2.0\r\n\r\n"])
+def test_the_standard_librarys_errors_carry_the_security_headers(repo: Repo, raw: bytes) -> None:
+    import socket
+
+    with serving() as s, socket.create_connection(("127.0.0.1", s.server_address[1]), 10) as c:
+        c.sendall(raw)
+        head = c.makefile("rb").read().split(b"\r\n\r\n")[0].decode()
+    assert re.match(r"HTTP/1\.[01] (400|414|431|505) ", head), head
+    for name in ("Content-Security-Policy", "X-Content-Type-Options: nosniff",
+                 "X-Frame-Options: DENY", "Referrer-Policy: no-referrer"):
+        assert name in head, head
+
+
+def test_a_client_that_goes_away_leaves_no_traceback(repo: Repo,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import struct
+
+    with serving() as s:
+        for _ in range(5):
+            c = socket.create_connection(("127.0.0.1", s.server_address[1]), 10)
+            c.sendall(b"GET /c/t/index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # a reset while the server writes
+        assert fetch(s.url)[0] == 200
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_ipv6_host_is_served() -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback on this machine ({e})")
+    from dsdt.ui.server import UiServer
+
+    server = UiServer("::1", 0)
+    try:
+        assert server.url.startswith("http://[::1]:") and server.address_family == socket.AF_INET6
+    finally:
+        server.server_close()

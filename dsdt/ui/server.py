@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
 import sys
 from collections.abc import Callable
 from http import HTTPStatus
@@ -80,6 +81,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: UiServer
     server_version = "dsdt-ui"
+    default_request_version = "HTTP/1.0"  # no header-less HTTP/0.9 answer, errors included
     sys_version = ""
 
     def do_GET(self) -> None:
@@ -161,11 +163,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", f"{ctype}; charset=utf-8")
         self.send_header("Content-Length", str(len(content)))
-        for k, v in {**_HEADERS, **(extra or {})}.items():
+        for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
         if body:
             self.wfile.write(content)
+
+    def end_headers(self) -> None:
+        """Add the security headers to every response, the standard library's errors too."""
+        for k, v in _HEADERS.items():
+            self.send_header(k, v)
+        super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged (the terminal shows the URL and errors only)."""
@@ -183,10 +191,19 @@ class UiServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, token: str | None = None) -> None:
-        self.host = host
+        self.host = host = host.strip("[]")
         self.token = token
         self.site = Site(export=False)
+        if ":" in host:  # an IPv6 address
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is no error; anything else is one line on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # reset, broken pipe, aborted
+            return
+        print(f"dsdt ui: {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
 
     def relative(self, text: str) -> str:
         """``text`` with the repository's absolute paths made relative (``.dsdt/...``)."""
