@@ -84,7 +84,8 @@ def test_no_request_reaches_a_file(repo: Repo, path: str) -> None:
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=x", "after=soon", "tag=nocolon",
-                                   "page=1&page=2"])
+                                   "page=1&page=2", "page=99999999999999999999999999",
+                                   "page=%C2%B2", "page=-1"])
 def test_bad_filters_are_a_400_page_with_navigation(repo: Repo, query: str) -> None:
     with serving() as s:
         code, headers, body = fetch(s.url + "c/t/index.html?" + query)
@@ -294,3 +295,9 @@ def test_an_ipv6_host_is_served() -> None:
         assert server.url.startswith("http://[::1]:") and server.address_family == socket.AF_INET6
     finally:
         server.server_close()
+
+
+def test_a_page_past_the_last_is_a_404_page(repo: Repo) -> None:
+    with serving() as s:
+        code, _, body = fetch(s.url + "c/t/index.html?page=999")
+    assert code == 404 and "it has 2 pages" in body and 'href="/index.html"' in body

@@ -101,6 +101,9 @@ class Site:
                             before=before or None, limit=PAGE_SIZE,
                             offset=(page - 1) * PAGE_SIZE)
         pages = max(1, -(-found.total // PAGE_SIZE))
+        if page > pages:
+            raise BundleNotFoundError(f"no page {page} of {ctx!r}: it has {pages} page"
+                                      f"{'' if pages == 1 else 's'} of names")
         filters = {"name": name, "tag": tag, "after": after, "before": before}
 
         def page_link(n: int) -> str:

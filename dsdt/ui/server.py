@@ -63,8 +63,8 @@ def route(site: Site, path: str, query: dict[str, list[str]]) -> tuple[str, byte
         return "text/css", static_file(parts[1])
     if len(parts) == 3 and parts[0] == "c" and parts[2] in ("", "index.html"):
         page = _one(query, "page") or "1"
-        if not page.isdigit():
-            raise UsageError(f"bad page number {page!r}")
+        if not (page.isascii() and page.isdigit()) or len(page) > 9:
+            raise UsageError(f"bad page number {page[:20]!r}: give a whole number from 1")
         html = site.bundles(parts[1], int(page), **{k: _one(query, k) for k in _FILTERS})
         return "text/html", html.encode()
     if len(parts) == 4 and parts[0] == "c" and parts[3].endswith(".html"):
