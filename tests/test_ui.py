@@ -301,3 +301,19 @@ def test_a_page_past_the_last_is_a_404_page(repo: Repo) -> None:
     with serving() as s:
         code, _, body = fetch(s.url + "c/t/index.html?page=999")
     assert code == 404 and "it has 2 pages" in body and 'href="/index.html"' in body
+
+
+def test_a_re_export_removes_the_pages_it_no_longer_writes(repo: Repo, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    api.context("gone")
+    api.Bundle("gone", "old", data=1)
+    ok("ui", "--export", str(site))
+    (site / "mine.html").write_text("not the export's")
+    assert (site / "c" / "gone" / "index.html").is_file()
+    api.delete_context("gone", force=True)
+    api.rm("t", "scores", rm_all=True, force=True)
+    ok("ui", "--export", str(site))
+    assert not (site / "c" / "gone").exists() and (site / "mine.html").is_file()
+    assert not (site / "c" / "t" / "b" / f"{repo.scores}.html").exists()
+    assert not (site / "c" / "t" / "log" / "scores.html").exists()
+    assert (site / "c" / "t" / "b" / f"{repo.raw}.html").is_file()
