@@ -317,3 +317,18 @@ def test_a_re_export_removes_the_pages_it_no_longer_writes(repo: Repo, tmp_path:
     assert not (site / "c" / "t" / "b" / f"{repo.scores}.html").exists()
     assert not (site / "c" / "t" / "log" / "scores.html").exists()
     assert (site / "c" / "t" / "b" / f"{repo.raw}.html").is_file()
+
+
+def test_control_and_bidi_characters_show_escaped_and_long_values_are_cut(repo: Repo) -> None:
+    cell = "bell\x07esc\x1b[31mrlo\u202eend"
+    with api.Bundle("t", "odd") as b:
+        b.add_data(pd.DataFrame({"c\x1bol": [cell, "x" * 10_000]}))
+        b.add_tags({"long": "v" * 5000})
+    with serving() as s:
+        body = fetch(s.url + f"c/t/b/{b.uuid}.html")[2]
+        listing = fetch(s.url + "c/t/index.html?name=odd")[2]
+    for text in (body, listing):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "bell\\x07esc\\x1b[31mrlo\\u202eend" in body and "c\\x1bol" in body
+    assert "x" * 199 + "…<" in body and 'title="' + "x" * 10_000 + '"' in body
+    assert "long:" + "v" * 114 + "…<" in listing and "v" * 5000 in listing

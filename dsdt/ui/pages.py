@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from dsdt import api
 from dsdt._dates import text_date
@@ -24,6 +25,7 @@ from dsdt.errors import (
     FileSystemError,
     UsageError,
 )
+from dsdt.objects.gate import printable
 from dsdt.objects.ids import is_uuid
 from dsdt.ops.difftext import change_lines, fmt_bytes
 from dsdt.refs.names import check_bundle_name, check_context_name, parse_tags
@@ -43,6 +45,28 @@ def static_file(name: str) -> bytes:
     if name not in links.STATIC:
         raise BundleNotFoundError(f"no static file {name!r}")
     return resources.files("dsdt.ui").joinpath("static", name).read_bytes()
+
+
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(value: Any) -> Any:
+    """A string with control and bidi characters shown escaped (``\\x1b``, ``\\u202e``).
+
+    Jinja2's ``finalize`` hook: every value a template prints passes here, so
+    no ESC, BEL or right-to-left override of a record reaches the page as is.
+    """
+    if not isinstance(value, str) or isinstance(value, markupsafe.Markup):
+        return value
+    text = printable(value)
+    return "".join(f"\\u{ord(c):04x}" if c in _BIDI else c for c in text)
+
+
+def clip(value: Any, limit: int) -> str:
+    """``value`` as text, cut to ``limit`` characters with an ellipsis (the page shows the
+    whole value in a ``title`` attribute)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _when(value: datetime | float | str) -> str:
@@ -65,11 +89,11 @@ class Site:
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("dsdt.ui", "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-            lstrip_blocks=True)
+            lstrip_blocks=True, finalize=visible)
         self.env.globals.update(
             context_path=links.context_path, bundle_path=links.bundle_path,
             log_path=links.log_path, fmt_bytes=fmt_bytes, when=_when, export=export,
-            csp=_CSP, short=lambda u: u[:8])
+            csp=_CSP, short=lambda u: u[:8], clip=clip)
 
     def _render(self, template: str, root: str, **values: Any) -> str:
         return self.env.get_template(template).render(root=root, **values)
