@@ -332,3 +332,31 @@ def test_control_and_bidi_characters_show_escaped_and_long_values_are_cut(repo: 
     assert "bell\\x07esc\\x1b[31mrlo\\u202eend" in body and "c\\x1bol" in body
     assert "x" * 199 + "…<" in body and 'title="' + "x" * 10_000 + '"' in body
     assert "long:" + "v" * 114 + "…<" in listing and "v" * 5000 in listing
+
+
+def test_a_deep_chain_is_cut_at_50_bundles_and_says_so(project: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.members import Members
+
+    api.context("t")
+    prev = api.Bundle("t", "v000", data=0)
+    first = prev
+    for i in range(1, 61):
+        with api.Bundle("t", f"v{i:03d}") as b:
+            b.add_data(i)
+            b.add_dependencies(prev, ["prev"])
+        prev = b
+    reads: list[str] = []
+    real = Members.read_record
+
+    def counting(self: Members, uuid: str, sha: str | None = None):  # type: ignore[no-untyped-def]
+        reads.append(uuid)
+        return real(self, uuid, sha)
+
+    monkeypatch.setattr(Members, "read_record", counting)
+    with serving() as s:
+        body = fetch(s.url + f"c/t/b/{prev.uuid}.html")[2]
+    assert "(51 bundles) <span" in body and "cut at 50 bundles each way" in body
+    assert first.uuid not in body and len(set(reads)) <= 55
+    with serving() as s:
+        assert "cut at" not in fetch(s.url + f"c/t/b/{first.uuid}.html")[2].split("lineage")[0]

@@ -34,7 +34,7 @@ from dsdt.ui import layout, links
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 40
-LINEAGE_DEPTH = 50  #: steps followed each way (a 50-bundle chain shows whole)
+LINEAGE_NODES = 50  #: bundles shown each way at most (the walk reads no more records)
 _CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
         "form-action 'self'")
 CSP = _CSP + "; frame-ancestors 'none'"  #: the header's policy (a <meta> cannot hold the last part)
@@ -144,12 +144,14 @@ class Site:
         b = api.get(ctx, None, uuid=uuid)
         if b is None:
             raise BundleNotFoundError(f"no bundle {uuid} in context {ctx!r}")
-        graph = api.lineage_graph(ctx, uuid, LINEAGE_DEPTH, downstream=True, upstream=True)
+        graph = api.lineage_graph(ctx, uuid, None, downstream=True, upstream=True,
+                                  max_nodes=LINEAGE_NODES)
         return self._render(
             "bundle.html", "../../../", title=b.name, ctx=ctx, b=b, rec=b.record,
             state=api.data_states(ctx, [uuid]).get(uuid), files=api.bundle_files(ctx, uuid),
             preview=_preview(ctx, uuid), drawing=layout.layout(graph),
-            box=layout, diff=_diff(ctx, uuid), pull_hint=_pull_hint(ctx, uuid))
+            box=layout, diff=_diff(ctx, uuid), pull_hint=_pull_hint(ctx, uuid),
+            graph_cut=graph.cut, graph_limit=LINEAGE_NODES)
 
     def log(self, ctx: str, name: str) -> str:
         """Every version of a bundle name, newest first."""
