@@ -27,7 +27,8 @@ def run(
         "--export", metavar="DIR",
         help="Write the pages as a static site into DIR (new, empty, or an earlier "
              "export) instead of serving them; it opens from file:// or any static "
-             "host.")] = None,
+             "host. Over an earlier export, the pages it no longer writes are "
+             "removed.")] = None,
 ) -> None:
     """Serve a read-only web catalog of this repository, or export it as a static site.
 
