@@ -360,3 +360,10 @@ def test_a_deep_chain_is_cut_at_50_bundles_and_says_so(project: Path,
     assert first.uuid not in body and len(set(reads)) <= 55
     with serving() as s:
         assert "cut at" not in fetch(s.url + f"c/t/b/{first.uuid}.html")[2].split("lineage")[0]
+
+
+def test_a_context_without_its_slash_redirects(repo: Repo) -> None:
+    with serving() as s:
+        code, headers, _ = fetch(s.url + "c/t?page=2")
+        assert code == 301 and headers["Location"] == "/c/t/?page=2"
+        assert ">raw<" in fetch(s.url + "c/t/?page=2")[2]

@@ -109,6 +109,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.server.token is not None and not self._authorised(url.path, query, body):
             return
+        if url.path.count("/") == 2 and url.path.startswith("/c/") and url.path[3:]:
+            self._send(HTTPStatus.MOVED_PERMANENTLY, "text/plain", b"", body, {
+                "Location": url.path + "/" + (f"?{url.query}" if url.query else "")})
+            return  # /c/<ctx> -> /c/<ctx>/ (its relative links need the slash)
         try:
             ctype, content = route(self.server.site, url.path, query)
             status = HTTPStatus.OK
