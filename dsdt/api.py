@@ -255,14 +255,19 @@ def lineage(local_context: str, uuid: str, max_depth: int | None = None, *,
 
 
 def lineage_graph(local_context: str, uuid: str, max_depth: int | None = None,
-                  downstream: bool = False, upstream: bool = True) -> LineageGraph:
+                  downstream: bool = False, upstream: bool = True,
+                  max_nodes: int | None = None) -> LineageGraph:
     """The lineage graph around a bundle: its inputs and/or its users, each bundle once.
+
+    ``max_nodes`` stops each direction at that many bundles, reading no more
+    records; the graph's ``cut`` then says so.
 
     Raises:
         BundleNotFoundError: ``uuid`` is not a bundle of the context.
         UsageError: Neither direction was asked for, or ``max_depth`` < 0.
     """
-    return _graph.lineage_graph(*_at(local_context), uuid, max_depth, downstream, upstream)
+    return _graph.lineage_graph(*_at(local_context), uuid, max_depth, downstream, upstream,
+                                max_nodes)
 
 
 def bundle_names(local_context: str | None, prefix: str = "") -> list[str]:

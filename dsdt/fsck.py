@@ -92,6 +92,8 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
                          f"{ctx}/context.yaml")
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             report.errors.append(f"{ctx_dir}/context.yaml: not a context description")
+        else:
+            repo.context_meta(ctx)  # a valid remote context name and URL
     except FileNotFoundError:
         if ctx_dir.exists():  # else deleted by another process while we looked
             report.errors.append(f"{ctx_dir}: context.yaml is missing")

@@ -29,7 +29,7 @@ from dsdt.objects.record import BundleRecord
 from dsdt.refs.names import glob_to_sqlite
 from dsdt.refs.store import MAX_REF_BYTES
 
-_SCHEMA_VERSION = "7"
+_SCHEMA_VERSION = "8"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -53,6 +53,8 @@ CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
 CREATE INDEX IF NOT EXISTS members_latest ON members(ctx, kind, name, created_ts, uuid, sha);
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
     PRIMARY KEY(ctx, kind, shard));
+CREATE TABLE IF NOT EXISTS skipped(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT,
+    PRIMARY KEY(ctx, kind, uuid));
 CREATE VIEW IF NOT EXISTS visible AS
     SELECT ctx, uuid, sha, name, created_ts, 0 AS tracked FROM members WHERE kind = 'bundles'
     UNION ALL
@@ -222,7 +224,7 @@ class Index:
         db.execute("BEGIN IMMEDIATE")
         try:
             for ctx, kind, shard in gone:
-                for table in ("members", "shards"):
+                for table in ("members", "shards", "skipped"):
                     db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                (ctx, kind, shard))
             for ctx, kind, shard, mtime, path in changes:
@@ -268,6 +270,7 @@ class Index:
         rows = Rows()
         members = []
         ok = True
+        db.execute("DELETE FROM skipped WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard))
         for uuid, sha in wanted.items():
             known = indexed.get(uuid)
             if known is not None and known[0] == sha:
@@ -277,6 +280,8 @@ class Index:
                 rec = self.load_record(uuid, sha)
             except Exception as e:  # noqa: BLE001 - reported, the member is skipped
                 problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
+                db.execute("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
+                           (ctx, kind, uuid, shard))  # counted by the catalog's pages
                 ok = False
                 continue
             rows.add(rec, sha, replacing=known is not None)

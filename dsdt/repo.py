@@ -60,12 +60,15 @@ class ContextInfo:
         remote_context: The remote context it is bound to (None: unbound).
         remote_url: The remote's URL (None: unbound).
         current: True for the CLI's current context.
+        broken: Why its ``context.yaml`` cannot be read (None: it can); its
+            remote binding is then unknown and shown as None.
     """
 
     name: str
     remote_context: str | None
     remote_url: str | None
     current: bool
+    broken: str | None = None
 
 
 def template_dir() -> Path:
@@ -268,11 +271,20 @@ class Repository(Members):
                       and is_regular(Path(e.path) / "context.yaml"))
 
     def contexts(self) -> list[ContextInfo]:
-        """Every context with its remote binding and whether it is current."""
+        """Every context with its remote binding and whether it is current.
+
+        A context whose ``context.yaml`` is unreadable (records and refs come
+        with git: untrusted) is listed with ``broken`` saying why, so one bad
+        context does not hide the others; operations on it still refuse.
+        """
         current = self.current_context()
         out = []
         for name in self.context_names():
-            meta = self.context_meta(name)
+            try:
+                meta = self.context_meta(name)
+            except CorruptObjectError as e:
+                out.append(ContextInfo(name, None, None, name == current, str(e)))
+                continue
             out.append(ContextInfo(name, meta.get("remote_context"), meta.get("remote_url"),
                                    name == current))
         return out

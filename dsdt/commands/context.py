@@ -34,7 +34,8 @@ def run(
     context A (its remote URL comes with 'dsdt remote').
 
     --json prints the list as [{"name", "remote_context", "remote_url",
-    "current"}], a creation as {"context", "remote_context", "created"} and a
+    "current", "broken"}] (broken: why the context's context.yaml is unreadable,
+    else null), a creation as {"context", "remote_context", "created"} and a
     deletion as {"deleted", "current"}.
 
     Like 'git branch -d', -d refuses when a bundle's data would be left
@@ -105,6 +106,8 @@ def _list(contexts: "list[ContextInfo]", as_json: bool) -> None:
         return
     for c in contexts:
         bound = ""
-        if c.remote_context or c.remote_url:
+        if c.broken:
+            bound = "\t[broken: its context.yaml is unreadable; run dsdt fsck]"
+        elif c.remote_context or c.remote_url:
             bound = f"\t[{c.remote_context}@{c.remote_url or '(no URL yet: dsdt remote)'}]"
         typer.echo(f"{'*' if c.current else ''}\t{c.name}{bound}")

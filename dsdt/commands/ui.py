@@ -27,7 +27,8 @@ def run(
         "--export", metavar="DIR",
         help="Write the pages as a static site into DIR (new, empty, or an earlier "
              "export) instead of serving them; it opens from file:// or any static "
-             "host.")] = None,
+             "host. Over an earlier export, the pages it no longer writes are "
+             "removed.")] = None,
 ) -> None:
     """Serve a read-only web catalog of this repository, or export it as a static site.
 
@@ -68,8 +69,11 @@ def _export(target: Path) -> None:
     from dsdt.ui.export import export
 
     Repository.current()  # no repository: the usual error, before any directory is made
-    count = export(target)
+    count, skipped = export(target)
     typer.echo(f"wrote {count} files to {target}; open {target / 'index.html'}")
+    if skipped:
+        typer.echo(f"skipped {skipped} unreadable bundle{'' if skipped == 1 else 's'} (a corrupt "
+                   "record: run dsdt fsck)")
 
 
 def _serve(server_class: type, host: str, port: int, token: str | None,

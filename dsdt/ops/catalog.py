@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dsdt._dates import parse_date
-from dsdt.errors import BundleNotFoundError, DsdtError, FileSystemError, UsageError
+from dsdt.errors import (
+    BundleNotFoundError,
+    CorruptObjectError,
+    DsdtError,
+    FileSystemError,
+    UsageError,
+)
 from dsdt.index import PARAM_PREFIX, Query, Row
 from dsdt.indexpage import NamePages
 from dsdt.objects.blobrefs import load_packed, meta_of
@@ -65,12 +71,15 @@ class CatalogPage:
         total: How many names match the filters in all.
         offset: How many names come before this page.
         limit: The page size asked for.
+        skipped: Bundles left out because their record is unreadable (those the
+            index could not read, and those of this page).
     """
 
     entries: list[CatalogEntry]
     total: int
     offset: int
     limit: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,20 +107,25 @@ def page(repo: Repository, ctx: str, *, name: str | None = None,
         raise UsageError(f"a catalog offset must be 0 or more, not {offset}")
     q = Query(name_glob=name or None, tags=check_tags(tags), before=parse_date(before),
               after=parse_date(after))
-    rows, total = NamePages(repo.index).page(ctx, q, limit, offset)
+    pages = NamePages(repo.index)
+    rows, total = pages.page(ctx, q, limit, offset)
     uuids = [r.uuid for r in rows]
     tags_of = repo.index.tags_of(uuids)
     states = states_of(repo, ctx, {r.uuid: Row(r.uuid, r.sha, r.name, "", r.owner, "",
                                                r.committed, r.pulled) for r in rows})
     entries = []
     for r in rows:
-        size = data_size(repo.read_record(r.uuid, r.sha).data, repo.blobs.read)
+        try:
+            size = data_size(repo.read_record(r.uuid, r.sha).data, repo.blobs.read)
+        except CorruptObjectError:
+            continue  # counted in ``skipped``: fsck names it
         user_tags = {k: v for k, v in tags_of[r.uuid].items() if not k.startswith(PARAM_PREFIX)}
         state = states.get(r.uuid)
         entries.append(CatalogEntry(r.name, r.uuid, r.versions,
                                     datetime.fromtimestamp(r.created_ts, UTC), user_tags,
                                     r.committed, size, state.where if state else "unknown"))
-    return CatalogPage(entries, total, offset, limit)
+    return CatalogPage(entries, total, offset, limit,
+                       pages.skipped(ctx) + len(rows) - len(entries))
 
 
 def _record(repo: Repository, ctx: str, uuid: str) -> Any:
@@ -175,7 +189,7 @@ def preview(repo: Repository, ctx: str, uuid: str,
     from dsdt.objects.frames import read_head
 
     try:
-        return read_head(node, repo.blobs.path(node["blob"]), rows)
+        return read_head(node, repo.blobs.trusted_path(node["blob"]), rows)
     except DsdtError:
         raise
     except OSError as e:

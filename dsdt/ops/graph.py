@@ -14,7 +14,7 @@ from typing import Any
 
 from dsdt._dates import json_date
 from dsdt.bundle.lineage import LineageInfo
-from dsdt.errors import UsageError
+from dsdt.errors import CorruptObjectError, UsageError
 from dsdt.objects.ids import is_uuid
 from dsdt.ops.query import lookup, need_ref
 from dsdt.repo import Repository
@@ -38,6 +38,7 @@ class LineageGraph:
         direction: ``"up"`` (inputs), ``"down"`` (users) or ``"both"``.
         side: ``"root"``, ``"up"`` or ``"down"`` per node.
         max_depth: The depth limit of the walk (None: unlimited).
+        cut: A walk stopped at its node limit with bundles still to reach.
     """
 
     root: str
@@ -47,6 +48,7 @@ class LineageGraph:
     direction: str
     side: dict[str, str] = field(default_factory=dict)
     max_depth: int | None = None
+    cut: bool = False
 
     def ref_processing_name(self, uuid: str) -> str:
         """Processing name of a node, from its record or else from a link naming it."""
@@ -81,16 +83,19 @@ class LineageGraph:
 
 
 def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
-         down: bool = False) -> Walk:
+         down: bool = False, max_nodes: int | None = None) -> Walk:
     """Walk a bundle's inputs (or, ``down``, its users) breadth-first.
 
-    Inputs come from the records, users from the index (no record is scanned).
+    Inputs come from the records, users from the index (no record is scanned). An
+    unreadable record (a corrupt one: fsck names it) is walked as not in the context.
 
     Returns:
         ``(depth, uuid, LineageInfo or None)`` per bundle in BFS order, each
         uuid once, the start first at depth 0; None marks an input not in the
         context. ``uuid`` may be a unique prefix or a name (its latest version);
-        a start that names nothing gives ``[]``.
+        a start that names nothing gives ``[]``. With ``max_nodes``, no record
+        is read once that many bundles besides the start are found; one more
+        entry, ``(-1, "", None)``, then says that the walk was cut there.
     """
     if max_depth is not None and max_depth < 0:
         raise UsageError(f"the depth must be 0 or more, not {max_depth}")
@@ -116,6 +121,8 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
         for u in candidates:
             if u in seen:
                 continue
+            if max_nodes is not None and len(out) - 1 + len(new) >= max_nodes:
+                return [*out, *((depth, v, i) for v, i in new), (-1, "", None)]
             seen.add(u)
             # A uuid from a record is not trusted to be well formed (it names a ref path).
             sha = repo.member_sha(ctx, u) if is_uuid(u) else None
@@ -123,7 +130,11 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
                 if not down:  # an input not in the context; (down: removed since indexed)
                     new.append((u, None))
                 continue
-            new.append((u, LineageInfo.of(repo.read_record(u, sha))))
+            try:
+                new.append((u, LineageInfo.of(repo.read_record(u, sha))))
+            except CorruptObjectError:  # unreadable (fsck names it): drawn as not here
+                if not down:
+                    new.append((u, None))
         if down:  # users come from the index unordered: oldest first
             new.sort(key=lambda n: (n[1].creation_date.timestamp() if n[1] else 0.0, n[0]))
         out += [(depth, u, info) for u, info in new]
@@ -132,7 +143,8 @@ def walk(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
 
 
 def lineage_graph(repo: Repository, ctx: str, uuid: str, max_depth: int | None = None,
-                  downstream: bool = False, upstream: bool = True) -> LineageGraph:
+                  downstream: bool = False, upstream: bool = True,
+                  max_nodes: int | None = None) -> LineageGraph:
     """Build the lineage graph around a bundle.
 
     Args:
@@ -143,6 +155,7 @@ def lineage_graph(repo: Repository, ctx: str, uuid: str, max_depth: int | None =
         max_depth: How many levels to follow in each direction (None: all).
         downstream: Follow the bundles that use it (through the index).
         upstream: Follow the bundles it was made from (through the records).
+        max_nodes: Stop each direction's walk at this many bundles (``cut`` says so).
 
     Raises:
         BundleNotFoundError: ``uuid`` names no bundle of the context.
@@ -151,13 +164,17 @@ def lineage_graph(repo: Repository, ctx: str, uuid: str, max_depth: int | None =
     if not (upstream or downstream):
         raise UsageError("nothing to walk: ask for upstream and/or downstream")
     uuid = need_ref(repo, ctx, uuid).uuid
-    walks = [(side, walk(repo, ctx, uuid, max_depth, down=side == "down"))
+    walks = [(side, walk(repo, ctx, uuid, max_depth, side == "down", max_nodes))
              for side, wanted in (("up", upstream), ("down", downstream)) if wanted]
     nodes: dict[str, LineageInfo | None] = {}
     depth: dict[str, int] = {}
     sides: dict[str, str] = {}
+    cut = False
     for side, steps in walks:
         for d, u, info in steps:
+            if d < 0:
+                cut = True
+                continue
             if u not in nodes:
                 nodes[u], depth[u], sides[u] = info, d, side if d else "root"
     edges: list[tuple[str, str, str]] = []
@@ -167,6 +184,6 @@ def lineage_graph(repo: Repository, ctx: str, uuid: str, max_depth: int | None =
             if dep.uuid in nodes and edge not in edges:
                 edges.append(edge)
     return LineageGraph(uuid, nodes, edges, depth, _DIRECTIONS[upstream, downstream], sides,
-                        max_depth)
+                        max_depth, cut)
 
 

@@ -158,8 +158,10 @@ def _check_reachable(repo: Repository, report: FsckReport) -> None:
 
     A remote is read once when the tracking state cannot tell (a fresh clone).
     """
-    for ctx in repo.context_names():
-        remote = repo.context_meta(ctx).get("remote_url")
+    for info in repo.contexts():
+        if info.broken:  # its context.yaml: an error of check() already
+            continue
+        ctx, remote = info.name, info.remote_url
         for uuid, state in settle(repo, ctx).items():
             if state.where == REMOTE:
                 report.not_pulled += 1

@@ -8,15 +8,24 @@ through Jinja2's autoescaping, in text, attributes and the SVG graph alike.
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from dsdt import api
 from dsdt._dates import text_date
-from dsdt.errors import BundleNotFoundError, ContextNotFoundError, UsageError
+from dsdt.errors import (
+    BundleNotFoundError,
+    ContextNotFoundError,
+    CorruptObjectError,
+    FileSystemError,
+    UsageError,
+)
+from dsdt.objects.gate import printable
 from dsdt.objects.ids import is_uuid
 from dsdt.ops.difftext import change_lines, fmt_bytes
 from dsdt.refs.names import check_bundle_name, check_context_name, parse_tags
@@ -25,7 +34,7 @@ from dsdt.ui import layout, links
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 40
-LINEAGE_DEPTH = 50  #: steps followed each way (a 50-bundle chain shows whole)
+LINEAGE_NODES = 50  #: bundles shown each way at most (the walk reads no more records)
 _CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
         "form-action 'self'")
 CSP = _CSP + "; frame-ancestors 'none'"  #: the header's policy (a <meta> cannot hold the last part)
@@ -36,6 +45,28 @@ def static_file(name: str) -> bytes:
     if name not in links.STATIC:
         raise BundleNotFoundError(f"no static file {name!r}")
     return resources.files("dsdt.ui").joinpath("static", name).read_bytes()
+
+
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(value: Any) -> Any:
+    """A string with control and bidi characters shown escaped (``\\x1b``, ``\\u202e``).
+
+    Jinja2's ``finalize`` hook: every value a template prints passes here, so
+    no ESC, BEL or right-to-left override of a record reaches the page as is.
+    """
+    if not isinstance(value, str) or isinstance(value, markupsafe.Markup):
+        return value
+    text = printable(value)
+    return "".join(f"\\u{ord(c):04x}" if c in _BIDI else c for c in text)
+
+
+def clip(value: Any, limit: int) -> str:
+    """``value`` as text, cut to ``limit`` characters with an ellipsis (the page shows the
+    whole value in a ``title`` attribute)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _when(value: datetime | float | str) -> str:
@@ -58,11 +89,11 @@ class Site:
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("dsdt.ui", "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-            lstrip_blocks=True)
+            lstrip_blocks=True, finalize=visible)
         self.env.globals.update(
             context_path=links.context_path, bundle_path=links.bundle_path,
             log_path=links.log_path, fmt_bytes=fmt_bytes, when=_when, export=export,
-            csp=_CSP, short=lambda u: u[:8])
+            csp=_CSP, short=lambda u: u[:8], clip=clip)
 
     def _render(self, template: str, root: str, **values: Any) -> str:
         return self.env.get_template(template).render(root=root, **values)
@@ -74,6 +105,10 @@ class Site:
         if ctx not in api.ls_contexts():
             raise ContextNotFoundError(f"no context {ctx!r}")
         return ctx
+
+    def error(self, title: str, message: str) -> str:
+        """An error page (served from any path: its links start at the site's root ``/``)."""
+        return self._render("error.html", "/", title=title, message=message)
 
     def contexts(self) -> str:
         """The contexts, with their remotes."""
@@ -90,6 +125,9 @@ class Site:
                             before=before or None, limit=PAGE_SIZE,
                             offset=(page - 1) * PAGE_SIZE)
         pages = max(1, -(-found.total // PAGE_SIZE))
+        if page > pages:
+            raise BundleNotFoundError(f"no page {page} of {ctx!r}: it has {pages} page"
+                                      f"{'' if pages == 1 else 's'} of names")
         filters = {"name": name, "tag": tag, "after": after, "before": before}
 
         def page_link(n: int) -> str:
@@ -106,12 +144,14 @@ class Site:
         b = api.get(ctx, None, uuid=uuid)
         if b is None:
             raise BundleNotFoundError(f"no bundle {uuid} in context {ctx!r}")
-        graph = api.lineage_graph(ctx, uuid, LINEAGE_DEPTH, downstream=True, upstream=True)
+        graph = api.lineage_graph(ctx, uuid, None, downstream=True, upstream=True,
+                                  max_nodes=LINEAGE_NODES)
         return self._render(
             "bundle.html", "../../../", title=b.name, ctx=ctx, b=b, rec=b.record,
             state=api.data_states(ctx, [uuid]).get(uuid), files=api.bundle_files(ctx, uuid),
             preview=_preview(ctx, uuid), drawing=layout.layout(graph),
-            box=layout, diff=_diff(ctx, uuid))
+            box=layout, diff=_diff(ctx, uuid), pull_hint=_pull_hint(ctx, uuid),
+            graph_cut=graph.cut, graph_limit=LINEAGE_NODES)
 
     def log(self, ctx: str, name: str) -> str:
         """Every version of a bundle name, newest first."""
@@ -124,9 +164,24 @@ class Site:
                             entries=entries)
 
 
+def _pull_hint(ctx: str, uuid: str) -> str:
+    """The command that fetches the bundle's data, shell-quoted ("" when ``ctx`` has no remote)."""
+    info = next((c for c in api.contexts() if c.name == ctx), None)
+    if info is None or not info.remote_url:
+        return ""
+    return f"dsdt pull -c {shlex.quote(ctx)} -u {shlex.quote(uuid)} -l"
+
+
 def _preview(ctx: str, uuid: str) -> dict[str, Any] | None:
-    """The head of the bundle's frame as text cells (None: no frame here)."""
-    head = api.preview(ctx, uuid, PREVIEW_ROWS)
+    """The head of the bundle's frame as text cells (None: no frame here).
+
+    A blob that fails the cache's trust check (or cannot be read) gives
+    ``{"unreadable": True}``: the page says so and shows no cell of it.
+    """
+    try:
+        head = api.preview(ctx, uuid, PREVIEW_ROWS)
+    except (CorruptObjectError, FileSystemError):
+        return {"unreadable": True}
     if head is None:
         return None
     frame = head.to_frame() if head.ndim == 1 else head

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
 import sys
 from collections.abc import Callable
 from http import HTTPStatus
@@ -21,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from dsdt.errors import DsdtError, NotFoundError, UsageError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, UsageError
 from dsdt.ui.pages import CSP, Site, static_file
 
 COOKIE = "dsdt_ui_token"
@@ -62,8 +63,8 @@ def route(site: Site, path: str, query: dict[str, list[str]]) -> tuple[str, byte
         return "text/css", static_file(parts[1])
     if len(parts) == 3 and parts[0] == "c" and parts[2] in ("", "index.html"):
         page = _one(query, "page") or "1"
-        if not page.isdigit():
-            raise UsageError(f"bad page number {page!r}")
+        if not (page.isascii() and page.isdigit()) or len(page) > 9:
+            raise UsageError(f"bad page number {page[:20]!r}: give a whole number from 1")
         html = site.bundles(parts[1], int(page), **{k: _one(query, k) for k in _FILTERS})
         return "text/html", html.encode()
     if len(parts) == 4 and parts[0] == "c" and parts[3].endswith(".html"):
@@ -80,6 +81,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: UiServer
     server_version = "dsdt-ui"
+    default_request_version = "HTTP/1.0"  # no header-less HTTP/0.9 answer, errors included
     sys_version = ""
 
     def do_GET(self) -> None:
@@ -107,17 +109,31 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.server.token is not None and not self._authorised(url.path, query, body):
             return
+        if url.path.count("/") == 2 and url.path.startswith("/c/") and url.path[3:]:
+            self._send(HTTPStatus.MOVED_PERMANENTLY, "text/plain", b"", body, {
+                "Location": url.path + "/" + (f"?{url.query}" if url.query else "")})
+            return  # /c/<ctx> -> /c/<ctx>/ (its relative links need the slash)
         try:
             ctype, content = route(self.server.site, url.path, query)
             status = HTTPStatus.OK
         except NotFoundError as e:
-            ctype, content, status = "text/plain", f"not found: {e}\n".encode(), 404
+            ctype, content, status = self._error(404, "Not found", str(e))
+        except CorruptObjectError as e:
+            ctype, content, status = self._error(
+                500, "Corrupt record",
+                f"the repository holds a corrupt record: run dsdt fsck ({e})")
         except (DsdtError, UnicodeDecodeError) as e:
-            ctype, content, status = "text/plain", f"bad request: {e}\n".encode(), 400
+            ctype, content, status = self._error(400, "Bad request", str(e))
         except Exception as e:  # noqa: BLE001 - one line in the log, no traceback to the user
             print(f"dsdt ui: {self.path}: {type(e).__name__}: {e}", file=sys.stderr)
-            ctype, content, status = "text/plain", b"internal error (see the server's log)\n", 500
+            ctype, content, status = self._error(500, "Internal error",
+                                                 "internal error (see the server's log)")
         self._send(status, ctype, content, body)
+
+    def _error(self, status: int, title: str, message: str) -> tuple[str, bytes, int]:
+        """An HTML error page; paths in ``message`` are shown relative to the repository."""
+        message = self.server.relative(message)
+        return "text/html", self.server.site.error(title, message).encode(), status
 
     def _host_ok(self) -> bool:
         if not is_loopback(self.server.host):
@@ -151,11 +167,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", f"{ctype}; charset=utf-8")
         self.send_header("Content-Length", str(len(content)))
-        for k, v in {**_HEADERS, **(extra or {})}.items():
+        for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
         if body:
             self.wfile.write(content)
+
+    def end_headers(self) -> None:
+        """Add the security headers to every response, the standard library's errors too."""
+        for k, v in _HEADERS.items():
+            self.send_header(k, v)
+        super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged (the terminal shows the URL and errors only)."""
@@ -173,10 +195,28 @@ class UiServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, token: str | None = None) -> None:
-        self.host = host
+        self.host = host = host.strip("[]")
         self.token = token
         self.site = Site(export=False)
+        if ":" in host:  # an IPv6 address
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is no error; anything else is one line on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # reset, broken pipe, aborted
+            return
+        print(f"dsdt ui: {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def relative(self, text: str) -> str:
+        """``text`` with the repository's absolute paths made relative (``.dsdt/...``)."""
+        from dsdt.repo import Repository
+
+        root = Repository.current().root
+        for base, shown in ((root, root.name), (root.parent, ".")):
+            text = text.replace(f"{base}/", f"{shown}/").replace(str(base), shown)
+        return text
 
     @property
     def url(self) -> str:
