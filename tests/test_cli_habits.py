@@ -305,3 +305,8 @@ def test_log_n_shows_the_newest_versions(here: Path) -> None:
     made = [ok("add", "a", "f.txt").out.strip() for _ in range(3)]
     assert [line.split()[0] for line in ok("log", "a", "-n", "2").lines[1:]] == made[:0:-1]
     assert len(json.loads(ok("log", "a", "--max-count", "1", "--json").out)) == 1
+
+
+def test_bidi_controls_show_escaped_as_other_controls_do(here: Path) -> None:
+    ok("add", "a", "f.txt", "-t", "file:rtl\u202egnp.exe")
+    assert "[file]:[rtl\\u202egnp.exe]" in ok("ls", "-p").out

@@ -36,6 +36,8 @@ MAX_COMPONENT_BYTES = 255
 MAX_TREE_ENTRIES = 50_000_000
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Bidirectional controls: ``rtl\u202egnp.exe`` would display as ``rtlexe.png``.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _BAD_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\~^:?*\[]")
 MAX_NAME_BYTES = 255
 
@@ -168,7 +170,8 @@ def check_name(value: Any, what: str, field: str = "name", *, empty_ok: bool = F
 
 
 def printable(text: str, *, layout: bool = False) -> str:
-    """``text`` with control characters and line/paragraph separators made visible.
+    """``text`` with control characters, bidi controls and line/paragraph separators made
+    visible.
 
     What others wrote is shown through this, so no terminal escape in a
     record reaches a terminal.
@@ -177,7 +180,7 @@ def printable(text: str, *, layout: bool = False) -> str:
         text: The text.
         layout: Keep newlines and tabs (for multi-line output).
     """
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp")
+    return "".join(c if (unicodedata.category(c) not in ("Cc", "Zl", "Zp") and c not in _BIDI)
                    or (layout and c in "\n\t")
                    else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
                    for c in text)

@@ -47,9 +47,6 @@ def static_file(name: str) -> bytes:
     return resources.files("dsdt.ui").joinpath("static", name).read_bytes()
 
 
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def visible(value: Any) -> Any:
     """A string with control and bidi characters shown escaped (``\\x1b``, ``\\u202e``).
 
@@ -58,8 +55,7 @@ def visible(value: Any) -> Any:
     """
     if not isinstance(value, str) or isinstance(value, markupsafe.Markup):
         return value
-    text = printable(value)
-    return "".join(f"\\u{ord(c):04x}" if c in _BIDI else c for c in text)
+    return printable(value)
 
 
 def clip(value: Any, limit: int) -> str:
