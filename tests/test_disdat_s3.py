@@ -289,3 +289,19 @@ def test_an_s3_target_returned_as_data_is_copied_in(ctx: str, moto_server: str,
     put("s3://targets/t.txt", b"target bytes")
     api.Bundle(ctx, name="t", data=[S3Target("s3://targets/t.txt")])
     assert Path(api.get(ctx, "t").data[0]).read_text() == "target bytes"
+
+
+@mock_aws
+def test_a_missing_object_leaves_the_bundle_open_with_its_files(ctx: str) -> None:
+    boto3.client("s3").create_bucket(Bucket="inputs")
+    b = api.Bundle(ctx, "partial").open()
+    mine = Path(b.get_file("mine.txt"))
+    mine.write_text("written by the user")
+    b.add_data([str(mine), "s3://inputs/missing.csv"])
+    with pytest.raises(RemoteError, match="does not exist"):
+        b.close()
+    assert mine.read_text() == "written by the user"  # nothing of the open bundle was lost
+    put("s3://inputs/missing.csv", b"a,b\n")
+    b.close()  # once the object exists, closing again works
+    assert [Path(p).read_bytes() for p in api.get(ctx, "partial").data] == [
+        b"written by the user", b"a,b\n"]

@@ -140,9 +140,9 @@ def test_a_batch_reaches_its_names_only_when_flushed(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
     ids = [store.put_bytes(f"blob {i}".encode(), sync=False) for i in range(50)]
     assert store.put_bytes(b"blob 7", sync=False) == ids[7]  # a duplicate in the batch
-    assert all(store.has(b) for b in ids) and store.size(ids[3]) == len(b"blob 3")
+    assert all(store.has(b) for b in ids)
     assert not any(store.path(b).exists() for b in ids)  # nothing named before its flush
-    store.sync()
+    assert store.size(ids[3]) == len(b"blob 3")  # asking flushes the batch first
     assert all(store.sealed(b) for b in ids) and sorted(store) == sorted(ids)
     assert [p for p in (tmp_path / "blobs").rglob(".*")] == []  # no temp file left
 
@@ -157,12 +157,12 @@ def test_reading_a_blob_of_the_batch_flushes_the_batch(tmp_path: Path) -> None:
 
 def test_a_failed_flush_puts_nothing_in_place(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import dsdt.objects.blobs as blobs_mod
+    import dsdt.objects.flushbatch as flushbatch
 
     def broken(path: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(blobs_mod, "_fsync_file", broken)
+    monkeypatch.setattr(flushbatch, "fsync_path", broken)
     store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
     blob = store.put_bytes(b"lost", sync=False)
     with pytest.raises(OSError, match="Input/output"):
@@ -196,3 +196,51 @@ def test_a_forked_child_flushes_on_its_own_threads(tmp_path: Path) -> None:
         pytest.fail("the child hung flushing its batch")
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert store.has(hashlib.sha256(b"child").hexdigest())
+
+
+def test_a_synced_write_of_a_blob_in_another_batch_waits_for_its_flush(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    blob = store.put_bytes(b"shared", sync=False)  # a batch writer's, not yet in place
+    assert store.put_bytes(b"shared", sync=True) == blob
+    assert store.sealed(blob)  # a synced writer returns only once the blob is durable
+
+
+def test_readers_never_miss_a_blob_while_its_batch_is_flushed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dsdt.objects.flushbatch as flushbatch
+
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    blobs = [store.put_bytes(f"b{i}".encode(), sync=False) for i in range(30)]
+    slow = flushbatch.fsync_dir
+
+    def slow_dir(path: Path) -> None:  # the window between renames and leaving the batch
+        time.sleep(0.05)
+        slow(path)
+
+    monkeypatch.setattr(flushbatch, "fsync_dir", slow_dir)
+    flusher = threading.Thread(target=store.sync)
+    flusher.start()
+    seen = [store.read(b) for b in blobs]  # each waits for the flush in progress, never fails
+    flusher.join()
+    assert seen == [f"b{i}".encode() for i in range(30)]
+    assert all(store.size(b) == len(f"b{i}") for i, b in enumerate(blobs))
+
+
+def test_a_forked_child_leaves_its_parents_batch_alone(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    parents = store.put_bytes(b"the parent's", sync=False)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            ok = parents not in store._batch and not store.has(parents)
+            store.put_bytes(b"the child's", sync=False)
+            store.sync()  # renames only the child's own file
+            code = 0 if ok else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    store.sync()
+    assert store.read(parents) == b"the parent's"
+    assert store.read(hashlib.sha256(b"the child's").hexdigest()) == b"the child's"

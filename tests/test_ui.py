@@ -119,6 +119,10 @@ def test_a_token_is_checked_then_kept_in_a_cookie(repo: Repo) -> None:
         cookie = headers["Set-Cookie"].split(";")[0]
         assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
         assert fetch(plain + "c/t/index.html", headers={"Cookie": cookie})[0] == 200
+        port = plain.rstrip("/").rsplit(":", 1)[1]
+        assert cookie.startswith(f"dsdt_ui_token_{port}=")  # per port: a host's ports share
+        other = cookie.replace(f"_{port}=", "_1=")  # cookies, so two servers never collide
+        assert fetch(plain + "c/t/index.html", headers={"Cookie": other})[0] == 401
 
 
 def test_cli_refuses_bad_options(repo: Repo) -> None:

@@ -182,12 +182,13 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             RemoteError: An ``s3://`` object in the data does not exist or cannot be read.
         """
         draft = self._need_open()
+        view = self._repo.view_dir(self.uuid)
+        if not self._repo.context_meta(self.local_context).get("remote_url"):
+            # Before anything is final: a missing object leaves the bundle open, as it was.
+            draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
         try:
-            view = self._repo.view_dir(self.uuid)
             if self._outputs is not None:
                 draft.data = self._outputs.bring_in(draft.data, view)
-            if not self._repo.context_meta(self.local_context).get("remote_url"):
-                draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
             with self._repo.writing():  # gc waits: blobs and record are not referenced yet
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)

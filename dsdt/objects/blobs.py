@@ -14,9 +14,7 @@ import hashlib
 import itertools
 import os
 import stat
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from dsdt._fs import fsync_dir, shard_files
 from dsdt.errors import CorruptObjectError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_fd, hash_path
 from dsdt.objects.blobbase import Blobs, MemoryBlobStore, corrupt, missing
+from dsdt.objects.flushbatch import FlushBatch, fsync_path
 from dsdt.objects.ids import is_sha256
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["BlobStore", "Blobs", "MemoryBlobStore", "hash_file"]
 
 _SMALL = 1 << 20  # files up to this size are read into memory in one go
-_SYNC_THREADS = 8  # fsyncs in flight at once: the journal commits them together
 
 
 class BlobStore(Blobs):
@@ -46,12 +44,10 @@ class BlobStore(Blobs):
     def __init__(self, root: Path, tmp: Path) -> None:
         self.root = root
         self.tmp = tmp
-        self._pending: dict[str, tuple[Future[None], Path]] = {}  # id -> (its fsync, tmp)
-        self._lock = threading.Lock()
-        self._syncer: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
+        self._batch = FlushBatch()  # blobs written with sync=False, not yet in place
         self._made_dirs: set[str] = set()
         self._tmp_count = itertools.count()
-        self._tmp_prefix = f"{os.getpid()}-{os.urandom(4).hex()}-"
+        self._tmp_random = os.urandom(4).hex()
         self._shards: set[str] = set()
 
     def path(self, blob_id: str) -> Path:
@@ -77,7 +73,7 @@ class BlobStore(Blobs):
         A blob written with ``sync=False`` counts from the moment it is written;
         reading it makes the whole batch durable first (:meth:`sync`).
         """
-        if blob_id in self._pending:
+        if blob_id in self._batch:
             return True
         try:
             return stat.S_ISREG(os.lstat(self.path(blob_id)).st_mode)
@@ -107,7 +103,7 @@ class BlobStore(Blobs):
             CorruptObjectError: It is a symlink or special file, or does not
                 hash to its id.
         """
-        if blob_id in self._pending:
+        if blob_id in self._batch:
             self.sync()
         path = self.path(blob_id)
         try:
@@ -127,8 +123,8 @@ class BlobStore(Blobs):
 
     def size(self, blob_id: str) -> int:
         """Size in bytes of a present blob (never through a symlink)."""
-        if blob_id in self._pending:
-            return os.lstat(self._pending[blob_id][1]).st_size
+        if blob_id in self._batch:
+            self.sync()
         try:
             return os.lstat(self.path(blob_id)).st_size
         except FileNotFoundError:
@@ -165,15 +161,27 @@ class BlobStore(Blobs):
 
     def new_tmp(self, suffix: str = "") -> Path:
         """A fresh path in the scratch directory, for writers that produce a blob file."""
-        return self.tmp / f"{self._tmp_prefix}{next(self._tmp_count)}{suffix}"
+        return self.tmp / f"{self._tmp_name()}{suffix}"
+
+    def _tmp_name(self) -> str:
+        """A name no other writer uses (the pid: forked workers share the rest)."""
+        return f"{os.getpid()}-{self._tmp_random}-{next(self._tmp_count)}"
+
+    def _present(self, blob_id: str, sync: bool) -> bool:
+        """True if the blob needs no writing (with ``sync``: once it is durable)."""
+        if blob_id in self._batch:
+            if sync:  # another writer's batch holds it: it must be on disk before we return
+                self.sync()
+            return True
+        return self.sealed(blob_id)
 
     def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
         """Store ``data``; return its id."""
         blob_id = hashlib.sha256(data).hexdigest()
         dest = self.path(blob_id)
-        if blob_id not in self._pending and not self.sealed(blob_id):
+        if not self._present(blob_id, sync):
             # The temp file sits beside its final name: a rename within one directory.
-            tmp = dest.parent / f".{self._tmp_prefix}{next(self._tmp_count)}.tmp"
+            tmp = dest.parent / f".{self._tmp_name()}.tmp"
             fd = self.create(tmp)
             try:
                 view = memoryview(data)
@@ -198,7 +206,7 @@ class BlobStore(Blobs):
         """
         if how == "move":
             blob_id, size = hash_file(src)
-            if blob_id in self._pending or self.sealed(blob_id):
+            if self._present(blob_id, sync):
                 os.unlink(src)
             else:
                 self._install(src, blob_id, sync)
@@ -228,7 +236,7 @@ class BlobStore(Blobs):
             raise
         finally:
             os.close(src_fd)
-        if blob_id in self._pending or self.sealed(blob_id):
+        if self._present(blob_id, sync):
             os.unlink(tmp)
         else:
             self._place(tmp, blob_id, sync)
@@ -237,7 +245,7 @@ class BlobStore(Blobs):
     def _install(self, tmp: Path, blob_id: str, sync: bool) -> None:
         os.chmod(tmp, 0o444)
         if sync:
-            _fsync_file(tmp)
+            fsync_path(tmp)
         self._place(tmp, blob_id, sync)
 
     def _place(self, tmp: Path, blob_id: str, sync: bool) -> None:
@@ -249,23 +257,16 @@ class BlobStore(Blobs):
         not hold its bytes.
         """
         if not sync:
-            with self._lock:
-                if blob_id in self._pending:  # two threads wrote the same bytes
-                    os.unlink(tmp)
-                else:
-                    self._pending[blob_id] = (self._pool().submit(_fsync_file, tmp), tmp)
+            self._batch.add(blob_id, tmp)
             return
+        fsync_dir(self._rename(blob_id, tmp))
+
+    def _rename(self, blob_id: str, tmp: Path) -> Path:
+        """Move a complete temp file to its blob path; return the directory it entered."""
         dest = self.path(blob_id)
         self._mkdir(dest.parent)
         os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-
-    def _pool(self) -> ThreadPoolExecutor:
-        """The fsync threads of this process (a forked child starts its own)."""
-        if self._syncer is None or self._syncer[0] != os.getpid():
-            self._syncer = (os.getpid(), ThreadPoolExecutor(_SYNC_THREADS,
-                                                            thread_name_prefix="dsdt-fsync"))
-        return self._syncer[1]
+        return dest.parent
 
     def install_verified(self, tmp: Path, blob_id: str, *, sync: bool = True) -> None:
         """Install a downloaded file as blob ``blob_id`` if its bytes hash to that id.
@@ -278,7 +279,7 @@ class BlobStore(Blobs):
         if actual != blob_id:
             os.unlink(tmp)
             raise corrupt(blob_id, actual)
-        if blob_id in self._pending or self.sealed(blob_id):
+        if self._present(blob_id, sync):
             os.unlink(tmp)
         else:
             self._install(tmp, blob_id, sync=sync)
@@ -297,30 +298,14 @@ class BlobStore(Blobs):
         the disk. Each blob is renamed to its name after its bytes are flushed.
 
         Raises:
-            OSError: A flush failed; no blob of the batch was put in place.
+            OSError: A flush or a rename failed; the blobs not yet in place
+                are not stored.
         """
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        try:
-            for future, _ in pending.values():
-                future.result()
-        except BaseException:
-            for _, tmp in pending.values():
-                tmp.unlink(missing_ok=True)
-            raise
-        dirs: set[Path] = set()
-        for blob_id, (_, tmp) in pending.items():
-            dest = self.path(blob_id)
-            self._mkdir(dest.parent)
-            os.replace(tmp, dest)
-            dirs.add(dest.parent)
-        list(self._pool().map(fsync_dir, dirs))
+        self._batch.flush(self._rename)
 
     def verify(self, blob_id: str) -> bool:
         """True if the blob's bytes still hash to its id (never read through a symlink)."""
-        if blob_id in self._pending:
+        if blob_id in self._batch:
             self.sync()
         return _hash_regular(self.path(blob_id)) == blob_id
 
@@ -358,11 +343,3 @@ def _open_regular(path: Path) -> int:
         os.close(fd)
         raise PathError(f"{path} is not a regular file; nothing was stored")
     return fd
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -93,7 +93,7 @@ class BlobWriter:
         finally:
             os.close(self._fd)
         blob_id = self._hash.hexdigest()
-        if self._store.sealed(blob_id):
+        if self._store._present(blob_id, sync):
             os.unlink(self._tmp)
         else:
             self._store._place(self._tmp, blob_id, sync)

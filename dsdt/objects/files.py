@@ -300,14 +300,16 @@ class FileEncoder:
 
         # Small files go one by one (threads only add lock hand-offs for page-cache
         # copies); large ones are hashed in parallel, since hashing releases the GIL.
-        large = [i for i, (_, st) in enumerate(items) if st.st_size > _LARGE]
-        results = run([item for item in items if item[1].st_size <= _LARGE])
-        if large:
-            with ThreadPoolExecutor(_WORKERS) as pool:
-                done = list(pool.map(lambda i: run([items[i]])[0], large))
-            for i, r in zip(large, done, strict=True):
-                results.insert(i, r)
-        blobs.sync()
+        try:  # what was written is made durable (and put in place) even if a file fails
+            large = [i for i, (_, st) in enumerate(items) if st.st_size > _LARGE]
+            results = run([item for item in items if item[1].st_size <= _LARGE])
+            if large:
+                with ThreadPoolExecutor(_WORKERS) as pool:
+                    done = list(pool.map(lambda i: run([items[i]])[0], large))
+                for i, r in zip(large, done, strict=True):
+                    results.insert(i, r)
+        finally:
+            blobs.sync()
         if self.stat_cache:
             fresh = [(p, st, r[0]) for (p, st), r in zip(items, results, strict=True)
                      if p not in known]

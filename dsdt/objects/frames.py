@@ -283,11 +283,11 @@ def read_head(node: dict, path: Path, rows: int) -> pd.DataFrame | pd.Series:
     if node.get("type") not in ("dataframe", "series"):
         raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
     try:
-        parquet = pq.ParquetFile(path)
-        batch = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
-        table = (parquet.schema_arrow.empty_table() if batch is None or rows <= 0
-                 else pa.Table.from_batches([batch]).replace_schema_metadata(
-                     parquet.schema_arrow.metadata))
+        with pq.ParquetFile(path) as parquet:  # a long-running server must not leak it
+            batch = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
+            table = (parquet.schema_arrow.empty_table() if batch is None or rows <= 0
+                     else pa.Table.from_batches([batch]).replace_schema_metadata(
+                         parquet.schema_arrow.metadata))
         spec = dict(node["index"])
         if spec["kind"] == "range":
             start, _stop, step = spec["range"]

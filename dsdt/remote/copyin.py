@@ -142,7 +142,8 @@ def _free_name(view: Path, name: str, used: set[str]) -> Path:
     """``view/name``, or ``view/<n>/name`` when that is taken (by the user or another URL)."""
     rel, n = name, 1
     while rel in used or os.path.lexists(view / rel) or (
-            n > 1 and os.path.lexists(view / str(n)) and not (view / str(n)).is_dir()):
+            n > 1 and os.path.lexists(view / str(n)) and (
+                os.path.islink(view / str(n)) or not os.path.isdir(view / str(n)))):
         n += 1
         rel = f"{n}/{name}"
     used.add(rel)

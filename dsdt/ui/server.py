@@ -141,6 +141,11 @@ class Handler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
         return is_loopback(host)
 
+    def _cookie(self) -> str:
+        """The token's cookie, named per port: browsers share cookies across a host's ports,
+        so two dsdt ui servers on one host must not overwrite each other's."""
+        return f"{COOKIE}_{self.server.server_address[1]}"
+
     def _authorised(self, path: str, query: dict[str, list[str]], body: bool) -> bool:
         token = self.server.token or ""
         given = query.pop("token", [""])[0]
@@ -148,14 +153,15 @@ class Handler(BaseHTTPRequestHandler):
             rest = urlencode({k: v[0] for k, v in query.items()})
             self._send(HTTPStatus.SEE_OTHER, "text/plain", b"", body, {
                 "Location": path + (f"?{rest}" if rest else ""),
-                "Set-Cookie": f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"})
+                "Set-Cookie": f"{self._cookie()}={token}; HttpOnly; SameSite=Strict; Path=/"})
             return False
         cookie = SimpleCookie()
         try:
             cookie.load(self.headers.get("Cookie") or "")
         except Exception:  # noqa: BLE001 - a malformed cookie is no token
             cookie = SimpleCookie()
-        held = cookie[COOKIE].value if COOKIE in cookie else ""
+        name = self._cookie()
+        held = cookie[name].value if name in cookie else ""
         if held and hmac.compare_digest(held.encode(), token.encode()):
             return True
         self._send(HTTPStatus.UNAUTHORIZED, "text/plain",
