@@ -369,3 +369,35 @@ def test_a_planted_index_or_pack_never_yields_wrong_bytes(project: Path, other: 
     ok("pull", "-l")
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
         p.read_bytes() for p in d.iterdir())
+
+
+def test_gc_never_drops_a_live_blob_because_a_planted_index_claims_it(
+        project: Path, tmp_path: Path) -> None:
+    """An attacker plants a pack whose index lists the live blobs over garbage bytes: the
+    mostly-garbage pack that really holds them must be rewritten, not dropped."""
+    url = str(tmp_path / "remote")
+    os.mkdir(url)
+    set_config(project, "remote_gc_grace", "0")
+    api.remote("default", "shared", url)
+    big = api.add("default", "big", str(files(project, "big", 60))).commit()
+    small = files(project, "small", 3)
+    api.add("default", "small", str(small)).commit()
+    api.push("default")
+    tr, pid = _only_pack(url)
+    real = decode_index(tr.get(index_key(pid)), pid, "ours")
+    wanted = {sha256_bytes(p.read_bytes()) for p in small.iterdir()}
+    claims = [e for e in real.entries if e.blob in wanted]
+    fake = b"\0" * sum(e.length for e in claims)  # the right lengths, the wrong bytes
+    fid = sha256_bytes(fake)
+    at, entries = 0, []
+    for e in claims:
+        entries.append(PackEntry(e.blob, at, e.length))
+        at += e.length
+    tr.put(pack_key(fid), fake)
+    tr.put(index_key(fid), encode_index(PackIndex(fid, len(fake), tuple(entries))))
+    api.rmr("default", uuid=big.uuid)
+    ok("gc", "--remote")
+    good = [decode_index(tr.get(k), parse_key(k)[0], "after")  # type: ignore[index]
+            for k in tr.list("packs/") if k.endswith(".idx") and parse_key(k)[0] != fid]
+    kept = {e.blob for i in good for e in i.entries}
+    assert wanted <= kept  # every live blob still has a real copy

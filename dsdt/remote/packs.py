@@ -38,6 +38,7 @@ from dsdt.remote.transport import Transport, truncated
 
 #: Wanted ranges of a pack this close together are read with one request.
 _GAP = 256 << 10
+_MAX_WHOLE = 4 * PACK_TARGET  # larger packs are read in ranges
 #: ... up to this many bytes per request.
 _MAX_RANGE = 8 << 20
 
@@ -217,7 +218,9 @@ class RemotePacks:
 
     def plan(self, located: dict[str, Located]) -> list[Unit]:
         """The reads that fetch these blobs: a whole pack when at least half of it is
-        wanted, else its wanted ranges, coalesced when close together."""
+        wanted (and it is no larger than dsdt writes them), else its wanted ranges,
+        coalesced when close together. A remote's pack may be as large as its index
+        may declare; reading one whole on each of several threads could exhaust memory."""
         by_pack: dict[str, list[PackEntry]] = defaultdict(list)
         sizes: dict[str, int] = {}
         for where in located.values():
@@ -226,7 +229,7 @@ class RemotePacks:
         units: list[Unit] = []
         for pack, entries in by_pack.items():
             entries.sort(key=lambda e: e.offset)
-            if 2 * sum(e.length for e in entries) >= sizes[pack]:
+            if 2 * sum(e.length for e in entries) >= sizes[pack] and sizes[pack] <= _MAX_WHOLE:
                 units.append(Unit(pack, 0, sizes[pack], tuple(entries), True))
                 continue
             run = [entries[0]]

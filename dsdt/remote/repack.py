@@ -8,6 +8,8 @@ wanted bytes are less than half of it is rewritten: its live blobs are read
 the old index deleted, then the old pack. A crash at any point leaves every
 live blob in at least one pack with an index; the leftovers (an old pack
 whose live blobs are also elsewhere, a pack without its index) go next time.
+A pack is never dropped because another pack's index claims its live blobs:
+indexes are written by others, so only the copies this sweep made count.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ def sweep_packs(packs: RemotePacks, keep: set[str], cutoff: float, dry_run: bool
     """
     packs.refresh()
     plans: list[_Plan] = []
-    held: set[str] = set()  # live blobs in packs that stay as they are
     for pid, kinds in packs.listing().items():
         newest = max(mtime for _size, mtime in kinds.values())
         if "pack" not in kinds or "idx" not in kinds:  # half of a killed push's pack
@@ -69,21 +70,23 @@ def sweep_packs(packs: RemotePacks, keep: set[str], cutoff: float, dry_run: bool
         dead = [e for e in entries if e.blob not in keep]
         size = kinds["pack"][0]
         if not dead or (live and 2 * sum(e.length for e in live) > size):
-            held.update(e.blob for e in live)  # all live, or mostly: it stays
-        elif newest > cutoff:
+            continue  # all live, or mostly: it stays
+        if newest > cutoff:
             report.young += 1
-            held.update(e.blob for e in live)
         else:
             plans.append(_Plan(pid, size, live, dead))
+    # Another pack's index saying it holds a blob proves nothing (it may be hostile or its
+    # bytes rotten): only copies this sweep wrote, from verified bytes, let a pack go.
+    moved: set[str] = set()
     for plan in plans:
-        _apply(packs, plan, held, dry_run, report)
+        _apply(packs, plan, moved, dry_run, report)
 
 
-def _apply(packs: RemotePacks, plan: _Plan, held: set[str], dry_run: bool,
+def _apply(packs: RemotePacks, plan: _Plan, moved: set[str], dry_run: bool,
            report: PackReport) -> None:
-    """Rewrite the live blobs of one pack into new packs (unless held elsewhere), then
-    delete its index and the pack."""
-    move = [e for e in plan.live if e.blob not in held]
+    """Rewrite the live blobs of one pack into new packs (unless this sweep already wrote
+    them), then delete its index and the pack."""
+    move = [e for e in plan.live if e.blob not in moved]
     if move and not dry_run:
         data = packs.tr.get(pack_key(plan.pack), plan.size)
         got: dict[str, bytes] = {}
@@ -99,7 +102,7 @@ def _apply(packs: RemotePacks, plan: _Plan, held: set[str], dry_run: bool,
             if packs.write(group, got.__getitem__) is None:
                 raise CorruptObjectError(f"{packs.url} holds an index of a new pack that says "
                                          "something else; nothing was removed")
-    held.update(e.blob for e in move)
+    moved.update(e.blob for e in move)
     report.blobs.extend(e.blob for e in plan.dead)
     report.bytes += sum(e.length for e in plan.dead)
     if move:
