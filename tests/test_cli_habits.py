@@ -310,3 +310,9 @@ def test_log_n_shows_the_newest_versions(here: Path) -> None:
 def test_bidi_controls_show_escaped_as_other_controls_do(here: Path) -> None:
     ok("add", "a", "f.txt", "-t", "file:rtl\u202egnp.exe")
     assert "[file]:[rtl\\u202egnp.exe]" in ok("ls", "-p").out
+
+
+def test_the_readme_starts_with_exactly_the_two_commands() -> None:
+    first = README.read_text().split("```", 2)[1].splitlines()[1:]
+    assert [line.split("#")[0].strip() for line in first] == [
+        "bash scripts/demo.sh", "bash scripts/test.sh"]
