@@ -401,3 +401,28 @@ def test_gc_never_drops_a_live_blob_because_a_planted_index_claims_it(
             for k in tr.list("packs/") if k.endswith(".idx") and parse_key(k)[0] != fid]
     kept = {e.blob for i in good for e in i.entries}
     assert wanted <= kept  # every live blob still has a real copy
+
+
+def test_a_lying_pack_listed_first_does_not_hide_the_good_one(
+        project: Path, other: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = str(tmp_path / "remote")
+    os.mkdir(url)
+    api.remote("default", "shared", url)
+    d = files(project, "d", 6, 1000)
+    api.add("default", "d", str(d)).commit()
+    api.push("default")
+    tr, pid = _only_pack(url)
+    real = decode_index(tr.get(index_key(pid)), pid, "ours")
+    for n in range(1000):  # garbage whose pack id sorts first: it is the copy tried first
+        fake = bytes([n % 256]) * real.size + n.to_bytes(4, "big")
+        fid = sha256_bytes(fake)
+        if fid < pid:
+            break
+    tr.put(pack_key(fid), fake)
+    tr.put(index_key(fid), encode_index(PackIndex(fid, len(fake), real.entries)))
+    monkeypatch.chdir(other)
+    Repository.forget()
+    api.remote("default", "shared", url)
+    api.pull("default", localize=True)  # the lying copies fail their hash; the good pack serves
+    assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
+        p.read_bytes() for p in d.iterdir())

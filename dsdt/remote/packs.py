@@ -88,6 +88,15 @@ class PackCache:
         insert_many(db, "DELETE FROM entries WHERE url=? AND pack=?", rows)
 
     @healing
+    def copies(self, url: str, blob: str) -> list[Located]:
+        """Every cached pack that lists ``blob`` (an index can lie: the others are spares)."""
+        return [Located(pack, size, PackEntry(blob, offset, length))
+                for pack, size, offset, length in self._db.get().execute(
+                    "SELECT e.pack, p.size, e.offset, e.length FROM entries e JOIN packs p "
+                    "ON p.url = e.url AND p.pack = e.pack WHERE e.url=? AND e.blob=? "
+                    "ORDER BY e.pack", [url, blob])]
+
+    @healing
     def locate(self, url: str, blobs: list[str]) -> dict[str, Located]:
         """Where these blobs are in cached packs (those in none are left out)."""
         out: dict[str, Located] = {}

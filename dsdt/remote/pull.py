@@ -195,13 +195,18 @@ def _fetch(remote: Remote, limits: dict[str, int], jobs: int, sink: ProgressSink
                 try:
                     repo.blobs.put_verified(data, blob_id, sync=False)
                 except CorruptObjectError:
-                    if not _get_alone(remote, blob_id, limits[blob_id], sink):
+                    if not _elsewhere(remote, blob_id, u.pack, limits[blob_id], sink):
                         raise
                     continue
                 sink.advance(len(data))
                 sink.file_done()
         except NotFoundError:
             gone.extend(e.blob for e in u.entries if not repo.blobs.has(e.blob))
+        except CorruptObjectError:  # a truncated pack: each blob is looked for elsewhere
+            for e in u.entries:
+                if not repo.blobs.has(e.blob) and not _elsewhere(remote, e.blob, u.pack,
+                                                                 limits[e.blob], sink):
+                    raise
 
     run_jobs(jobs, unit, remote.packs.plan(located))
     run_jobs(jobs, lambda b: _get(remote, b, limits[b], sink), alone)
@@ -211,6 +216,24 @@ def _fetch(remote: Remote, limits: dict[str, int], jobs: int, sink: ProgressSink
     elif gone:
         raise NotFoundError(f"blob {gone[0]} is missing from {remote.url}; its pack is gone "
                             "(run dsdt fsck --remote)")
+
+
+def _elsewhere(remote: Remote, blob_id: str, bad_pack: str, limit: int,
+               sink: ProgressSink) -> bool:
+    """Fetch a blob whose copy in ``bad_pack`` failed from another pack listing it, or
+    from its own object; False when no copy verifies."""
+    for where in remote.packs.cache.copies(remote.url, blob_id):
+        if where.pack == bad_pack or where.entry.length > limit:
+            continue
+        one = Unit(where.pack, where.entry.offset, where.entry.length, (where.entry,), False)
+        try:
+            for _, data in remote.packs.read(one):
+                remote.repo.blobs.put_verified(data, blob_id, sync=False)
+                sink.advance(len(data))
+        except (CorruptObjectError, NotFoundError):
+            continue
+        return True
+    return _get_alone(remote, blob_id, limit, sink)
 
 
 def _get_alone(remote: Remote, blob_id: str, limit: int, sink: ProgressSink) -> bool:
