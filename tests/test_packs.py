@@ -426,3 +426,26 @@ def test_a_lying_pack_listed_first_does_not_hide_the_good_one(
     api.pull("default", localize=True)  # the lying copies fail their hash; the good pack serves
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
         p.read_bytes() for p in d.iterdir())
+
+
+def test_push_d_reads_an_index_rewritten_in_place_before_dropping_local_copies(
+        project: Path, tmp_path: Path) -> None:
+    """The attacker rewrites an index under its own name (a fresh clone reads the new one):
+    a cached reading of the old one proves nothing."""
+    url = str(tmp_path / "remote")
+    os.mkdir(url)
+    api.remote("default", "shared", url)
+    d = files(project, "d", 4, 1000)
+    a = api.add("default", "a", str(d)).commit()
+    b = api.add("default", "b", [str(p) for p in sorted(d.iterdir())]).commit()
+    api.push("default", uuid=a.uuid, delocalize=True)  # proves the blobs; b keeps them local
+    tr, pid = _only_pack(url)
+    index = decode_index(tr.get(index_key(pid)), pid, "ours")
+    e = list(index.entries)
+    files_ = [i for i, x in enumerate(e) if x.length == 1000][:2]
+    i, j = files_
+    e[i], e[j] = (PackEntry(e[j].blob, e[i].offset, e[i].length),
+                  PackEntry(e[i].blob, e[j].offset, e[j].length))
+    tr.put(index_key(pid), encode_index(PackIndex(pid, index.size, tuple(e))))
+    assert "not its bytes" in fails(9, "push", "-u", b.uuid, "-d")
+    assert all(Path(p).read_bytes() for p in api.get("default", "b").data)  # still local

@@ -182,6 +182,14 @@ class RemotePacks:
                 list(pool.map(read, new))
             self._fresh = True
 
+    def read_index(self, pack: str) -> PackIndex | None:
+        """A pack's index as the remote holds it now (not the cache); None if unusable."""
+        key = index_key(pack)
+        try:
+            return decode_index(self.tr.get(key, MAX_INDEX_BYTES), pack, f"{self.url}/{key}")
+        except (CorruptObjectError, NotFoundError):
+            return None
+
     def locate(self, blobs: list[str]) -> dict[str, Located]:
         """Where these blobs are in the remote's packs (reading the listing once if some
         are in no cached pack)."""

@@ -8,6 +8,7 @@ bundle (of any remote context) uses.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dsdt._fs import remove_tree
@@ -20,8 +21,9 @@ from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
 from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
 from dsdt.remote.open import canonical_url
-from dsdt.remote.packindex import pack_key
+from dsdt.remote.packindex import index_key, pack_key
 from dsdt.remote.sync import Remote, read_ref, run_jobs, swap_ref
+from dsdt.remote.transport import Transport
 from dsdt.repo import Repository
 
 
@@ -77,41 +79,76 @@ def _prove(remote: Remote, blobs: dict[str, int], jobs: int = 8) -> None:
             the right bytes (then the local copy is all there is: it stays).
     """
     tr = remote.transport
-    located = remote.packs.locate(list(blobs))
-    # A packed blob's proof is the pack's stamp, kept under "<pack key>#<blob id>".
-    keys = {b: (pack_key(located[b].pack), f"{pack_key(located[b].pack)}#{b}")
-            if b in located else (blob_key(b), blob_key(b)) for b in blobs}
-    known = remote.proofs.stamps(remote.url, [proof for _key, proof in keys.values()])
+    remote.packs.ensure_fresh()
+    copies = _copies(remote, list(blobs))
+    known = remote.proofs.stamps(remote.url, [c.proof for cs in copies.values() for c in cs])
     verified: list[tuple[str, str]] = []
 
     def prove(blob_id: str) -> None:
-        key, proof = keys[blob_id]
-        stamp = tr.stamp(key)
-        if stamp is None:
+        present = False
+        for c in copies[blob_id]:
+            stamp = c.stamp(tr)
+            if stamp is None:
+                continue
+            present = True
+            if known.get(c.proof) == stamp or (c.holds(tr, blob_id, blobs[blob_id])
+                                               and c.stamp(tr) == stamp):
+                verified.append((c.proof, stamp))
+                return
+        if not present:
             raise UsageError(f"blob {blob_id} ({blobs[blob_id]} bytes) is not on {remote.url}; "
                              "push the bundle again before delocalizing")
-        if known.get(proof) == stamp:
-            return
-        try:
-            if blob_id in located:
-                entry = located[blob_id].entry
-                got = sha256_bytes(tr.get_range(key, entry.offset, entry.length))
-            else:
-                got = tr.sha256(key, blobs[blob_id])
-            same = got == blob_id and tr.stamp(key) == stamp
-        except (CorruptObjectError, NotFoundError):
-            same = False
-        if not same:
-            raise CorruptObjectError(
-                f"the copy of blob {blob_id} on {remote.url} is not its bytes (corrupt or "
-                "replaced there); the local copy was kept. dsdt fsck --remote --repair uploads "
-                "it again")
-        verified.append((proof, stamp))
+        raise CorruptObjectError(
+            f"the copy of blob {blob_id} on {remote.url} is not its bytes (corrupt or replaced "
+            "there, in every pack and object that should hold it); the local copy was kept. "
+            "dsdt fsck --remote --repair uploads it again")
 
     try:
         run_jobs(jobs, prove, list(blobs))
     finally:
         remote.proofs.remember(remote.url, verified)
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """One place a blob may be on a remote: a range of a pack, or an object of its own."""
+
+    key: str
+    proof: str  # where its proof is kept in the proofs cache
+    index: str | None = None  # a pack's index: rewriting it moves the blob
+    offset: int = 0
+    length: int = 0
+
+    def stamp(self, tr: Transport) -> str | None:
+        """The object's stamp (with its index's, for a pack); None when either is gone."""
+        stamps = [tr.stamp(self.key)] + ([tr.stamp(self.index)] if self.index else [])
+        return None if None in stamps else "|".join(s for s in stamps if s is not None)
+
+    def holds(self, tr: Transport, blob_id: str, size: int) -> bool:
+        """True if reading this copy back gives the blob's bytes."""
+        try:
+            got = (sha256_bytes(tr.get_range(self.key, self.offset, self.length))
+                   if self.index else tr.sha256(self.key, size))
+        except (CorruptObjectError, NotFoundError):
+            return False
+        return got == blob_id
+
+
+def _copies(remote: Remote, blobs: list[str]) -> dict[str, list[_Copy]]:
+    """Every place the remote may hold each blob: each pack whose index, read now (an
+    index rewritten in place since the cache read it is what a fresh clone sees), lists
+    it, then an object of its own."""
+    packs = {w.pack for b in blobs for w in remote.packs.cache.copies(remote.url, b)}
+    indexes = {p: remote.packs.read_index(p) for p in sorted(packs)}
+    out: dict[str, list[_Copy]] = {b: [] for b in blobs}
+    for pack, index in indexes.items():
+        for e in index.entries if index is not None else ():
+            if e.blob in out:
+                out[e.blob].append(_Copy(pack_key(pack), f"{pack_key(pack)}#{e.blob}",
+                                         index_key(pack), e.offset, e.length))
+    for b in blobs:
+        out[b].append(_Copy(blob_key(b), blob_key(b)))
+    return out
 
 
 def _blob_shown_at(repo: Repository, uuids: list[str], path: str, remote: Remote,
