@@ -449,3 +449,19 @@ def test_push_d_reads_an_index_rewritten_in_place_before_dropping_local_copies(
     tr.put(index_key(pid), encode_index(PackIndex(pid, index.size, tuple(e))))
     assert "not its bytes" in fails(9, "push", "-u", b.uuid, "-d")
     assert all(Path(p).read_bytes() for p in api.get("default", "b").data)  # still local
+
+
+def test_a_directory_where_a_pack_index_belongs_does_not_stop_gc(
+        project: Path, tmp_path: Path) -> None:
+    url = str(tmp_path / "remote")
+    os.mkdir(url)
+    set_config(project, "remote_gc_grace", "0")
+    api.remote("default", "shared", url)
+    api.add("default", "d", str(files(project, "d", 3))).commit()
+    api.push("default")
+    planted = Path(url) / "packs" / "40" / ("40" * 32 + ".idx")
+    planted.mkdir(parents=True)
+    (planted.parent / ("40" * 32 + ".pack")).write_bytes(b"an orphan pack")
+    r = ok("gc", "--remote")  # the sweep goes on, and says what it could not remove
+    assert "Is a directory" in r.out and planted.is_dir()
+    assert api.fsck(remote=True).ok  # the real pack is untouched

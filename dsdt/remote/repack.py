@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from dsdt.errors import CorruptObjectError
+from dsdt.errors import CorruptObjectError, RemoteError
 from dsdt.objects.ids import sha256_bytes
 from dsdt.remote.packindex import PackEntry, index_key, pack_key
 from dsdt.remote.packs import RemotePacks, groups
@@ -61,7 +61,10 @@ def sweep_packs(packs: RemotePacks, keep: set[str], cutoff: float, dry_run: bool
             if newest > cutoff:
                 report.young += 1
             elif not dry_run:
-                _delete(packs, pid)
+                try:
+                    _delete(packs, pid)
+                except RemoteError as e:  # not a file (a directory planted there...)
+                    report.errors.append(" ".join(str(e).split()))
             continue
         if pid in packs.refused:
             continue  # its index cannot be read: fsck --remote names it; nothing is guessed
