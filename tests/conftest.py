@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,13 +114,18 @@ def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
                 "AWS_ENDPOINT_URL_BATCH", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM",
                 "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_ECR", "MOTO_DOCKER_NETWORK_NAME"):
         monkeypatch.delenv(var, raising=False)
+    fake_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake keys and a region for boto3; the user's AWS config files are hidden."""
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return moto_server
 
 
 @pytest.fixture
@@ -152,3 +159,19 @@ def batch_queue(aws_env: str) -> str:
     batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
                            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
     return queue
+
+
+@pytest.fixture
+def kolkata() -> Iterator[None]:
+    """Local time is UTC+05:30 for the test (so local and UTC dates differ)."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()

@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -316,22 +314,6 @@ def test_ls_dates(listed: dict[str, str]) -> None:
     assert ok("ls", "--before", "2999-01-01T00:00:00+00:00").lines == ["c", "a", "b"]
     assert ok("ls", "-A", "2999-01-01").lines == []
     assert "bad date" in fails(2, "ls", "-A", "yesterday")
-
-
-@pytest.fixture
-def kolkata() -> Iterator[None]:
-    """Local time is UTC+05:30 for the test (so local and UTC dates differ)."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Kolkata"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def test_ls_dates_are_local_time(listed: dict[str, str], kolkata: None) -> None:

@@ -7,10 +7,7 @@ in UTC, or an argument read as UTC, would be off by five and a half hours.
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,22 +19,6 @@ from dsdt.errors import UsageError
 
 LOCAL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+05:30")
 UTC_JSON = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
-
-
-@pytest.fixture
-def kolkata() -> Iterator[None]:
-    """Local time is UTC+05:30 for the test."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Kolkata"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import assert_fsck_clean
+from conftest import assert_fsck_clean, fake_credentials
 from luigi.contrib.s3 import S3Target
 from moto import mock_aws
 
@@ -30,11 +30,7 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No endpoint, no profile, no AWS files: only fake credentials."""
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    fake_credentials(monkeypatch)
 
 
 def put(url: str, body: bytes) -> None:
