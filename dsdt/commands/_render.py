@@ -47,6 +47,24 @@ def context_or_current(context: str | None) -> str | None:
     return context if context else api.current_context()
 
 
+def need_bundle(ctx: str | None, name: str | None, uuid: str | None,
+                tags: dict[str, str] | None, hint: str = "") -> "Bundle":
+    """The bundle ``api.get`` finds, or a :class:`BundleNotFoundError` naming what was asked.
+
+    Args:
+        hint: Appended to the message (``"; pull it first"``).
+    """
+    from dsdt import api
+    from dsdt.errors import BundleNotFoundError
+    from dsdt.ops.query import describe
+
+    b = api.get(ctx, name, uuid=uuid, tags=tags)
+    if b is None:
+        raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context "
+                                  f"{ctx!r}{hint}")
+    return b
+
+
 def fmt_pairs(pairs: dict[str, str]) -> str:
     """Tags or params as Disdat prints them: ``[k]:[v]`` separated by spaces."""
     from dsdt.objects.gate import printable

@@ -11,6 +11,7 @@ from dsdt.commands._render import (
     TagsOpt,
     UuidOpt,
     context_or_current,
+    need_bundle,
     parse_tags,
     print_json,
 )
@@ -46,12 +47,8 @@ def run(
 
     ctx, tags = context_or_current(context), parse_tags(tag) or None
     adopted = api.adopt(ctx, name, uuid, tags)
-    if not adopted and (name or uuid or tags) and api.get(ctx, name, uuid=uuid, tags=tags) is None:
-        from dsdt.errors import BundleNotFoundError
-        from dsdt.ops.query import describe
-
-        raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context {ctx!r}; "
-                                  "pull it first (dsdt pull)")
+    if not adopted and (name or uuid or tags):
+        need_bundle(ctx, name, uuid, tags, "; pull it first (dsdt pull)")
     if as_json:
         print_json({"context": ctx, "adopted": adopted})
     else:

@@ -22,6 +22,7 @@ from dsdt.commands._render import (
     UuidOpt,
     bundle_dict,
     context_or_current,
+    need_bundle,
     parse_tags,
     print_json,
 )
@@ -73,7 +74,7 @@ def run(
       dsdt cat scores -f scores.parquet # the whole table to a file, index kept
     """
     from dsdt import api
-    from dsdt.errors import BundleNotFoundError, UsageError
+    from dsdt.errors import UsageError
 
     tags = parse_tags(tag)
     if name is None and uuid is None and not tags:
@@ -81,10 +82,7 @@ def run(
     _check_choices(all_rows, rows, file, as_json)
     ctx = context_or_current(context)
     if as_json:
-        b = api.get(ctx, name, uuid=uuid, tags=tags or None)
-        if b is None:
-            raise BundleNotFoundError(f"no bundle {_what(name, uuid)} in context {ctx!r}")
-        print_json(bundle_dict(b))
+        print_json(bundle_dict(need_bundle(ctx, name, uuid, tags or None)))
         return
     value = api.cat(ctx, name, uuid=uuid, tags=tags or None)
     if file is not None:
@@ -108,11 +106,6 @@ def _check_choices(all_rows: bool, rows: int | None, file: Path | None, as_json:
     if file is not None and file.suffix.lower() not in _FORMATS:
         raise UsageError(f"cannot tell the format of {file.name!r}: -f writes .csv or "
                          ".parquet files")
-
-
-def _what(name: str | None, uuid: str | None) -> str:
-    parts = [f"named {name!r}" if name else "", f"with uuid {uuid}" if uuid else ""]
-    return " ".join(p for p in parts if p) or "matching the tags"
 
 
 def _show(value: Any, rows: int | None) -> None:

@@ -69,7 +69,7 @@ def run(
       dsdt lineage model --format mermaid > lineage.mmd
     """
     from dsdt import api
-    from dsdt.errors import BundleNotFoundError, UsageError
+    from dsdt.errors import UsageError
 
     ctx = context_or_current(context)
     if as_json and fmt not in (None, Format.json):
@@ -77,10 +77,9 @@ def run(
     if fmt is None and not down and up:
         nodes = api.lineage(ctx, uuid, max_depth=depth)
         if not nodes:
-            from dsdt.objects.ids import is_uuid_prefix
+            from dsdt.ops.query import ref_not_found
 
-            prefix = f" or with a uuid starting {uuid!r}" if is_uuid_prefix(uuid) else ""
-            raise BundleNotFoundError(f"no bundle named {uuid!r}{prefix} in context {ctx!r}")
+            raise ref_not_found(ctx, uuid)
         if as_json:
             print_json([_node_dict(d, u, info) for d, u, info in nodes])
             return

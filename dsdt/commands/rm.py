@@ -5,7 +5,14 @@ from typing import Annotated
 import typer
 
 from dsdt.commands import _complete
-from dsdt.commands._render import ContextOpt, TagsOpt, UuidOpt, context_or_current, parse_tags
+from dsdt.commands._render import (
+    ContextOpt,
+    TagsOpt,
+    UuidOpt,
+    context_or_current,
+    need_bundle,
+    parse_tags,
+)
 
 NAME = "rm"
 
@@ -43,12 +50,8 @@ def run(
     removed = api.rm(ctx, name, uuid=uuid, tags=tags, rm_all=rm_all, rm_old_only=old,
                      force=force)
     if not removed:
-        if (name or uuid or tag) and api.get(ctx, name, uuid=uuid, tags=tags) is None:
-            from dsdt.errors import BundleNotFoundError
-            from dsdt.ops.query import describe
-
-            raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context "
-                                      f"{ctx!r}")
+        if name or uuid or tag:  # nothing matches at all: an error, as for cat and commit
+            need_bundle(ctx, name, uuid, tags)
         typer.echo("No bundles to remove.")
         return
     typer.echo(f"Removed {len(removed)} bundle(s)")

@@ -79,9 +79,14 @@ def need_ref(repo: Repository, ctx: str, ref: str) -> Bundle:
     """Like :func:`lookup`, but nothing found is a :class:`BundleNotFoundError`."""
     b = lookup(repo, ctx, ref)
     if b is None:
-        prefix = f" or with a uuid starting {ref!r}" if is_uuid_prefix(ref) else ""
-        raise BundleNotFoundError(f"no bundle named {ref!r}{prefix} in context {ctx!r}")
+        raise ref_not_found(ctx, ref)
     return b
+
+
+def ref_not_found(ctx: str | None, ref: str) -> BundleNotFoundError:
+    """The error for a name or uuid (prefix) that names no bundle of ``ctx``."""
+    prefix = f" or with a uuid starting {ref!r}" if is_uuid_prefix(ref) else ""
+    return BundleNotFoundError(f"no bundle named {ref!r}{prefix} in context {ctx!r}")
 
 
 def find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
