@@ -51,6 +51,22 @@ def other(project: Path, tmp_path_factory: pytest.TempPathFactory,
     Repository.forget()
 
 
+@pytest.fixture
+def dir_remote(tmp_path: Path) -> str:
+    """A directory remote, bound to the default context as "shared"."""
+    url = str(tmp_path / "remote")
+    os.mkdir(url)
+    api.remote("default", "shared", url)
+    return url
+
+
+def in_clone(other: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work in the second clone from now on, bound to the same remote context."""
+    monkeypatch.chdir(other)
+    Repository.forget()
+    api.remote("default", "shared", url)
+
+
 def files(root: Path, name: str, n: int, size: int = 4096) -> Path:
     d = root / name
     d.mkdir()
@@ -113,9 +129,7 @@ def test_many_small_files_go_up_in_one_pack_and_come_back(project: Path, other: 
     assert "blobs" not in on and len(on["packs"]) == 2  # one pack and its index
     assert sorted(k.rsplit(".", 1)[1] for k in on["packs"]) == ["idx", "pack"]
     assert api.fsck(remote=True).ok
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", remote_url)
+    in_clone(other, remote_url, monkeypatch)
     api.pull("default", localize=True)
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
         p.read_bytes() for p in d.iterdir())
@@ -145,9 +159,7 @@ def test_a_pull_of_a_few_blobs_reads_ranges_and_of_most_reads_the_pack(
     api.push("default")
     pack_size = sum(s for k, s, _ in open_transport(remote_url).list_info("packs/")
                     if k.endswith(".pack"))
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", remote_url)
+    in_clone(other, remote_url, monkeypatch)
     counting = Counting(monkeypatch)
     api.pull("default", "few", localize=True)
     assert counting.whole == 0 and 1 <= counting.ranges <= 3  # the tree, then the files
@@ -174,9 +186,7 @@ def test_a_remote_of_loose_blobs_stays_readable_and_writable(
     assert api.push("default").blobs == 21
     assert len(objects(remote_url)["packs"]) == 2
     assert api.fsck(remote=True).ok
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", remote_url)
+    in_clone(other, remote_url, monkeypatch)
     api.pull("default", localize=True)
     for name, src in (("old", old), ("new", new)):
         assert sorted(Path(p).read_bytes() for p in api.cat("default", name)) == sorted(
@@ -203,9 +213,7 @@ def test_gc_remote_rewrites_a_pack_that_is_mostly_garbage(project: Path, other: 
                if k.endswith(".pack"))
     assert size < 6 * 4096 + 1024  # the five files and the tree
     assert api.fsck(remote=True).ok
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", remote_url)
+    in_clone(other, remote_url, monkeypatch)
     api.pull("default", localize=True)
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "small")) == sorted(
         p.read_bytes() for p in small.iterdir())
@@ -321,20 +329,16 @@ def _only_pack(url: str) -> tuple[Transport, str]:
 
 
 def test_a_planted_index_or_pack_never_yields_wrong_bytes(project: Path, other: Path,
-                                                          tmp_path: Path,
+                                                          dir_remote: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    url = str(tmp_path / "remote")
-    os.mkdir(url)
-    api.remote("default", "shared", url)
+    url = dir_remote
     d = files(project, "d", 8, 1000)
     api.add("default", "d", str(d)).commit()
     api.push("default")
     tr, pid = _only_pack(url)
     good_pack, good_index = tr.get(pack_key(pid)), tr.get(index_key(pid))
     index = decode_index(good_index, pid, "ours")
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", url)
+    in_clone(other, url, monkeypatch)
     api.pull("default")
 
     def attempt(pack: bytes, text: bytes) -> str:
@@ -372,13 +376,11 @@ def test_a_planted_index_or_pack_never_yields_wrong_bytes(project: Path, other: 
 
 
 def test_gc_never_drops_a_live_blob_because_a_planted_index_claims_it(
-        project: Path, tmp_path: Path) -> None:
+        project: Path, dir_remote: str) -> None:
     """An attacker plants a pack whose index lists the live blobs over garbage bytes: the
     mostly-garbage pack that really holds them must be rewritten, not dropped."""
-    url = str(tmp_path / "remote")
-    os.mkdir(url)
+    url = dir_remote
     set_config(project, "remote_gc_grace", "0")
-    api.remote("default", "shared", url)
     big = api.add("default", "big", str(files(project, "big", 60))).commit()
     small = files(project, "small", 3)
     api.add("default", "small", str(small)).commit()
@@ -404,10 +406,8 @@ def test_gc_never_drops_a_live_blob_because_a_planted_index_claims_it(
 
 
 def test_a_lying_pack_listed_first_does_not_hide_the_good_one(
-        project: Path, other: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = str(tmp_path / "remote")
-    os.mkdir(url)
-    api.remote("default", "shared", url)
+        project: Path, other: Path, dir_remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = dir_remote
     d = files(project, "d", 6, 1000)
     api.add("default", "d", str(d)).commit()
     api.push("default")
@@ -420,21 +420,17 @@ def test_a_lying_pack_listed_first_does_not_hide_the_good_one(
             break
     tr.put(pack_key(fid), fake)
     tr.put(index_key(fid), encode_index(PackIndex(fid, len(fake), real.entries)))
-    monkeypatch.chdir(other)
-    Repository.forget()
-    api.remote("default", "shared", url)
+    in_clone(other, url, monkeypatch)
     api.pull("default", localize=True)  # the lying copies fail their hash; the good pack serves
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
         p.read_bytes() for p in d.iterdir())
 
 
 def test_push_d_reads_an_index_rewritten_in_place_before_dropping_local_copies(
-        project: Path, tmp_path: Path) -> None:
+        project: Path, dir_remote: str) -> None:
     """The attacker rewrites an index under its own name (a fresh clone reads the new one):
     a cached reading of the old one proves nothing."""
-    url = str(tmp_path / "remote")
-    os.mkdir(url)
-    api.remote("default", "shared", url)
+    url = dir_remote
     d = files(project, "d", 4, 1000)
     a = api.add("default", "a", str(d)).commit()
     b = api.add("default", "b", [str(p) for p in sorted(d.iterdir())]).commit()
@@ -452,11 +448,9 @@ def test_push_d_reads_an_index_rewritten_in_place_before_dropping_local_copies(
 
 
 def test_a_directory_where_a_pack_index_belongs_does_not_stop_gc(
-        project: Path, tmp_path: Path) -> None:
-    url = str(tmp_path / "remote")
-    os.mkdir(url)
+        project: Path, dir_remote: str) -> None:
+    url = dir_remote
     set_config(project, "remote_gc_grace", "0")
-    api.remote("default", "shared", url)
     api.add("default", "d", str(files(project, "d", 3))).commit()
     api.push("default")
     planted = Path(url) / "packs" / "40" / ("40" * 32 + ".idx")
