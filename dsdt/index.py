@@ -292,13 +292,6 @@ class Index:
                        [(ctx, kind, u) for u in set(have) - set(refs)])
         return ok
 
-    @staticmethod
-    def add_record(db: sqlite3.Connection, rec: BundleRecord, sha: str) -> None:
-        """Insert (or replace) the searchable fields of one record."""
-        rows = Rows()
-        rows.add(rec, sha, replacing=True)
-        rows.write(db)
-
     # --- queries -----------------------------------------------------------------------
 
     @healing

@@ -39,7 +39,6 @@ class StatCache:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._db = LocalConnection(path, lambda db: db.execute(
             "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INT, mtime INT,"
             " ctime INT, ino INT, blob TEXT)"))
