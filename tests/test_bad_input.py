@@ -116,7 +116,7 @@ def _edit(path: Path, text: str) -> None:
 def test_hand_edited_record_is_reported_never_used(ctx: str, project: Path) -> None:
     b = api.Bundle(ctx, name="x", data=1)
     path = _record_path(project, b.uuid)
-    _edit(path, path.read_text().replace("value: 1", "value: 2"))
+    _edit(path, path.read_text().replace('"value": 1', '"value": 2'))
     report = api.fsck()
     assert not report.ok and any("does not match" in e for e in report.errors)
     with pytest.raises(CorruptObjectError):

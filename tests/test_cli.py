@@ -521,7 +521,7 @@ def test_fsck(repo: Path) -> None:
     assert r.lines[-1] == "ok"
     assert json.loads(ok("fsck", "--json").out)["ok"] is True
     record = repo / ".dsdt" / "records" / uuid[:2] / f"{uuid}.yaml"
-    record.write_text(record.read_text().replace("name: a", "name: b"))
+    record.write_text(record.read_text().replace('"name": "a"', '"name": "b"'))
     r = dsdt_cli("fsck")
     assert r.code == 1
     assert any(ln.startswith("error: ") for ln in r.lines)

@@ -38,7 +38,7 @@ def test_context_example(project: Path) -> None:
 
 
 def test_record_example_round_trips_canonically() -> None:
-    text = block("yaml record")
+    text = block("json record")
     rec = BundleRecord.from_yaml(text.encode())
     assert rec.to_yaml() == text.encode()
     value = Decoder(lambda b: Path("/nonexistent"), FileDecoder(None, Path("/v"))).decode(rec.data)

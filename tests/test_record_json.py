@@ -1,0 +1,111 @@
+"""Records are written as JSON that YAML reads the same way, and read JSON-first.
+
+A record that JSON would read differently from YAML (a float YAML 1.1 takes
+for a string, a character YAML refuses or folds) is written as YAML; a
+crafted record of that kind is parsed as YAML, so no reader, old or new,
+sees another mapping than YAML gives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsdt.errors import CorruptObjectError
+from dsdt.objects.record import BundleRecord, Lineage, dump_record, load_record_doc
+
+UUID = "dfb64e58-8cbd-48d0-b2a5-6d9d5c45df51"
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def record(value: object = 1, **tags: str) -> BundleRecord:
+    kind = {float: "float", int: "int", str: "str"}[type(value)]
+    return BundleRecord(uuid=UUID, name="n", processing_name="n_0", owner="o",
+                        created="2026-01-01T00:00:00.000000+00:00",
+                        data={"type": kind, "value": value}, presentation="SCALAR",
+                        tags=tags, lineage=Lineage(start_time=1795695439.1))
+
+
+def yaml_reading(data: bytes) -> object:
+    return yaml.load(data, Loader=LOADER)
+
+
+def test_a_record_is_indented_json_that_yaml_reads_alike() -> None:
+    data = record(2.5, model="xgb", city="Zürich").to_yaml()
+    assert data.startswith(b"{\n") and data.endswith(b"}\n")
+    assert json.loads(data) == yaml_reading(data) == record(2.5, model="xgb",
+                                                           city="Zürich").to_dict()
+    assert "Zürich".encode() in data  # readable in a diff, not \u escaped
+
+
+@pytest.mark.parametrize("rec", [
+    record(1e-05), record(1e16), record("\x7f"), record(1, k="a\x85b"),
+    record(1, k="line \u2028 sep"), record(1, **{"k" * 1100: "long key"}),
+], ids=["small-float", "big-float", "del", "nel", "line-separator", "long-key"])
+def test_what_yaml_would_read_otherwise_is_written_as_yaml(rec: BundleRecord) -> None:
+    data = rec.to_yaml()
+    assert not data.startswith(b"{")
+    assert BundleRecord.from_yaml(data) == rec
+    assert yaml_reading(data) == rec.to_dict()
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 1e5}', '{"a": 1E+5}', '{"a": NaN}', '{"a": -Infinity}',
+    '{"a": "\\ud83d\\ude00"}', '{"a": "\\uD800"}', '{"a": "x\u0085y"}', '{"a": "x\u2029y"}',
+    '{"a": "x\x7fy"}', '{"a": 1, "a": 2}', '{"a": "\\/\\b\\f\\n\\r\\t\\u00e9"}',
+    '{"a": [1, 2.5, -0.0, true, false, null, {}, []]}', '{a: 1}', '{"a": 1} trailing',
+], ids=lambda t: t[:24])
+def test_crafted_json_is_read_as_yaml_reads_it(text: str) -> None:
+    data = text.encode()
+    try:
+        expected = yaml_reading(data)
+    except yaml.YAMLError:
+        with pytest.raises(CorruptObjectError):
+            load_record_doc(data, "record")
+        return
+    got = load_record_doc(data, "record")
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_written_records_read_back_alike_through_json_and_yaml(doc: dict[str, object]) -> None:
+    data = dump_record(doc)
+    assert _same(load_record_doc(data, "record"), doc)
+    assert _same(yaml_reading(data), doc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=6), st.booleans())
+def test_any_json_reads_as_yaml_reads_it(doc: dict[str, object], ascii_only: bool) -> None:
+    data = json.dumps(doc, ensure_ascii=ascii_only).encode()
+    try:
+        expected = yaml_reading(data)
+    except (yaml.YAMLError, ValueError):
+        return  # YAML refuses it (a key over 1024 characters...): no reading to agree with
+    assert _same(load_record_doc(data, "record"), expected)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, telling -0.0 from 0.0 and 1 from 1.0 and True (as a reader would see them)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)  # type: ignore[attr-defined]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))  # type: ignore[arg-type]
+    if isinstance(a, float):
+        return math.copysign(1, a) == math.copysign(1, b) and a == b  # type: ignore[arg-type]
+    return a == b
