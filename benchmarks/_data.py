@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 _CHUNK = 8 << 20
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 2  # 2: records written as JSON
 
 
 def make_random_file(path: Path, size: int, seed: int = 0) -> Path:
@@ -134,7 +134,7 @@ def _write_bundles(fx: Fixture) -> dict[str, tuple[str, int]]:
     """Write the records and membership refs; return the latest ``(uuid, value)`` per name."""
     from dsdt.bundle import default_processing_name
     from dsdt.objects.ids import new_uuid, sha256_bytes
-    from dsdt.objects.record import BundleRecord, Lineage, dump_yaml
+    from dsdt.objects.record import BundleRecord, Lineage
     from dsdt.repo import Repository
 
     repo = Repository(fx.project / ".dsdt")
@@ -148,7 +148,7 @@ def _write_bundles(fx: Fixture) -> dict[str, tuple[str, int]]:
             owner="bench", created=(start + timedelta(seconds=i)).isoformat(
                 timespec="microseconds"),
             data={"type": "int", "value": i}, presentation="SCALAR", lineage=Lineage())
-        data = dump_yaml(rec.to_dict())
+        data = rec.to_yaml()
         _write(repo.record_path(uuid), data, 0o444, made_dirs)
         ref = repo.refs.path(Repository.member_ref("default", uuid))
         _write(ref, (sha256_bytes(data) + "\n").encode(), 0o644, made_dirs)

@@ -24,6 +24,9 @@ from dsdt.errors import CorruptObjectError
 _FICLONE = 0x40049409  # linux/fs.h: ioctl that makes a reflink copy
 
 
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # O_NONBLOCK: a FIFO never blocks open
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """The bytes of the regular file at ``path``, refusing a symlink, a FIFO or too many bytes.
 
@@ -35,25 +38,95 @@ def read_regular(path: Path, limit: int) -> bytes:
         CorruptObjectError: It is a symlink, not a regular file, or too large.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, _READ)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise symlink_error(path) from None
         raise
+    return _read_opened(fd, path, limit)
+
+
+_FIRST_READ = 1 << 16
+
+
+def _read_opened(fd: int, path: Path | str, limit: int) -> bytes:
+    """Read (and close) the open file ``fd``: its bytes, if it is a regular file.
+
+    A small file takes one ``read``: a short read is the end of a regular file
+    (the open refused a symlink, reading a directory fails, and git makes no
+    FIFO or device). Anything else is checked with ``fstat`` first.
+    """
     try:
+        data = os.read(fd, min(limit + 1, _FIRST_READ))
+        if 0 < len(data) < _FIRST_READ and len(data) <= limit:
+            return data
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise CorruptObjectError(f"{path} is not a regular file; remove it (run dsdt fsck)")
         if st.st_size > limit:
             raise CorruptObjectError(f"{path} holds {st.st_size} bytes, more than the {limit} a "
                                      "file of its kind may; remove it (run dsdt fsck)")
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(limit + 1)
+        while 0 < len(data) < st.st_size:
+            more = os.read(fd, min(st.st_size - len(data), 1 << 30))
+            if not more:
+                break  # it shrank while it was read
+            data += more
+        return data[:limit]
+    except (IsADirectoryError, BlockingIOError):
+        raise CorruptObjectError(f"{path} is not a regular file; remove it (run dsdt fsck)"
+                                 ) from None
     finally:
         os.close(fd)
-    if len(data) > limit:
-        raise CorruptObjectError(f"{path} grew past {limit} bytes while it was read")
-    return data
+
+
+class DirFiles:
+    """Reads small regular files of one directory through the directory's descriptor.
+
+    Opening each file relative to the open directory spares the kernel a path
+    walk and Python a ``Path`` per file: an index rebuild reads two files per
+    bundle this way. The directory must have passed :meth:`Confined.dir`; it
+    is opened without following a symlink, and may be absent (nothing to read).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            self._fd = None
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise CorruptObjectError(f"{path} is not a directory (a symlink?); remove it "
+                                         "(run dsdt fsck)") from None
+            raise
+
+    def names(self) -> list[str]:
+        """The names in the directory (none if it is absent)."""
+        return [] if self._fd is None else os.listdir(self._fd)
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of regular file ``name`` (see :func:`read_regular`)."""
+        if self._fd is None:
+            raise FileNotFoundError(errno.ENOENT, "no such directory", str(self.path))
+        try:
+            fd = os.open(name, _READ, dir_fd=self._fd)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise symlink_error(self.path / name) from None
+            raise
+        return _read_opened(fd, f"{self.path}/{name}", limit)
+
+    def close(self) -> None:
+        """Close the directory (reads fail after this)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> DirFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def is_regular(path: Path) -> bool:

@@ -21,15 +21,11 @@ from pathlib import Path
 from typing import Protocol
 
 from dsdt._db import LocalConnection, healing
-from dsdt._fs import read_regular
-from dsdt.errors import CorruptObjectError
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
-from dsdt.indexrows import Rows, indexed_bundles
-from dsdt.objects.record import BundleRecord
+from dsdt.indexrows import RecordSource, gc_paused, read_shard, rescan
 from dsdt.refs.names import glob_to_sqlite
-from dsdt.refs.store import MAX_REF_BYTES
 
-_SCHEMA_VERSION = "8"
+_SCHEMA_VERSION = "9"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -39,18 +35,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS bundles(uuid TEXT PRIMARY KEY, sha TEXT, name TEXT,
     processing_name TEXT, owner TEXT, created TEXT, created_ts REAL);
-CREATE INDEX IF NOT EXISTS bundles_name ON bundles(name, created_ts);
-CREATE INDEX IF NOT EXISTS bundles_proc ON bundles(processing_name);
 CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uuid, key));
-CREATE INDEX IF NOT EXISTS tags_kv ON tags(key, value);
 CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
-CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_uuid);
 CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta TEXT,
     PRIMARY KEY(uuid, blob));
 CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
     name TEXT, created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
-CREATE INDEX IF NOT EXISTS members_shard ON members(ctx, kind, shard);
-CREATE INDEX IF NOT EXISTS members_latest ON members(ctx, kind, name, created_ts, uuid, sha);
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
     PRIMARY KEY(ctx, kind, shard));
 CREATE TABLE IF NOT EXISTS skipped(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT,
@@ -62,6 +52,15 @@ CREATE VIEW IF NOT EXISTS visible AS
     AND NOT EXISTS (SELECT 1 FROM members b WHERE b.ctx = t.ctx AND b.kind = 'bundles'
                     AND b.uuid = t.uuid);
 """
+#: Secondary indexes. A first build makes them after inserting every row: sorting once
+#: is cheaper than keeping them in order row by row.
+_INDEXES = {
+    "members_shard": "members(ctx, kind, shard)",
+    "bundles_proc": "bundles(processing_name)",
+    "tags_kv": "tags(key, value)",
+    "deps_dep": "deps(dep_uuid)",
+    "members_latest": "members(ctx, kind, name, created_ts, uuid, sha)",
+}
 
 _COMMITTED = ("(m.tracked OR EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx "
               "AND c.kind='committed' AND c.uuid=m.uuid AND c.sha=m.sha))")
@@ -110,7 +109,14 @@ def _setup(db: sqlite3.Connection) -> None:
         for table in _TABLES:
             db.execute(f"DROP TABLE IF EXISTS {table}")
     db.executescript(_SCHEMA)
+    _make_indexes(db)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+    db.execute("PRAGMA cache_size=-65536")  # 64 MiB: a first build touches every page
+
+
+def _make_indexes(db: sqlite3.Connection) -> None:
+    for name, on in _INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
 def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
@@ -134,24 +140,6 @@ def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
     return " AND ".join(where), args
 
 
-def _read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
-    """``uuid -> record sha`` of the ref files in one shard directory (None: unreadable)."""
-    out: dict[str, str] = {}
-    ok = True
-    for entry in os.scandir(path):
-        name = entry.name
-        if name.startswith(".") or name.endswith(".lock"):
-            continue
-        try:
-            out[name] = read_regular(Path(entry.path), MAX_REF_BYTES).decode("utf-8").strip()
-        except FileNotFoundError:
-            continue  # removed (rm) since the directory was listed
-        except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
-            problems.append(f"ref {entry.path}: unreadable ({e})")
-            ok = False
-    return out if ok else None
-
-
 class TrackedSource(Protocol):
     """Where the index learns which members come from a context's remote (the repository)."""
 
@@ -168,17 +156,16 @@ class Index:
     Args:
         path: The database file.
         refs_root: The ``refs/contexts`` directory it mirrors.
-        load_record: Reads and verifies the record of a uuid given the record
-            sha its ref names; raises on a missing or corrupt record.
+        records: Opens a reader of records, which verifies each against the
+            record sha its ref names.
         tracking: The members that come from each context's remote.
     """
 
-    def __init__(self, path: Path, refs_root: Path,
-                 load_record: Callable[[str, str], BundleRecord],
+    def __init__(self, path: Path, refs_root: Path, records: Callable[[], RecordSource],
                  tracking: TrackedSource) -> None:
         self.path = path
         self.refs_root = refs_root
-        self.load_record = load_record
+        self.records = records
         self.tracking = tracking
         self._db = LocalConnection(path, _setup)
 
@@ -221,21 +208,31 @@ class Index:
         gone = [key for key in known if key not in seen]
         if not changes and not gone:
             return problems
+        reader = self.records()
         db.execute("BEGIN IMMEDIATE")
         try:
-            for ctx, kind, shard in gone:
-                for table in ("members", "shards", "skipped"):
-                    db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
-                               (ctx, kind, shard))
-            for ctx, kind, shard, mtime, path in changes:
-                refs = self.tracking.tracked(ctx) if path is None else _read_shard(path, problems)
-                ok = refs is not None and self._rescan(db, ctx, kind, shard, refs, problems)
-                db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
-                           (ctx, kind, shard, mtime if ok else 0))
+            first = not known and not db.execute("SELECT 1 FROM bundles LIMIT 1").fetchone()
+            for name in _INDEXES if first else ():
+                db.execute(f"DROP INDEX {name}")
+            with gc_paused():
+                for ctx, kind, shard in gone:
+                    for table in ("members", "shards", "skipped"):
+                        db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
+                                   (ctx, kind, shard))
+                for ctx, kind, shard, mtime, path in changes:
+                    refs = (self.tracking.tracked(ctx) if path is None
+                            else read_shard(path, problems))
+                    ok = refs is not None and rescan(db, reader, (ctx, kind, shard), refs,
+                                                      problems, first)
+                    db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
+                               (ctx, kind, shard, mtime if ok else 0))
+            _make_indexes(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            reader.close()
         return problems
 
     def _shard_dirs(self, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
@@ -259,38 +256,6 @@ class Index:
                         yield ctx.name, kind, shard.name, Path(shard.path)
                     elif not shard.name.startswith("."):
                         problems.append(f"{shard.path} is not a directory (a symlink?)")
-
-    def _rescan(self, db: sqlite3.Connection, ctx: str, kind: str, shard: str,
-                refs: dict[str, str], problems: list[str]) -> bool:
-        """Make the index's members of one shard (or a context's tracked ones) be ``refs``."""
-        have = dict(db.execute(
-            "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
-        wanted = {u: s for u, s in refs.items() if have.get(u) != s}
-        indexed = indexed_bundles(db, list(wanted))
-        rows = Rows()
-        members = []
-        ok = True
-        db.execute("DELETE FROM skipped WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard))
-        for uuid, sha in wanted.items():
-            known = indexed.get(uuid)
-            if known is not None and known[0] == sha:
-                members.append((ctx, kind, uuid, shard, sha, known[1], known[2]))
-                continue
-            try:
-                rec = self.load_record(uuid, sha)
-            except Exception as e:  # noqa: BLE001 - reported, the member is skipped
-                problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
-                db.execute("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
-                           (ctx, kind, uuid, shard))  # counted by the catalog's pages
-                ok = False
-                continue
-            rows.add(rec, sha, replacing=known is not None)
-            members.append((ctx, kind, uuid, shard, sha, rec.name, rec.created_at.timestamp()))
-        rows.write(db)
-        db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)", members)
-        db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?",
-                       [(ctx, kind, u) for u in set(have) - set(refs)])
-        return ok
 
     # --- queries -----------------------------------------------------------------------
 

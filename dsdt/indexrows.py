@@ -1,15 +1,25 @@
-"""Writing the index's rows of many records at once (one statement per table).
+"""Re-reading shards of refs into the index, and writing the rows of many records at once.
 
-Rebuilding the index of a fresh clone inserts every record's fields; batching
-them per shard keeps SQLite's per-statement cost out of the per-record cost.
+Rebuilding the index of a fresh clone reads every ref and record and inserts
+every record's fields: the refs and records of a shard are read through its
+open directories, and the rows written with one statement per table, which
+keeps per-file and per-statement costs out of the per-record cost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
 
+from dsdt._fs import DirFiles
+from dsdt.errors import CorruptObjectError
 from dsdt.objects.blobrefs import blob_refs
-from dsdt.objects.record import BundleRecord
+from dsdt.refs.store import MAX_REF_BYTES
 
 PARAM_PREFIX = "__param."
 
@@ -37,19 +47,28 @@ class Rows:
         self.blobs: list[tuple[str, str, int, str | None]] = []
         self.replaced: list[tuple[str]] = []
 
-    def add(self, rec: BundleRecord, sha: str, replacing: bool) -> None:
-        """Queue the searchable fields of one record (``replacing`` an older version)."""
-        u = rec.uuid
-        self.bundles.append((u, sha, rec.name, rec.processing_name, rec.owner, rec.created,
-                             rec.created_at.timestamp()))
-        self.tags += [(u, k, v) for k, v in rec.tags.items()]
-        self.tags += [(u, PARAM_PREFIX + k, v) for k, v in rec.params.items()]
-        self.deps += [(u, d.uuid) for d in rec.lineage.depends_on]
-        refs = blob_refs(rec.data)  # directly named blobs; trees and packed values as meta
+    def add(self, rec: dict[str, Any], sha: str, replacing: bool) -> float:
+        """Queue the searchable fields of one record, a mapping
+        :func:`~dsdt.objects.record.check_record` passed (``replacing`` an older version).
+
+        Returns:
+            Its creation time, in seconds since the epoch.
+        """
+        u, created = rec["uuid"], rec["created"]
+        ts = datetime.fromisoformat(created).timestamp()
+        self.bundles.append((u, sha, rec["name"], rec["processing_name"], rec["owner"], created,
+                             ts))
+        if rec["tags"]:
+            self.tags += [(u, k, v) for k, v in rec["tags"].items()]
+        if rec["params"]:
+            self.tags += [(u, PARAM_PREFIX + k, v) for k, v in rec["params"].items()]
+        self.deps += [(u, d["uuid"]) for d in rec["lineage"]["depends_on"]]
+        refs = blob_refs(rec["data"])  # directly named blobs; trees and packed values as meta
         self.blobs += [(u, b, s, None) for b, s in refs.data.items()]
         self.blobs += [(u, b, m.limit, m.kind) for b, m in refs.meta.items()]
         if replacing:
             self.replaced.append((u,))
+        return ts
 
     def write(self, db: sqlite3.Connection) -> None:
         """Insert every queued row (after removing what the replaced records had)."""
@@ -59,3 +78,80 @@ class Rows:
         db.executemany("INSERT OR REPLACE INTO tags VALUES (?,?,?)", self.tags)
         db.executemany("INSERT OR IGNORE INTO deps VALUES (?,?)", self.deps)
         db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)", self.blobs)
+
+
+def read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
+    """``uuid -> record sha`` of the ref files in one shard directory (None: unreadable)."""
+    out: dict[str, str] = {}
+    ok = True
+    with DirFiles(path) as files:
+        for name in files.names():
+            if name.startswith(".") or name.endswith(".lock"):
+                continue
+            try:
+                out[name] = files.read(name, MAX_REF_BYTES).decode("utf-8").strip()
+            except FileNotFoundError:
+                continue  # removed (rm) since the directory was listed
+            except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
+                problems.append(f"ref {path}/{name}: unreadable ({e})")
+                ok = False
+    return out if ok else None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a rebuild makes millions of short-lived
+    objects and no cycles, and every collection would walk all of them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class RecordSource(Protocol):
+    """Reads records for the index (:class:`dsdt.members.RecordReader`)."""
+
+    def read_checked(self, uuid: str, sha: str | None = None) -> dict[str, Any]:
+        """The record of ``uuid``, verified against ``sha`` and passed through
+        :func:`~dsdt.objects.record.check_record`; raises if missing or corrupt."""
+
+    def close(self) -> None:
+        """Release what reading held open."""
+
+
+def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, str],
+           refs: dict[str, str], problems: list[str], first: bool) -> bool:
+    """Make the index's members of one shard (or a context's tracked ones) be ``refs``
+    (in the ``first`` build, the index holds no member yet)."""
+    ctx, kind, shard = where
+    have = {} if first else dict(db.execute(
+        "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
+    wanted = {u: s for u, s in refs.items() if have.get(u) != s}
+    indexed = indexed_bundles(db, list(wanted))
+    rows = Rows()
+    members = []
+    ok = True
+    db.execute("DELETE FROM skipped WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard))
+    for uuid, sha in wanted.items():
+        known = indexed.get(uuid)
+        if known is not None and known[0] == sha:
+            members.append((ctx, kind, uuid, shard, sha, known[1], known[2]))
+            continue
+        try:
+            rec = reader.read_checked(uuid, sha)
+        except Exception as e:  # noqa: BLE001 - reported, the member is skipped
+            problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
+            db.execute("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
+                       (ctx, kind, uuid, shard))  # counted by the catalog's pages
+            ok = False
+            continue
+        created_ts = rows.add(rec, sha, replacing=known is not None)
+        members.append((ctx, kind, uuid, shard, sha, rec["name"], created_ts))
+    rows.write(db)
+    db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)", members)
+    db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?",
+                   [(ctx, kind, u) for u in set(have) - set(refs)])
+    return ok

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
-from dsdt._fs import Confined, atomic_write, is_regular, read_regular, write_once
+from dsdt._fs import Confined, DirFiles, atomic_write, is_regular, read_regular, write_once
 from dsdt.config import Config
 from dsdt.errors import BundleNotFoundError, ConflictError, CorruptObjectError
 from dsdt.index import Index, Query
 from dsdt.objects.ids import is_uuid, sha256_bytes
-from dsdt.objects.record import MAX_RECORD_BYTES, BundleRecord
+from dsdt.objects.record import MAX_RECORD_BYTES, BundleRecord, check_record, load_record_doc
 from dsdt.refs.store import RefStore
 from dsdt.refs.tracking import Listing, TrackingStore
 
@@ -67,30 +69,12 @@ class Members(ABC):
 
     def read_record(self, uuid: str, sha: str | None = None) -> BundleRecord:
         """Read a record, verifying it against ``sha`` (the value of the ref naming it)."""
-        if not is_uuid(uuid):
-            raise CorruptObjectError(f"{uuid[:40]!r} is not a bundle uuid; run dsdt fsck")
-        path, data = self._record_bytes(uuid, sha)
-        rec = BundleRecord.from_yaml(data, f"record {path}")
-        if rec.uuid != uuid:
-            raise CorruptObjectError(f"record {path} names uuid {rec.uuid}, not {uuid}")
-        return rec
+        with self.record_reader() as reader:
+            return reader.read(uuid, sha)
 
-    def _record_bytes(self, uuid: str, sha: str | None) -> tuple[Path, bytes]:
-        """The checked-in record of ``uuid``, else the pulled one; verified against ``sha``."""
-        found: tuple[Path, bytes] | None = None
-        for path in (self.record_path(uuid), self.pulled_record_path(uuid)):
-            try:
-                data = read_regular(path, MAX_RECORD_BYTES)
-            except FileNotFoundError:
-                continue
-            if sha is None or sha256_bytes(data) == sha:
-                return path, data
-            found = found or (path, data)
-        if found is None:
-            raise CorruptObjectError(f"record of bundle {uuid} is missing "
-                                     f"({self.record_path(uuid)})")
-        raise CorruptObjectError(f"record of bundle {uuid} does not match the sha256 its ref "
-                                 "names (edited by hand?); run dsdt fsck")
+    def record_reader(self) -> RecordReader:
+        """A reader of many records (the index's rebuild reads every one)."""
+        return RecordReader(self)
 
     @staticmethod
     def member_ref(ctx: str, uuid: str, kind: str = BUNDLES) -> str:
@@ -130,7 +114,8 @@ class Members(ABC):
 
     def adopt(self, ctx: str, uuid: str, sha: str) -> None:
         """Make a bundle pulled into ``ctx`` a checked-in, committed member of it."""
-        _path, data = self._record_bytes(uuid, sha)
+        with self.record_reader() as reader:
+            _path, data = reader.verified_bytes(uuid, sha)
         path = self.record_path(uuid)
         if not write_once(path, data) and sha256_bytes(read_regular(path, MAX_RECORD_BYTES)) != sha:
             raise CorruptObjectError(f"a different record for bundle {uuid} is checked in")
@@ -233,3 +218,85 @@ class Members(ABC):
             return read_regular(marker, 4096) == f"{ctx}\t{sha}\n".encode()
         except (FileNotFoundError, CorruptObjectError):
             return False
+
+
+class RecordReader:
+    """Reads and verifies records, keeping the record directories of recent shards open.
+
+    A record is read from ``records/`` or, for a pulled bundle, from
+    ``cache/records/``, and verified against the sha256 its ref names.
+    """
+
+    _KEEP = 8  # shards whose two directories stay open
+
+    def __init__(self, members: Members) -> None:
+        self._members = members
+        self._open: OrderedDict[str, tuple[DirFiles, DirFiles]] = OrderedDict()
+
+    def read(self, uuid: str, sha: str | None = None) -> BundleRecord:
+        """The record of ``uuid``, verified against ``sha`` when given.
+
+        Raises:
+            CorruptObjectError: It is missing, does not match, or is not a record.
+        """
+        return BundleRecord.from_checked(self.read_checked(uuid, sha))
+
+    def read_checked(self, uuid: str, sha: str | None = None) -> dict[str, Any]:
+        """The record of ``uuid`` as the mapping :func:`check_record` passed (see :meth:`read`)."""
+        path, data = self.verified_bytes(uuid, sha)
+        what = f"record {path}"
+        doc = check_record(load_record_doc(data, what), what)
+        if doc["uuid"] != uuid:
+            raise CorruptObjectError(f"record {path} names uuid {doc['uuid']}, not {uuid}")
+        return doc
+
+    def verified_bytes(self, uuid: str, sha: str | None) -> tuple[str, bytes]:
+        """Where the record of ``uuid`` is and its bytes: the checked-in one, else the
+        pulled one, whichever matches ``sha``."""
+        if not is_uuid(uuid):
+            raise CorruptObjectError(f"{uuid[:40]!r} is not a bundle uuid; run dsdt fsck")
+        found: tuple[str, bytes] | None = None
+        name = f"{uuid}.yaml"
+        for files in self._dirs(uuid[:2]):
+            try:
+                data = files.read(name, MAX_RECORD_BYTES)
+            except FileNotFoundError:
+                continue
+            if sha is None or sha256_bytes(data) == sha:
+                return f"{files.path}/{name}", data
+            found = found or (f"{files.path}/{name}", data)
+        if found is None:
+            raise CorruptObjectError(f"record of bundle {uuid} is missing "
+                                     f"({self._members.record_path(uuid)})")
+        raise CorruptObjectError(f"record of bundle {uuid} does not match the sha256 its ref "
+                                 "names (edited by hand?); run dsdt fsck")
+
+    def _dirs(self, shard: str) -> tuple[DirFiles, DirFiles]:
+        dirs = self._open.get(shard)
+        if dirs is not None:
+            self._open.move_to_end(shard)
+            return dirs
+        m = self._members
+        checked_in = DirFiles(m.confined.dir(m.root / "records" / shard))
+        try:
+            dirs = checked_in, DirFiles(m.confined.dir(m.root / "cache" / "records" / shard))
+        except BaseException:
+            checked_in.close()
+            raise
+        self._open[shard] = dirs
+        if len(self._open) > self._KEEP:
+            for files in self._open.popitem(last=False)[1]:
+                files.close()
+        return dirs
+
+    def close(self) -> None:
+        """Close every directory held open."""
+        while self._open:
+            for files in self._open.popitem()[1]:
+                files.close()
+
+    def __enter__(self) -> RecordReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

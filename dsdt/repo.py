@@ -103,7 +103,7 @@ class Repository(Members):
         self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp")
         self.tracking = TrackingStore(root / "cache" / "tracking", self.config.lock_timeout)
         self.index = Index(root / "cache" / "index.sqlite", root / "refs" / "contexts",
-                           self.read_record, self)
+                           self.record_reader, self)
         self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
         self._git: tuple[Any, dict[str, str | bool]] = (None, {})
 

@@ -223,3 +223,14 @@ def test_pathological_yaml_is_refused_quickly(text: bytes) -> None:
 
     with within(5), pytest.raises(CorruptObjectError):
         BundleRecord.from_yaml(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aZ09-_+,=.@{ /é\t", max_size=12) | st.sampled_from(
+    ["a" * 255, "a" * 256, "x.lock", "x.lockx", "@", "-", "a.b.c"]))
+def test_the_quick_name_check_agrees_with_the_rules(name: str) -> None:
+    from dsdt.objects.gate import _name_rules, name_problem
+
+    for allow_space in (True, False):
+        assert (name_problem(name, allow_space) is None) == (
+            _name_rules(name, allow_space) is None), name

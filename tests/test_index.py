@@ -120,3 +120,93 @@ def test_dependents_from_the_index(ctx: str) -> None:
     got = Repository.current().index.dependents(ctx, [a.uuid, b.uuid, c.uuid])
     assert sorted(got[a.uuid]) == sorted([b.uuid, c.uuid])
     assert got[b.uuid] == [c.uuid] and got[c.uuid] == []
+
+
+# --- the first build of a fresh clone ---------------------------------------------------
+
+
+def _drop_index(project: Path) -> None:
+    Repository.current().index.close()
+    for p in (project / ".dsdt" / "cache").glob("db-*/index.sqlite*"):
+        p.unlink()
+
+
+def _sql_indexes(repo: Repository) -> set[str]:
+    rows = repo.index.connect().execute("SELECT name FROM sqlite_master WHERE type='index'")
+    return {name for (name,) in rows if not name.startswith("sqlite_")}
+
+
+def test_a_first_build_makes_every_index_and_answers_alike(ctx: str, project: Path) -> None:
+    import dsdt.index as index
+
+    made = [api.Bundle(ctx, name=f"n{i % 3}", data=i, tags={"k": str(i % 2)}) for i in range(40)]
+    before = [(b.uuid, b.name) for b in api.search(ctx)]
+    _drop_index(project)
+    assert [(b.uuid, b.name) for b in api.search(ctx)] == before
+    assert _sql_indexes(Repository.current()) == set(index._INDEXES)
+    assert {b.uuid for b in api.search(ctx, tags={"k": "1"})} == {
+        b.uuid for i, b in enumerate(made) if i % 2}
+
+
+def test_an_interrupted_first_build_leaves_the_index_whole(
+        ctx: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import dsdt.index as index
+    from dsdt.members import RecordReader
+
+    for i in range(20):
+        api.Bundle(ctx, name=f"n{i}", data=i)
+    _drop_index(project)
+    calls = 0
+    real = RecordReader.read_checked
+
+    def dies_midway(self: RecordReader, uuid: str, sha: str | None = None) -> dict[str, object]:
+        nonlocal calls
+        calls += 1
+        if calls == 10:
+            raise KeyboardInterrupt
+        return real(self, uuid, sha)
+
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(RecordReader, "read_checked", dies_midway)
+        api.search(ctx)
+    assert gc.isenabled()  # paused for the build only
+    assert _sql_indexes(Repository.current()) == set(index._INDEXES)  # the drops rolled back
+    assert len(api.search(ctx)) == 20
+
+
+@pytest.mark.parametrize("plant", ["fifo", "directory", "symlink", "huge"])
+def test_a_planted_ref_or_record_is_reported_never_read(
+        ctx: str, project: Path, tmp_path: Path, plant: str) -> None:
+    import os
+
+    from hostile import within
+
+    good = api.Bundle(ctx, name="good", data=1)
+    bad = api.Bundle(ctx, name="bad", data=2)
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 100)
+    for path in (project / ".dsdt/records" / bad.uuid[:2] / f"{bad.uuid}.yaml",
+                 project / ".dsdt/refs/contexts" / ctx / "bundles" / bad.uuid[:2] / bad.uuid):
+        _drop_index(project)
+        saved = path.read_bytes()
+        path.unlink()
+        {"fifo": lambda p=path: os.mkfifo(p), "directory": path.mkdir,
+         "symlink": lambda p=path: p.symlink_to(secret),
+         "huge": lambda p=path: p.write_bytes(b"{" + b" " * (9 << 20))}[plant]()
+        with within(10):
+            assert [b.uuid for b in api.search(ctx)] == [good.uuid]
+            assert not api.fsck().ok
+        (path.rmdir if plant == "directory" else path.unlink)()
+        path.write_bytes(saved)
+        _drop_index(project)
+        assert {b.uuid for b in api.search(ctx)} == {good.uuid, bad.uuid}
+
+
+def test_records_larger_than_one_read_are_read_whole(ctx: str, project: Path) -> None:
+    tags = {f"t{i}": "v" * 200 for i in range(400)}  # an 80 KiB record
+    b = api.Bundle(ctx, name="wide", data=1, tags=tags)
+    _drop_index(project)
+    assert api.get(ctx, "wide").uuid == b.uuid
+    assert api.search(ctx, tags={"t399": "v" * 200})[0].uuid == b.uuid

@@ -40,6 +40,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _BAD_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\~^:?*\[]")
 MAX_NAME_BYTES = 255
+#: ASCII words joined by single dots: names that keep every rule of :func:`name_problem`
+#: but the length and ``.lock`` ones.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_+,=-]+(?:\.[A-Za-z0-9_+,=-]+)*")
 
 
 def corrupt(what: str, problem: str) -> CorruptObjectError:
@@ -134,6 +137,13 @@ def name_problem(name: Any, allow_space: bool) -> str | None:
     These rules apply to context and bundle names wherever they come from: a
     user, a record or a remote ref (``docs/format.md`` section 2).
     """
+    if (isinstance(name, str) and len(name) <= MAX_NAME_BYTES and not name.endswith(".lock")
+            and _PLAIN_NAME.fullmatch(name)):
+        return None  # the usual name, quickly: it keeps every rule of _name_rules
+    return _name_rules(name, allow_space)
+
+
+def _name_rules(name: Any, allow_space: bool) -> str | None:
     if not isinstance(name, str):
         return f"it is a {type(name).__name__}, not text"
     if not name:

@@ -104,6 +104,9 @@ def _no_constant(text: str) -> Any:
     raise ValueError(text)  # NaN, Infinity: strings to YAML
 
 
+_JSON = json.JSONDecoder(parse_float=_json_float, parse_constant=_no_constant)
+
+
 def dump_record(doc: dict[str, Any]) -> bytes:
     """Canonical bytes of a record's plain data: indented JSON with sorted keys.
 
@@ -135,7 +138,7 @@ def load_record_doc(data: bytes, what: str) -> Any:
         try:
             text = data.decode("utf-8")
             if ("\x7f" not in text if text.isascii() else _NOT_AS_IN_YAML.search(text) is None):
-                return json.loads(text, parse_float=_json_float, parse_constant=_no_constant)
+                return _JSON.decode(text)
         except (ValueError, RecursionError):
             pass  # not JSON, or not JSON that YAML reads alike: YAML decides
     return load_yaml(data, what)
@@ -212,12 +215,37 @@ class BundleRecord:
         Raises:
             CorruptObjectError: It is not a record dsdt could have written.
         """
-        try:
-            rec = _build(d)
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
-            raise CorruptObjectError(f"{what} does not follow the record schema: {e}") from None
-        gate.check_node(rec.data, what)
-        return rec
+        return cls.from_checked(check_record(d, what))
+
+    @classmethod
+    def from_checked(cls, d: dict[str, Any]) -> BundleRecord:
+        """The record of a mapping :func:`check_record` passed."""
+        lin = d["lineage"]
+        lineage = Lineage(tuple(Dependency(**dep) for dep in lin["depends_on"]),
+                          lin["code_ref"], lin["code_hash"], dict(lin["git"]),
+                          float(lin["start_time"]), float(lin["stop_time"]))
+        return cls(uuid=d["uuid"], name=d["name"], processing_name=d["processing_name"],
+                   owner=d["owner"], created=d["created"], data=d["data"],
+                   presentation=d["presentation"], tags=dict(d["tags"]),
+                   params=dict(d["params"]), lineage=lineage, format=d["format"],
+                   host=d.get("host", ""))
+
+
+def check_record(d: Any, what: str = "record") -> dict[str, Any]:
+    """Validate a parsed record (the gate: schema, names, value nodes); return it as is.
+
+    The index reads the fields of every record of a fresh clone from the
+    checked mapping itself, building no :class:`BundleRecord`.
+
+    Raises:
+        CorruptObjectError: It is not a record dsdt could have written.
+    """
+    try:
+        _validate(d)
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CorruptObjectError(f"{what} does not follow the record schema: {e}") from None
+    gate.check_node(d["data"], what)
+    return d  # type: ignore[no-any-return]
 
 
 _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)  # bounds every local time zone can show
@@ -251,67 +279,78 @@ _FIELDS = {f.name for f in dataclasses.fields(BundleRecord)}
 _LINEAGE_FIELDS = {f.name for f in dataclasses.fields(Lineage)}
 
 
-def _build(d: Any) -> BundleRecord:
-    _require(isinstance(d, dict), "top level is not a mapping")
-    _require(set(d) | {"host"} == _FIELDS,
-             f"fields {sorted((set(d) | {'host'}) ^ _FIELDS)} missing or unexpected")
-    _require(d["format"] == RECORD_FORMAT, f"unknown record format {d['format']!r}")
-    _require(is_uuid(d["uuid"]), "uuid is not a uuid")
-    for key in ("name", "processing_name", "owner", "presentation"):
-        _require(isinstance(d[key], str), f"{key} is not a string")
-    host = d.get("host", "")
-    _require(isinstance(host, str) and len(host) <= 255 and not gate.has_control(host),
-             "host is not a short string without control characters")
-    _require(d["name"] == "" or gate.name_problem(d["name"], True) is None,
-             f"name {d['name'][:40]!r} is not a valid bundle name")
-    created = d["created"]
-    _require(isinstance(created, str), "created is not a string")
+_TEXT_FIELDS = ("name", "processing_name", "owner", "presentation")
+_DEP_FIELDS = {"processing_name", "uuid", "arg_name"}
+
+# Every record an index rebuild reads passes here: the checks are written out so that
+# the happy path builds no message and calls no helper it can avoid.
+
+
+def _validate(d: Any) -> None:
+    if not isinstance(d, dict):
+        raise ValueError("top level is not a mapping")
+    if d.keys() | {"host"} != _FIELDS:
+        raise ValueError(f"fields {sorted((d.keys() | {'host'}) ^ _FIELDS)} missing or unexpected")
+    if d["format"] != RECORD_FORMAT:
+        raise ValueError(f"unknown record format {d['format']!r}")
+    if not is_uuid(d["uuid"]):
+        raise ValueError("uuid is not a uuid")
+    for key in _TEXT_FIELDS:
+        if not isinstance(d[key], str):
+            raise ValueError(f"{key} is not a string")
+    host, name, created, data = d.get("host", ""), d["name"], d["created"], d["data"]
+    if not isinstance(host, str) or len(host) > 255 or gate.has_control(host):
+        raise ValueError("host is not a short string without control characters")
+    if name and gate.name_problem(name, True) is not None:
+        raise ValueError(f"name {name[:40]!r} is not a valid bundle name")
+    if not isinstance(created, str):
+        raise ValueError("created is not a string")
     when = datetime.fromisoformat(created)
-    _require(when.tzinfo is not None, "created has no time zone")
-    _require(_EPOCH <= when < _FAR, "created is not a time between 1970 and 9000")
-    for key in ("tags", "params"):
-        _require(_is_str_map(d[key]), f"{key} is not a string-to-string mapping")
-        _require(all(k and not gate.has_control(k) and "\0" not in v
-                     for k, v in d[key].items()),
-                 f"a key of {key} is empty or has control characters, or a value has NUL")
-    _require(isinstance(d["data"], dict) and isinstance(d["data"].get("type"), str),
-             "data is not a value node")
-    return BundleRecord(
-        uuid=d["uuid"], name=d["name"], processing_name=d["processing_name"], owner=d["owner"],
-        created=created, data=d["data"], presentation=d["presentation"], tags=dict(d["tags"]),
-        params=dict(d["params"]), lineage=_lineage(d["lineage"]), format=d["format"],
-        host=host,
-    )
+    if when.tzinfo is None:
+        raise ValueError("created has no time zone")
+    if not _EPOCH <= when < _FAR:
+        raise ValueError("created is not a time between 1970 and 9000")
+    _check_text_map(d, "tags")
+    _check_text_map(d, "params")
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError("data is not a value node")
+    _check_lineage(d["lineage"])
 
 
-def _lineage(d: Any) -> Lineage:
-    _require(isinstance(d, dict) and set(d) == _LINEAGE_FIELDS, "lineage fields are wrong")
-    deps = d["depends_on"]
-    _require(isinstance(deps, list), "lineage.depends_on is not a list")
-    depends_on = []
+def _check_text_map(d: dict[str, Any], key: str) -> None:
+    """``d[key]`` must map text to text (keys non-empty, no control characters; values
+    without NUL)."""
+    m = d[key]
+    if not isinstance(m, dict):
+        raise ValueError(f"{key} is not a string-to-string mapping")
+    if m and not _is_str_map(m):
+        raise ValueError(f"{key} is not a string-to-string mapping")
+    if m and not all(k and not gate.has_control(k) and "\0" not in v for k, v in m.items()):
+        raise ValueError(f"a key of {key} is empty or has control characters, or a value has NUL")
+
+
+def _check_lineage(d: Any) -> None:
+    if not isinstance(d, dict) or d.keys() != _LINEAGE_FIELDS:
+        raise ValueError("lineage fields are wrong")
+    deps, git, start, stop = d["depends_on"], d["git"], d["start_time"], d["stop_time"]
+    if not isinstance(deps, list):
+        raise ValueError("lineage.depends_on is not a list")
     for dep in deps:
-        _require(isinstance(dep, dict) and set(dep) == {"processing_name", "uuid", "arg_name"},
-                 "a dependency is malformed")
-        _require(all(isinstance(v, str) for v in dep.values()), "a dependency is malformed")
-        _require(is_uuid(dep["uuid"]), f"dependency uuid {dep['uuid']!r} is not a uuid")
-        depends_on.append(Dependency(**dep))
-    _require(isinstance(d["code_ref"], str) and isinstance(d["code_hash"], str),
-             "lineage code fields are not strings")
-    _require(isinstance(d["git"], dict) and all(
-        isinstance(k, str) and isinstance(v, str | bool) for k, v in d["git"].items()),
-        "lineage.git is not a mapping of text facts")
-    for key in ("start_time", "stop_time"):
-        _require(isinstance(d[key], int | float) and not isinstance(d[key], bool)
-                 and 0 <= d[key] < _FAR_TS, f"lineage.{key} is not a time between 1970 and 9000")
-    return Lineage(tuple(depends_on), d["code_ref"], d["code_hash"], dict(d["git"]),
-                   float(d["start_time"]), float(d["stop_time"]))
+        if (not isinstance(dep, dict) or dep.keys() != _DEP_FIELDS
+                or not all(isinstance(v, str) for v in dep.values())):
+            raise ValueError("a dependency is malformed")
+        if not is_uuid(dep["uuid"]):
+            raise ValueError(f"dependency uuid {dep['uuid']!r} is not a uuid")
+    if not isinstance(d["code_ref"], str) or not isinstance(d["code_hash"], str):
+        raise ValueError("lineage code fields are not strings")
+    if not isinstance(git, dict) or (git and not all(
+            isinstance(k, str) and isinstance(v, str | bool) for k, v in git.items())):
+        raise ValueError("lineage.git is not a mapping of text facts")
+    for key, t in (("start_time", start), ("stop_time", stop)):
+        if not isinstance(t, int | float) or isinstance(t, bool) or not 0 <= t < _FAR_TS:
+            raise ValueError(f"lineage.{key} is not a time between 1970 and 9000")
 
 
 def _is_str_map(m: Any) -> bool:
     return isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str)
                                        for k, v in m.items())
-
-
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ValueError(message)
