@@ -140,6 +140,10 @@ def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
     return " AND ".join(where), args
 
 
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
 class TrackedSource(Protocol):
     """Where the index learns which members come from a context's remote (the repository)."""
 
@@ -251,7 +255,7 @@ class Index:
                 if base.is_symlink() or (base.exists() and not base.is_dir()):
                     problems.append(f"{base} is not a directory (a symlink?)")
                     continue
-                for shard in os.scandir(base) if base.is_dir() else ():
+                for shard in sorted(os.scandir(base), key=_name) if base.is_dir() else ():
                     if shard.is_dir(follow_symlinks=False):
                         yield ctx.name, kind, shard.name, Path(shard.path)
                     elif not shard.name.startswith("."):

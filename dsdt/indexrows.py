@@ -129,7 +129,7 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
     ctx, kind, shard = where
     have = {} if first else dict(db.execute(
         "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
-    wanted = {u: s for u, s in refs.items() if have.get(u) != s}
+    wanted = {u: s for u, s in sorted(refs.items()) if have.get(u) != s}  # in key order
     indexed = indexed_bundles(db, list(wanted))
     rows = Rows()
     members = []
