@@ -459,3 +459,17 @@ def test_a_directory_where_a_pack_index_belongs_does_not_stop_gc(
     r = ok("gc", "--remote")  # the sweep goes on, and says what it could not remove
     assert "Is a directory" in r.out and planted.is_dir()
     assert api.fsck(remote=True).ok  # the real pack is untouched
+
+
+def test_a_blob_behind_a_refused_index_is_reported_as_corruption_not_as_never_pushed(
+        project: Path, other: Path, dir_remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = dir_remote
+    d = files(project, "d", 4, 1000)
+    api.add("default", "d", str(d)).commit()
+    api.push("default")
+    tr, pid = _only_pack(url)
+    tr.put(pack_key(pid), tr.get(pack_key(pid)) + b"x")  # one byte more than its index says
+    in_clone(other, url, monkeypatch)
+    out = fails(9, "pull", "-l")
+    assert "refused as corrupt" in out and pid in out and "dsdt fsck --remote" in out
+    assert "never pushed" not in out

@@ -259,6 +259,13 @@ def _get(remote: Remote, blob_id: str, limit: int, sink: ProgressSink) -> None:
             remote.transport.get_file(blob_key(blob_id), tmp, sink.advance, limit)
             repo.blobs.install_verified(tmp, blob_id, sync=False)
     except NotFoundError:
+        refused = remote.packs.refused
+        if refused:  # the blob may be in a pack whose index cannot be trusted
+            pack, why = next(iter(refused.items()))
+            raise CorruptObjectError(
+                f"blob {blob_id} is in no readable pack or object on {remote.url}, and "
+                f"{len(refused)} pack index(es) there were refused as corrupt (pack {pack}: "
+                f"{why}); the blob may be in one: run dsdt fsck --remote") from None
         raise NotFoundError(f"blob {blob_id} is missing from {remote.url}; the bundle's data "
                             "was never pushed or was removed there") from None
     sink.file_done()
