@@ -27,6 +27,7 @@ from pathlib import Path
 
 from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
+from dsdt.remote.localio import CHUNK, copy_fd, stamp, token, write_all
 from dsdt.remote.transport import (
     Leftover,
     Progress,
@@ -36,18 +37,11 @@ from dsdt.remote.transport import (
     truncated,
 )
 
-_CHUNK = 8 * 1024 * 1024
 #: Names this transport uses for its own temporary and lock files.
 _TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 _LOCK_SUFFIX = ".lock"
-#: copy_file_range cannot do this pair of files: fall back to read/write.
-_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _SYMLINK_ERRNOS = {errno.ELOOP, errno.ENOTDIR}
-
-
-def _token(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _is_internal(name: str) -> bool:
@@ -189,14 +183,14 @@ class LocalTransport(Transport):
     def stamp(self, key: str) -> str | None:
         """Inode, size and change time of the file: any later write changes them."""
         st = self._lstat(key)
-        return _stamp(st) if st is not None and stat.S_ISREG(st.st_mode) else None
+        return stamp(st) if st is not None and stat.S_ISREG(st.st_mode) else None
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         """The content of ``key`` (at most ``limit`` bytes)."""
         with self._reading(key, limit) as (fd, size):
             chunks = []
             want = size if limit is None else min(size, limit) + 1
-            while want > 0 and (chunk := os.read(fd, min(want, _CHUNK))):
+            while want > 0 and (chunk := os.read(fd, min(want, CHUNK))):
                 chunks.append(chunk)
                 want -= len(chunk)
         data = b"".join(chunks)
@@ -210,7 +204,7 @@ class LocalTransport(Transport):
             if offset < 0 or length < 0 or offset + length > size:
                 raise truncated(self.url, key, offset, length)
             chunks, done = [], 0
-            while done < length and (chunk := os.pread(fd, min(length - done, _CHUNK),
+            while done < length and (chunk := os.pread(fd, min(length - done, CHUNK),
                                                        offset + done)):
                 chunks.append(chunk)
                 done += len(chunk)
@@ -227,7 +221,7 @@ class LocalTransport(Transport):
             tmp = dest.with_name(_tmp(dest.name))
             try:
                 with open(tmp, "xb") as out:
-                    copied = _copy_fd(src_fd, out.fileno(), progress, limit)
+                    copied = copy_fd(src_fd, out.fileno(), progress, limit)
                 if limit is not None and copied > limit:
                     raise too_large(self.url, key, limit)
                 os.replace(tmp, dest)
@@ -241,13 +235,13 @@ class LocalTransport(Transport):
         """sha256 of the file's bytes, read here (a directory remote is a local read)."""
         h = hashlib.sha256()
         with self._reading(key, limit) as (fd, _size):
-            while chunk := os.read(fd, _CHUNK):
+            while chunk := os.read(fd, CHUNK):
                 h.update(chunk)
         return h.hexdigest()
 
     def put(self, key: str, data: bytes, *, if_absent: bool = False) -> str | None:
         """Write ``key``; with ``if_absent``, only if it does not exist yet."""
-        return self._write(key, lambda fd: _write_all(fd, data), if_absent=if_absent)
+        return self._write(key, lambda fd: write_all(fd, data), if_absent=if_absent)
 
     def put_file(self, key: str, src: Path, progress: Progress | None = None) -> str | None:
         """Copy the local file ``src`` to ``key`` (replacing it atomically)."""
@@ -256,7 +250,7 @@ class LocalTransport(Transport):
         except OSError as e:
             raise RemoteError(f"cannot read {src} to upload it: {e}") from e
         try:
-            return self._write(key, lambda fd: _copy_fd(src_fd, fd, progress, None))
+            return self._write(key, lambda fd: copy_fd(src_fd, fd, progress, None))
         finally:
             os.close(src_fd)
 
@@ -296,7 +290,7 @@ class LocalTransport(Transport):
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         except OSError as e:
             raise self._fail("write", key, e) from e
-        return _stamp(st) if st.st_ino == ours else None
+        return stamp(st) if st.st_ino == ours else None
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``; only the prefix's directory is walked."""
@@ -386,7 +380,7 @@ class LocalTransport(Transport):
             data = self.get(key)
         except NotFoundError:
             return Versioned(None, None)
-        return Versioned(data, _token(data))
+        return Versioned(data, token(data))
 
     def swap(self, key: str, expected: str | None, data: bytes) -> str:
         """Replace ``key`` if its content still hashes to ``expected`` (see Transport)."""
@@ -399,53 +393,9 @@ class LocalTransport(Transport):
                         f"{key} in remote {self.url} was changed by somebody else; "
                         "read it again and retry"
                     )
-                if self._write(key, lambda fd: _write_all(fd, data),
+                if self._write(key, lambda fd: write_all(fd, data),
                                if_absent=expected is None) is None and expected is None:
                     raise ConflictError(f"{key} in remote {self.url} was created meanwhile")
         except OSError as e:
             raise self._fail("update", key, e) from e
-        return _token(data)
-
-
-def _stamp(st: os.stat_result) -> str:
-    """Inode, size and change time: no write to the file keeps all three."""
-    return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _copy_fd(src: int, dst: int, progress: Progress | None, limit: int | None) -> int:
-    """Copy ``src`` to ``dst`` in chunks, reporting each; stop past ``limit`` bytes.
-
-    ``copy_file_range`` lets the kernel (or an NFS server) copy without the
-    bytes passing through this process; read/write is the fallback.
-
-    Returns:
-        The bytes copied (more than ``limit`` means the source is too large).
-    """
-    use_range = hasattr(os, "copy_file_range")
-    total = 0
-    while limit is None or total <= limit:
-        want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - total)
-        if use_range:
-            try:
-                n = os.copy_file_range(src, dst, want)
-            except OSError as e:
-                if e.errno not in _NO_COPY_RANGE:
-                    raise
-                use_range = False
-                continue
-        else:
-            buf = os.read(src, want)
-            n = len(buf)
-            _write_all(dst, buf)
-        if n == 0:
-            break
-        total += n
-        if progress is not None:
-            progress(n)
-    return total
+        return token(data)

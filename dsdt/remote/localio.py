@@ -1,0 +1,62 @@
+"""Byte-level helpers of the directory remote: copying between descriptors, version tokens."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+
+from dsdt.remote.transport import Progress
+
+CHUNK = 8 * 1024 * 1024
+#: copy_file_range cannot do this pair of files: fall back to read/write.
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+def token(data: bytes) -> str:
+    """The version token of a ref's content: its sha256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def stamp(st: os.stat_result) -> str:
+    """Inode, size and change time: no write to the file keeps all three."""
+    return f"{st.st_ino}:{st.st_size}:{st.st_ctime_ns}"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def copy_fd(src: int, dst: int, progress: Progress | None, limit: int | None) -> int:
+    """Copy ``src`` to ``dst`` in chunks, reporting each; stop past ``limit`` bytes.
+
+    ``copy_file_range`` lets the kernel (or an NFS server) copy without the
+    bytes passing through this process; read/write is the fallback.
+
+    Returns:
+        The bytes copied (more than ``limit`` means the source is too large).
+    """
+    use_range = hasattr(os, "copy_file_range")
+    total = 0
+    while limit is None or total <= limit:
+        want = CHUNK if limit is None else min(CHUNK, limit + 1 - total)
+        if use_range:
+            try:
+                n = os.copy_file_range(src, dst, want)
+            except OSError as e:
+                if e.errno not in _NO_COPY_RANGE:
+                    raise
+                use_range = False
+                continue
+        else:
+            buf = os.read(src, want)
+            n = len(buf)
+            write_all(dst, buf)
+        if n == 0:
+            break
+        total += n
+        if progress is not None:
+            progress(n)
+    return total
