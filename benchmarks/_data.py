@@ -42,10 +42,13 @@ def make_small_files(root: Path, count: int, size: int, seed: int = 1) -> Path:
     """Create ``count`` files of ``size`` random bytes in the flat directory ``root``."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    blob = rng.bytes(count * size)
-    for i in range(count):
-        with open(root / f"f{i:06d}.bin", "wb") as f:
-            f.write(blob[i * size:(i + 1) * size])
+    per = max(1, (16 << 20) // size)  # 16 MiB at a time: the process stays small (a child
+    for first in range(0, count, per):  # started later inherits its peak memory figure)
+        n = min(per, count - first)
+        blob = rng.bytes(n * size)
+        for i in range(n):
+            with open(root / f"f{first + i:06d}.bin", "wb") as f:
+                f.write(blob[i * size:(i + 1) * size])
     return root
 
 

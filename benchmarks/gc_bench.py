@@ -31,7 +31,7 @@ def build(project: Path, count: int) -> None:
     """A repository of ``count`` bundles with one blob each; every tenth one removed."""
     from dsdt.bundle import default_processing_name
     from dsdt.objects.ids import new_uuid, sha256_bytes
-    from dsdt.objects.record import BundleRecord, Lineage, dump_yaml
+    from dsdt.objects.record import BundleRecord, Lineage
     from dsdt.repo import Repository
 
     repo = Repository.init(project)
@@ -47,7 +47,7 @@ def build(project: Path, count: int) -> None:
             owner="bench", created=(start + timedelta(seconds=i)).isoformat(),
             data={"type": "bytes", "blob": blob, "size": len(data)}, presentation="SCALAR",
             lineage=Lineage())
-        text = dump_yaml(rec.to_dict())
+        text = rec.to_yaml()
         _write(repo.record_path(uuid), text, made)
         if i % 10:
             ref = repo.refs.path(Repository.member_ref("default", uuid))

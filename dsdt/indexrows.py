@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from dsdt._fs import DirFiles
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.blobrefs import blob_refs
+from dsdt.objects.ids import is_uuid
 from dsdt.refs.store import MAX_REF_BYTES
 
 PARAM_PREFIX = "__param."
@@ -87,6 +88,11 @@ def read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
     with DirFiles(path) as files:
         for name in files.names():
             if name.startswith(".") or name.endswith(".lock"):
+                continue
+            if name[:2] != path.name or not is_uuid(name):  # git can put any file here
+                problems.append(f"ref {path}/{name}: not a bundle uuid of this shard; "
+                                "it was left out (run dsdt fsck)")
+                ok = False
                 continue
             try:
                 out[name] = files.read(name, MAX_REF_BYTES).decode("utf-8").strip()

@@ -174,8 +174,17 @@ class Repository(Members):
             raise NotARepositoryError(f"DSDT_DIR={env} is not a dsdt repository; run dsdt init")
         here = (start or Path.cwd()).resolve()
         for d in (here, *here.parents):
-            if (d / DIRNAME / "config.yaml").is_file():
-                return d / DIRNAME
+            root = d / DIRNAME
+            if root.is_symlink():  # git can carry one, to anywhere
+                raise NotARepositoryError(
+                    f"{root} is a symlink: dsdt does not follow one found in a project (git "
+                    "can carry it); set DSDT_DIR to use a repository elsewhere")
+            if (root / "config.yaml").is_file():
+                return root
+            if os.path.lexists(root):  # never fall through to a repository further up
+                raise NotARepositoryError(
+                    f"{root} is not a usable dsdt repository: its config.yaml is missing or "
+                    "not a regular file; restore it (git checkout) or remove the directory")
         raise NotARepositoryError(
             f"not a dsdt repository (or any parent up to /): {here}; run dsdt init"
         )

@@ -244,8 +244,10 @@ def test_write_context_refuses_a_foreign_directory(tmp_path: Path) -> None:
 
 def test_containers_settings_in_config_yaml(project: Path) -> None:
     cfg = project / ".dsdt" / "config.yaml"
-    cfg.write_text(cfg.read_text() + "containers:\n  registry: 127.0.0.1:5000/team\n"
-                                     "  sagemaker_instance_count: 2\n")
+    cfg.write_text(cfg.read_text().replace(
+        "containers:\n", "containers:\n  registry: 127.0.0.1:5000/team\n"
+                         "  sagemaker_instance_count: 2\n", 1)
+        .replace("  registry: null\n", "").replace("  sagemaker_instance_count: 1\n", ""))
     loaded = Config.load(cfg).containers
     assert loaded.registry == "127.0.0.1:5000/team" and loaded.sagemaker_instance_count == 2
     assert loaded.sagemaker_instance_type == "ml.m5.large"

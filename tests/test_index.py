@@ -210,3 +210,16 @@ def test_records_larger_than_one_read_are_read_whole(ctx: str, project: Path) ->
     _drop_index(project)
     assert api.get(ctx, "wide").uuid == b.uuid
     assert api.search(ctx, tags={"t399": "v" * 200})[0].uuid == b.uuid
+
+
+def test_a_ref_in_the_wrong_shard_is_left_out_and_reported(ctx: str, project: Path) -> None:
+    b = api.Bundle(ctx, name="evil", data=1)
+    refs = project / ".dsdt/refs/contexts" / ctx / "bundles"
+    other = "ff" if b.uuid[:2] != "ff" else "00"
+    (refs / other).mkdir(exist_ok=True)
+    (refs / b.uuid[:2] / b.uuid).rename(refs / other / b.uuid)
+    _drop_index(project)
+    assert api.search(ctx) == []
+    assert api.get(ctx, "evil") is None
+    assert any("not a bundle uuid of this shard" in e or "right shard" in e
+               for e in api.fsck().errors)

@@ -57,7 +57,7 @@ def test_what_yaml_would_read_otherwise_is_written_as_yaml(rec: BundleRecord) ->
 @pytest.mark.parametrize("text", [
     '{"a": 1e5}', '{"a": 1E+5}', '{"a": NaN}', '{"a": -Infinity}',
     '{"a": "\\ud83d\\ude00"}', '{"a": "\\uD800"}', '{"a": "x\u0085y"}', '{"a": "x\u2029y"}',
-    '{"a": "x\x7fy"}', '{"a": 1, "a": 2}', '{"a": "\\/\\b\\f\\n\\r\\t\\u00e9"}',
+    '{"a": "x\x7fy"}', '{"a": "\\/\\b\\f\\n\\r\\t\\u00e9"}',
     '{"a": [1, 2.5, -0.0, true, false, null, {}, []]}', '{a: 1}', '{"a": 1} trailing',
 ], ids=lambda t: t[:24])
 def test_crafted_json_is_read_as_yaml_reads_it(text: str) -> None:
@@ -109,3 +109,46 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, float):
         return math.copysign(1, a) == math.copysign(1, b) and a == b  # type: ignore[arg-type]
     return a == b
+
+
+def _doc(**changes: object) -> dict[str, object]:
+    doc = record(1).to_dict()
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.parametrize("doc", [
+    _doc(data={"type": "int", "value": 1, "hex": "ff"}),  # shows 1, would serve 255
+    _doc(data={"type": "str", "value": "approved", "blob": "a" * 64, "size": 4}),
+    _doc(data={"type": "bytes", "b64": "eHk=", "blob": "a" * 64, "size": 2}),
+    _doc(data={"type": "str"}),  # neither
+    _doc(data={"type": "int", "value": 1, "junk": [[[]]]}),  # a field no node has
+    _doc(data={"type": "list", "items": [], "value": 3}),
+    _doc(format=True), _doc(format=1.0),
+], ids=["int-value-and-hex", "str-value-and-blob", "bytes-b64-and-blob", "str-neither",
+        "unknown-field", "list-with-value", "format-true", "format-float"])
+def test_a_record_a_reviewer_would_read_otherwise_is_refused(doc: dict[str, object]) -> None:
+    data = json.dumps(doc, sort_keys=True, indent=1).encode()
+    with pytest.raises(CorruptObjectError):
+        BundleRecord.from_yaml(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1, "a": 2}', b"a: 1\na: 2\n", b'{"a": {"b": 1, "b": 1}}', b"a:\n  b: 1\n  'b': 2\n",
+], ids=["json", "yaml", "json-nested", "yaml-quoted"])
+def test_a_key_named_twice_is_refused(data: bytes) -> None:
+    with pytest.raises(CorruptObjectError, match="twice"):
+        load_record_doc(data, "record")
+
+
+def test_nesting_is_bounded_in_json_as_in_yaml() -> None:
+    deep = b'{"a": ' + b"[" * 500 + b"]" * 500 + b"}"
+    with pytest.raises(CorruptObjectError, match="nested"):
+        load_record_doc(deep, "record")
+    with pytest.raises(CorruptObjectError, match="nested"):
+        load_record_doc(b"# yaml\n" + deep, "record")
+    assert load_record_doc(b'{"a": ' + b"[" * 300 + b"]" * 300 + b"}", "record")
+
+
+def test_tabs_between_tokens_are_left_to_yaml() -> None:
+    assert load_record_doc(b'{"a":\t1}', "record") == yaml_reading(b'{"a":\t1}') == {"a": 1}

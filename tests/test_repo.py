@@ -68,3 +68,27 @@ def test_git_facts_are_recorded_without_credentials(project: Path) -> None:
 ])
 def test_without_credentials(url: str, clean: str) -> None:
     assert without_credentials(url) == clean
+
+
+@pytest.mark.parametrize("broken", ["missing", "symlink-to-dev-zero", "fifo", "dsdt-symlink"])
+def test_a_broken_dsdt_never_falls_through_to_a_repository_above(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    import os
+
+    from dsdt.errors import NotARepositoryError
+
+    monkeypatch.delenv("DSDT_DIR", raising=False)
+    Repository.init(tmp_path)  # the parent repository
+    child = tmp_path / "child"
+    Repository.init(child)
+    config = child / ".dsdt" / "config.yaml"
+    config.unlink()
+    if broken == "symlink-to-dev-zero":
+        config.symlink_to("/dev/zero")
+    elif broken == "fifo":
+        os.mkfifo(config)
+    elif broken == "dsdt-symlink":
+        (child / ".dsdt").rename(child / "elsewhere")
+        (child / ".dsdt").symlink_to(tmp_path / ".dsdt")  # a committed link to another repo
+    with pytest.raises(NotARepositoryError, match=r"child/\.dsdt"):
+        Repository.find(child)

@@ -209,6 +209,23 @@ _TEXT_FIELDS = {"npscalar": ("dtype", "hex"), "ndarray": ("dtype",),
                 "dblink": ("dsn", "table_name", "schema_name")}
 KNOWN_TYPES = frozenset({"none", "bool", "int", "float", "str", "bytes", "dict", "file",
                          "directory", "dblink", "npscalar"} | _CONTAINERS | _BULK)
+_BLOB = frozenset({"type", "blob", "size"})
+_FRAME = _BLOB | {"shape", "name", "columns", "dtypes", "index", "extras", "stats"}
+#: The fields a node of each type may have: a field a reviewer reads but dsdt would not
+#: (or the other way round) is refused.
+_ALLOWED = {
+    "none": frozenset({"type"}), "bool": frozenset({"type", "value"}),
+    "int": frozenset({"type", "value", "hex"}), "float": frozenset({"type", "value"}),
+    "str": _BLOB | {"value"}, "bytes": _BLOB | {"b64"},
+    **{t: frozenset({"type", "items"}) for t in _CONTAINERS | {"dict"}},
+    "packed": _BLOB, "npscalar": frozenset({"type", "dtype", "hex"}),
+    "ndarray": _BLOB | {"shape", "dtype"}, "dataframe": _FRAME, "series": _FRAME,
+    "file": _BLOB | {"path", "exec"}, "directory": frozenset(
+        {"type", "path", "tree", "files", "size", "as"}),
+    "dblink": frozenset({"type", "dsn", "table_name", "schema_name", "url"}),
+}
+#: Fields of which a node holds exactly one: its value inline, or where it is.
+_ONE_OF = {"int": ("value", "hex"), "str": ("value", "blob"), "bytes": ("b64", "blob")}
 
 
 def check_node(node: Any, what: str) -> dict[str, Any]:
@@ -236,6 +253,13 @@ def _check_one(n: Any, what: str) -> list[Any]:
     kind = n["type"]
     if kind not in KNOWN_TYPES:
         raise corrupt(what, f"unknown value node type {kind[:40]!r} (written by a newer dsdt?)")
+    if not n.keys() <= _ALLOWED[kind]:
+        extra = sorted(n.keys() - _ALLOWED[kind])
+        raise corrupt(what, f"a {kind} node has fields {extra[:5]!r} no {kind} node has")
+    one_of = _ONE_OF.get(kind)
+    if one_of is not None and (one_of[0] in n) == (one_of[1] in n):
+        raise corrupt(what, f"a {kind} node must hold exactly one of {one_of[0]!r} and "
+                            f"{one_of[1]!r}")
     if "blob" in n:
         check_blob_id(n["blob"], what)
         check_size(n.get("size"), what)

@@ -43,7 +43,20 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     would stall every reader; dsdt never writes one (the dumper quotes such
     strings), so they load as plain strings and fail the gate where a number
     is expected.
+
+    A mapping that names a key twice is refused: a reviewer reads the first
+    value, YAML keeps the last.
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key.value[:40]!r} is named twice", key.start_mark)
+                seen.add(key.value)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -80,10 +93,7 @@ def load_yaml(data: bytes | str, what: str) -> Any:
         raise CorruptObjectError(f"{what} is not valid YAML: {_one_line(e)}") from None
     except (ValueError, RecursionError) as e:  # e.g. an int of more than 4300 digits
         raise CorruptObjectError(f"{what} is not valid YAML: {_one_line(e)}") from None
-    marks = ("&", "*") if isinstance(data, str) else (b"&", b"*")
-    if marks[0] in data or marks[1] in data:  # else no anchor or alias: a plain tree
-        gate.check_plain(doc, len(data), what)
-    return doc
+    return gate.check_plain(doc, len(data), what)
 
 
 #: Characters JSON takes raw in a string that YAML reads otherwise: line breaks it folds
@@ -104,7 +114,15 @@ def _no_constant(text: str) -> Any:
     raise ValueError(text)  # NaN, Infinity: strings to YAML
 
 
-_JSON = json.JSONDecoder(parse_float=_json_float, parse_constant=_no_constant)
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise ValueError("a key named twice")  # YAML refuses it too (see _Loader)
+    return d
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_object, parse_float=_json_float,
+                         parse_constant=_no_constant)
 
 
 def dump_record(doc: dict[str, Any]) -> bytes:
@@ -134,11 +152,14 @@ def load_record_doc(data: bytes, what: str) -> Any:
     Raises:
         CorruptObjectError: They are neither JSON nor YAML (see :func:`load_yaml`).
     """
-    if data[:1] == b"{" and _SURROGATE_ESCAPE.search(data) is None:
+    if data[:1] == b"{" and b"\t" not in data and _SURROGATE_ESCAPE.search(data) is None:
         try:
             text = data.decode("utf-8")
             if ("\x7f" not in text if text.isascii() else _NOT_AS_IN_YAML.search(text) is None):
-                return _JSON.decode(text)
+                doc = _JSON.decode(text)
+                if data.count(b"[") + data.count(b"{") > gate.MAX_PLAIN_DEPTH:
+                    gate.check_plain(doc, len(data), what)  # it may be nested too deeply
+                return doc
         except (ValueError, RecursionError):
             pass  # not JSON, or not JSON that YAML reads alike: YAML decides
     return load_yaml(data, what)
@@ -291,7 +312,7 @@ def _validate(d: Any) -> None:
         raise ValueError("top level is not a mapping")
     if d.keys() | {"host"} != _FIELDS:
         raise ValueError(f"fields {sorted((d.keys() | {'host'}) ^ _FIELDS)} missing or unexpected")
-    if d["format"] != RECORD_FORMAT:
+    if type(d["format"]) is not int or d["format"] != RECORD_FORMAT:
         raise ValueError(f"unknown record format {d['format']!r}")
     if not is_uuid(d["uuid"]):
         raise ValueError("uuid is not a uuid")

@@ -213,17 +213,18 @@ class RemotePacks:
             Its index; None when the remote already holds an index of that pack
             that says something else (the caller then sends the blobs alone).
         """
-        body = bytearray()
-        entries = []
+        parts, entries, offset = [], [], 0
         for blob in group:
             data = read(blob)
-            entries.append(PackEntry(blob, len(body), len(data)))
-            body += data
-        index = PackIndex(sha256_bytes(bytes(body)), len(body), tuple(entries))
+            entries.append(PackEntry(blob, offset, len(data)))
+            parts.append(data)
+            offset += len(data)
+        body = b"".join(parts)  # the pack's one copy in memory
+        del parts
+        index = PackIndex(sha256_bytes(body), len(body), tuple(entries))
         key = pack_key(index.pack)
-        if self.tr.put(key, bytes(body), if_absent=True) is None and \
-                self.tr.size(key) != len(body):
-            self.tr.put(key, bytes(body))  # the name held something else (a truncated copy)
+        if self.tr.put(key, body, if_absent=True) is None and self.tr.size(key) != len(body):
+            self.tr.put(key, body)  # the name held something else (a truncated copy)
         text = encode_index(index)
         if self.tr.put(index_key(index.pack), text, if_absent=True) is None and \
                 self.tr.get(index_key(index.pack), MAX_INDEX_BYTES) != text:
