@@ -60,8 +60,9 @@ class DataState:
             where = f"nor on {remote}"
         mine = self.owner == current_user() and self.host in ("", current_host())
         if mine:
-            fix = ("it was made here, by you: commit and push it (dsdt commit -u UUID, then "
-                   "dsdt push), unless its data was removed here (by gc, or push -d)")
+            fix = ("it was made by you on this machine: commit and push it from the clone "
+                   "that made it (dsdt commit -u UUID, then dsdt push), unless its data was "
+                   "removed there (by gc, or push -d)")
         else:
             who = (self.owner or "someone") + (f" on {self.host}" if self.host else "")
             fix = f"it was made by {who}; ask them to commit and push it (dsdt push)"
