@@ -254,12 +254,13 @@ def _check_one(n: Any, what: str) -> list[Any]:
     if kind not in KNOWN_TYPES:
         raise corrupt(what, f"unknown value node type {kind[:40]!r} (written by a newer dsdt?)")
     if not n.keys() <= _ALLOWED[kind]:
-        extra = sorted(n.keys() - _ALLOWED[kind])
-        raise corrupt(what, f"a {kind} node has fields {extra[:5]!r} no {kind} node has")
+        extra = sorted(map(str, n.keys() - _ALLOWED[kind]))
+        raise corrupt(what, f"a node of type {kind!r} has fields {extra[:5]!r} that type "
+                            "does not have")
     one_of = _ONE_OF.get(kind)
     if one_of is not None and (one_of[0] in n) == (one_of[1] in n):
-        raise corrupt(what, f"a {kind} node must hold exactly one of {one_of[0]!r} and "
-                            f"{one_of[1]!r}")
+        raise corrupt(what, f"a node of type {kind!r} must hold exactly one of "
+                            f"{one_of[0]!r} and {one_of[1]!r}")
     if "blob" in n:
         check_blob_id(n["blob"], what)
         check_size(n.get("size"), what)
