@@ -139,6 +139,7 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
     indexed = indexed_bundles(db, list(wanted))
     rows = Rows()
     members = []
+    gone = [(ctx, kind, u) for u in set(have) - set(refs)]
     ok = True
     db.execute("DELETE FROM skipped WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard))
     for uuid, sha in wanted.items():
@@ -152,12 +153,12 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
             problems.append(f"{kind} ref {ctx}/{uuid}: {e}")
             db.execute("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
                        (ctx, kind, uuid, shard))  # counted by the catalog's pages
+            gone.append((ctx, kind, uuid))  # what it named before is no longer shown
             ok = False
             continue
         created_ts = rows.add(rec, sha, replacing=known is not None)
         members.append((ctx, kind, uuid, shard, sha, rec["name"], created_ts))
     rows.write(db)
     db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)", members)
-    db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?",
-                   [(ctx, kind, u) for u in set(have) - set(refs)])
+    db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", gone)
     return ok

@@ -223,3 +223,15 @@ def test_a_ref_in_the_wrong_shard_is_left_out_and_reported(ctx: str, project: Pa
     assert api.get(ctx, "evil") is None
     assert any("not a bundle uuid of this shard" in e or "right shard" in e
                for e in api.fsck().errors)
+
+
+def test_a_ref_rewritten_to_bad_content_drops_its_bundle_from_a_warm_index(
+        ctx: str, project: Path) -> None:
+    b = api.Bundle(ctx, name="x", data=1)
+    assert api.get(ctx, "x") is not None  # the index is warm
+    ref = project / ".dsdt/refs/contexts" / ctx / "bundles" / b.uuid[:2] / b.uuid
+    sha = ref.read_text().strip()
+    tmp = ref.with_name(".tmp")
+    tmp.write_text(f"sha256:{sha}\n")
+    tmp.replace(ref)  # as git writes it: the shard directory changes
+    assert api.get(ctx, "x") is None and api.search(ctx) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -152,3 +153,38 @@ def test_nesting_is_bounded_in_json_as_in_yaml() -> None:
 
 def test_tabs_between_tokens_are_left_to_yaml() -> None:
     assert load_record_doc(b'{"a":\t1}', "record") == yaml_reading(b'{"a":\t1}') == {"a": 1}
+
+
+def test_merge_keys_are_refused() -> None:
+    with pytest.raises(CorruptObjectError, match="merge keys"):
+        load_record_doc(b"data:\n  <<: {type: int, value: 666}\n  value: 1\n", "record")
+
+
+@pytest.mark.parametrize("text,read", [
+    ("010", "010"), ("0b101", "0b101"), ("0x_1F", "0x_1F"), ("1_000", "1_000"),
+    ("off", "off"), ("yes", "yes"), ("2026-01-01", "2026-01-01"), ("10", 10), ("-3", -3),
+    ("1.5", 1.5), ("1.0e-05", 1e-05), ("true", True), ("null", None),
+])
+def test_plain_scalars_read_as_yaml_1_1_and_1_2_agree(text: str, read: object) -> None:
+    assert load_record_doc(f"v: {text}\n".encode(), "record") == {"v": read}
+
+
+def test_a_dict_node_whose_keys_collide_is_refused() -> None:
+    from dsdt.objects.codecs import Decoder
+    from dsdt.objects.files import FileDecoder
+
+    decoder = Decoder(lambda b: Path("/nonexistent"), FileDecoder(None, Path("/v")))
+    one, true = {"type": "int", "value": 1}, {"type": "bool", "value": True}
+    for keys in ((one, one), (one, true)):
+        node = {"type": "dict", "items": [[k, {"type": "int", "value": i}]
+                                          for i, k in enumerate(keys)]}
+        with pytest.raises(CorruptObjectError, match="twice"):
+            decoder.decode(node)
+
+
+def test_a_tree_naming_a_key_twice_is_refused() -> None:
+    from dsdt.objects.gate import parse_tree
+
+    with pytest.raises(CorruptObjectError, match="twice"):
+        parse_tree(b'{"files": [], "dirs": [], "files": [["a", "' + b"0" * 64 + b'", 1, false]]}',
+                   "tree")

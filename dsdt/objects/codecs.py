@@ -286,7 +286,11 @@ class Decoder:
     def _d_dict(self, node: dict[str, Any]) -> dict[Any, Any]:
         pairs = [(self.decode(k), self.decode(v)) for k, v in node["items"]]
         keys = _hashable(node, [k for k, _ in pairs])
-        return dict(zip(keys, (v for _, v in pairs), strict=True))
+        out = dict(zip(keys, (v for _, v in pairs), strict=True))
+        if len(out) != len(pairs):  # 1, True and 1.0 are one key: a reviewer reads two
+            raise CorruptObjectError("a dict node holds one key twice (or keys Python takes "
+                                     "for equal); the record is corrupt or hostile (run dsdt fsck)")
+        return out
 
     def _d_packed(self, node: dict[str, Any]) -> Any:
         return self.decode(load_packed(self._blob(node).read_bytes(), node["blob"]))

@@ -347,7 +347,7 @@ def parse_tree(data: bytes, what: str) -> dict[str, Any]:
         with every path contained and no path both a file and a directory.
     """
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as e:
         raise corrupt(what, f"it is not JSON ({e})") from None
     _need(isinstance(doc, dict) and isinstance(doc.get("files"), list)
@@ -367,6 +367,13 @@ def parse_tree(data: bytes, what: str) -> dict[str, Any]:
         check_rel_path(path, what)
     _check_prefixes(seen, dirs, what)
     return {"files": files, "dirs": dirs}
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise ValueError("a key is named twice")
+    return d
 
 
 def _check_prefixes(files: set[str], dirs: list[str], what: str) -> None:

@@ -28,29 +28,36 @@ RECORD_FORMAT = 1
 #: The most bytes a record may hold (values beyond 64 KiB of YAML are packed into blobs).
 MAX_RECORD_BYTES = 8 << 20
 
-# PyYAML's implicit int and float patterns without their base-60 alternatives.
-_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
-                  r"|[-+]?0x[0-9a-fA-F_]+)$")
-_FLOAT = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
-                    r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-_PLAIN_NUMBERS = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
+# Plain scalars read as numbers and booleans: only the forms YAML 1.1 (PyYAML) and YAML
+# 1.2 read alike, and that PyYAML writes. "010" (8 to YAML 1.1, 10 to 1.2), "1_000",
+# "0x1F", "yes"/"off" and dates stay strings, as a reviewer's YAML 1.2 tools read them.
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)\.[0-9]*(?:[eE][-+][0-9]+)?"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_PLAIN = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT,
+          "tag:yaml.org,2002:bool": _BOOL}
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader without YAML 1.1's base-60 numbers (``1:2:3``).
+    """The safe loader, reading numbers and booleans as YAML 1.1 and 1.2 both do (above),
+    so without YAML 1.1's base-60 numbers (``1:2:3``).
 
     PyYAML builds those in quadratic time, so a few hundred kilobytes of them
     would stall every reader; dsdt never writes one (the dumper quotes such
     strings), so they load as plain strings and fail the gate where a number
     is expected.
 
-    A mapping that names a key twice is refused: a reviewer reads the first
-    value, YAML keeps the last.
+    A mapping that names a key twice, or merges keys in (``<<``), is refused:
+    a reviewer reads one value, YAML keeps another.
     """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[str] = set()
         for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":  # "<<": a second source of keys
+                raise yaml.constructor.ConstructorError(
+                    None, None, "merge keys (<<) are not used by dsdt", key.start_mark)
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
                     raise yaml.constructor.ConstructorError(
@@ -60,7 +67,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, _PLAIN_NUMBERS.get(tag, rx)) for tag, rx in resolvers]
+    first: [(tag, _PLAIN.get(tag, rx)) for tag, rx in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
