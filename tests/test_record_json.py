@@ -188,3 +188,27 @@ def test_a_tree_naming_a_key_twice_is_refused() -> None:
     with pytest.raises(CorruptObjectError, match="twice"):
         parse_tree(b'{"files": [], "dirs": [], "files": [["a", "' + b"0" * 64 + b'", 1, false]]}',
                    "tree")
+
+
+def test_a_chain_of_packed_values_cannot_nest_past_the_limit(tmp_path: Path) -> None:
+    from dsdt.objects.codecs import Decoder
+    from dsdt.objects.files import FileDecoder
+
+    def chain(levels: int, links: int) -> dict[str, object]:
+        node: dict[str, object] = {"type": "int", "value": 7}
+        for link in range(links):
+            for _ in range(levels):
+                node = {"type": "list", "items": [node]}
+            data = json.dumps(node).encode()  # JSON is YAML: what a packed blob holds
+            blob = f"{link:064x}"
+            (tmp_path / blob).write_bytes(data)
+            node = {"type": "packed", "blob": blob, "size": len(data)}
+        return node
+
+    decoder = Decoder(lambda blob, size: tmp_path / blob, FileDecoder(None, tmp_path))
+    value = decoder.decode(chain(60, 3))  # 180 levels in all: fine
+    for _ in range(180):
+        [value] = value
+    assert value == 7
+    with pytest.raises(CorruptObjectError, match="nests more than"):
+        decoder.decode(chain(110, 2))  # 220 levels: each part passes on its own

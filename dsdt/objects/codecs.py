@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dsdt.errors import CorruptObjectError, UnsupportedValueError
+from dsdt.objects import gate
 from dsdt.objects.blobrefs import load_packed
 from dsdt.objects.blobs import BlobStore
 from dsdt.objects.files import FileDecoder, FileEncoder
@@ -234,17 +235,31 @@ class Decoder:
     def __init__(self, blob_path: Callable[[str, int], Path], files: FileDecoder) -> None:
         self.blob_path = blob_path
         self.files = files
+        self._depth = 0
 
     def _blob(self, node: dict[str, Any]) -> Path:
         return self.blob_path(node["blob"], node["size"])
 
     def decode(self, node: dict[str, Any]) -> Any:
-        """The value a node stands for."""
+        """The value a node stands for.
+
+        Raises:
+            CorruptObjectError: Packed values inside packed values nest deeper than
+                one tree may (each was checked on its own; a chain of them was not).
+        """
         kind = node["type"]
         method = getattr(self, f"_d_{kind}", None)
         if method is None:
             raise UnsupportedValueError(f"unknown value node type {kind!r}; upgrade dsdt")
-        return method(node)
+        self._depth += 1
+        try:
+            if self._depth > gate.MAX_DEPTH + 1:  # as check_node counts (from 0)
+                raise CorruptObjectError(f"a value nests more than {gate.MAX_DEPTH} levels "
+                                         "through its packed parts; the record is corrupt or "
+                                         "hostile (run dsdt fsck)")
+            return method(node)
+        finally:
+            self._depth -= 1
 
     def _d_none(self, node: dict[str, Any]) -> None:
         return None
