@@ -212,3 +212,17 @@ def test_a_chain_of_packed_values_cannot_nest_past_the_limit(tmp_path: Path) -> 
     assert value == 7
     with pytest.raises(CorruptObjectError, match="nests more than"):
         decoder.decode(chain(110, 2))  # 220 levels: each part passes on its own
+
+
+@pytest.mark.parametrize("node", [
+    {"type": "bytes", "b64": "eH k="},
+    {"type": "set", "items": [{"type": "list", "items": []}]},
+    {"type": "frozenset", "items": [{"type": "dict", "items": []}]},
+    {"type": "dict", "items": [[{"type": "set", "items": []}, {"type": "none"}]]},
+], ids=["bad-base64", "list-in-set", "dict-in-frozenset", "set-as-key"])
+def test_what_cat_would_refuse_fsck_refuses_too(node: dict[str, object]) -> None:
+    from dsdt.objects import gate
+
+    with pytest.raises(CorruptObjectError):
+        gate.check_node(node, "record")
+    assert gate.check_node({"type": "bytes", "b64": "eHk="}, "record")

@@ -292,6 +292,8 @@ def _scalar(n: dict[str, Any], what: str) -> list[Any]:
 def _text(n: dict[str, Any], what: str) -> list[Any]:
     field, kind = ("value", str) if n["type"] == "str" else ("b64", str)
     _need("blob" in n or isinstance(n.get(field), kind), what, f"a {n['type']} node is empty")
+    _need(field != "b64" or "blob" in n or _BASE64.fullmatch(n["b64"]) is not None, what,
+          "a bytes node's b64 is not base64")
     return []
 
 
@@ -299,10 +301,25 @@ def _items(n: dict[str, Any], what: str) -> list[Any]:
     items = n.get("items")
     _need(isinstance(items, list), what, f"a {n['type']} node has no item list")
     if n["type"] != "dict":
+        _need(n["type"] not in ("set", "frozenset") or all(_hashable(x) for x in items), what,
+              f"a {n['type']} node holds a member that cannot be one (a list, dict or set)")
         return items
     _need(all(isinstance(p, list) and len(p) == 2 for p in items), what,
           "a dict node item is not a key/value pair")
+    _need(all(_hashable(p[0]) for p in items), what,
+          "a dict node has a key that cannot be one (a list, dict or set)")
     return [x for pair in items for x in pair]
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+#: Node types whose values Python cannot hash (set members and dict keys must be hashable).
+_UNHASHABLE = frozenset({"list", "dict", "set", "ndarray", "dataframe", "series"})
+
+
+def _hashable(n: Any) -> bool:
+    """False when node ``n`` plainly decodes to an unhashable value (a tuple holding one
+    is found when it is decoded)."""
+    return not isinstance(n, dict) or n.get("type") not in _UNHASHABLE
 
 
 def _blob(n: dict[str, Any], what: str) -> list[Any]:
