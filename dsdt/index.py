@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Protocol
 
@@ -62,6 +63,7 @@ _INDEXES = {
     "members_latest": "members(ctx, kind, name, created_ts, uuid, sha)",
 }
 
+_BY_NAME = attrgetter("name")  # shards in key order: a first build appends
 _COMMITTED = ("(m.tracked OR EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx "
               "AND c.kind='committed' AND c.uuid=m.uuid AND c.sha=m.sha))")
 _HAS_TAG = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key=? AND t.value=?)"
@@ -138,10 +140,6 @@ def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
     if q.committed is not None:
         where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
     return " AND ".join(where), args
-
-
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
 
 
 class TrackedSource(Protocol):
@@ -255,7 +253,8 @@ class Index:
                 if base.is_symlink() or (base.exists() and not base.is_dir()):
                     problems.append(f"{base} is not a directory (a symlink?)")
                     continue
-                for shard in sorted(os.scandir(base), key=_name) if base.is_dir() else ():
+                shards = sorted(os.scandir(base), key=_BY_NAME) if base.is_dir() else []
+                for shard in shards:
                     if shard.is_dir(follow_symlinks=False):
                         yield ctx.name, kind, shard.name, Path(shard.path)
                     elif not shard.name.startswith("."):

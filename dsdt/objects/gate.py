@@ -364,7 +364,7 @@ def parse_tree(data: bytes, what: str) -> dict[str, Any]:
         with every path contained and no path both a file and a directory.
     """
     try:
-        doc = json.loads(data, object_pairs_hook=_unique_keys)
+        doc = json.loads(data, object_pairs_hook=unique_keys)
     except (ValueError, RecursionError) as e:
         raise corrupt(what, f"it is not JSON ({e})") from None
     _need(isinstance(doc, dict) and isinstance(doc.get("files"), list)
@@ -386,7 +386,9 @@ def parse_tree(data: bytes, what: str) -> dict[str, Any]:
     return {"files": files, "dirs": dirs}
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The ``object_pairs_hook`` of every JSON dsdt reads from others: a key named twice
+    raises ``ValueError`` (a reviewer reads the first value, JSON keeps the last)."""
     d = dict(pairs)
     if len(d) != len(pairs):
         raise ValueError("a key is named twice")

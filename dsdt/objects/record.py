@@ -122,14 +122,7 @@ def _no_constant(text: str) -> Any:
     raise ValueError(text)  # NaN, Infinity: strings to YAML
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d = dict(pairs)
-    if len(d) != len(pairs):
-        raise ValueError("a key named twice")  # YAML refuses it too (see _Loader)
-    return d
-
-
-_JSON = json.JSONDecoder(object_pairs_hook=_object, parse_float=_json_float,
+_JSON = json.JSONDecoder(object_pairs_hook=gate.unique_keys, parse_float=_json_float,
                          parse_constant=_no_constant)
 
 
