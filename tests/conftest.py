@@ -140,6 +140,15 @@ def s3_bucket(aws_env: str) -> Iterator[tuple[str, str]]:
     yield bucket, aws_env
 
 
+@pytest.fixture(params=["dir", "s3"])
+def remote_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty remote: a directory, or a bucket prefix on the moto S3 server."""
+    if request.param == "dir":
+        return str(tmp_path_factory.mktemp("remote"))
+    bucket, _ = request.getfixturevalue("s3_bucket")
+    return f"s3://{bucket}/projects/churn"
+
+
 @pytest.fixture
 def batch_queue(aws_env: str) -> str:
     """A fresh AWS Batch job queue on moto (with its IAM role and UNMANAGED compute

@@ -31,15 +31,6 @@ from dsdt.remote.transport import Transport
 from dsdt.repo import Repository
 
 
-@pytest.fixture(params=["dir", "s3"])
-def remote_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty remote: a directory, or a bucket prefix on the moto S3 server."""
-    if request.param == "dir":
-        return str(tmp_path_factory.mktemp("remote"))
-    bucket, _ = request.getfixturevalue("s3_bucket")
-    return f"s3://{bucket}/packs-test"
-
-
 @pytest.fixture
 def other(project: Path, tmp_path_factory: pytest.TempPathFactory,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -277,11 +268,7 @@ def test_a_push_interrupted_between_pack_and_index_resumes(
 def test_a_pack_without_its_index_is_never_relied_on_and_gc_removes_it(
         project: Path, remote_url: str) -> None:
     api.remote("default", "shared", remote_url)
-    d = files(project, "d", 10)
-    api.add("default", "d", str(d)).commit()
-    api.push("default")
-    tr = open_transport(remote_url)
-    pid = next(parse_key(k)[0] for k in tr.list("packs/") if k.endswith(".idx"))  # type: ignore
+    d, tr, pid = _pushed_pack(project, remote_url, 10, 4096)
     tr.delete(index_key(pid))  # as if the push died before writing it
     api.add("default", "again", str(d)).commit()
     assert api.push("default").blobs == 11  # nothing is believed without an index
@@ -328,14 +315,20 @@ def _only_pack(url: str) -> tuple[Transport, str]:
     return tr, pid
 
 
+def _pushed_pack(project: Path, url: str, n: int, size: int = 1000
+                 ) -> tuple[Path, Transport, str]:
+    """Push ``n`` new files as committed bundle ``d``: their directory, and the one pack."""
+    d = files(project, "d", n, size)
+    api.add("default", "d", str(d)).commit()
+    api.push("default")
+    return (d, *_only_pack(url))
+
+
 def test_a_planted_index_or_pack_never_yields_wrong_bytes(project: Path, other: Path,
                                                           dir_remote: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     url = dir_remote
-    d = files(project, "d", 8, 1000)
-    api.add("default", "d", str(d)).commit()
-    api.push("default")
-    tr, pid = _only_pack(url)
+    d, tr, pid = _pushed_pack(project, url, 8)
     good_pack, good_index = tr.get(pack_key(pid)), tr.get(index_key(pid))
     index = decode_index(good_index, pid, "ours")
     in_clone(other, url, monkeypatch)
@@ -410,10 +403,7 @@ def test_gc_never_drops_a_live_blob_because_a_planted_index_claims_it(
 def test_a_lying_pack_listed_first_does_not_hide_the_good_one(
         project: Path, other: Path, dir_remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
     url = dir_remote
-    d = files(project, "d", 6, 1000)
-    api.add("default", "d", str(d)).commit()
-    api.push("default")
-    tr, pid = _only_pack(url)
+    d, tr, pid = _pushed_pack(project, url, 6)
     real = decode_index(tr.get(index_key(pid)), pid, "ours")
     for n in range(1000):  # garbage whose pack id sorts first: it is the copy tried first
         fake = bytes([n % 256]) * real.size + n.to_bytes(4, "big")
@@ -466,10 +456,7 @@ def test_a_directory_where_a_pack_index_belongs_does_not_stop_gc(
 def test_a_blob_behind_a_refused_index_is_reported_as_corruption_not_as_never_pushed(
         project: Path, other: Path, dir_remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
     url = dir_remote
-    d = files(project, "d", 4, 1000)
-    api.add("default", "d", str(d)).commit()
-    api.push("default")
-    tr, pid = _only_pack(url)
+    _, tr, pid = _pushed_pack(project, url, 4)
     tr.put(pack_key(pid), tr.get(pack_key(pid)) + b"x")  # one byte more than its index says
     in_clone(other, url, monkeypatch)
     out = fails(9, "pull", "-l")

@@ -25,15 +25,6 @@ from dsdt.remote.open import open_transport
 from dsdt.repo import Repository
 
 
-@pytest.fixture(params=["dir", "s3"])
-def remote_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty remote: a directory, or a bucket prefix on the moto S3 server."""
-    if request.param == "dir":
-        return str(tmp_path_factory.mktemp("remote"))
-    bucket, _ = request.getfixturevalue("s3_bucket")
-    return f"s3://{bucket}/projects/churn"
-
-
 class Repos:
     """Two repositories (two people's clones), one current at a time."""
 
