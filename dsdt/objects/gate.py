@@ -301,12 +301,12 @@ def _items(n: dict[str, Any], what: str) -> list[Any]:
     items = n.get("items")
     _need(isinstance(items, list), what, f"a {n['type']} node has no item list")
     if n["type"] != "dict":
-        _need(n["type"] not in ("set", "frozenset") or all(_hashable(x) for x in items), what,
+        _need(n["type"] not in ("set", "frozenset") or all(_may_be_key(x) for x in items), what,
               f"a {n['type']} node holds a member that cannot be one (a list, dict or set)")
         return items
     _need(all(isinstance(p, list) and len(p) == 2 for p in items), what,
           "a dict node item is not a key/value pair")
-    _need(all(_hashable(p[0]) for p in items), what,
+    _need(all(_may_be_key(p[0]) for p in items), what,
           "a dict node has a key that cannot be one (a list, dict or set)")
     return [x for pair in items for x in pair]
 
@@ -316,7 +316,7 @@ _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{
 _UNHASHABLE = frozenset({"list", "dict", "set", "ndarray", "dataframe", "series"})
 
 
-def _hashable(n: Any) -> bool:
+def _may_be_key(n: Any) -> bool:
     """False when node ``n`` plainly decodes to an unhashable value (a tuple holding one
     is found when it is decoded)."""
     return not isinstance(n, dict) or n.get("type") not in _UNHASHABLE
