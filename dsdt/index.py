@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Protocol
 
 from dsdt._db import LocalConnection, healing
+from dsdt.indexrows import DROP_SHARD, RecordSource, gc_paused, in_shard, read_shard, rescan
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
-from dsdt.indexrows import RecordSource, gc_paused, read_shard, rescan
 from dsdt.refs.names import glob_to_sqlite
 
-_SCHEMA_VERSION = "9"
+_SCHEMA_VERSION = "10"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -40,8 +40,8 @@ CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uui
 CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
 CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta TEXT,
     PRIMARY KEY(uuid, blob));
-CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT, sha TEXT,
-    name TEXT, created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
+CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, sha TEXT, name TEXT,
+    created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
     PRIMARY KEY(ctx, kind, shard));
 CREATE TABLE IF NOT EXISTS skipped(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT,
@@ -56,11 +56,10 @@ CREATE VIEW IF NOT EXISTS visible AS
 #: Secondary indexes. A first build makes them after inserting every row: sorting once
 #: is cheaper than keeping them in order row by row.
 _INDEXES = {
-    "members_shard": "members(ctx, kind, shard)",
     "bundles_proc": "bundles(processing_name)",
     "tags_kv": "tags(key, value)",
     "deps_dep": "deps(dep_uuid)",
-    "members_latest": "members(ctx, kind, name, created_ts, uuid, sha)",
+    "members_latest": "members(ctx, kind, name, created_ts)",
 }
 
 _BY_NAME = attrgetter("name")  # shards in key order: a first build appends
@@ -218,7 +217,8 @@ class Index:
                 db.execute(f"DROP INDEX {name}")
             with gc_paused():
                 for ctx, kind, shard in gone:
-                    for table in ("members", "shards", "skipped"):
+                    db.execute(DROP_SHARD, in_shard(ctx, kind, shard))
+                    for table in ("shards", "skipped"):
                         db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                    (ctx, kind, shard))
                 for ctx, kind, shard, mtime, path in changes:

@@ -23,6 +23,15 @@ from dsdt.objects.ids import is_uuid
 from dsdt.refs.store import MAX_REF_BYTES
 
 PARAM_PREFIX = "__param."
+#: The members of one shard, whose uuids start with its name (the tracked members of a
+#: context, shard "", are all of them), with the parameters :func:`in_shard` makes.
+SHARD_MEMBERS = "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND uuid >= ? AND uuid < ?"
+DROP_SHARD = "DELETE FROM members WHERE ctx=? AND kind=? AND uuid >= ? AND uuid < ?"
+
+
+def in_shard(ctx: str, kind: str, shard: str) -> tuple[str, str, str, str]:
+    """The parameters of :data:`SHARD_MEMBERS` and :data:`DROP_SHARD`."""
+    return ctx, kind, shard, shard + "\x7f"  # after every uuid character
 
 
 def indexed_bundles(db: sqlite3.Connection, uuids: list[str]) -> dict[str, tuple[str, str, float]]:
@@ -84,12 +93,12 @@ class Rows:
 def read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
     """``uuid -> record sha`` of the ref files in one shard directory (None: unreadable)."""
     out: dict[str, str] = {}
-    ok = True
+    ok, shard = True, path.name
     with DirFiles(path) as files:
         for name in files.names():
-            if name.startswith(".") or name.endswith(".lock"):
-                continue
-            if name[:2] != path.name or not is_uuid(name):  # git can put any file here
+            if name[:2] != shard or not is_uuid(name):  # git can put any file here
+                if name.startswith(".") or name.endswith(".lock"):
+                    continue
                 problems.append(f"ref {path}/{name}: not a bundle uuid of this shard; "
                                 "it was left out (run dsdt fsck)")
                 ok = False
@@ -133,8 +142,7 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
     """Make the index's members of one shard (or a context's tracked ones) be ``refs``
     (in the ``first`` build, the index holds no member yet)."""
     ctx, kind, shard = where
-    have = {} if first else dict(db.execute(
-        "SELECT uuid, sha FROM members WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard)))
+    have = {} if first else dict(db.execute(SHARD_MEMBERS, in_shard(ctx, kind, shard)))
     wanted = {u: s for u, s in sorted(refs.items()) if have.get(u) != s}  # in key order
     indexed = indexed_bundles(db, list(wanted))
     rows = Rows()
@@ -145,7 +153,7 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
     for uuid, sha in wanted.items():
         known = indexed.get(uuid)
         if known is not None and known[0] == sha:
-            members.append((ctx, kind, uuid, shard, sha, known[1], known[2]))
+            members.append((ctx, kind, uuid, sha, known[1], known[2]))
             continue
         try:
             rec = reader.read_checked(uuid, sha)
@@ -157,8 +165,8 @@ def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, 
             ok = False
             continue
         created_ts = rows.add(rec, sha, replacing=known is not None)
-        members.append((ctx, kind, uuid, shard, sha, rec["name"], created_ts))
+        members.append((ctx, kind, uuid, sha, rec["name"], created_ts))
     rows.write(db)
-    db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?,?)", members)
+    db.executemany("INSERT OR REPLACE INTO members VALUES (?,?,?,?,?,?)", members)
     db.executemany("DELETE FROM members WHERE ctx=? AND kind=? AND uuid=?", gone)
     return ok

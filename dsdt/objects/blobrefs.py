@@ -65,6 +65,10 @@ def meta_of(node: dict[str, Any]) -> tuple[str, MetaBlob] | None:
     return None
 
 
+_SEQUENCES = frozenset({"list", "tuple", "set", "frozenset"})
+_WITH_CHILDREN = _SEQUENCES | {"dict"}
+
+
 def blob_refs(node: dict[str, Any],
               read_blob: Callable[[str, int], bytes] | None = None) -> BlobRefs:
     """The blobs a validated node refers to, looking inside trees and packed values when it can.
@@ -77,6 +81,8 @@ def blob_refs(node: dict[str, Any],
             without it, blobs listed inside trees and packed values are not found.
     """
     refs = BlobRefs()
+    if "blob" not in node and "tree" not in node and node["type"] not in _WITH_CHILDREN:
+        return refs  # a leaf holding its value (most records hold one)
     stack = [node]
     seen: set[int] = set()
     while stack:
@@ -99,7 +105,7 @@ def blob_refs(node: dict[str, Any],
         kind = n["type"]
         if "blob" in n:
             refs.data[n["blob"]] = int(n.get("size", 0))
-        elif kind in ("list", "tuple", "set", "frozenset"):
+        elif kind in _SEQUENCES:
             stack.extend(n["items"])
         elif kind == "dict":
             for k, v in n["items"]:

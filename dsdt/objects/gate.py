@@ -237,7 +237,10 @@ def check_node(node: Any, what: str) -> dict[str, Any]:
     Returns:
         ``node`` itself.
     """
-    stack: list[tuple[Any, int]] = [(node, 0)]
+    children = _check_one(node, what)
+    if not children:
+        return node  # a leaf (most records hold one): no walk
+    stack: list[tuple[Any, int]] = [(child, 1) for child in children]
     while stack:
         n, depth = stack.pop()
         if depth > MAX_DEPTH:

@@ -302,6 +302,7 @@ _LINEAGE_FIELDS = {f.name for f in dataclasses.fields(Lineage)}
 
 
 _TEXT_FIELDS = ("name", "processing_name", "owner", "presentation")
+_NUMBERS = (float, int)  # exact types, as parsers make them
 _DEP_FIELDS = {"processing_name", "uuid", "arg_name"}
 
 # Every record an index rebuild reads passes here: the checks are written out so that
@@ -369,7 +370,7 @@ def _check_lineage(d: Any) -> None:
             isinstance(k, str) and isinstance(v, str | bool) for k, v in git.items())):
         raise ValueError("lineage.git is not a mapping of text facts")
     for key, t in (("start_time", start), ("stop_time", stop)):
-        if not isinstance(t, int | float) or isinstance(t, bool) or not 0 <= t < _FAR_TS:
+        if type(t) not in _NUMBERS or not 0 <= t < _FAR_TS:  # a bool is not a time
             raise ValueError(f"lineage.{key} is not a time between 1970 and 9000")
 
 
