@@ -113,7 +113,9 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _json_float(text: str) -> float:
-    if _FLOAT.match(text) is None:  # "1e+16": a string to YAML 1.1
+    # JSON gives a float with a fraction or an exponent: one with an exponent may read as a
+    # string to YAML 1.1 ("1e+16"); one without is a YAML float too.
+    if ("e" in text or "E" in text) and _FLOAT.match(text) is None:
         raise ValueError(text)
     return float(text)
 
@@ -157,7 +159,9 @@ def load_record_doc(data: bytes, what: str) -> Any:
         try:
             text = data.decode("utf-8")
             if ("\x7f" not in text if text.isascii() else _NOT_AS_IN_YAML.search(text) is None):
-                doc = _JSON.decode(text)
+                doc, end = _JSON.raw_decode(text)
+                if text[end:].strip(" \t\n\r"):  # JSON's whitespace only, as decode() checks
+                    raise ValueError("extra data")
                 if data.count(b"[") + data.count(b"{") > gate.MAX_PLAIN_DEPTH:
                     gate.check_plain(doc, len(data), what)  # it may be nested too deeply
                 return doc
