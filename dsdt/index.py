@@ -26,7 +26,7 @@ from dsdt.indexrows import DROP_SHARD, RecordSource, gc_paused, in_shard, read_s
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
 from dsdt.refs.names import glob_to_sqlite
 
-_SCHEMA_VERSION = "10"
+_SCHEMA_VERSION = "11"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -59,7 +59,7 @@ _INDEXES = {
     "bundles_proc": "bundles(processing_name)",
     "tags_kv": "tags(key, value)",
     "deps_dep": "deps(dep_uuid)",
-    "members_latest": "members(ctx, kind, name, created_ts)",
+    "members_latest": "members(ctx, kind, name, created_ts, uuid, sha)",  # covers ls
 }
 
 _BY_NAME = attrgetter("name")  # shards in key order: a first build appends
@@ -222,10 +222,9 @@ class Index:
                         db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                    (ctx, kind, shard))
                 for ctx, kind, shard, mtime, path in changes:
-                    refs = (self.tracking.tracked(ctx) if path is None
-                            else read_shard(path, problems))
-                    ok = refs is not None and rescan(db, reader, (ctx, kind, shard), refs,
-                                                      problems, first)
+                    refs, read_all = ((self.tracking.tracked(ctx), True) if path is None
+                                      else read_shard(path, problems))
+                    ok = rescan(db, reader, (ctx, kind, shard), refs, problems, first) and read_all
                     db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
                                (ctx, kind, shard, mtime if ok else 0))
             _make_indexes(db)

@@ -90,8 +90,10 @@ class Rows:
         db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)", self.blobs)
 
 
-def read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
-    """``uuid -> record sha`` of the ref files in one shard directory (None: unreadable)."""
+def read_shard(path: Path, problems: list[str]) -> tuple[dict[str, str], bool]:
+    """``uuid -> record sha`` of the readable ref files in one shard directory, and whether
+    every file there was one (what was not is reported in ``problems`` and left out; the
+    other members of the shard are not)."""
     out: dict[str, str] = {}
     ok, shard = True, path.name
     with DirFiles(path) as files:
@@ -110,7 +112,7 @@ def read_shard(path: Path, problems: list[str]) -> dict[str, str] | None:
             except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
                 problems.append(f"ref {path}/{name}: unreadable ({e})")
                 ok = False
-    return out if ok else None
+    return out, ok
 
 
 @contextlib.contextmanager

@@ -176,6 +176,26 @@ def test_an_interrupted_first_build_leaves_the_index_whole(
     assert len(api.search(ctx)) == 20
 
 
+@pytest.mark.parametrize("plant", ["fifo", "other shard", "not a uuid"])
+def test_a_bad_ref_leaves_out_only_itself_not_its_shard(ctx: str, project: Path,
+                                                         plant: str) -> None:
+    import os
+    import uuid
+
+    good = api.Bundle(ctx, name="good", data=1)
+    other = "0" if good.uuid[0] != "0" else "1"
+    name = {"fifo": good.uuid[:2] + str(uuid.uuid4())[2:], "not a uuid": good.uuid[:2] + "x",
+            "other shard": other + str(uuid.uuid4())[1:]}[plant]
+    bad = project / ".dsdt/refs/contexts" / ctx / "bundles" / good.uuid[:2] / name
+    if plant == "fifo":
+        os.mkfifo(bad)
+    else:
+        bad.write_text("0" * 64 + "\n")
+    _drop_index(project)
+    assert [b.uuid for b in api.search(ctx)] == [good.uuid]
+    assert any(name in e for e in api.fsck().errors)
+
+
 @pytest.mark.parametrize("plant", ["fifo", "directory", "symlink", "huge"])
 def test_a_planted_ref_or_record_is_reported_never_read(
         ctx: str, project: Path, tmp_path: Path, plant: str) -> None:
