@@ -183,7 +183,7 @@ def test_a_dict_node_whose_keys_collide_is_refused() -> None:
 
 
 def test_a_tree_naming_a_key_twice_is_refused() -> None:
-    from dsdt.objects.gate import parse_tree
+    from dsdt.objects.treegate import parse_tree
 
     with pytest.raises(CorruptObjectError, match="twice"):
         parse_tree(b'{"files": [], "dirs": [], "files": [["a", "' + b"0" * 64 + b'", 1, false]]}',

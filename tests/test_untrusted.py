@@ -708,6 +708,9 @@ def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: 
     {"type": "npscalar", "dtype": "<U1", "hex": "ffffff7f"},
     {"type": "npscalar", "dtype": "<U1", "hex": "00d80000"},
     {"type": "npscalar", "dtype": "<f8", "hex": "abc"},
+    {"type": "npscalar", "dtype": "<i8", "hex": "00" * 4},  # too short for its dtype
+    {"type": "npscalar", "dtype": "<f8", "hex": "00" * 16},  # two values: cat showed one
+    {"type": "npscalar", "dtype": "<U2", "hex": "41000000"},
     {"type": "bytes", "b64": "not base64!"},
 ])
 def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None:
@@ -715,6 +718,7 @@ def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
     err = fails(9, "cat", "-u", rec["uuid"])
     assert "malformed" in err or "hex" in err
+    assert any(rec["uuid"] in e for e in api.fsck().errors)  # fsck refuses what cat does
 
 
 @pytest.mark.parametrize("when", [float("inf"), 1e300, -1.0])

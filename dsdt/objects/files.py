@@ -24,7 +24,7 @@ from dsdt._db import LocalConnection, healing, insert_many
 from dsdt._fs import clone_file
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects.blobs import BlobStore
-from dsdt.objects.gate import parse_tree
+from dsdt.objects.treegate import parse_tree
 
 _WORKERS = 4
 _LARGE = 1 << 20  # files above this size are stored on worker threads

@@ -19,7 +19,6 @@ is never materialised.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
@@ -270,13 +269,12 @@ def _check_one(n: Any, what: str) -> list[Any]:
     for field in _TEXT_FIELDS.get(kind, ()):
         if not isinstance(n.get(field), str):
             raise corrupt(what, f"{kind} node field {field!r} is not text")
-    if kind == "npscalar" and re.fullmatch(r"(?:[0-9a-f]{2})*", n["hex"]) is None:
-        raise corrupt(what, "a numpy scalar node's hex is not whole bytes of hex")
     checker = _CHECKS.get(kind)
     return checker(n, what) if checker else []
 
 
-def _need(cond: bool, what: str, problem: str) -> None:
+def need(cond: bool, what: str, problem: str) -> None:
+    """Raise :func:`corrupt` with ``problem`` unless ``cond`` holds."""
     if not cond:
         raise corrupt(what, problem)
 
@@ -284,32 +282,32 @@ def _need(cond: bool, what: str, problem: str) -> None:
 def _scalar(n: dict[str, Any], what: str) -> list[Any]:
     value, kind = n.get("value"), n["type"]
     if kind == "int" and "hex" in n:
-        _need(isinstance(n["hex"], str) and re.fullmatch(r"-?[0-9a-f]+", n["hex"]) is not None,
+        need(isinstance(n["hex"], str) and re.fullmatch(r"-?[0-9a-f]+", n["hex"]) is not None,
               what, "a large int node is malformed")
         return []
     allowed = {"bool": (bool,), "int": (int,), "float": (float, int)}[kind]
-    _need(type(value) in allowed, what, f"a {kind} node holds {type(value).__name__}")
+    need(type(value) in allowed, what, f"a {kind} node holds {type(value).__name__}")
     return []
 
 
 def _text(n: dict[str, Any], what: str) -> list[Any]:
     field, kind = ("value", str) if n["type"] == "str" else ("b64", str)
-    _need("blob" in n or isinstance(n.get(field), kind), what, f"a {n['type']} node is empty")
-    _need(field != "b64" or "blob" in n or _BASE64.fullmatch(n["b64"]) is not None, what,
+    need("blob" in n or isinstance(n.get(field), kind), what, f"a {n['type']} node is empty")
+    need(field != "b64" or "blob" in n or _BASE64.fullmatch(n["b64"]) is not None, what,
           "a bytes node's b64 is not base64")
     return []
 
 
 def _items(n: dict[str, Any], what: str) -> list[Any]:
     items = n.get("items")
-    _need(isinstance(items, list), what, f"a {n['type']} node has no item list")
+    need(isinstance(items, list), what, f"a {n['type']} node has no item list")
     if n["type"] != "dict":
-        _need(n["type"] not in ("set", "frozenset") or all(_may_be_key(x) for x in items), what,
+        need(n["type"] not in ("set", "frozenset") or all(_may_be_key(x) for x in items), what,
               f"a {n['type']} node holds a member that cannot be one (a list, dict or set)")
         return items
-    _need(all(isinstance(p, list) and len(p) == 2 for p in items), what,
+    need(all(isinstance(p, list) and len(p) == 2 for p in items), what,
           "a dict node item is not a key/value pair")
-    _need(all(_may_be_key(p[0]) for p in items), what,
+    need(all(_may_be_key(p[0]) for p in items), what,
           "a dict node has a key that cannot be one (a list, dict or set)")
     return [x for pair in items for x in pair]
 
@@ -325,17 +323,38 @@ def _may_be_key(n: Any) -> bool:
     return not isinstance(n, dict) or n.get("type") not in _UNHASHABLE
 
 
+#: A numpy scalar's dtype as numpy writes it (``dtype.str``): byte order, kind, item size
+#: (in characters of 4 bytes for ``U``) and, for times, a unit.
+_NP_DTYPE = re.compile(r"[<>|]([biufcmMSUV])([0-9]{1,9})(?:\[[0-9]*[A-Za-z]+\])?")
+_HEX = re.compile(r"[0-9a-f]*")
+
+
+def _npscalar(n: dict[str, Any], what: str) -> list[Any]:
+    dtype = _NP_DTYPE.fullmatch(n["dtype"])
+    need(dtype is not None, what, f"a numpy scalar node is malformed: {n['dtype'][:40]!r} is "
+                                   "not a dtype numpy writes")
+    size = int(dtype[2]) * (4 if dtype[1] == "U" else 1)  # type: ignore[index]
+    need(len(n["hex"]) == 2 * size and _HEX.fullmatch(n["hex"]) is not None, what,
+          "a numpy scalar node is malformed: its hex is not one value of its dtype")
+    if dtype[1] == "U":  # UCS-4 code points: each must be a Unicode character
+        raw, order = bytes.fromhex(n["hex"]), "big" if n["dtype"][0] == ">" else "little"
+        need(all(c < 0xD800 or 0xDFFF < c <= 0x10FFFF for c in (
+            int.from_bytes(raw[i:i + 4], order) for i in range(0, len(raw), 4))), what,
+              "a numpy scalar node is malformed: its text is not Unicode")
+    return []
+
+
 def _blob(n: dict[str, Any], what: str) -> list[Any]:
-    _need("blob" in n, what, f"a {n['type']} node names no blob")
+    need("blob" in n, what, f"a {n['type']} node names no blob")
     shape = n.get("shape", [])
-    _need(isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape), what,
+    need(isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape), what,
           f"a {n['type']} node has a malformed shape")
     return []
 
 
 def _file(n: dict[str, Any], what: str) -> list[Any]:
     check_rel_path(n.get("path"), what)
-    _need("blob" in n and isinstance(n.get("exec", False), bool), what, "a file node is malformed")
+    need("blob" in n and isinstance(n.get("exec", False), bool), what, "a file node is malformed")
     return []
 
 
@@ -344,49 +363,16 @@ def _directory(n: dict[str, Any], what: str) -> list[Any]:
     check_blob_id(n.get("tree"), what)
     check_size(n.get("size"), what)
     files = n.get("files")
-    _need(type(files) is int and 0 <= files <= MAX_TREE_ENTRIES, what,
+    need(type(files) is int and 0 <= files <= MAX_TREE_ENTRIES, what,
           "a directory node's file count is malformed")
-    _need(n.get("as", "path") in ("path", "list"), what, "a directory node's 'as' is malformed")
+    need(n.get("as", "path") in ("path", "list"), what, "a directory node's 'as' is malformed")
     return []
 
 
 _CHECKS = {"bool": _scalar, "int": _scalar, "float": _scalar, "str": _text, "bytes": _text,
            "dict": _items, "list": _items, "tuple": _items, "set": _items, "frozenset": _items,
            "packed": _blob, "ndarray": _blob, "dataframe": _blob, "series": _blob,
-           "file": _file, "directory": _directory}
-
-
-# --- directory trees -------------------------------------------------------------------
-
-
-def parse_tree(data: bytes, what: str) -> dict[str, Any]:
-    """Parse and validate a directory tree blob (``docs/format.md`` section 6).
-
-    Returns:
-        ``{"files": [[path, blob id, size, executable], ...], "dirs": [path, ...]}``
-        with every path contained and no path both a file and a directory.
-    """
-    try:
-        doc = json.loads(data, object_pairs_hook=unique_keys)
-    except (ValueError, RecursionError) as e:
-        raise corrupt(what, f"it is not JSON ({e})") from None
-    _need(isinstance(doc, dict) and isinstance(doc.get("files"), list)
-          and isinstance(doc.get("dirs", []), list), what, "it is not a directory tree")
-    files, dirs = doc["files"], doc.get("dirs", [])
-    _need(len(files) + len(dirs) <= MAX_TREE_ENTRIES, what, "it lists too many entries")
-    seen: set[str] = set()
-    for entry in files:
-        _need(isinstance(entry, list) and len(entry) == 4 and isinstance(entry[3], bool), what,
-              "a tree entry is not [path, blob, size, executable]")
-        path = check_rel_path(entry[0], what)
-        check_blob_id(entry[1], what)
-        check_size(entry[2], what)
-        _need(path not in seen, what, f"path {path[:80]!r} is listed twice")
-        seen.add(path)
-    for path in dirs:
-        check_rel_path(path, what)
-    _check_prefixes(seen, dirs, what)
-    return {"files": files, "dirs": dirs}
+           "file": _file, "directory": _directory, "npscalar": _npscalar}
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -396,12 +382,3 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(d) != len(pairs):
         raise ValueError("a key is named twice")
     return d
-
-
-def _check_prefixes(files: set[str], dirs: list[str], what: str) -> None:
-    """No file may sit where another entry needs a directory."""
-    for path in [*files, *dirs]:
-        parent = path
-        while "/" in parent:
-            parent = parent.rsplit("/", 1)[0]
-            _need(parent not in files, what, f"{parent[:80]!r} is both a file and a directory")

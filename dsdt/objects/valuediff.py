@@ -16,7 +16,7 @@ from typing import Any
 from dsdt.errors import CorruptObjectError, DsdtError
 from dsdt.objects.blobrefs import load_packed
 from dsdt.objects.framediff import DataChange, diff_frames
-from dsdt.objects.gate import parse_tree
+from dsdt.objects.treegate import parse_tree
 
 __all__ = ["DataChange", "diff_values"]
 

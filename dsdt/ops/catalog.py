@@ -22,7 +22,7 @@ from dsdt.errors import (
 from dsdt.index import PARAM_PREFIX, Query, Row
 from dsdt.indexpage import NamePages
 from dsdt.objects.blobrefs import load_packed, meta_of
-from dsdt.objects.gate import parse_tree
+from dsdt.objects.treegate import parse_tree
 from dsdt.ops.history import data_size
 from dsdt.ops.query import resolve_uuid
 from dsdt.refs.names import check_tags
