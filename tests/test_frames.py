@@ -704,3 +704,14 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
 @given(frame=frames())
 def test_property_roundtrip(frame: pd.DataFrame, tmp_path: Path) -> None:
     check(frame, tmp_path)
+
+
+@pytest.mark.parametrize("label", [["bool", "False"], ["float", "10"], ["int", True],
+                                   ["int", 3, "extra"], ["str", 1], ["timedelta", True],
+                                   ["tuple", "ab"], ["float", "0x10"]])
+def test_a_label_reads_as_written_or_not_at_all(label: list) -> None:
+    from dsdt.errors import CorruptObjectError
+    from dsdt.objects.labels import decode_label
+
+    with pytest.raises(CorruptObjectError, match="bad label encoding"):
+        decode_label(label)  # ["bool", "False"] read as True, ["float", "10"] as 16.0

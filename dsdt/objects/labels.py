@@ -10,6 +10,7 @@ flat or multi-level) and rebuilt from its level values.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -54,12 +55,28 @@ def encode_label(value: Any) -> list:
     raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
 
 
+#: The JSON type each tag's value has as :func:`encode_label` writes it (exactly: a bool is
+#: no int), so that a label reads as a reviewer reads it: ``["bool", "False"]`` is no
+#: ``False`` and ``["float", "10"]`` no 10.
+_VALUE_TYPES = {"bool": bool, "int": int, "str": str, "float": str, "tuple": list,
+                "timestamp": str, "timedelta": int, "utf8b": str}
+_FLOAT_HEX = re.compile(r"-?(?:0x[01]\.[0-9a-f]+p[-+][0-9]+|inf|nan)")
+
+
 def decode_label(item: list) -> Any:
-    """Invert :func:`encode_label`."""
+    """Invert :func:`encode_label`.
+
+    Raises:
+        CorruptObjectError: ``item`` is not a label :func:`encode_label` writes.
+    """
     try:
         if len(item) == 1:
             return _SINGLETONS[item[0]]
-        return _DECODERS[item[0]](item[1])
+        tag, value = item
+        if type(value) is not _VALUE_TYPES[tag] or (
+                tag == "float" and _FLOAT_HEX.fullmatch(value) is None):
+            raise ValueError(f"a {tag} label holds {value!r}")
+        return _DECODERS[tag](value)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise CorruptObjectError(f"bad label encoding in frame node: {item!r}") from exc
 
