@@ -10,7 +10,6 @@ in-memory store are in :mod:`dsdt.objects.blobbase`; they are re-exported here.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import stat
@@ -175,9 +174,7 @@ class BlobStore(Blobs):
             return True
         return self.sealed(blob_id)
 
-    def put_bytes(self, data: bytes, *, sync: bool = True) -> str:
-        """Store ``data``; return its id."""
-        blob_id = hashlib.sha256(data).hexdigest()
+    def _put(self, data: bytes, blob_id: str, sync: bool) -> None:
         dest = self.path(blob_id)
         if not self._present(blob_id, sync):
             # The temp file sits beside its final name: a rename within one directory.
@@ -192,7 +189,6 @@ class BlobStore(Blobs):
             finally:
                 os.close(fd)
             self._place(tmp, blob_id, sync)
-        return blob_id
 
     def put_file(self, src: Path, *, how: str = "copy", sync: bool = True) -> tuple[str, int]:
         """Store the content of file ``src``; return ``(id, size)``.
