@@ -711,6 +711,12 @@ def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: 
     {"type": "npscalar", "dtype": "<i8", "hex": "00" * 4},  # too short for its dtype
     {"type": "npscalar", "dtype": "<f8", "hex": "00" * 16},  # two values: cat showed one
     {"type": "npscalar", "dtype": "<U2", "hex": "41000000"},
+    {"type": "npscalar", "dtype": "<M8", "hex": "0100000000000000"},  # generic: NaT only
+    {"type": "npscalar", "dtype": "<M8[generic]", "hex": "0100000000000000"},
+    {"type": "npscalar", "dtype": "<m8[99999999999999999999ms]", "hex": "00" * 8},
+    {"type": "npscalar", "dtype": "<U0", "hex": ""},
+    {"type": "npscalar", "dtype": "|b1", "hex": "02"},
+    {"type": "npscalar", "dtype": "<i1", "hex": "02"},  # numpy writes |i1
     {"type": "bytes", "b64": "not base64!"},
 ])
 def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None:

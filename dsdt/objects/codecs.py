@@ -186,10 +186,12 @@ class Encoder:
             from dsdt.objects import frames
 
             return self._via_writer(lambda out: frames.write_array(v, out))
-        dtype = v.dtype
-        if dtype.hasobject or dtype.fields is not None or np.dtype(dtype.str) != dtype:
-            raise UnsupportedValueError(f"cannot store a numpy scalar of dtype {dtype}")
-        return {"type": "npscalar", "dtype": dtype.str, "hex": v.tobytes().hex()}
+        item = np.array(v)  # one item of its full size, padding zeroed (a longdouble has 6
+        dtype = item.dtype  # bytes of stray memory; an empty str_ is <U0 with 4 bytes)
+        if (dtype.hasobject or dtype.fields is not None or np.dtype(dtype.str) != dtype
+                or dtype.itemsize == 0):
+            raise UnsupportedValueError(f"cannot store a numpy scalar of dtype {v.dtype}")
+        return {"type": "npscalar", "dtype": dtype.str, "hex": item.tobytes().hex()}
 
     def _via_writer(self, write: Callable[[BinaryIO], dict[str, Any]]) -> dict[str, Any]:
         with self.blobs.writer() as out:
