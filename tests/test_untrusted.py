@@ -775,3 +775,33 @@ def test_two_entries_cannot_share_one_view_path(project: Path) -> None:
     rec = record({"type": "list", "items": files})
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
     assert "claim same.txt" in fails(9, "cat", "-u", rec["uuid"])
+
+
+@pytest.mark.parametrize("label", [["bool", "False"], ["float", "1.5"], ["int", 7.0],
+                                   ["timestamp", "now"], ["float", "0x1.0000000000000p+1024"],
+                                   ["timedelta", -2**63], ["utf8b", "61"]])
+def test_a_frame_label_reads_as_written_or_everything_refuses_it(project: Path,
+                                                                 label: list) -> None:
+    """cat, diff and fsck refuse alike (diff showed ["float", "1.5"] as 1.3125, fsck passed
+    all of these, and an overflowing float stopped cat with an internal error)."""
+    import pandas as pd
+
+    good = api.Bundle("default", name="frame", data=pd.DataFrame({"a": [1], True: [2]}))
+    rec = good.record.to_dict()
+    rec["uuid"], rec["name"] = str(__import__("uuid").uuid4()), "planted"
+    rec["data"]["columns"]["labels"][0][1] = label
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    assert "label" in fails(9, "cat", "-u", rec["uuid"])
+    assert "label" in fails(9, "diff", "-u", good.uuid, "-u", rec["uuid"])
+    assert any(rec["uuid"] in e and "label" in e for e in api.fsck().errors)
+
+
+def test_a_frame_range_index_too_long_for_pandas_is_corrupt(project: Path) -> None:
+    import pandas as pd
+
+    good = api.Bundle("default", name="frame", data=pd.DataFrame({"a": [1, 2]}))
+    rec = good.record.to_dict()
+    rec["uuid"], rec["name"] = str(__import__("uuid").uuid4()), "planted"
+    rec["data"]["index"]["range"] = [0, 2**70, 1]
+    plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
+    assert "does not match its node" in fails(9, "cat", "-u", rec["uuid"])

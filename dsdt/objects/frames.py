@@ -267,7 +267,7 @@ def read_frame(node: dict, path: Path) -> pd.DataFrame | pd.Series:
         raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
     try:
         return _read_frame(node, pq.read_table(path))
-    except (KeyError, IndexError, TypeError, ValueError, pa.ArrowException) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, pa.ArrowException) as exc:
         raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
 
 
@@ -293,7 +293,7 @@ def read_head(node: dict, path: Path, rows: int) -> pd.DataFrame | pd.Series:
             start, _stop, step = spec["range"]
             spec["range"] = [start, start + table.num_rows * step, step]
         return _read_frame({**node, "index": spec}, table)
-    except (KeyError, IndexError, TypeError, ValueError, pa.ArrowException) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, pa.ArrowException) as exc:
         raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.ids import is_sha256
+from dsdt.objects.valueforms import frame_labels_problem, npscalar_problem
 
 MAX_DEPTH = 200  # nesting of value nodes (check_supported refuses deeper values)
 MAX_PLAIN_DEPTH = 400  # nesting of any parsed document (a value node is two levels a step)
@@ -323,36 +324,9 @@ def _may_be_key(n: Any) -> bool:
     return not isinstance(n, dict) or n.get("type") not in _UNHASHABLE
 
 
-#: A numpy scalar's dtype as numpy writes it (``dtype.str``): byte order (``|`` where it does
-#: not apply), kind, item size (in characters of 4 bytes for ``U``) and, for times, a unit.
-_NP_DTYPE = re.compile(r"""
-    ( \| (?= [bSV] | [iu]1\b )             # no byte order: bools, bytes, void, one-byte ints
-    | [<>] (?! [bSV] | [iu]1\b ) )          # a byte order: every other kind
-    ( [biufcSUV] | ([mM]) (?=8) )           # the kind (times are 8 bytes)
-    ( [1-9][0-9]{0,8} )                     # the item size (characters for U)
-    ( (?(3) (?: \[ (?: [2-9] | [1-9][0-9]{1,8} )? (?: Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as ) \] )? ) )
-    """, re.VERBOSE)  # a time's unit, with its multiplier (none for 1; no unit: generic)
-_HEX = re.compile(r"[0-9a-f]*")
-_NAT = {"<": "0000000000000080", ">": "8000000000000000"}
-
-
 def _npscalar(n: dict[str, Any], what: str) -> list[Any]:
-    dtype, hexed = _NP_DTYPE.fullmatch(n["dtype"]), n["hex"]
-    need(dtype is not None, what, f"a numpy scalar node is malformed: {n['dtype'][:40]!r} is "
-                                  "not a dtype numpy writes")
-    order, kind, size, unit = dtype[1], dtype[2], int(dtype[4]), dtype[5]  # type: ignore[index]
-    need(len(hexed) == 2 * size * (4 if kind == "U" else 1) and _HEX.fullmatch(hexed), what,
-         "a numpy scalar node is malformed: its hex is not one value of its dtype")
-    need(kind != "b" or hexed in ("00", "01"), what,
-         "a numpy scalar node is malformed: a bool is 00 or 01")
-    need(kind not in "mM" or unit != "" or hexed == _NAT[order], what,
-         "a numpy scalar node is malformed: a time without a unit is NaT")
-    if kind == "U":  # UCS-4 code points: each must be a Unicode character
-        raw = bytes.fromhex(hexed)
-        need(all(c < 0xD800 or 0xDFFF < c <= 0x10FFFF for c in (
-            int.from_bytes(raw[i:i + 4], "big" if order == ">" else "little")
-            for i in range(0, len(raw), 4))), what,
-             "a numpy scalar node is malformed: its text is not Unicode")
+    problem = npscalar_problem(n["dtype"], n["hex"])
+    need(problem is None, what, f"a numpy scalar node is malformed: {problem}")
     return []
 
 
@@ -362,6 +336,12 @@ def _blob(n: dict[str, Any], what: str) -> list[Any]:
     need(isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape), what,
           f"a {n['type']} node has a malformed shape")
     return []
+
+
+def _frame(n: dict[str, Any], what: str) -> list[Any]:
+    problem = frame_labels_problem(n)
+    need(problem is None, what, f"a {n['type']} node has a bad label: {problem}")
+    return _blob(n, what)
 
 
 def _file(n: dict[str, Any], what: str) -> list[Any]:
@@ -383,7 +363,7 @@ def _directory(n: dict[str, Any], what: str) -> list[Any]:
 
 _CHECKS = {"bool": _scalar, "int": _scalar, "float": _scalar, "str": _text, "bytes": _text,
            "dict": _items, "list": _items, "tuple": _items, "set": _items, "frozenset": _items,
-           "packed": _blob, "ndarray": _blob, "dataframe": _blob, "series": _blob,
+           "packed": _blob, "ndarray": _blob, "dataframe": _frame, "series": _frame,
            "file": _file, "directory": _directory, "npscalar": _npscalar}
 
 

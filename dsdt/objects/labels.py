@@ -10,7 +10,6 @@ flat or multi-level) and rebuilt from its level values.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from dsdt.errors import CorruptObjectError, UnsupportedValueError
+from dsdt.objects.valueforms import label_problem
 
 _LABEL_DTYPES_REFUSED = (pd.CategoricalDtype, pd.IntervalDtype, pd.PeriodDtype)
 _SINGLETONS: dict[str, Any] = {"none": None, "nat": pd.NaT, "na": pd.NA}
@@ -55,30 +55,22 @@ def encode_label(value: Any) -> list:
     raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
 
 
-#: The JSON type each tag's value has as :func:`encode_label` writes it (exactly: a bool is
-#: no int), so that a label reads as a reviewer reads it: ``["bool", "False"]`` is no
-#: ``False`` and ``["float", "10"]`` no 10.
-_VALUE_TYPES = {"bool": bool, "int": int, "str": str, "float": str, "tuple": list,
-                "timestamp": str, "timedelta": int, "utf8b": str}
-_FLOAT_HEX = re.compile(r"-?(?:0x[01]\.[0-9a-f]+p[-+][0-9]+|inf|nan)")
-
-
 def decode_label(item: list) -> Any:
     """Invert :func:`encode_label`.
 
     Raises:
-        CorruptObjectError: ``item`` is not a label :func:`encode_label` writes.
+        CorruptObjectError: ``item`` is not a label :func:`encode_label` writes
+            (:func:`~dsdt.objects.valueforms.label_problem`).
     """
-    try:
-        if len(item) == 1:
-            return _SINGLETONS[item[0]]
-        tag, value = item
-        if type(value) is not _VALUE_TYPES[tag] or (
-                tag == "float" and _FLOAT_HEX.fullmatch(value) is None):
-            raise ValueError(f"a {tag} label holds {value!r}")
-        return _DECODERS[tag](value)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise CorruptObjectError(f"bad label encoding in frame node: {item!r}") from exc
+    problem = label_problem(item)
+    if problem is None:
+        try:
+            if len(item) == 1:
+                return _SINGLETONS[item[0]]
+            return _DECODERS[item[0]](item[1])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # a date out of range
+            problem = str(exc)
+    raise CorruptObjectError(f"bad label encoding in frame node: {item!r:.80} ({problem})")
 
 
 def dtype_code(dtype: Any) -> str:

@@ -1,0 +1,131 @@
+"""Value-node fields in the exact forms dsdt writes them, checked without numpy or pandas.
+
+The gate (:mod:`dsdt.objects.gate`) calls these for every record, so ``fsck``
+refuses what ``cat`` would, and a value reads as a reviewer reads it or not
+at all.
+
+* A numpy scalar's ``dtype`` is a ``dtype.str`` numpy writes and its ``hex``
+  exactly one item of that dtype.
+* A frame's axis label is ``[tag]`` for a singleton (``none``, ``nat``,
+  ``na``) or ``[tag, value]`` whose value has the JSON type and the form
+  :func:`dsdt.objects.labels.encode_label` writes: ``["bool", "False"]`` is
+  no bool and ``["float", "10"]`` no float.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+# --- numpy scalars ---------------------------------------------------------------------
+
+#: A numpy scalar's dtype as numpy writes it (``dtype.str``).
+_NP_DTYPE = re.compile(r"""
+    ( \| (?= [bSV] | [iu]1\b )             # no byte order: bools, bytes, void, one-byte ints
+    | [<>] (?! [bSV] | [iu]1\b ) )          # a byte order: every other kind
+    ( [biufcSUV] | ([mM]) (?=8) )           # the kind (times are 8 bytes)
+    ( [1-9][0-9]{0,8} )                     # the item size (characters for U)
+    ( (?(3) (?: \[ (?: [2-9] | [1-9][0-9]{1,8} )? (?: Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as ) \] )? ) )
+    """, re.VERBOSE)  # a time's unit, with its multiplier (none for 1; no unit: generic)
+_HEX = re.compile(r"[0-9a-f]*")
+_NAT = {"<": "0000000000000080", ">": "8000000000000000"}
+
+
+def npscalar_problem(dtype: str, hexed: str) -> str | None:
+    """Why a numpy scalar node's ``dtype`` and ``hex`` are not as numpy writes them."""
+    form = _NP_DTYPE.fullmatch(dtype)
+    if form is None:
+        return f"{dtype[:40]!r} is not a dtype numpy writes"
+    order, kind, size, unit = form[1], form[2], int(form[4]), form[5]
+    if len(hexed) != 2 * size * (4 if kind == "U" else 1) or not _HEX.fullmatch(hexed):
+        return "its hex is not one value of its dtype"
+    if kind == "b" and hexed not in ("00", "01"):
+        return "a bool is 00 or 01"
+    if kind in "mM" and not unit and hexed != _NAT[order]:
+        return "a time without a unit is NaT"
+    if kind == "U" and not _is_ucs4(bytes.fromhex(hexed), "big" if order == ">" else "little"):
+        return "its text is not Unicode"
+    return None
+
+
+def _is_ucs4(raw: bytes, order: str) -> bool:
+    """True if every 4 bytes of ``raw`` are a Unicode character (no surrogate)."""
+    return all(c < 0xD800 or 0xDFFF < c <= 0x10FFFF for c in (
+        int.from_bytes(raw[i:i + 4], order) for i in range(0, len(raw), 4)))
+
+
+# --- frame labels ----------------------------------------------------------------------
+
+_SINGLETONS = ("none", "nat", "na")
+_VALUE_TYPES = {"bool": bool, "int": int, "str": str, "float": str, "tuple": list,
+                "timestamp": str, "timedelta": int, "utf8b": str}
+#: ``pandas.Timestamp.isoformat()``: seconds, then micro- or nanoseconds, then the offset.
+_TIMESTAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                        r"(?:\.[0-9]{6})?)(?:[0-9]{3})?([-+][0-9]{2}:[0-9]{2})?")
+_INT64 = 1 << 63
+
+
+def frame_labels_problem(node: dict[str, Any]) -> str | None:
+    """Why a dataframe or series node's axis names or column labels are not as written."""
+    labels = [node["name"]] if "name" in node else []
+    for axis in ("columns", "index"):
+        spec = node.get(axis, {})
+        if not (isinstance(spec, dict) and isinstance(spec.get("names", []), list)
+                and isinstance(spec.get("labels", []), list)
+                and all(isinstance(level, list) for level in spec.get("labels", []))):
+            return f"its {axis} are malformed"
+        labels += spec.get("names", [])
+        for level in spec.get("labels", []):
+            labels += level
+    return next((p for p in map(label_problem, labels) if p), None)
+
+
+def label_problem(item: Any, depth: int = 0) -> str | None:
+    """Why ``item`` is not a label the writer writes (None if it is one)."""
+    if not isinstance(item, list) or not 1 <= len(item) <= 2 or not isinstance(item[0], str):
+        return "a label is not [tag] or [tag, value]"
+    if len(item) == 1:
+        return None if item[0] in _SINGLETONS else f"unknown label {item[0][:20]!r}"
+    tag, value = item
+    if type(value) is not _VALUE_TYPES.get(tag):
+        return f"a {tag[:20]!r} label holds {type(value).__name__}"
+    if tag == "tuple":
+        return (f"labels nest more than {depth} levels deep" if depth > 100 else next(
+            (p for p in (label_problem(x, depth + 1) for x in value) if p), None))
+    if tag in _FORMS and not _FORMS[tag](value):
+        return f"a {tag} label is not written as dsdt writes one: {value[:40]!r}"
+    if tag == "timedelta" and not -_INT64 < value < _INT64:
+        return "a timedelta label is out of range"
+    if tag == "utf8b" and not _is_utf8b(value):
+        return "a utf8b label is not text with lone surrogates in hex"
+    return None
+
+
+def _is_float_hex(value: str) -> bool:
+    """True for the exact text ``float.hex()`` gives (no other spelling of a float)."""
+    try:
+        return len(value) < 32 and float.fromhex(value).hex() == value
+    except (ValueError, OverflowError):
+        return False
+
+
+def _is_timestamp(value: str) -> bool:
+    """True for a valid date and time as ``pandas.Timestamp.isoformat()`` writes one."""
+    form = _TIMESTAMP.fullmatch(value)
+    try:
+        return form is not None and bool(datetime.fromisoformat(form[1] + (form[2] or "")))
+    except ValueError:
+        return False
+
+
+def _is_utf8b(value: str) -> bool:
+    """True for the hex of UTF-8 holding a lone surrogate (what plain text labels cannot)."""
+    try:
+        text = bytes.fromhex(value).decode("utf-8", "surrogatepass")
+    except ValueError:
+        return False
+    return value == value.lower() and any("\ud800" <= c <= "\udfff" for c in text)
+
+
+_FORMS = {"float": _is_float_hex, "timestamp": _is_timestamp}  # text of one spelling only
