@@ -805,3 +805,16 @@ def test_a_frame_range_index_too_long_for_pandas_is_corrupt(project: Path) -> No
     rec["data"]["index"]["range"] = [0, 2**70, 1]
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
     assert "does not match its node" in fails(9, "cat", "-u", rec["uuid"])
+
+
+def test_fsck_reports_a_hostile_file_name_on_one_line(project: Path) -> None:
+    b = api.Bundle("default", name="x", data=1)
+    shard = _dsdt(project) / "refs" / "contexts" / "default" / "bundles" / b.uuid[:2]
+    (shard / "a\nerror: all is fine\x1b[2J").write_text("0" * 64)
+    r = dsdt_cli("fsck")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert all(line.startswith(("checked ", "warning: ", "error: ", "unreachable: "))
+               for line in lines[:-1]), lines
+    assert not any(line.startswith("error: all is fine") for line in lines)
+    assert "\x1b" not in r.out

@@ -36,6 +36,7 @@ def run(as_json: JsonOpt = False,
     """
     from dsdt import api
     from dsdt.errors import DataUnreachableError
+    from dsdt.objects.gate import printable
 
     report = api.fsck(remote=remote, repair=repair)
     if as_json:
@@ -50,12 +51,10 @@ def run(as_json: JsonOpt = False,
                    f"{report.not_pulled} bundle(s) have data on their remote, not pulled")
         for blob_id in report.repaired:
             typer.echo(f"repaired: blob {blob_id}")
-        for w in report.warnings:
-            typer.echo(f"warning: {w}")
-        for e in report.errors:
-            typer.echo(f"error: {e}")
-        for u in report.unreachable:
-            typer.echo(f"unreachable: {u}")
+        for kind, lines in (("warning", report.warnings), ("error", report.errors),
+                            ("unreachable", report.unreachable)):
+            for line in lines:  # one line each, as messages are, even into a pipe
+                typer.echo(f"{kind}: {printable(line)}")
         problems = len(report.errors) + len(report.unreachable)
         typer.echo("ok" if report.ok else f"{problems} problem(s)")
     if report.errors:
