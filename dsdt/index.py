@@ -222,9 +222,12 @@ class Index:
                         db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                    (ctx, kind, shard))
                 for ctx, kind, shard, mtime, path in changes:
-                    refs, read_all = ((self.tracking.tracked(ctx), True) if path is None
-                                      else read_shard(path, problems))
-                    ok = rescan(db, reader, (ctx, kind, shard), refs, problems, first) and read_all
+                    refs, bad = ((self.tracking.tracked(ctx), []) if path is None
+                                 else read_shard(path, problems))
+                    ok = rescan(db, reader, (ctx, kind, shard), refs, problems, first) and not bad
+                    if kind == "bundles":  # a bundle left out: the catalog counts it
+                        db.executemany("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
+                                       [(ctx, kind, name, shard) for name in bad])
                     db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
                                (ctx, kind, shard, mtime if ok else 0))
             _make_indexes(db)

@@ -90,12 +90,13 @@ class Rows:
         db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?)", self.blobs)
 
 
-def read_shard(path: Path, problems: list[str]) -> tuple[dict[str, str], bool]:
-    """``uuid -> record sha`` of the readable ref files in one shard directory, and whether
-    every file there was one (what was not is reported in ``problems`` and left out; the
-    other members of the shard are not)."""
+def read_shard(path: Path, problems: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``uuid -> record sha`` of the readable ref files in one shard directory, and the
+    names of the other files there (reported in ``problems`` and left out; the other
+    members of the shard are not)."""
     out: dict[str, str] = {}
-    ok, shard = True, path.name
+    bad: list[str] = []
+    shard = path.name
     with DirFiles(path) as files:
         for name in files.names():
             if name[:2] != shard or not is_uuid(name):  # git can put any file here
@@ -103,7 +104,7 @@ def read_shard(path: Path, problems: list[str]) -> tuple[dict[str, str], bool]:
                     continue
                 problems.append(f"ref {path}/{name}: not a bundle uuid of this shard; "
                                 "it was left out (run dsdt fsck)")
-                ok = False
+                bad.append(name)
                 continue
             try:
                 out[name] = files.read(name, MAX_REF_BYTES).decode("utf-8").strip()
@@ -111,8 +112,8 @@ def read_shard(path: Path, problems: list[str]) -> tuple[dict[str, str], bool]:
                 continue  # removed (rm) since the directory was listed
             except (OSError, UnicodeDecodeError, CorruptObjectError) as e:
                 problems.append(f"ref {path}/{name}: unreadable ({e})")
-                ok = False
-    return out, ok
+                bad.append(name)
+    return out, bad
 
 
 @contextlib.contextmanager
