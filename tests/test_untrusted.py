@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clirun import dsdt_cli, fails, ok
@@ -717,6 +718,7 @@ def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: 
     {"type": "npscalar", "dtype": "<U0", "hex": ""},
     {"type": "npscalar", "dtype": "|b1", "hex": "02"},
     {"type": "npscalar", "dtype": "<i1", "hex": "02"},  # numpy writes |i1
+    {"type": "npscalar", "dtype": "<i3", "hex": "00" * 3},  # no such int
     {"type": "bytes", "b64": "not base64!"},
 ])
 def test_malformed_inline_values_are_one_line(project: Path, node: dict) -> None:
@@ -779,7 +781,9 @@ def test_two_entries_cannot_share_one_view_path(project: Path) -> None:
 
 @pytest.mark.parametrize("label", [["bool", "False"], ["float", "1.5"], ["int", 7.0],
                                    ["timestamp", "now"], ["float", "0x1.0000000000000p+1024"],
-                                   ["timedelta", -2**63], ["utf8b", "61"]])
+                                   ["timedelta", -2**63], ["utf8b", "61"],
+                                   ["utf8b", "ed a0 80"], ["timestamp", "2020-01-01T00:00:00123"],
+                                   ["timestamp", "1500-01-01T00:00:00.000000001"]])
 def test_a_frame_label_reads_as_written_or_everything_refuses_it(project: Path,
                                                                  label: list) -> None:
     """cat, diff and fsck refuse alike (diff showed ["float", "1.5"] as 1.3125, fsck passed
@@ -796,15 +800,29 @@ def test_a_frame_label_reads_as_written_or_everything_refuses_it(project: Path,
     assert any(rec["uuid"] in e and "label" in e for e in api.fsck().errors)
 
 
-def test_a_frame_range_index_too_long_for_pandas_is_corrupt(project: Path) -> None:
+@pytest.mark.parametrize("edit", [
+    lambda d: d["index"].update(range=[0, 2**70, 1]),  # cat stopped with an internal error
+    lambda d: d["columns"].update(kind="range", range=[0, 10**15, 1]),  # diff ran out of memory
+    lambda d: d["columns"].update(kind="range", range=[0, 1, 0]),
+    lambda d: d["columns"].update(kind="bogus"),
+    lambda d: d["columns"]["labels"][0].append(["str", "extra"]),
+    lambda d: d.update(shape=[5, 2]),  # diff said "rows: 2 -> 5"
+    lambda d: d.update(dtypes=["int64"]),
+])
+def test_a_frame_node_whose_axes_do_not_fit_its_shape_is_refused_everywhere(
+        project: Path, edit: Any) -> None:
     import pandas as pd
 
-    good = api.Bundle("default", name="frame", data=pd.DataFrame({"a": [1, 2]}))
+    good = api.Bundle("default", name="frame", data=pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
     rec = good.record.to_dict()
     rec["uuid"], rec["name"] = str(__import__("uuid").uuid4()), "planted"
-    rec["data"]["index"]["range"] = [0, 2**70, 1]
+    edit(rec["data"])
     plant_local(_dsdt(project), "default", dump(rec), rec["uuid"])
-    assert "does not match its node" in fails(9, "cat", "-u", rec["uuid"])
+    with within(20):
+        assert "dataframe node is malformed" in fails(9, "cat", "-u", rec["uuid"])
+        assert "dataframe node is malformed" in fails(9, "diff", "-u", good.uuid, "-u",
+                                                       rec["uuid"])
+        assert any(rec["uuid"] in e for e in api.fsck().errors)
 
 
 def test_fsck_reports_a_hostile_file_name_on_one_line(project: Path) -> None:

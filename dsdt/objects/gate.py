@@ -26,7 +26,7 @@ from typing import Any
 
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.ids import is_sha256
-from dsdt.objects.valueforms import frame_labels_problem, npscalar_problem
+from dsdt.objects.valueforms import frame_problem, npscalar_problem
 
 MAX_DEPTH = 200  # nesting of value nodes (check_supported refuses deeper values)
 MAX_PLAIN_DEPTH = 400  # nesting of any parsed document (a value node is two levels a step)
@@ -339,8 +339,8 @@ def _blob(n: dict[str, Any], what: str) -> list[Any]:
 
 
 def _frame(n: dict[str, Any], what: str) -> list[Any]:
-    problem = frame_labels_problem(n)
-    need(problem is None, what, f"a {n['type']} node has a bad label: {problem}")
+    problem = frame_problem(n)
+    need(problem is None, what, f"a {n['type']} node is malformed: {problem}")
     return _blob(n, what)
 
 

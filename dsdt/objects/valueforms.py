@@ -30,6 +30,9 @@ _NP_DTYPE = re.compile(r"""
     """, re.VERBOSE)  # a time's unit, with its multiplier (none for 1; no unit: generic)
 _HEX = re.compile(r"[0-9a-f]*")
 _NAT = {"<": "0000000000000080", ">": "8000000000000000"}
+#: Item sizes of the fixed-size kinds (a longdouble is 12 or 16 bytes, by platform).
+_NP_SIZES = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8, 12, 16),
+             "c": (8, 16, 24, 32), "m": (8,), "M": (8,)}
 
 
 def npscalar_problem(dtype: str, hexed: str) -> str | None:
@@ -38,6 +41,8 @@ def npscalar_problem(dtype: str, hexed: str) -> str | None:
     if form is None:
         return f"{dtype[:40]!r} is not a dtype numpy writes"
     order, kind, size, unit = form[1], form[2], int(form[4]), form[5]
+    if size not in _NP_SIZES.get(kind, (size,)):
+        return f"{dtype[:40]!r} is not a dtype numpy writes"
     if len(hexed) != 2 * size * (4 if kind == "U" else 1) or not _HEX.fullmatch(hexed):
         return "its hex is not one value of its dtype"
     if kind == "b" and hexed not in ("00", "01"):
@@ -60,25 +65,63 @@ def _is_ucs4(raw: bytes, order: str) -> bool:
 _SINGLETONS = ("none", "nat", "na")
 _VALUE_TYPES = {"bool": bool, "int": int, "str": str, "float": str, "tuple": list,
                 "timestamp": str, "timedelta": int, "utf8b": str}
-#: ``pandas.Timestamp.isoformat()``: seconds, then micro- or nanoseconds, then the offset.
-_TIMESTAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-                        r"(?:\.[0-9]{6})?)(?:[0-9]{3})?([-+][0-9]{2}:[0-9]{2})?")
+#: ``pandas.Timestamp.isoformat()``: seconds, then micro- or nanoseconds (none when zero),
+#: then the offset (UTC as +00:00).
+_TIMESTAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})"
+                        r"(\.[0-9]{6}|\.[0-9]{9})?(\+[0-9]{2}:[0-9]{2}|-(?!00:00)[0-9]{2}:[0-9]{2})?")
+#: Nanosecond timestamps pandas holds (``pandas.Timestamp.min`` and ``max``, whole days).
+_NS_RANGE = (datetime(1677, 9, 22), datetime(2262, 4, 11))
 _INT64 = 1 << 63
 
 
-def frame_labels_problem(node: dict[str, Any]) -> str | None:
-    """Why a dataframe or series node's axis names or column labels are not as written."""
+def frame_problem(node: dict[str, Any]) -> str | None:
+    """Why a dataframe or series node's axes do not fit its shape and dtypes, or its axis
+    names and column labels are not as written (None if they are)."""
+    frame, shape, dtypes = node["type"] == "dataframe", node.get("shape"), node.get("dtypes")
+    if not isinstance(shape, list) or len(shape) != (2 if frame else 1):
+        return "its shape is malformed"
+    width = shape[1] if frame else 1
+    if not isinstance(dtypes, list) or len(dtypes) != width or not all(
+            isinstance(d, str) for d in dtypes):
+        return "its dtypes do not fit its shape"
     labels = [node["name"]] if "name" in node else []
-    for axis in ("columns", "index"):
-        spec = node.get(axis, {})
-        if not (isinstance(spec, dict) and isinstance(spec.get("names", []), list)
-                and isinstance(spec.get("labels", []), list)
-                and all(isinstance(level, list) for level in spec.get("labels", []))):
-            return f"its {axis} are malformed"
-        labels += spec.get("names", [])
-        for level in spec.get("labels", []):
-            labels += level
+    for axis, length in (("index", shape[0]), ("columns", width if frame else None)):
+        spec = node.get(axis, {} if length is None else None)
+        problem = _axis_problem(spec, length, labels)
+        if problem is not None:
+            return f"its {axis} axis {problem}"
     return next((p for p in map(label_problem, labels) if p), None)
+
+
+def _axis_problem(spec: Any, length: int | None, labels: list[Any]) -> str | None:
+    """Why an axis spec does not describe ``length`` entries (None: it does, or there is
+    no length to check); adds its names and labels to ``labels``."""
+    if not (isinstance(spec, dict) and isinstance(spec.get("names", []), list)
+            and isinstance(spec.get("labels", []), list)
+            and all(isinstance(level, list) for level in spec.get("labels", []))):
+        return "is malformed"
+    names, levels = spec.get("names", []), spec.get("labels", [])
+    labels += names
+    for level in levels:
+        labels += level
+    if length is None:
+        return None
+    kind = spec.get("kind")
+    if kind == "range":
+        bounds = spec.get("range")
+        if not (isinstance(bounds, list) and len(bounds) == 3 and bounds[2] != 0
+                and all(type(b) is int for b in bounds)):
+            return "is a malformed range"
+        start, stop, step = bounds
+        entries = max(0, (stop - start + step - (1 if step > 0 else -1)) // step)
+    elif kind in ("index", "multi"):
+        entries = len(levels[0]) if levels else length  # row values are in the blob
+        if (kind == "index" and len(names) != 1) or (levels and (
+                len(levels) != len(names) or any(len(level) != entries for level in levels))):
+            return "does not fit its names"
+    else:
+        return "is of an unknown kind"
+    return None if entries == length else "does not fit the shape"
 
 
 def label_problem(item: Any, depth: int = 0) -> str | None:
@@ -113,19 +156,25 @@ def _is_float_hex(value: str) -> bool:
 def _is_timestamp(value: str) -> bool:
     """True for a valid date and time as ``pandas.Timestamp.isoformat()`` writes one."""
     form = _TIMESTAMP.fullmatch(value)
+    if form is None or (form[2] is not None and not form[2].strip(".0")):
+        return False  # ".000000" is written as nothing
     try:
-        return form is not None and bool(datetime.fromisoformat(form[1] + (form[2] or "")))
+        when = datetime.fromisoformat(form[1] + (form[2] or "")[:7])
     except ValueError:
         return False
+    nanos = form[2] is not None and len(form[2]) == 10
+    return not nanos or _NS_RANGE[0] <= when < _NS_RANGE[1]
 
 
 def _is_utf8b(value: str) -> bool:
     """True for the hex of UTF-8 holding a lone surrogate (what plain text labels cannot)."""
+    if _HEX.fullmatch(value) is None:  # bytes.fromhex would skip spaces too
+        return False
     try:
         text = bytes.fromhex(value).decode("utf-8", "surrogatepass")
     except ValueError:
         return False
-    return value == value.lower() and any("\ud800" <= c <= "\udfff" for c in text)
+    return any("\ud800" <= c <= "\udfff" for c in text)
 
 
 _FORMS = {"float": _is_float_hex, "timestamp": _is_timestamp}  # text of one spelling only
