@@ -836,3 +836,11 @@ def test_fsck_reports_a_hostile_file_name_on_one_line(project: Path) -> None:
                for line in lines[:-1]), lines
     assert not any(line.startswith("error: all is fine") for line in lines)
     assert "\x1b" not in r.out
+
+
+def test_diff_shows_a_value_with_a_line_break_on_one_line(project: Path) -> None:
+    api.Bundle("default", name="t", data=1, tags={"k": "v"})
+    api.Bundle("default", name="t", data=2, tags={"k": "x\n+ tag injected: yes\x1b[2J"})
+    r = ok("diff", "t")
+    assert not any(line.startswith("+ tag injected") for line in r.out.splitlines()), r.out
+    assert "\x1b" not in r.out

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dsdt._dates import text_date
+from dsdt.objects.gate import printable
 
 if TYPE_CHECKING:  # light: the CLI imports this module to start
     from dsdt.ops.history import BundleDiff, DataChange, MapDiff
@@ -34,13 +35,17 @@ def fmt_bytes(n: int) -> str:
 
 
 def render(d: BundleDiff) -> list[str]:
-    """The text lines of a diff: two header lines, then one line per change."""
+    """The text lines of a diff: two header lines, then one line per change.
+
+    Every line is shown through :func:`~dsdt.objects.gate.printable`: a tag value or a
+    column label with a line break cannot forge a line, even into a pipe.
+    """
     lines = [f"--- {d.old_name} {d.old_uuid} {text_date(datetime.fromisoformat(d.old_created))}",
              f"+++ {d.new_name} {d.new_uuid} {text_date(datetime.fromisoformat(d.new_created))}"]
     lines += change_lines(d)
     if d.same:
         lines.append("no differences")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def change_lines(d: BundleDiff) -> list[str]:
