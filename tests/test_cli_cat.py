@@ -152,3 +152,20 @@ def test_bad_files_are_one_line_errors(project: Path) -> None:
     assert sorted(p.name for p in project.iterdir() if "parquet" in p.name) == ["keep.parquet"]
     ok("cat", "mixed", "-f", "mixed.csv")
     assert (project / "mixed.csv").read_text() == "a\n1\nx\n"
+
+
+def test_a_label_with_a_lone_surrogate_prints_escaped(project: Path, tmp_path: Path) -> None:
+    """No UTF-8 output can hold one: cat, log and ui --export stopped with an internal error."""
+    import subprocess
+    import sys
+
+    frame = pd.DataFrame([[1]], columns=pd.Index(["\ud800x"], dtype=object))
+    api.Bundle("default", name="strs", data=frame)
+    for args in (["cat", "strs"], ["log", "strs"], ["ui", "--export", str(tmp_path / "site")]):
+        p = subprocess.run([sys.executable, "-m", "dsdt", *args], cwd=project,
+                           capture_output=True, text=True, errors="strict")
+        assert p.returncode == 0, p.stderr
+    assert "\\ud800x" in subprocess.run([sys.executable, "-m", "dsdt", "cat", "strs"],
+                                        cwd=project, capture_output=True, text=True).stdout
+    page = next((tmp_path / "site").rglob("b/*.html")).read_text()
+    assert "\\ud800x" in page

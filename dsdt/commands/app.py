@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if _is_terminal(sys.stdout):
         sys.stdout = _Escaping(sys.stdout)
+    elif isinstance(sys.stdout, io.TextIOWrapper):  # a lone surrogate (a label's) has no UTF-8
+        sys.stdout.reconfigure(errors="backslashreplace")
     command = _command()
     try:
         code = command.main(args=list(argv) if argv is not None else None, prog_name="dsdt",

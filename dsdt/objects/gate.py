@@ -180,8 +180,8 @@ def check_name(value: Any, what: str, field: str = "name", *, empty_ok: bool = F
 
 
 def printable(text: str, *, layout: bool = False) -> str:
-    """``text`` with control characters, bidi controls and line/paragraph separators made
-    visible.
+    """``text`` with control characters, bidi controls, line/paragraph separators and lone
+    surrogates (which no UTF-8 page or terminal can show) made visible.
 
     What others wrote is shown through this, so no terminal escape in a
     record reaches a terminal.
@@ -190,7 +190,8 @@ def printable(text: str, *, layout: bool = False) -> str:
         text: The text.
         layout: Keep newlines and tabs (for multi-line output).
     """
-    return "".join(c if (unicodedata.category(c) not in ("Cc", "Zl", "Zp") and c not in _BIDI)
+    return "".join(c if (unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp")
+                         and c not in _BIDI)
                    or (layout and c in "\n\t")
                    else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
                    for c in text)
