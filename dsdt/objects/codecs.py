@@ -186,12 +186,12 @@ class Encoder:
             from dsdt.objects import frames
 
             return self._via_writer(lambda out: frames.write_array(v, out))
-        item = np.array(v)  # one item of its full size, padding zeroed (a longdouble has 6
-        dtype = item.dtype  # bytes of stray memory; an empty str_ is <U0 with 4 bytes)
+        item = np.array(v)  # one item of its full size (an empty str_ is <U0 with 4 bytes)
+        dtype = item.dtype
         if (dtype.hasobject or dtype.fields is not None or np.dtype(dtype.str) != dtype
                 or dtype.itemsize == 0):
             raise UnsupportedValueError(f"cannot store a numpy scalar of dtype {v.dtype}")
-        return {"type": "npscalar", "dtype": dtype.str, "hex": item.tobytes().hex()}
+        return {"type": "npscalar", "dtype": dtype.str, "hex": _item_bytes(item).hex()}
 
     def _via_writer(self, write: Callable[[BinaryIO], dict[str, Any]]) -> dict[str, Any]:
         with self.blobs.writer() as out:
@@ -346,3 +346,18 @@ class Decoder:
 
     def _d_directory(self, node: dict[str, Any]) -> str | list[str]:
         return self.files.present_directory(node)
+
+
+def _item_bytes(item: Any) -> bytes:
+    """The bytes of a 0-d numpy array, with an x87 extended float's padding zeroed.
+
+    A longdouble holds 10 bytes in 12 or 16; the rest is whatever memory held,
+    which must not reach a record others read (nor make two writes differ).
+    """
+    import numpy as np
+
+    raw = item.tobytes()
+    if item.dtype.kind in "fc" and np.finfo(item.dtype).nmant == 63:
+        part = item.dtype.itemsize // (2 if item.dtype.kind == "c" else 1)
+        raw = b"".join(raw[i:i + 10] + bytes(part - 10) for i in range(0, len(raw), part))
+    return raw
