@@ -715,3 +715,11 @@ def test_a_label_reads_as_written_or_not_at_all(label: list) -> None:
 
     with pytest.raises(CorruptObjectError, match="bad label encoding"):
         decode_label(label)  # ["bool", "False"] read as True, ["float", "10"] as 16.0
+
+
+def test_a_label_no_reader_would_take_is_refused_when_written(tmp_path: Path) -> None:
+    from dsdt.errors import UnsupportedValueError
+
+    odd = pd.Timestamp("2020-01-01", tz=dt.timezone(dt.timedelta(seconds=30)))  # +00:00:30
+    with pytest.raises(UnsupportedValueError, match="cannot store the label"):
+        roundtrip(pd.Series([1], name=odd), tmp_path)

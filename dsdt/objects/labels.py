@@ -51,7 +51,11 @@ def encode_label(value: Any) -> list:
         return ["utf8b", value.encode("utf-8", "surrogatepass").hex()]  # not UTF-8 text
     for types, tag, encode in _ENCODERS:
         if isinstance(value, types):
-            return [tag, encode(value)]
+            label = [tag, encode(value)]
+            problem = label_problem(label)  # e.g. an offset in seconds: no reader takes it
+            if problem is not None:
+                raise UnsupportedValueError(f"cannot store the label {value!r}: {problem}")
+            return label
     raise UnsupportedValueError(f"cannot store a label of type {type(value).__name__}: {value!r}")
 
 
