@@ -380,6 +380,13 @@ class Index:
         return [(u, n) for u, n in rows]
 
     @healing
+    def skipped(self, ctx: str) -> int:
+        """How many bundles of ``ctx`` the index left out: their ref or record is unreadable."""
+        self.refresh()
+        return self.connect().execute(
+            "SELECT COUNT(DISTINCT uuid) FROM skipped WHERE ctx=?", (ctx,)).fetchone()[0]
+
+    @healing
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
         self.refresh()

@@ -22,7 +22,6 @@ _HAS_TRACKED = "SELECT 1 FROM members WHERE ctx=? AND kind='tracked' LIMIT 1"
 # straight walks the members_latest index in name order and stops at the page's end.
 _OWN = "(SELECT ctx, uuid, sha, name, created_ts, 0 AS tracked FROM members WHERE kind='bundles')"
 _OWNER = "SELECT owner FROM bundles WHERE uuid=?"
-_SKIPPED = "SELECT COUNT(DISTINCT uuid) FROM skipped WHERE ctx=?"
 _COMMITTED = ("SELECT 1 FROM members WHERE ctx=? AND kind='committed' AND uuid=? AND sha=?")
 
 
@@ -88,9 +87,3 @@ class NamePages:
             rows.append(NameRow(name, uuid, sha, count, created_ts, bool(committed),
                                 bool(tracked), owner[0] if owner else ""))
         return rows, total
-
-    @healing
-    def skipped(self, ctx: str) -> int:
-        """How many bundles of ``ctx`` the index left out: their record is unreadable."""
-        self.index.refresh()
-        return self.index.connect().execute(_SKIPPED, (ctx,)).fetchone()[0]

@@ -844,3 +844,14 @@ def test_diff_shows_a_value_with_a_line_break_on_one_line(project: Path) -> None
     r = ok("diff", "t")
     assert not any(line.startswith("+ tag injected") for line in r.out.splitlines()), r.out
     assert "\x1b" not in r.out
+
+
+def test_a_bundle_left_out_as_unreadable_is_hinted_at_by_name(project: Path) -> None:
+    b = api.Bundle("default", name="only", data=1)
+    record = _dsdt(project) / "records" / b.uuid[:2] / f"{b.uuid}.yaml"
+    record.chmod(0o644)
+    record.write_text(record.read_text() + "# edited\n")
+    Repository.forget()
+    err = fails(4, "cat", "only")
+    assert "no bundle named 'only'" in err and "1 bundle(s) of it could not be read" in err
+    assert "could not be read" in fails(4, "diff", "only")

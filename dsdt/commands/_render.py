@@ -56,12 +56,13 @@ def need_bundle(ctx: str | None, name: str | None, uuid: str | None,
     """
     from dsdt import api
     from dsdt.errors import BundleNotFoundError
-    from dsdt.ops.query import describe
+    from dsdt.ops.query import describe, left_out_note
 
     b = api.get(ctx, name, uuid=uuid, tags=tags)
     if b is None:
         raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)} in context "
-                                  f"{ctx!r}{hint}")
+                                  f"{ctx!r}{hint}"
+                                  f"{left_out_note(api.catalog(ctx, limit=1).skipped)}")
     return b
 
 

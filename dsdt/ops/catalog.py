@@ -125,7 +125,7 @@ def page(repo: Repository, ctx: str, *, name: str | None = None,
                                     datetime.fromtimestamp(r.created_ts, UTC), user_tags,
                                     r.committed, size, state.where if state else "unknown"))
     return CatalogPage(entries, total, offset, limit,
-                       pages.skipped(ctx) + len(rows) - len(entries))
+                       repo.index.skipped(ctx) + len(rows) - len(entries))
 
 
 def _record(repo: Repository, ctx: str, uuid: str) -> Any:

@@ -79,14 +79,25 @@ def need_ref(repo: Repository, ctx: str, ref: str) -> Bundle:
     """Like :func:`lookup`, but nothing found is a :class:`BundleNotFoundError`."""
     b = lookup(repo, ctx, ref)
     if b is None:
-        raise ref_not_found(ctx, ref)
+        raise ref_not_found(ctx, ref, left_out(repo, ctx))
     return b
 
 
-def ref_not_found(ctx: str | None, ref: str) -> BundleNotFoundError:
+def ref_not_found(ctx: str | None, ref: str, hint: str = "") -> BundleNotFoundError:
     """The error for a name or uuid (prefix) that names no bundle of ``ctx``."""
     prefix = f" or with a uuid starting {ref!r}" if is_uuid_prefix(ref) else ""
-    return BundleNotFoundError(f"no bundle named {ref!r}{prefix} in context {ctx!r}")
+    return BundleNotFoundError(f"no bundle named {ref!r}{prefix} in context {ctx!r}{hint}")
+
+
+def left_out(repo: Repository, ctx: str) -> str:
+    """What a not-found message adds when the index left bundles of ``ctx`` out."""
+    return left_out_note(repo.index.skipped(ctx))
+
+
+def left_out_note(n: int) -> str:
+    """The note for ``n`` bundles left out (their ref or record is unreadable: the one asked
+    for may be among them)."""
+    return f"; {n} bundle(s) of it could not be read (run dsdt fsck)" if n else ""
 
 
 def find(repo: Repository, ctx: str, q: Query) -> list[Bundle]:
@@ -135,7 +146,7 @@ def need(repo: Repository, ctx: str, name: str | None, uuid: str | None = None,
     if b is None:
         verb = f" {to}" if to else ""
         raise BundleNotFoundError(f"no bundle {describe(name, uuid, tags)}{verb} in context "
-                                  f"{ctx!r}")
+                                  f"{ctx!r}{left_out(repo, ctx)}")
     return b
 
 
