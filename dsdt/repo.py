@@ -37,9 +37,9 @@ from dsdt.errors import (
 from dsdt.index import Index
 from dsdt.members import Members
 from dsdt.objects.blobs import BlobStore
-from dsdt.objects.files import StatCache
 from dsdt.objects.gate import has_control, name_problem
 from dsdt.objects.record import dump_yaml, load_yaml
+from dsdt.objects.statcache import StatCache
 from dsdt.refs.names import check_context_name, split_context
 from dsdt.refs.store import RefStore
 from dsdt.refs.tracking import TrackingStore

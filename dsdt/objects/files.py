@@ -13,73 +13,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
 import stat
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dsdt._db import LocalConnection, healing, insert_many
 from dsdt._fs import clone_file
 from dsdt.errors import CorruptObjectError, NotFoundError, PathError
 from dsdt.objects.blobs import BlobStore
+from dsdt.objects.statcache import StatCache
 from dsdt.objects.treegate import parse_tree
 
 _WORKERS = 4
 _LARGE = 1 << 20  # files above this size are stored on worker threads
-
-
-class StatCache:
-    """Remembers the blob id of files by (path, size, mtime, ctime, inode).
-
-    An entry is only stored when the file's mtime is old enough that a later
-    change could not keep the same mtime (the "racy" window of the filesystem's
-    timestamp granularity), so a hit always means the bytes are unchanged.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._db = LocalConnection(path, lambda db: db.execute(
-            "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INT, mtime INT,"
-            " ctime INT, ino INT, blob TEXT)"))
-
-    def _conn(self) -> sqlite3.Connection:
-        return self._db.get()
-
-    def close(self) -> None:
-        """Close this thread's connection."""
-        self._db.close()
-
-    @staticmethod
-    def _key(st: os.stat_result) -> tuple[int, int, int, int]:
-        return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
-
-    @healing
-    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> dict[str, str]:
-        """Blob ids of the given (path, stat) pairs that are known and unchanged."""
-        if not items:
-            return {}
-        db = self._conn()
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS q(path TEXT PRIMARY KEY)")
-        db.execute("BEGIN")
-        try:
-            db.execute("DELETE FROM q")
-            db.executemany("INSERT OR IGNORE INTO q VALUES (?)", [(p,) for p, _ in items])
-            rows = db.execute("SELECT s.path, s.size, s.mtime, s.ctime, s.ino, s.blob "
-                              "FROM stat s JOIN q USING(path)").fetchall()
-        finally:
-            db.execute("COMMIT")
-        stats = dict(items)
-        return {r[0]: r[5] for r in rows if self._key(stats[r[0]]) == tuple(r[1:5])}
-
-    @healing
-    def store_many(self, items: list[tuple[str, os.stat_result, str]]) -> None:
-        """Remember blob ids of files whose mtime is outside the racy window."""
-        now = time.time_ns()
-        rows = [(p, *self._key(st), blob) for p, st, blob in items
-                if now - st.st_mtime_ns > _racy_window_ns(st)]
-        if rows:
-            insert_many(self._conn(), "INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", rows)
 
 
 def _inside(real: str, top: str | None) -> bool:
@@ -108,11 +54,6 @@ def tree_limit(node: dict[str, Any]) -> int:
 def tree_blobs(data: bytes, blob_id: str) -> dict[str, int]:
     """Blob ids and sizes listed in a tree blob (validated)."""
     return {e[1]: e[2] for e in parse_tree(data, f"directory tree {blob_id}")["files"]}
-
-
-def _racy_window_ns(st: os.stat_result) -> int:
-    # A whole-second mtime suggests a coarse filesystem clock: distrust 2 s; else 100 ms.
-    return 2_000_000_000 if st.st_mtime_ns % 1_000_000_000 == 0 else 100_000_000
 
 
 class FileEncoder:
