@@ -12,6 +12,7 @@ and ``ls`` over 100,000 bundles reads no record. All SQL is parameterised.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -26,6 +27,7 @@ from dsdt.indexrows import DROP_SHARD, RecordSource, gc_paused, in_shard, read_s
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
 from dsdt.refs.names import glob_to_sqlite
 
+_log = logging.getLogger("dsdt")
 _SCHEMA_VERSION = "11"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
 _RACY_NS = 2_000_000_000
@@ -169,6 +171,7 @@ class Index:
         self.records = records
         self.tracking = tracking
         self._db = LocalConnection(path, _setup)
+        self._warned: set[str] = set()
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (created, with the schema, on first use)."""
@@ -184,6 +187,15 @@ class Index:
         self._db.close()
 
     # --- keeping up to date ------------------------------------------------------------
+
+    def current(self) -> None:
+        """Bring the index up to date before a query. What could not be read is left out,
+        and said once per process as a warning (``dsdt fsck`` names each problem)."""
+        new = [p for p in self.refresh() if p not in self._warned]
+        if new:
+            self._warned.update(new)
+            _log.warning("dsdt: warning: %d ref(s) or record(s) could not be read; what they "
+                         "name is left out (run dsdt fsck)", len(new))
 
     @healing
     def refresh(self) -> list[str]:
@@ -267,7 +279,7 @@ class Index:
     @healing
     def find(self, ctx: str, q: Query) -> list[Row]:
         """Bundles of context ``ctx`` matching ``q``, newest first."""
-        self.refresh()
+        self.current()
         where, args = where_sql(ctx, q)
         # Only fixed fragments are joined; every user value is a bound parameter. The
         # latest-per-name query walks the members_latest index; SQLite takes the bare
@@ -301,7 +313,7 @@ class Index:
     @healing
     def dependents(self, ctx: str, uuids: list[str]) -> dict[str, list[str]]:
         """Members of ``ctx`` whose lineage names each of ``uuids`` (from the index, no scan)."""
-        self.refresh()
+        self.current()
         out: dict[str, list[str]] = {u: [] for u in uuids}
         db = self.connect()
         for i in range(0, len(uuids), 500):
@@ -324,7 +336,7 @@ class Index:
         not (see :func:`dsdt.objects.codecs.expand_meta`). Data blobs have kind
         None and their declared size.
         """
-        self.refresh()
+        self.current()
         sql = ("SELECT m.ctx, m.uuid, b.blob, b.size, b.meta FROM visible m "
                "JOIN blobs b ON b.uuid = m.uuid")
         rows = (self.connect().execute(sql + " WHERE m.ctx = ?", (ctx,)) if ctx is not None
@@ -334,7 +346,7 @@ class Index:
     @healing
     def blobs_of(self, uuids: list[str]) -> list[tuple[str, str, int, str | None]]:
         """``(uuid, blob, size, meta kind)`` for the blobs these bundles name directly."""
-        self.refresh()
+        self.current()
         out: list[tuple[str, str, int, str | None]] = []
         db = self.connect()
         for i in range(0, len(uuids), 500):
@@ -347,21 +359,21 @@ class Index:
     @healing
     def member_uuids(self) -> set[str]:
         """Uuids that are members of any context."""
-        self.refresh()
+        self.current()
         rows = self.connect().execute("SELECT DISTINCT uuid FROM visible")
         return {u for (u,) in rows}
 
     @healing
     def member_names(self) -> list[tuple[str, str, str]]:
         """``(ctx, uuid, name)`` of every member of every context."""
-        self.refresh()
+        self.current()
         return list(self.connect().execute(
             "SELECT ctx, uuid, name FROM visible"))
 
     @healing
     def names(self, ctx: str, prefix: str = "", limit: int = 1000) -> list[str]:
         """Distinct bundle names of ``ctx`` starting with ``prefix``, sorted (up to ``limit``)."""
-        self.refresh()
+        self.current()
         rows = self.connect().execute(
             "SELECT DISTINCT name FROM visible WHERE ctx = ? AND name >= ? AND name < ? "
             "ORDER BY name LIMIT ?", (ctx, prefix, prefix + "\U0010ffff", limit))
@@ -373,7 +385,7 @@ class Index:
 
         ``prefix`` must be lower-case hex digits and dashes (it is a range bound).
         """
-        self.refresh()
+        self.current()
         rows = self.connect().execute(
             "SELECT uuid, name FROM visible WHERE ctx = ? AND uuid >= ? AND uuid < ? "
             "ORDER BY uuid LIMIT ?", (ctx, prefix, prefix + "\x7f", limit))
@@ -382,14 +394,14 @@ class Index:
     @healing
     def skipped(self, ctx: str) -> int:
         """How many bundles of ``ctx`` the index left out: their ref or record is unreadable."""
-        self.refresh()
+        self.current()
         return self.connect().execute(
             "SELECT COUNT(DISTINCT uuid) FROM skipped WHERE ctx=?", (ctx,)).fetchone()[0]
 
     @healing
     def contexts_of(self, uuid: str) -> list[str]:
         """Contexts a bundle is a member of."""
-        self.refresh()
+        self.current()
         rows = self.connect().execute(
             "SELECT ctx FROM visible WHERE uuid=?", (uuid,))
         return sorted(r[0] for r in rows)

@@ -74,7 +74,7 @@ class NamePages:
         Returns:
             ``(rows, total)``: the page's rows in name order and the count of matching names.
         """
-        self.index.refresh()
+        self.index.current()
         where, args = where_sql(ctx, q)
         db = self.index.connect()
         source = "visible" if db.execute(_HAS_TRACKED, (ctx,)).fetchone() else _OWN

@@ -855,3 +855,22 @@ def test_a_bundle_left_out_as_unreadable_is_hinted_at_by_name(project: Path) -> 
     err = fails(4, "cat", "only")
     assert "no bundle named 'only'" in err and "1 bundle(s) of it could not be read" in err
     assert "could not be read" in fails(4, "diff", "only")
+
+
+def test_ls_warns_once_about_refs_it_left_out(project: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    import uuid
+
+    api.Bundle("default", name="x", data=1)
+    bad = str(uuid.uuid4())
+    shard = _dsdt(project) / "refs" / "contexts" / "default" / "bundles" / bad[:2]
+    shard.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(shard / bad)
+    p = subprocess.run([sys.executable, "-m", "dsdt", "ls"], cwd=project, capture_output=True,
+                       text=True, check=True)
+    assert p.stdout == "x\n"
+    assert p.stderr == ("dsdt: warning: 1 ref(s) or record(s) could not be read; what they "
+                        "name is left out (run dsdt fsck)\n")
+    api.search("default")
+    api.search("default")
+    assert sum("could not be read" in r.message for r in caplog.records) == 1  # once a process
