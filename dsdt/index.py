@@ -188,12 +188,16 @@ class Index:
 
     # --- keeping up to date ------------------------------------------------------------
 
+    def reported(self, problems: list[str]) -> None:
+        """Problems the caller shows itself (``fsck``): no query warns about them again."""
+        self._warned.update(problems)
+
     def current(self) -> None:
         """Bring the index up to date before a query. What could not be read is left out,
         and said once per process as a warning (``dsdt fsck`` names each problem)."""
         new = [p for p in self.refresh() if p not in self._warned]
         if new:
-            self._warned.update(new)
+            self.reported(new)
             _log.warning("dsdt: warning: %d ref(s) or record(s) could not be read; what they "
                          "name is left out (run dsdt fsck)", len(new))
 

@@ -874,3 +874,6 @@ def test_ls_warns_once_about_refs_it_left_out(project: Path,
     api.search("default")
     api.search("default")
     assert sum("could not be read" in r.message for r in caplog.records) == 1  # once a process
+    p = subprocess.run([sys.executable, "-m", "dsdt", "fsck"], cwd=project, capture_output=True,
+                       text=True)
+    assert p.returncode == 1 and p.stderr == ""  # its report names the ref instead

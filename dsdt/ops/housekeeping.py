@@ -182,6 +182,7 @@ def fsck(repo: Repository, remote: bool = False, repair: bool = False) -> FsckRe
         repair: Remove corrupt blobs from the cache and fetch them again from
             the remotes bound to the contexts (then check again).
     """
+    repo.index.reported(repo.index.refresh())  # this report names each problem itself
     report = check(repo)
     if repair and report.corrupt:
         repaired = _repair(repo, report.corrupt)
