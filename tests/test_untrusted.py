@@ -808,6 +808,8 @@ def test_a_frame_label_reads_as_written_or_everything_refuses_it(project: Path,
     lambda d: d["columns"]["labels"][0].append(["str", "extra"]),
     lambda d: d.update(shape=[5, 2]),  # diff said "rows: 2 -> 5"
     lambda d: d.update(dtypes=["int64"]),
+    lambda d: d["columns"].update(dtypes=["bool"],  # cat showed True, False; diff showed ints
+                                  labels=[[["int", 1], ["int", 0]]]),
 ])
 def test_a_frame_node_whose_axes_do_not_fit_its_shape_is_refused_everywhere(
         project: Path, edit: Any) -> None:

@@ -119,9 +119,26 @@ def _axis_problem(spec: Any, length: int | None, labels: list[Any]) -> str | Non
         if (kind == "index" and len(names) != 1) or (levels and (
                 len(levels) != len(names) or any(len(level) != entries for level in levels))):
             return "does not fit its names"
+        codes = spec.get("dtypes")
+        if levels and codes is not None and (not isinstance(codes, list) or len(codes) != len(
+                levels) or not all(map(_fits, codes, levels))):
+            return "has labels its dtypes do not hold"
     else:
         return "is of an unknown kind"
     return None if entries == length else "does not fit the shape"
+
+
+#: The one label tag each of these dtypes holds (an int label on a bool level would read as
+#: a bool, and show as an int in diff); other dtypes hold labels of several kinds.
+_TAG_OF = {"bool": "bool", **dict.fromkeys(
+    ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"), "int"),
+    **dict.fromkeys(("float16", "float32", "float64"), "float")}
+
+
+def _fits(code: Any, level: list[Any]) -> bool:
+    """True if every label of ``level`` is of the kind its dtype ``code`` holds."""
+    tag = _TAG_OF.get(code) if isinstance(code, str) else None
+    return tag is None or all(isinstance(x, list) and x[:1] == [tag] for x in level)
 
 
 def label_problem(item: Any, depth: int = 0) -> str | None:
