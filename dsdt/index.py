@@ -238,12 +238,9 @@ class Index:
                         db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                    (ctx, kind, shard))
                 for ctx, kind, shard, mtime, path in changes:
-                    refs, bad = ((self.tracking.tracked(ctx), []) if path is None
-                                 else read_shard(path, problems))
-                    ok = rescan(db, reader, (ctx, kind, shard), refs, problems, first) and not bad
-                    if kind == "bundles":  # a bundle left out: the catalog counts it
-                        db.executemany("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
-                                       [(ctx, kind, name, shard) for name in bad])
+                    read = ((self.tracking.tracked(ctx), []) if path is None
+                            else read_shard(path, problems))
+                    ok = rescan(db, reader, (ctx, kind, shard), read, problems, first)
                     db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?)",
                                (ctx, kind, shard, mtime if ok else 0))
             _make_indexes(db)

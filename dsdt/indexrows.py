@@ -141,18 +141,26 @@ class RecordSource(Protocol):
 
 
 def rescan(db: sqlite3.Connection, reader: RecordSource, where: tuple[str, str, str],
-           refs: dict[str, str], problems: list[str], first: bool) -> bool:
-    """Make the index's members of one shard (or a context's tracked ones) be ``refs``
-    (in the ``first`` build, the index holds no member yet)."""
-    ctx, kind, shard = where
+           read: tuple[dict[str, str], list[str]], problems: list[str], first: bool) -> bool:
+    """Make the index's members of one shard (or a context's tracked ones) be the refs
+    ``read`` as :func:`read_shard` returns them: the readable refs, and the files that
+    were not (in the ``first`` build, the index holds no member yet).
+
+    Returns:
+        True if every ref and record was read (else the shard is read again next time).
+    """
+    (ctx, kind, shard), (refs, bad) = where, read
     have = {} if first else dict(db.execute(SHARD_MEMBERS, in_shard(ctx, kind, shard)))
     wanted = {u: s for u, s in sorted(refs.items()) if have.get(u) != s}  # in key order
     indexed = indexed_bundles(db, list(wanted))
     rows = Rows()
     members = []
     gone = [(ctx, kind, u) for u in set(have) - set(refs)]
-    ok = True
+    ok = not bad
     db.execute("DELETE FROM skipped WHERE ctx=? AND kind=? AND shard=?", (ctx, kind, shard))
+    if kind == "bundles":  # a bundle left out: the catalog counts it
+        db.executemany("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?)",
+                       [(ctx, kind, name, shard) for name in bad])
     for uuid, sha in wanted.items():
         known = indexed.get(uuid)
         if known is not None and known[0] == sha:
