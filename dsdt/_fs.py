@@ -159,23 +159,37 @@ class Confined:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._real = os.path.realpath(root)
-        self._checked: set[str] = set()
+        self._checked: set[str] = {str(root), os.path.abspath(root)}
 
     def dir(self, directory: Path) -> Path:
-        """``directory`` if no symlink stands between the root and it (checked once).
+        """``directory`` if no symlink stands between the root and it.
+
+        Each step below the root is looked at (``lstat``) until it exists as a
+        directory, then remembered.
 
         Raises:
-            CorruptObjectError: A component below the root is a symlink.
+            CorruptObjectError: A component below the root is a symlink (or the
+                path is not below the root).
         """
         key = str(directory)
         if key not in self._checked:
-            rel = os.path.relpath(directory, self.root)
-            expected = os.path.normpath(os.path.join(self._real, rel))
-            if rel.startswith("..") or os.path.realpath(directory) != expected:
-                raise symlink_error(directory)
-            self._checked.add(key)
+            self._check(key if os.path.isabs(key) else os.path.abspath(key))
         return directory
+
+    def _check(self, key: str) -> None:
+        parent, name = os.path.split(key)
+        if name in ("", ".", ".."):  # above the root, or a step that is not one
+            raise symlink_error(Path(key))
+        if parent not in self._checked:
+            self._check(parent)
+        try:
+            mode = os.lstat(key).st_mode
+        except OSError:  # not there (yet): nothing to follow
+            return
+        if stat.S_ISLNK(mode):
+            raise symlink_error(Path(key))
+        if stat.S_ISDIR(mode):
+            self._checked.add(key)
 
 
 def shard_files(top: Path, *, hidden: bool = False) -> Iterator[Path]:
@@ -208,6 +222,19 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+def open_making_dir(path: Path, flags: int, mode: int) -> int:
+    """``os.open`` a file to create, making its directory first if it is missing (it
+    usually exists: one failed open costs less than a ``mkdir`` before every file)."""
+    try:
+        return os.open(path, flags, mode)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, mode)
+
+
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see either the old or the new content.
 
@@ -217,9 +244,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = Tru
         mode: Permission bits of the new file.
         sync: Fsync the file and its directory (durability), default True.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = open_making_dir(tmp, _NEW, mode)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -242,9 +268,8 @@ def write_once(path: Path, data: bytes, *, mode: int = 0o444) -> bool:
     """
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = open_making_dir(tmp, _NEW, mode)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsdt._fs import symlink_error, tmp_name
+from dsdt._fs import open_making_dir, symlink_error, tmp_name
 from dsdt.errors import CorruptObjectError, LockError
 
 
@@ -52,8 +52,6 @@ class FileLock:
         """Take the lock, clearing a stale one, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + self.timeout
         delay = 0.001
-        if self._dir is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = self._prepare()
         try:
             while True:
@@ -86,8 +84,9 @@ class FileLock:
     def _prepare(self) -> tuple[int, Path]:
         """A locked, owned temporary lock file next to the real one."""
         tmp = tmp_name(self.path)
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
-                     dir_fd=self._dir)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = (open_making_dir(tmp, flags, 0o644) if self._dir is None
+              else os.open(tmp, flags, 0o644, dir_fd=self._dir))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
@@ -182,9 +181,8 @@ def _flock_until(fd: int, mode: int, timeout: float, path: Path) -> None:
 
 def _open_lock_file(path: Path) -> int:
     """Open (creating) a long-lived lock file, never through a symlink or into a FIFO."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        fd = open_making_dir(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise symlink_error(path) from None

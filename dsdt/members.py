@@ -19,7 +19,13 @@ from dsdt.config import Config
 from dsdt.errors import BundleNotFoundError, ConflictError, CorruptObjectError
 from dsdt.index import Index, Query
 from dsdt.objects.ids import is_uuid, sha256_bytes
-from dsdt.objects.record import MAX_RECORD_BYTES, BundleRecord, check_record, load_record_doc
+from dsdt.objects.record import (
+    MAX_RECORD_BYTES,
+    BundleRecord,
+    check_record,
+    dump_record,
+    load_record_doc,
+)
 from dsdt.refs.store import RefStore
 from dsdt.refs.tracking import Listing, TrackingStore
 
@@ -58,8 +64,8 @@ class Members(ABC):
 
     def write_record(self, rec: BundleRecord) -> str:
         """Write a record once (it must pass the schema it is read with); return its sha256."""
-        BundleRecord.from_dict(rec.to_dict(), f"new record of bundle {rec.uuid}")
-        data = rec.to_yaml()
+        doc = check_record(rec.to_dict(), f"new record of bundle {rec.uuid}")
+        data = dump_record(doc)
         sha = sha256_bytes(data)
         path = self.record_path(rec.uuid)
         if not write_once(path, data) and sha256_bytes(
@@ -199,7 +205,6 @@ class Members(ABC):
     def mark_made(self, ctx: str, uuid: str, sha: str) -> None:
         """Remember (in the cache, which git does not carry) that this clone made a bundle."""
         marker = self._made_marker(uuid)
-        marker.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(marker, f"{ctx}\t{sha}\n".encode(), mode=0o444)
 
     def vouched(self, ctx: str, uuid: str, sha: str) -> bool:

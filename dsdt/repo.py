@@ -106,6 +106,7 @@ class Repository(Members):
                            self.record_reader, self)
         self.stat_cache = StatCache(root / "cache" / "stat.sqlite")
         self._git: tuple[Any, dict[str, str | bool]] = (None, {})
+        self._ctx_meta: dict[tuple[str, str], dict[str, str | None]] = {}
 
     # --- finding and creating ----------------------------------------------------------
 
@@ -250,8 +251,15 @@ class Repository(Members):
             CorruptObjectError: It is not a mapping of a valid remote context
                 name and a URL (both may be null).
         """
-        text = self.refs.read(self._ctx_ref(self.require_context(ctx)))
-        meta = load_yaml(text or "", f"context {ctx}")
+        text = self.refs.read(self._ctx_ref(self.require_context(ctx))) or ""
+        known = self._ctx_meta.get((ctx, text))  # a bundle write asks once or twice
+        if known is None:
+            known = self._ctx_meta[ctx, text] = self._parse_context_meta(ctx, text)
+        return dict(known)
+
+    @staticmethod
+    def _parse_context_meta(ctx: str, text: str) -> dict[str, str | None]:
+        meta = load_yaml(text, f"context {ctx}")
         where = f"refs/contexts/{ctx}/context.yaml"
         if not isinstance(meta, dict) or set(meta) != {"remote_context", "remote_url"}:
             raise CorruptObjectError(f"{where} is not a context description; run dsdt fsck")

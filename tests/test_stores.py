@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dsdt._fs import Confined
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
 from dsdt.objects.blobs import Blobs, BlobStore, MemoryBlobStore
 from dsdt.refs.store import MemoryRefStore, Refs, RefStore
@@ -84,6 +85,34 @@ def test_concurrent_compare_and_swap_loses_nothing(refs: Refs) -> None:
     for t in threads:
         t.join()
     assert refs.read("refs/counter") == "100"
+
+
+def test_racing_creations_of_a_ref_leave_exactly_one_winner(refs: Refs) -> None:
+    """A creation takes no lock: it must still lose to, and beat, locked changes fairly."""
+    for round_ in range(20):
+        name = f"refs/contexts/c/bundles/ab/{round_}"
+        wins: list[str] = []
+        start = threading.Barrier(4)
+
+        def make(value: str, locked: bool, name: str = name, wins: list[str] = wins) -> None:
+            start.wait()
+            try:
+                if locked:
+                    refs.swap(name, None, value)
+                else:
+                    refs.create(name, value)
+                wins.append(value)
+            except ConflictError:
+                pass
+
+        threads = [threading.Thread(target=make, args=(str(i), i % 2 == 0)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1 and refs.read(name) == wins[0]
+        with pytest.raises(ConflictError):
+            refs.create(name, "late")
 
 
 # -- blobs -------------------------------------------------------------------------------
@@ -244,3 +273,25 @@ def test_a_forked_child_leaves_its_parents_batch_alone(tmp_path: Path) -> None:
     store.sync()
     assert store.read(parents) == b"the parent's"
     assert store.read(hashlib.sha256(b"the child's").hexdigest()) == b"the child's"
+
+
+# -- confined directories -----------------------------------------------------------------
+
+
+def test_a_confined_directory_is_refused_through_a_symlink_however_it_is_reached(
+        tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "records").mkdir(parents=True)
+    outside.mkdir()
+    confined = Confined(root)
+    assert confined.dir(root / "records") == root / "records"
+    (root / "records" / "ab").symlink_to(outside)  # below a checked directory
+    with pytest.raises(CorruptObjectError, match="symlink"):
+        confined.dir(root / "records" / "ab")
+    absent = root / "cache" / "views"
+    assert confined.dir(absent) == absent  # not there yet: nothing to follow
+    (root / "cache").symlink_to(outside)  # made a symlink after that check
+    with pytest.raises(CorruptObjectError, match="symlink"):
+        confined.dir(absent)
+    with pytest.raises(CorruptObjectError, match="symlink"):
+        confined.dir(root / "records" / ".." / "..")  # out of the root

@@ -128,13 +128,21 @@ _JSON = json.JSONDecoder(object_pairs_hook=gate.unique_keys, parse_float=_json_f
                          parse_constant=_no_constant)
 
 
+_LONG_KEY = 1000  # bytes on a line: a key YAML may refuse (it takes up to 1024 characters)
+
+
 def dump_record(doc: dict[str, Any]) -> bytes:
     """Canonical bytes of a record's plain data: indented JSON with sorted keys.
 
-    JSON is YAML, and these bytes read back the same through YAML (checked
-    here), so every YAML reader, older dsdt included, reads them as written.
-    A record they would not (a float such as ``1e-05``, a line separator in
-    a tag) is written as canonical YAML instead.
+    JSON is YAML, and these bytes read back the same through YAML, so every
+    YAML reader, older dsdt included, reads them as written. A record they
+    would not (a float such as ``1e-05``, a line separator in a tag) is
+    written as canonical YAML instead.
+
+    :func:`load_record_doc` reads bytes as JSON only when YAML reads them
+    alike, so reading them back through it checks that. YAML also refuses
+    a key of 1024 characters or more, which JSON takes: a record with a
+    line that long is read back through YAML as well.
     """
     try:
         data = (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
@@ -142,7 +150,9 @@ def dump_record(doc: dict[str, Any]) -> bytes:
     except ValueError:  # NaN or infinity
         return dump_yaml(doc)
     try:
-        if load_record_doc(data, "record") == doc and load_yaml(data, "record") == doc:
+        long_line = len(data) >= _LONG_KEY and max(map(len, data.split(b"\n"))) >= _LONG_KEY
+        if load_record_doc(data, "record") == doc and (
+                not long_line or load_yaml(data, "record") == doc):
             return data
     except CorruptObjectError:  # a character YAML refuses unescaped
         pass

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt._fs import Confined, atomic_write, fsync_dir, read_regular
+from dsdt._fs import Confined, atomic_write, fsync_dir, read_regular, write_once
 from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError
 
@@ -109,8 +109,24 @@ class RefStore(Refs):
                 if current is not None:
                     os.unlink(path)
                     fsync_dir(path.parent)
+            elif current is None:
+                self._make(name, path, new)
             else:
                 atomic_write(path, (new + "\n").encode("utf-8"))
+
+    def create(self, name: str, value: str) -> None:
+        """Create a ref that must not exist yet, without a lock file: see :meth:`_make`."""
+        self._make(name, self.path(name), value)
+
+    def _make(self, name: str, path: Path, value: str) -> None:
+        """Make a ref that was absent with ``link(2)``, which fails when the name exists.
+
+        Every ref comes into being this way, so a creation needs no lock: one
+        racing a locked change (or another creation) either finds the name
+        taken or takes it before the locked writer, whose own ``link`` then fails.
+        """
+        if not write_once(path, (value + "\n").encode("utf-8"), mode=0o644):
+            raise _conflict(name, self.read(name), ABSENT)
 
     def delete(self, name: str, expected: str | None = None) -> bool:
         """Delete a ref; with ``expected``, only if it still has that value."""
