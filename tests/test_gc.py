@@ -81,6 +81,22 @@ def test_open_bundle_survives_gc(ctx: str) -> None:
     assert_fsck_clean()
 
 
+def test_an_open_bundles_local_dir_survives_gc_and_a_bundle_of_values_makes_none(
+        ctx: str, project: Path) -> None:
+    cache = project / ".dsdt" / "cache"
+    with api.Bundle(ctx, "open") as b:
+        path = Path(b.local_dir) / "direct.txt"  # Disdat code writes there directly
+        path.write_text("in progress")
+        api.gc()
+        assert path.read_text() == "in progress"
+        b.add_data(str(path))
+    assert Path(api.cat(ctx, "open")).read_text() == "in progress"
+    values = api.Bundle(ctx, name="values", data={"a": [1, 2]})
+    assert not (cache / "views" / values.uuid).exists()  # nothing to present: no view made
+    assert list((cache / "open").iterdir()) == []
+    assert_fsck_clean()
+
+
 def test_gc_refuses_with_a_corrupt_member(ctx: str, project: Path) -> None:
     b = api.Bundle(ctx, name="x", data=b"x" * 5000)
     rec = project / ".dsdt" / "records" / b.uuid[:2] / f"{b.uuid}.yaml"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from dsdt._fs import remove_tree
-from dsdt._locks import hold_open_marker
 from dsdt.bundle.lineage import caller_ref, default_processing_name
 from dsdt.bundle.managed import ManagedFiles
 from dsdt.bundle.metadata import Metadata
@@ -29,7 +28,7 @@ from dsdt.objects.files import FileDecoder, FileEncoder
 from dsdt.objects.ids import check_uuid, new_uuid
 from dsdt.objects.record import BundleRecord, Lineage, current_host, current_user, now_iso
 from dsdt.refs.names import check_bundle_name
-from dsdt.remote.copyin import copy_in
+from dsdt.remote.copyin import copy_in, urls_in
 from dsdt.remote.state import require_reachable
 from dsdt.repo import Repository
 
@@ -144,8 +143,6 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
         self._uuid = check_uuid(force_uuid) if force_uuid else new_uuid()
         if self._repo.member_sha(self.local_context, self._uuid) is not None:
             raise UsageError(f"bundle {self._uuid} already exists in {self.local_context!r}")
-        self._marker = hold_open_marker(self._repo.open_marker(self._uuid))
-        self._repo.view_dir(self._uuid).mkdir(parents=True, exist_ok=True)
         self._opened = True
         return self
 
@@ -182,13 +179,13 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             RemoteError: An ``s3://`` object in the data does not exist or cannot be read.
         """
         draft = self._need_open()
-        view = self._repo.view_dir(self.uuid)
-        if not self._repo.context_meta(self.local_context).get("remote_url"):
+        if urls_in(draft.data) and not self._repo.context_meta(self.local_context).get(
+                "remote_url"):
             # Before anything is final: a missing object leaves the bundle open, as it was.
-            draft.data = copy_in(draft.data, view, self._repo.config.s3_endpoint_url)
+            draft.data = copy_in(draft.data, self._view(), self._repo.config.s3_endpoint_url)
         try:
             if self._outputs is not None:
-                draft.data = self._outputs.bring_in(draft.data, view)
+                draft.data = self._outputs.bring_in(draft.data, self._view())
             with self._repo.writing():  # gc waits: blobs and record are not referenced yet
                 rec = self._build_record(draft)
                 sha = self._repo.write_record(rec)

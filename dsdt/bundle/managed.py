@@ -27,7 +27,7 @@ class ManagedFiles:
 
     def _managed(self, rel: str) -> Path:
         self._need_open()
-        view = self._repo.view_dir(self.uuid).resolve()
+        view = self._view().resolve()
         path = (view / rel).resolve() if not Path(rel).is_absolute() else Path(rel).resolve()
         if path != view and not path.is_relative_to(view):
             raise PathError(f"{rel!r} is outside this bundle's directory {view}")

@@ -220,7 +220,7 @@ class Metadata(BundleState):
     @property
     def local_dir(self) -> str:
         """Directory where the bundle's files are (managed files while open)."""
-        return str(self._repo.view_dir(self.uuid))
+        return str(self._view())
 
     @property
     def presentation(self) -> str:

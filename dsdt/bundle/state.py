@@ -8,8 +8,10 @@ holds what the index knows of it, the record is read only when needed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from dsdt._locks import hold_open_marker
 from dsdt.errors import BundleStateError
 from dsdt.objects.record import BundleRecord, Dependency
 from dsdt.repo import Repository
@@ -66,6 +68,18 @@ class BundleState:
     _uuid: str | None
     _data: Any
     _opened: bool
+    _marker: int | None  # the open marker's descriptor, once the view is made
+
+    def _view(self) -> Path:
+        """The bundle's view directory. An open bundle makes it on first use, holding the
+        open marker that keeps gc away from it (a bundle of values never needs one)."""
+        if self._uuid is None:
+            raise BundleStateError(self._how_to_open())
+        view = self._repo.view_dir(self._uuid)
+        if self._draft is not None and self._marker is None:
+            self._marker = hold_open_marker(self._repo.open_marker(self._uuid))
+            view.mkdir(parents=True, exist_ok=True)
+        return view
 
     def _how_to_open(self) -> str:
         """One line: this bundle is not open yet, and the ways to open it."""
