@@ -12,6 +12,7 @@ import pytest
 
 from dsdt._fs import Confined
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
+from dsdt.objects import flushbatch
 from dsdt.objects.blobs import Blobs, BlobStore, MemoryBlobStore
 from dsdt.refs.store import MemoryRefStore, Refs, RefStore
 
@@ -94,7 +95,8 @@ def test_racing_creations_of_a_ref_leave_exactly_one_winner(refs: Refs) -> None:
         wins: list[str] = []
         start = threading.Barrier(4)
 
-        def make(value: str, locked: bool, name: str = name, wins: list[str] = wins) -> None:
+        def make(value: str, locked: bool, name: str = name, wins: list[str] = wins,
+                 start: threading.Barrier = start) -> None:
             start.wait()
             try:
                 if locked:
@@ -174,6 +176,22 @@ def test_a_batch_reaches_its_names_only_when_flushed(tmp_path: Path) -> None:
     assert store.size(ids[3]) == len(b"blob 3")  # asking flushes the batch first
     assert all(store.sealed(b) for b in ids) and sorted(store) == sorted(ids)
     assert [p for p in (tmp_path / "blobs").rglob(".*")] == []  # no temp file left
+
+
+def test_every_file_of_a_batch_is_flushed_before_any_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    flushed: list[str] = []
+    real = flushbatch.fsync_path
+    monkeypatch.setattr(flushbatch, "fsync_path", lambda p: (real(p), flushed.append(str(p))))
+    placed: list[int] = []
+    rename = store._rename
+    monkeypatch.setattr(store, "_rename", lambda b, t: (placed.append(len(flushed)),
+                                                       rename(b, t))[1])
+    ids = [store.put_bytes(f"blob {i}".encode(), sync=False) for i in range(37)]  # 2 chunks + 5
+    store.sync()
+    assert len(set(flushed)) == 37 and placed == [37] * 37  # all flushed, then all renamed
+    assert all(store.sealed(b) for b in ids)
 
 
 def test_reading_a_blob_of_the_batch_flushes_the_batch(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ class BlobStore(Blobs):
         self._made_dirs: set[str] = set()
         self._tmp_count = itertools.count()
         self._tmp_random = os.urandom(4).hex()
-        self._shards: set[str] = set()
+        self._shards: dict[str, Path] = {}  # checked shard directories
 
     def path(self, blob_id: str) -> Path:
         """Where blob ``blob_id`` lives (whether or not it exists).
@@ -58,12 +58,13 @@ class BlobStore(Blobs):
         """
         if not is_sha256(blob_id):
             raise CorruptObjectError(f"{str(blob_id)[:80]!r} is not a blob id; run dsdt fsck")
-        shard = self.root / blob_id[:2]
-        if blob_id[:2] not in self._shards:
+        shard = self._shards.get(blob_id[:2])
+        if shard is None:
+            shard = self.root / blob_id[:2]
             if shard.is_symlink():  # git can plant one (git add -f of the cache)
                 raise CorruptObjectError(f"{shard} is a symlink: dsdt never follows a symlink "
                                          "inside .dsdt; remove it")
-            self._shards.add(blob_id[:2])
+            self._shards[blob_id[:2]] = shard
         return shard / blob_id
 
     def has(self, blob_id: str) -> bool:
@@ -150,10 +151,9 @@ class BlobStore(Blobs):
 
     def create(self, path: Path) -> int:
         """Create a new read-only file for writing (its directory too); return its fd."""
-        self._mkdir(path.parent)
-        try:
+        try:  # its directory is there but for the first file (no mkdir before each)
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        except FileNotFoundError:  # the cache was deleted under us: forget what we made
+        except FileNotFoundError:  # or the cache was deleted under us: forget what we made
             self._made_dirs.clear()
             path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -175,10 +175,9 @@ class BlobStore(Blobs):
         return self.sealed(blob_id)
 
     def _put(self, data: bytes, blob_id: str, sync: bool) -> None:
-        dest = self.path(blob_id)
-        if not self._present(blob_id, sync):
+        if not self._present(blob_id, sync):  # which checked blob_id and its shard (path())
             # The temp file sits beside its final name: a rename within one directory.
-            tmp = dest.parent / f".{self._tmp_name()}.tmp"
+            tmp = self._shards[blob_id[:2]] / f".{self._tmp_name()}.tmp"
             fd = self.create(tmp)
             try:
                 view = memoryview(data)
@@ -260,9 +259,10 @@ class BlobStore(Blobs):
     def _rename(self, blob_id: str, tmp: Path) -> Path:
         """Move a complete temp file to its blob path; return the directory it entered."""
         dest = self.path(blob_id)
-        self._mkdir(dest.parent)
+        shard = self._shards[blob_id[:2]]
+        self._mkdir(shard)
         os.replace(tmp, dest)
-        return dest.parent
+        return shard
 
     def install_verified(self, tmp: Path, blob_id: str, *, sync: bool = True) -> None:
         """Install a downloaded file as blob ``blob_id`` if its bytes hash to that id.

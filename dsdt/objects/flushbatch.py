@@ -22,15 +22,23 @@ from pathlib import Path
 from dsdt._fs import fsync_dir
 
 _THREADS = 8  # fsyncs in flight at once
+_CHUNK = 16  # files a thread flushes in turn: one hand-off per chunk, not per file
+_forks = [0]  # how many times this process was forked into (a child's batch starts empty)
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: Path | str) -> None:
     """Flush one file's bytes to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_all(paths: list[Path]) -> None:
+    for path in paths:
+        fsync_path(path)
 
 
 class FlushBatch:
@@ -40,15 +48,16 @@ class FlushBatch:
         self._reset()
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
-        self._lock = threading.Lock()  # guards _pending
+        self._fork = _forks[0]
+        self._lock = threading.Lock()  # guards _pending and _chunk
         self._flushing = threading.Lock()  # one flush at a time; readers wait on it
-        self._pending: dict[str, tuple[Future[None], Path]] = {}
+        self._pending: dict[str, tuple[Future[None] | None, Path]] = {}  # None: not sent yet
+        self._chunk: list[str] = []  # blob ids whose files wait for a thread
         self._pool: ThreadPoolExecutor | None = None
 
     def _mine(self) -> None:
         """After a fork, the parent's batch (its threads, its files) is not this process's."""
-        if self._pid != os.getpid():
+        if self._fork != _forks[0]:
             self._reset()
 
     def __contains__(self, blob_id: object) -> bool:
@@ -62,9 +71,22 @@ class FlushBatch:
             if blob_id in self._pending:  # two writers wrote the same bytes
                 os.unlink(tmp)
                 return
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="dsdt-fsync")
-            self._pending[blob_id] = (self._pool.submit(fsync_path, tmp), tmp)
+            self._pending[blob_id] = (None, tmp)
+            self._chunk.append(blob_id)
+            if len(self._chunk) >= _CHUNK:
+                self._send()
+
+    def _send(self, threads: int = 1) -> None:
+        """Hand the files of the open chunk to ``threads`` flushing threads (``_lock`` held)."""
+        if not self._chunk:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="dsdt-fsync")
+        ids, self._chunk = self._chunk, []
+        for part in (ids[i::threads] for i in range(min(threads, len(ids)))):
+            future = self._pool.submit(_fsync_all, [self._pending[b][1] for b in part])
+            for blob_id in part:
+                self._pending[blob_id] = (future, self._pending[blob_id][1])
 
     def flush(self, place: Callable[[str, Path], Path]) -> None:
         """Wait for every flush, then ``place(blob_id, tmp)`` each file (it renames the file
@@ -80,11 +102,12 @@ class FlushBatch:
         self._mine()
         with self._flushing:
             with self._lock:
+                self._send(_THREADS)  # the last files: flushed side by side
                 batch = dict(self._pending)
             if not batch:
                 return
             try:
-                for future, _ in batch.values():
+                for future in {id(f): f for f, _ in batch.values() if f is not None}.values():
                     future.result()
                 dirs = {place(blob_id, tmp) for blob_id, (_, tmp) in batch.items()}
                 for directory in dirs:
