@@ -84,6 +84,7 @@ class FileEncoder:
         self.views = os.path.join(self.private, "cache", "views") if self.private else None
         self._used: set[str] = set()
         self._done: dict[str, dict[str, Any]] = {}
+        self._view_real: str | None = None
 
     def encode_path_str(self, s: str) -> dict[str, Any] | None:
         """A file node if ``s`` names an existing file (or a managed directory), else None."""
@@ -91,7 +92,8 @@ class FileEncoder:
             return None
         path = Path(s[7:] if s.startswith("file://") else s)
         # os.path.isfile/isdir answer False (not raise) for names too long or invalid.
-        if os.path.isfile(path) or (os.path.isdir(path) and self._managed_rel(path) is not None):
+        if os.path.isfile(path) or (os.path.isdir(path)
+                                    and self._managed_rel(os.path.realpath(path)) is not None):
             return self.encode_path(path)
         return None
 
@@ -113,7 +115,7 @@ class FileEncoder:
             raise PathError(f"{path} cannot be read ({e.strerror}); nothing was stored") from None
         if real in self._done:
             return self._done[real]
-        rel = self._managed_rel(path)
+        rel = self._managed_rel(real)
         if rel is None and self._is_private(real) and not _inside(real, self.views):
             raise PathError(f"{path} is inside dsdt's own repository directory {self.private}; "
                             "nothing was stored")
@@ -131,12 +133,13 @@ class FileEncoder:
     def _is_private(self, real: str) -> bool:
         return _inside(real, self.private)
 
-    def _managed_rel(self, path: Path) -> str | None:
-        try:
-            rel = path.resolve().relative_to(self.view_dir.resolve())
-        except ValueError:
-            return None
-        return rel.as_posix() if rel.parts else None
+    def _managed_rel(self, real: str) -> str | None:
+        """Where the resolved path ``real`` is in the open bundle's view (None: outside it,
+        or the view itself)."""
+        if self._view_real is None:
+            self._view_real = os.path.realpath(self.view_dir)
+        top = self._view_real + os.sep
+        return real[len(top):].replace(os.sep, "/") if real.startswith(top) else None
 
     def _claim(self, name: str) -> str:
         """A bundle-relative path for an outside file: its name, made unique."""

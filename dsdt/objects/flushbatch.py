@@ -74,19 +74,16 @@ class FlushBatch:
             self._pending[blob_id] = (None, tmp)
             self._chunk.append(blob_id)
             if len(self._chunk) >= _CHUNK:
-                self._send()
+                self._send(self._chunk)
+                self._chunk = []
 
-    def _send(self, threads: int = 1) -> None:
-        """Hand the files of the open chunk to ``threads`` flushing threads (``_lock`` held)."""
-        if not self._chunk:
-            return
+    def _send(self, ids: list[str]) -> None:
+        """Hand the files of these blobs to a flushing thread (``_lock`` held)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="dsdt-fsync")
-        ids, self._chunk = self._chunk, []
-        for part in (ids[i::threads] for i in range(min(threads, len(ids)))):
-            future = self._pool.submit(_fsync_all, [self._pending[b][1] for b in part])
-            for blob_id in part:
-                self._pending[blob_id] = (future, self._pending[blob_id][1])
+        future = self._pool.submit(_fsync_all, [self._pending[b][1] for b in ids])
+        for blob_id in ids:
+            self._pending[blob_id] = (future, self._pending[blob_id][1])
 
     def flush(self, place: Callable[[str, Path], Path]) -> None:
         """Wait for every flush, then ``place(blob_id, tmp)`` each file (it renames the file
@@ -101,12 +98,17 @@ class FlushBatch:
         """
         self._mine()
         with self._flushing:
-            with self._lock:
-                self._send(_THREADS)  # the last files: flushed side by side
+            with self._lock:  # the last files are flushed side by side, a share of them here
+                ids, self._chunk = self._chunk, []
+                shares = [ids[i::_THREADS] for i in range(min(_THREADS, len(ids)))]
+                for share in shares[1:]:
+                    self._send(share)
+                own = [self._pending[b][1] for b in shares[0]] if shares else []
                 batch = dict(self._pending)
             if not batch:
                 return
             try:
+                _fsync_all(own)  # a lone file never waits for a thread
                 for future in {id(f): f for f, _ in batch.values() if f is not None}.values():
                     future.result()
                 dirs = {place(blob_id, tmp) for blob_id, (_, tmp) in batch.items()}
