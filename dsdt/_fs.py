@@ -153,43 +153,64 @@ def symlink_error(path: Path) -> CorruptObjectError:
 class Confined:
     """A directory dsdt owns (``.dsdt``): nothing below it is reached through a symlink.
 
+    A long-running process checks again: a ``git pull`` can replace a
+    directory checked earlier with a symlink. Each directory checked is
+    remembered with its identity (device, inode), and a later use costs one
+    ``stat``: a directory that no longer resolves to that identity is
+    checked step by step again.
+
     Args:
         root: The directory (itself may be reached through symlinks: the user chose it).
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._checked: set[str] = {str(root), os.path.abspath(root)}
+        self._checked: dict[str, tuple[int, int] | None] = {  # None: the root, trusted
+            str(root): None, os.path.abspath(root): None}
 
     def dir(self, directory: Path) -> Path:
         """``directory`` if no symlink stands between the root and it.
-
-        Each step below the root is looked at (``lstat``) until it exists as a
-        directory, then remembered.
 
         Raises:
             CorruptObjectError: A component below the root is a symlink (or the
                 path is not below the root).
         """
         key = str(directory)
-        if key not in self._checked:
+        if not self._still(key):
             self._check(key if os.path.isabs(key) else os.path.abspath(key))
         return directory
 
+    def _still(self, key: str) -> bool:
+        """True if ``key`` was checked and still resolves to the directory checked."""
+        if key not in self._checked:
+            return False
+        ident = self._checked[key]
+        if ident is None:
+            return True
+        try:
+            st = os.stat(key)
+        except OSError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == ident:
+            return True
+        del self._checked[key]
+        return False
+
     def _check(self, key: str) -> None:
+        """Look at each step from the root down to ``key`` that is not known to be sound."""
         parent, name = os.path.split(key)
         if name in ("", ".", ".."):  # above the root, or a step that is not one
             raise symlink_error(Path(key))
-        if parent not in self._checked:
+        if not self._still(parent):
             self._check(parent)
         try:
-            mode = os.lstat(key).st_mode
+            st = os.lstat(key)
         except OSError:  # not there (yet): nothing to follow
             return
-        if stat.S_ISLNK(mode):
+        if stat.S_ISLNK(st.st_mode):
             raise symlink_error(Path(key))
-        if stat.S_ISDIR(mode):
-            self._checked.add(key)
+        if stat.S_ISDIR(st.st_mode):
+            self._checked[key] = (st.st_dev, st.st_ino)
 
 
 def shard_files(top: Path, *, hidden: bool = False) -> Iterator[Path]:

@@ -100,7 +100,7 @@ class Repository(Members):
                 self.confined.dir(root / part / "x")  # raises: names the symlink
         self.config = Config.load(root / "config.yaml")
         self.refs = RefStore(root, self.config.lock_timeout)
-        self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp")
+        self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp", self.confined)
         self.tracking = TrackingStore(root / "cache" / "tracking", self.config.lock_timeout)
         self.index = Index(root / "cache" / "index.sqlite", root / "refs" / "contexts",
                            self.record_reader, self)

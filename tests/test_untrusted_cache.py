@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -312,3 +313,41 @@ def test_a_checked_in_follow_symlinks_reaches_only_inside_the_project(
     (alice / "data" / "raw" / "part3.csv").unlink()
     b = api.add("default", "raw", str(alice / "data" / "raw"))  # inside the project: stored
     assert sorted(Path(p).read_text() for p in b.data) == ["1,2\n", "a,b\n"]
+
+
+def _swap_for_symlink(directory: Path, outside: Path) -> None:
+    """What a ``git pull`` bringing a force-added symlink does to a directory dsdt made."""
+    shutil.rmtree(directory)
+    directory.symlink_to(outside, target_is_directory=True)
+
+
+@pytest.mark.parametrize("where", ["cache/views", "cache/blobs", "blob-shard", "cache/made",
+                                   "committed-shard", "own-view"])
+def test_a_directory_swapped_for_a_symlink_under_a_running_process_is_refused(
+        ctx: str, project: Path, tmp_path: Path, where: str) -> None:
+    """The same process goes on after a git pull: nothing it checked before is trusted."""
+    root, outside = project / ".dsdt", tmp_path / "outside"
+    outside.mkdir()
+    with api.Bundle(ctx, "first") as b:
+        Path(b.get_file("f.txt")).write_text("first")
+        b.add_data(b.get_file("f.txt"))
+    api.commit(ctx, "first")
+    blob = b.record.data["blob"]
+    first = api.get(ctx, "first")
+    assert Path(first.data).read_text() == "first"  # its view is made and checked
+    target = {"cache/views": root / "cache" / "views", "cache/blobs": root / "cache" / "blobs",
+              "blob-shard": root / "cache" / "blobs" / blob[:2],
+              "cache/made": root / "cache" / "made",
+              "committed-shard": root / "refs" / "contexts" / ctx / "committed" / b.uuid[:2],
+              "own-view": root / "cache" / "views" / b.uuid}[where]
+    _swap_for_symlink(target, outside)
+    with pytest.raises(CorruptObjectError, match="symlink"):
+        if where == "committed-shard":
+            api.commit(ctx, "first")
+        elif where == "own-view":
+            api.get(ctx, "first").data  # noqa: B018 - presenting the files writes the view
+        else:
+            with api.Bundle(ctx, "second") as b2:
+                Path(b2.get_file("f.txt")).write_text("first")  # the same bytes: same shard
+                b2.add_data(b2.get_file("f.txt"))
+    assert list(outside.rglob("*")) == []

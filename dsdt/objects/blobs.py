@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsdt._fs import fsync_dir, shard_files
+from dsdt._fs import Confined, fsync_dir, shard_files
 from dsdt.errors import CorruptObjectError, PathError
 from dsdt.objects._copy import copy_and_hash, hash_fd, hash_path
 from dsdt.objects.blobbase import Blobs, MemoryBlobStore, corrupt, missing
@@ -40,14 +40,15 @@ class BlobStore(Blobs):
         tmp: A scratch directory on the same filesystem as ``root``.
     """
 
-    def __init__(self, root: Path, tmp: Path) -> None:
+    def __init__(self, root: Path, tmp: Path, confined: Confined | None = None) -> None:
         self.root = root
         self.tmp = tmp
+        self._confined = confined or Confined(root.parent)  # no symlink on the way to a blob
         self._batch = FlushBatch()  # blobs written with sync=False, not yet in place
         self._made_dirs: set[str] = set()
         self._tmp_count = itertools.count()
         self._tmp_random = os.urandom(4).hex()
-        self._shards: dict[str, Path] = {}  # checked shard directories
+        self._shards: dict[str, Path] = {}  # shard directories (checked on each use)
 
     def path(self, blob_id: str) -> Path:
         """Where blob ``blob_id`` lives (whether or not it exists).
@@ -60,11 +61,8 @@ class BlobStore(Blobs):
             raise CorruptObjectError(f"{str(blob_id)[:80]!r} is not a blob id; run dsdt fsck")
         shard = self._shards.get(blob_id[:2])
         if shard is None:
-            shard = self.root / blob_id[:2]
-            if shard.is_symlink():  # git can plant one (git add -f of the cache)
-                raise CorruptObjectError(f"{shard} is a symlink: dsdt never follows a symlink "
-                                         "inside .dsdt; remove it")
-            self._shards[blob_id[:2]] = shard
+            shard = self._shards[blob_id[:2]] = self.root / blob_id[:2]
+        self._confined.dir(shard)  # git can plant a symlink (git add -f of the cache)
         return shard / blob_id
 
     def has(self, blob_id: str) -> bool:
@@ -160,7 +158,7 @@ class BlobStore(Blobs):
 
     def new_tmp(self, suffix: str = "") -> Path:
         """A fresh path in the scratch directory, for writers that produce a blob file."""
-        return self.tmp / f"{self._tmp_name()}{suffix}"
+        return self._confined.dir(self.tmp) / f"{self._tmp_name()}{suffix}"
 
     def _tmp_name(self) -> str:
         """A name no other writer uses (the pid: forked workers share the rest)."""
