@@ -21,6 +21,7 @@ a marker in ``cache/open/`` that keeps their views.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,9 +213,24 @@ def _sweep_temporary(repo: Repository, live: set[str], dry_run: bool) -> int:
               *shard_files(repo.root / "records", hidden=True)]
     found += [p for p in (cache / "open").glob("*") if not marker_is_held(p)]
     found += [p for p in shard_files(cache / "made") if p.name not in live]
+    found += _stale_ref_temps(repo.root / "refs" / "contexts")
     for path in found:
         _remove(path, dry_run)
     return len(found)
+
+
+_STALE = 3600  # seconds: a live ref writer links or renames its temporary file within moments
+
+
+def _stale_ref_temps(contexts: Path) -> list[Path]:
+    """Temporary files of ref writes whose writer died (ref writers do not wait for gc)."""
+    if contexts.is_symlink() or not contexts.is_dir():
+        return []
+    old = time.time() - _STALE
+    return [p for ctx in os.scandir(contexts) if ctx.is_dir(follow_symlinks=False)
+            for kind in ("bundles", "committed")
+            for p in shard_files(Path(ctx.path) / kind, hidden=True)
+            if p.name.endswith(".tmp") and p.lstat().st_mtime < old]
 
 
 def usage(repo: Repository) -> dict[str, dict[str, tuple[int, int, int]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,15 @@ def test_gc_racing_four_writers_loses_nothing(ctx: str, project: Path) -> None:
         assert data["blob"] == bytes([int(b.name[1:]), data["i"]]) * 3000
     report = api.fsck()
     assert report.ok and report.warnings == [], (report.errors, report.warnings)
+
+
+def test_gc_removes_ref_temp_files_a_dead_writer_left(ctx: str, project: Path) -> None:
+    b = api.Bundle(ctx, name="x", data=1)
+    shard = project / ".dsdt" / "refs" / "contexts" / ctx / "bundles" / b.uuid[:2]
+    dead, live = shard / f".{b.uuid}.0a1b2c3d4e5f.tmp", shard / f".{b.uuid}.9f8e7d6c5b4a.tmp"
+    dead.write_text("x\n")
+    live.write_text("x\n")
+    os.utime(dead, (time.time() - 7200,) * 2)  # a writer killed two hours ago
+    api.gc()
+    assert not dead.exists() and live.exists()  # a writer may still be linking this one
+    assert api.get(ctx, "x").data == 1
