@@ -14,8 +14,9 @@ from test_gc import set_config
 
 import dsdt.api as api
 from dsdt.errors import CorruptObjectError, RemoteError
+from dsdt.objects.blobs import BlobStore
 from dsdt.objects.ids import sha256_bytes
-from dsdt.remote import push, sync
+from dsdt.remote import pull, push, sync
 from dsdt.remote.open import open_transport
 from dsdt.remote.packindex import (
     MAX_INDEX_BYTES,
@@ -124,6 +125,28 @@ def test_many_small_files_go_up_in_one_pack_and_come_back(project: Path, other: 
     api.pull("default", localize=True)
     assert sorted(Path(p).read_bytes() for p in api.cat("default", "d")) == sorted(
         p.read_bytes() for p in d.iterdir())
+    assert_fsck_clean()
+
+
+def test_a_long_pull_puts_what_it_fetched_in_place_as_it_goes(
+        project: Path, other: Path, dir_remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs are flushed and named every CHECKPOINT seconds: a pull killed with kill -9
+    (which runs no cleanup) starts again from there, not from nothing."""
+    d = files(project, "d", 40, size=100)
+    api.add("default", "d", str(d)).commit()
+    api.push("default")
+    in_clone(other, dir_remote, monkeypatch)
+    monkeypatch.setattr(pull, "CHECKPOINT", 0.0)
+    placed: list[int] = []
+    flush = BlobStore.sync
+
+    def counted(self: BlobStore) -> None:
+        flush(self)
+        placed.append(sum(1 for _ in self))
+
+    monkeypatch.setattr(BlobStore, "sync", counted)
+    api.pull("default", localize=True)
+    assert len(placed) > 2 and placed[0] < placed[-1] == 41  # in place file by file
     assert_fsck_clean()
 
 

@@ -10,6 +10,7 @@ packed values) comes down with ``localize`` or when first read
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from dsdt.remote.packs import Unit
 from dsdt.remote.sync import ProgressSink, Quiet, Remote, Report, run_jobs
 from dsdt.repo import Repository
 
+#: Seconds between flushes of the blobs a pull has fetched, so that a pull killed (kill -9,
+#: power loss) starts again from what it had at most this long before.
+CHECKPOINT = 10.0
 _SMALL_GET = 8 << 20  # blobs known to be smaller than this are fetched into memory
 _PREFETCH = 8 << 20  # trees and packed values up to this size come down with the metadata
 
@@ -188,6 +192,7 @@ def _fetch(remote: Remote, limits: dict[str, int], jobs: int, sink: ProgressSink
                if w.entry.length <= limits[b]}
     alone = [b for b in limits if b not in located]
     gone: list[str] = []
+    flushed = [time.monotonic()]
 
     def unit(u: Unit) -> None:
         try:
@@ -200,6 +205,9 @@ def _fetch(remote: Remote, limits: dict[str, int], jobs: int, sink: ProgressSink
                     continue
                 sink.advance(len(data))
                 sink.file_done()
+                if time.monotonic() - flushed[0] >= CHECKPOINT:  # a pull killed later keeps
+                    flushed[0] = time.monotonic()  # what came until now: its blobs are in place
+                    repo.blobs.sync()
         except NotFoundError:
             gone.extend(e.blob for e in u.entries if not repo.blobs.has(e.blob))
         except CorruptObjectError:  # a truncated pack: each blob is looked for elsewhere
