@@ -38,6 +38,8 @@ class BlobStore(Blobs):
     Args:
         root: The ``blobs`` directory.
         tmp: A scratch directory on the same filesystem as ``root``.
+        confined: Checks the directories below ``.dsdt`` for symlinks (the
+            repository's; by default one rooted at ``root``'s parent).
     """
 
     def __init__(self, root: Path, tmp: Path, confined: Confined | None = None) -> None:
