@@ -165,12 +165,14 @@ def collect(repo: Repository, *, dry_run: bool = False,
     return report
 
 
-def remove_members(repo: Repository, ctx: str, uuids: list[str]) -> None:
-    """Take bundles out of a context (refs only), then collect if ``gc_after_rm`` asks."""
-    for uuid in uuids:
-        repo.remove_member(ctx, uuid)
-    if uuids and repo.config.gc_after_rm:
+def remove_members(repo: Repository, ctx: str, uuids: list[str], *,
+                   keep_committed: bool = False) -> list[str]:
+    """Take bundles out of a context (refs only), then collect if ``gc_after_rm`` asks;
+    return those removed (with ``keep_committed``, not the ones committed by then)."""
+    removed = [u for u in uuids if repo.remove_member(ctx, u, keep_committed=keep_committed)]
+    if removed and repo.config.gc_after_rm:
         collect(repo)
+    return removed
 
 
 def _remove(path: Path, dry_run: bool) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dsdt._fs import Confined, DirFiles, atomic_write, is_regular, read_regular, write_once
+from dsdt._locks import FileLock
 from dsdt.config import Config
 from dsdt.errors import BundleNotFoundError, ConflictError, CorruptObjectError
 from dsdt.index import Index, Query
@@ -162,21 +163,28 @@ class Members(ABC):
         """Make a written record a member of ``ctx`` (the last step of writing a bundle)."""
         self.refs.create(self.member_ref(ctx, uuid), sha)
 
+    def _turn(self, ctx: str, uuid: str) -> FileLock:
+        """The lock that makes a commit and a removal of one bundle take turns (a removal
+        that keeps committed bundles must not miss a commit made meanwhile)."""
+        mark = self.refs.path(self.member_ref(ctx, uuid, COMMITTED))
+        return FileLock(mark.with_name(f"{uuid}.turn"), self.config.lock_timeout)
+
     def commit(self, ctx: str, uuid: str) -> bool:
         """Mark a member committed; False if it already was (also when racing another commit)."""
-        sha = self.refs.read(self.member_ref(ctx, uuid))
-        if sha is None:
-            if self._tracked_sha(ctx, uuid) is not None:
-                return False  # pulled from the remote: committed there
-            raise BundleNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
-        ref = self.member_ref(ctx, uuid, COMMITTED)
-        while (mark := self.refs.read(ref)) != sha:
-            try:
-                self.refs.swap(ref, mark, sha)  # replaces a stale mark of another record too
-                return True
-            except ConflictError:
-                continue  # somebody else changed it meanwhile: look again
-        return False
+        with self._turn(ctx, uuid):
+            sha = self.refs.read(self.member_ref(ctx, uuid))
+            if sha is None:
+                if self._tracked_sha(ctx, uuid) is not None:
+                    return False  # pulled from the remote: committed there
+                raise BundleNotFoundError(f"bundle {uuid} is not in context {ctx!r}")
+            ref = self.member_ref(ctx, uuid, COMMITTED)
+            while (mark := self.refs.read(ref)) != sha:
+                try:
+                    self.refs.swap(ref, mark, sha)  # replaces a stale mark of another record
+                    return True
+                except ConflictError:
+                    continue  # somebody else changed it meanwhile: look again
+            return False
 
     def prune_history(self, ctx: str, rec: BundleRecord) -> None:
         """Apply the ``uncommitted_history`` limit to the name of a newly written bundle."""
@@ -186,18 +194,33 @@ class Members(ABC):
         rows = self.index.find(ctx, Query(committed=False))
         same = [r for r in rows if r.name == rec.name and r.uuid != rec.uuid]
         for row in same[limit:]:
-            self.remove_member(ctx, row.uuid)
+            self.remove_member(ctx, row.uuid, keep_committed=True)
 
     def is_committed(self, ctx: str, uuid: str, sha: str) -> bool:
         """True if the commit mark of ``uuid`` in ``ctx`` names record ``sha``."""
         return self.member_sha(ctx, uuid, COMMITTED) == sha
 
-    def remove_member(self, ctx: str, uuid: str) -> None:
+    def remove_member(self, ctx: str, uuid: str, *, keep_committed: bool = False) -> bool:
         """Drop a bundle from ``ctx``: membership first, then its commit mark (and stop
-        showing it as pulled from the remote)."""
-        self.refs.delete(self.member_ref(ctx, uuid))
-        self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
+        showing it as pulled from the remote).
+
+        Args:
+            ctx: The context.
+            uuid: The bundle.
+            keep_committed: Leave it if it is committed, also by a commit made since
+                the caller looked (they take turns).
+
+        Returns:
+            False if it was kept because it is committed.
+        """
+        with self._turn(ctx, uuid):
+            sha = self.member_sha(ctx, uuid) if keep_committed else None
+            if sha is not None and self.is_committed(ctx, uuid, sha):
+                return False
+            self.refs.delete(self.member_ref(ctx, uuid))
+            self.refs.delete(self.member_ref(ctx, uuid, COMMITTED))
         self.forget_tracked(ctx, [uuid])
+        return True
 
     def _made_marker(self, uuid: str) -> Path:
         return self.confined.dir(self.root / "cache" / "made" / uuid[:2]) / uuid

@@ -37,7 +37,7 @@ from conftest import assert_fsck_clean
 import dsdt.api as api
 import dsdt.fsck as fsck_mod
 from dsdt._locks import FileLock
-from dsdt.errors import LockError
+from dsdt.errors import DsdtError, LockError
 from dsdt.members import COMMITTED
 from dsdt.refs.store import RefStore
 from dsdt.repo import Repository
@@ -488,21 +488,27 @@ def racing(monkeypatch: pytest.MonkeyPatch, refs: RefStore, method: str,
 
 def test_commit_racing_another_commit_is_harmless(ctx: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two processes committing the same bundle at once: both succeed (commit is idempotent)."""
+    """Another process's commit mark (a pull adopting the bundle writes one without taking
+    a commit's turn) lands between a commit's look and its write: both succeed."""
     b = api.Bundle(ctx, name="x", data=1)
     repo = Repository.current()
     other = Repository(repo.root)  # a second process with its own view of the repository
-    racing(monkeypatch, repo.refs, "swap", lambda: other.commit(ctx, b.uuid))
+    mark = other.member_ref(ctx, b.uuid, COMMITTED)
+    racing(monkeypatch, repo.refs, "swap",
+           lambda: other.refs.swap(mark, None, other.member_sha(ctx, b.uuid)))
     assert repo.commit(ctx, b.uuid) is False
     assert b.is_committed
 
 
 def test_rm_racing_another_rm_is_harmless(ctx: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two processes removing the same bundle at once: neither fails."""
+    """Another process's removal of the same bundle lands inside this one's: neither fails.
+    (Two rm take turns; the other's deletes stand for any writer that does not.)"""
     b = api.Bundle(ctx, name="x", data=1)
     repo = Repository.current()
     other = Repository(repo.root)
-    racing(monkeypatch, repo.refs, "delete", lambda: other.remove_member(ctx, b.uuid))
+    racing(monkeypatch, repo.refs, "delete",
+           lambda: [other.refs.delete(other.member_ref(ctx, b.uuid, kind))
+                    for kind in ("bundles", COMMITTED)])
     api.rm(ctx, uuid=b.uuid, force=True)
     assert api.get(ctx, None, uuid=b.uuid) is None
     assert_fsck_clean()
@@ -524,3 +530,38 @@ def test_fsck_while_another_process_removes_a_bundle(ctx: str,
     monkeypatch.setattr(fsck_mod, "_ref_files", list_then_rm)
     report = api.fsck()
     assert report.ok, report.errors
+
+
+def test_a_commit_racing_an_rm_never_both_succeed(project: Path, ctx: str) -> None:
+    """rm (without force) keeps committed bundles, also one committed while it works."""
+    import threading
+
+    root = project / ".dsdt" / "refs" / "contexts" / ctx
+    for trial in range(40):
+        uuid = api.Bundle(ctx, name="q", data=trial).uuid
+        start, won = threading.Barrier(2), {}
+
+        def commit(uuid: str = uuid, won: dict[str, bool] = won,
+                   start: threading.Barrier = start) -> None:
+            start.wait()
+            with contextlib.suppress(DsdtError):
+                api.commit(ctx, None, uuid=uuid)
+                won["commit"] = True
+
+        def rm(uuid: str = uuid, won: dict[str, bool] = won,
+               start: threading.Barrier = start) -> None:
+            start.wait()
+            with contextlib.suppress(DsdtError):
+                if api.rm(ctx, uuid=uuid) == [uuid]:
+                    won["rm"] = True
+
+        threads = [threading.Thread(target=commit), threading.Thread(target=rm)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        mark = root / "committed" / uuid[:2] / uuid
+        member = root / "bundles" / uuid[:2] / uuid
+        assert len(won) == 1, (trial, won)  # one of them, never both
+        assert member.exists() == mark.exists() == ("commit" in won), (trial, won)
+    assert_fsck_clean()

@@ -82,8 +82,7 @@ def rm(repo: Repository, ctx: str, name: str | None = None, uuid: str | None = N
                                "--force (force=True)")
     if not force:  # of several, the committed ones are kept
         found = [b for b in found if not b.is_committed]
-    remove_members(repo, ctx, [b.uuid for b in found])
-    return [b.uuid for b in found]
+    return remove_members(repo, ctx, [b.uuid for b in found], keep_committed=not force)
 
 
 def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
@@ -91,8 +90,8 @@ def _rm_uuid(repo: Repository, ctx: str, uuid: str, force: bool) -> list[str]:
     sha = repo.member_sha(ctx, uuid)
     if sha is None:
         return []
-    if repo.is_committed(ctx, uuid, sha) and not force:
+    if (repo.is_committed(ctx, uuid, sha) and not force) or not remove_members(
+            repo, ctx, [uuid], keep_committed=not force):
         raise BundleStateError(f"bundle {uuid} is committed; committed bundles are removed "
                                "only with --force (force=True)")
-    remove_members(repo, ctx, [uuid])
     return [uuid]
