@@ -59,13 +59,17 @@ class BlobStore(Blobs):
             CorruptObjectError: ``blob_id`` is not 64 lower-case hex digits (it
                 came from a hostile or broken record; it never names a path).
         """
+        return Path(self._locate(blob_id))
+
+    def _locate(self, blob_id: str) -> str:
+        """:meth:`path` as a string (``has`` and ``sealed`` run once per file of a re-add)."""
         if not is_sha256(blob_id):
             raise CorruptObjectError(f"{str(blob_id)[:80]!r} is not a blob id; run dsdt fsck")
         shard = self._shards.get(blob_id[:2])
         if shard is None:
             shard = self._shards[blob_id[:2]] = self.root / blob_id[:2]
         self._confined.dir(shard)  # git can plant a symlink (git add -f of the cache)
-        return shard / blob_id
+        return f"{shard}/{blob_id}"
 
     def has(self, blob_id: str) -> bool:
         """True if the blob is present in this store (a regular file, not a symlink).
@@ -76,7 +80,7 @@ class BlobStore(Blobs):
         if blob_id in self._batch:
             return True
         try:
-            return stat.S_ISREG(os.lstat(self.path(blob_id)).st_mode)
+            return stat.S_ISREG(os.lstat(self._locate(blob_id)).st_mode)
         except (FileNotFoundError, NotADirectoryError):
             return False
 
@@ -86,7 +90,7 @@ class BlobStore(Blobs):
         Writers replace anything else at its name (git writes files writable).
         """
         try:
-            st = os.lstat(self.path(blob_id))
+            st = os.lstat(self._locate(blob_id))
         except (FileNotFoundError, NotADirectoryError):
             return False
         return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222
@@ -258,7 +262,7 @@ class BlobStore(Blobs):
 
     def _rename(self, blob_id: str, tmp: Path) -> Path:
         """Move a complete temp file to its blob path; return the directory it entered."""
-        dest = self.path(blob_id)
+        dest = self._locate(blob_id)
         shard = self._shards[blob_id[:2]]
         self._mkdir(shard)
         os.replace(tmp, dest)
