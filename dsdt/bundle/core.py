@@ -179,8 +179,8 @@ class Bundle(Metadata, ManagedFiles, RemoteMethods):
             RemoteError: An ``s3://`` object in the data does not exist or cannot be read.
         """
         draft = self._need_open()
-        if urls_in(draft.data) and not self._repo.context_meta(self.local_context).get(
-                "remote_url"):
+        if not self._repo.context_meta(self.local_context).get("remote_url") and urls_in(
+                draft.data):
             # Before anything is final: a missing object leaves the bundle open, as it was.
             draft.data = copy_in(draft.data, self._view(), self._repo.config.s3_endpoint_url)
         try:
