@@ -29,7 +29,7 @@ from dsdt.refs.names import glob_to_sqlite
 
 _log = logging.getLogger("dsdt")
 _SCHEMA_VERSION = "11"
-_TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards")
+_TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards", "skipped")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
 TRACKED = "tracked"
