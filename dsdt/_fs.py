@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from dsdt.errors import CorruptObjectError
+from dsdt.errors import CorruptObjectError, PlantedPathError
 
 _FICLONE = 0x40049409  # linux/fs.h: ioctl that makes a reflink copy
 
@@ -35,7 +35,8 @@ def read_regular(path: Path, limit: int) -> bytes:
 
     Raises:
         FileNotFoundError: There is nothing at ``path``.
-        CorruptObjectError: It is a symlink, not a regular file, or too large.
+        PlantedPathError: It is a symlink or not a regular file.
+        CorruptObjectError: It is too large.
     """
     try:
         fd = os.open(path, _READ)
@@ -63,7 +64,7 @@ def _read_opened(fd: int, path: Path | str, limit: int, name: str = "") -> bytes
             return data
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise CorruptObjectError(f"{_joined(path, name)} is not a regular file; remove it "
+            raise PlantedPathError(f"{_joined(path, name)} is not a regular file; remove it "
                                      "(run dsdt fsck)")
         if st.st_size > limit:
             raise CorruptObjectError(f"{_joined(path, name)} holds {st.st_size} bytes, more "
@@ -76,7 +77,7 @@ def _read_opened(fd: int, path: Path | str, limit: int, name: str = "") -> bytes
             data += more
         return data[:limit]
     except (IsADirectoryError, BlockingIOError):
-        raise CorruptObjectError(f"{_joined(path, name)} is not a regular file; remove it "
+        raise PlantedPathError(f"{_joined(path, name)} is not a regular file; remove it "
                                  "(run dsdt fsck)") from None
     finally:
         os.close(fd)
@@ -104,7 +105,7 @@ class DirFiles:
             self._fd = None
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise CorruptObjectError(f"{path} is not a directory (a symlink?); remove it "
+                raise PlantedPathError(f"{path} is not a directory (a symlink?); remove it "
                                          "(run dsdt fsck)") from None
             raise
 
@@ -145,8 +146,8 @@ def is_regular(path: Path) -> bool:
         return False
 
 
-def symlink_error(path: Path) -> CorruptObjectError:
-    return CorruptObjectError(f"{path} is a symlink: dsdt never follows a symlink inside .dsdt "
+def symlink_error(path: Path) -> PlantedPathError:
+    return PlantedPathError(f"{path} is a symlink: dsdt never follows a symlink inside .dsdt "
                               "(git can carry one); remove it")
 
 

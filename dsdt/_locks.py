@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dsdt._fs import open_making_dir, symlink_error, tmp_name
-from dsdt.errors import CorruptObjectError, LockError
+from dsdt.errors import LockError, PlantedPathError
 
 
 class FileLock:
@@ -189,7 +189,7 @@ def _open_lock_file(path: Path) -> int:
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise CorruptObjectError(f"{path} is not a regular file; remove it")
+        raise PlantedPathError(f"{path} is not a regular file; remove it")
     return fd
 
 

@@ -104,6 +104,11 @@ class CorruptObjectError(DsdtError):
     exit_code = 9
 
 
+class PlantedPathError(CorruptObjectError):
+    """A symlink, or a file of the wrong kind, where ``.dsdt`` keeps a directory or file of
+    its own (git can carry one): removing it is the cure, not removing a bundle."""
+
+
 class PathError(DsdtError, OSError):
     """A filesystem path given by the user is missing or not usable."""
 

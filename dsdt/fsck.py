@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsdt._fs import read_regular, shard_files
-from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError
+from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, PlantedPathError
 from dsdt.members import BUNDLES, COMMITTED
 from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import is_sha256, is_uuid
@@ -76,6 +76,7 @@ def check(repo: Repository) -> FsckReport:
         for uuid, sha in repo.tracked(ctx).items():
             referenced.setdefault(uuid, sha)
     _check_head(repo, report)
+    _check_layout(repo.root, report)
     needed = _check_records(repo, referenced, report)
     _check_blobs(repo, needed, report)
     _check_leftovers(repo, report, set(referenced))
@@ -128,19 +129,42 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
 def _entries(directory: Path, report: FsckReport) -> list[Path]:
     """The entries of a directory of refs; symlinks are errors and never followed."""
     if directory.is_symlink():
-        report.errors.append(f"{directory} is a symlink: dsdt never follows one in .dsdt; "
-                             "remove it")
+        report.errors.append(_symlink_problem(directory))
         return []
     if not directory.is_dir():
         return []
     out = []
     for path in sorted(directory.iterdir()):
         if path.is_symlink():
-            report.errors.append(f"{path} is a symlink: dsdt never follows one in .dsdt; "
-                                 "remove it")
+            report.errors.append(_symlink_problem(path))
         else:
             out.append(path)
     return out
+
+
+#: What dsdt keeps under ``.dsdt``, parents first; the entries of the sharded ones are
+#: directories too (shards, views). Git can put a symlink at any of them.
+_KEPT = ("records", "cache", "cache/records", "cache/made", "cache/blobs", "cache/views",
+         "cache/tmp", "cache/open", "cache/gc-fence")
+_SHARDED = {"records", "cache/records", "cache/made", "cache/blobs", "cache/views"}
+
+
+def _check_layout(root: Path, report: FsckReport) -> None:
+    """A symlink where dsdt keeps a directory or file makes every write there fail (and
+    reads left out): name each one, so that it can be removed."""
+    cache_linked = (root / "cache").is_symlink()
+    for rel in _KEPT:
+        path = root / rel
+        if cache_linked and rel.startswith("cache/"):
+            continue  # named with the cache itself
+        if rel in _SHARDED:
+            _entries(path, report)  # names the directory, or any entry, that is a symlink
+        elif path.is_symlink():
+            report.errors.append(_symlink_problem(path))
+
+
+def _symlink_problem(path: Path) -> str:
+    return f"{path} is a symlink: dsdt never follows one in .dsdt; remove it"
 
 
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:
@@ -194,6 +218,9 @@ def _check_records(repo: Repository, referenced: dict[str, str],
             except NotFoundError:  # a tree or packed value is not here: nor is its data
                 found = blob_refs(rec.data)
             refs = found.limits()
+        except PlantedPathError as e:  # the bundle is sound: the symlink goes
+            report.errors.append(f"bundle {uuid}: {e}")
+            continue
         except CorruptObjectError as e:
             report.errors.append(f"bundle {uuid}: {e} (remove it: dsdt rm -f -u {uuid} "
                                  "-c <context>)")

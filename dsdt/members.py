@@ -31,6 +31,7 @@ from dsdt.refs.store import RefStore
 from dsdt.refs.tracking import Listing, TrackingStore
 
 BUNDLES, COMMITTED = "bundles", "committed"
+_RECORD_DIRS = ("records", "cache/records")  # checked-in records, then pulled ones
 
 
 class Members(ABC):
@@ -255,11 +256,11 @@ class RecordReader:
     ``cache/records/``, and verified against the sha256 its ref names.
     """
 
-    _KEEP = 8  # shards whose two directories stay open
+    _KEEP = 16  # record directories that stay open (two per shard)
 
     def __init__(self, members: Members) -> None:
         self._members = members
-        self._open: OrderedDict[str, tuple[DirFiles, DirFiles]] = OrderedDict()
+        self._open: OrderedDict[tuple[str, str], DirFiles] = OrderedDict()
 
     def read(self, uuid: str, sha: str | None = None) -> BundleRecord:
         """The record of ``uuid``, verified against ``sha`` when given.
@@ -285,7 +286,8 @@ class RecordReader:
             raise CorruptObjectError(f"{uuid[:40]!r} is not a bundle uuid; run dsdt fsck")
         found: tuple[str, bytes] | None = None
         name = f"{uuid}.yaml"
-        for files in self._dirs(uuid[:2]):
+        for where in _RECORD_DIRS:  # the pulled ones are opened only when needed
+            files = self._dir(where, uuid[:2])
             try:
                 data = files.read(name, MAX_RECORD_BYTES)
             except FileNotFoundError:
@@ -299,29 +301,23 @@ class RecordReader:
         raise CorruptObjectError(f"record of bundle {uuid} does not match the sha256 its ref "
                                  "names (edited by hand?); run dsdt fsck")
 
-    def _dirs(self, shard: str) -> tuple[DirFiles, DirFiles]:
-        dirs = self._open.get(shard)
-        if dirs is not None:
-            self._open.move_to_end(shard)
-            return dirs
+    def _dir(self, where: str, shard: str) -> DirFiles:
+        """The open directory ``where/shard`` (a symlink there fails only what reads it)."""
+        key = (where, shard)
+        files = self._open.get(key)
+        if files is not None:
+            self._open.move_to_end(key)
+            return files
         m = self._members
-        checked_in = DirFiles(m.confined.dir(m.root / "records" / shard))
-        try:
-            dirs = checked_in, DirFiles(m.confined.dir(m.root / "cache" / "records" / shard))
-        except BaseException:
-            checked_in.close()
-            raise
-        self._open[shard] = dirs
+        files = self._open[key] = DirFiles(m.confined.dir(m.root / where / shard))
         if len(self._open) > self._KEEP:
-            for files in self._open.popitem(last=False)[1]:
-                files.close()
-        return dirs
+            self._open.popitem(last=False)[1].close()
+        return files
 
     def close(self) -> None:
         """Close every directory held open."""
         while self._open:
-            for files in self._open.popitem()[1]:
-                files.close()
+            self._open.popitem()[1].close()
 
     def __enter__(self) -> RecordReader:
         return self

@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from clirun import fails, ok
+from clirun import dsdt_cli, fails, ok
 from hostile import dump, plant_local, plant_remote, put_blob, record, within
 from team import Team, git, make_team, needs_git
 
@@ -78,6 +78,40 @@ def test_gc_fence_symlink_is_refused_not_followed(team: tuple[Team, Path, Path],
     _plant(t, mallory, alice, {".dsdt/cache/gc-fence": outside / "created"})
     assert "symlink" in fails(9, "add", "x", str(alice / ".dsdt" / "config.yaml"))
     assert not (outside / "created").exists()
+
+
+def test_a_planted_pulled_records_shard_hides_no_checked_in_bundle(
+        team: tuple[Team, Path, Path], outside: Path) -> None:
+    """``cache/records/<ab>`` holds pulled records: a symlink there leaves the checked-in
+    bundles of that shard alone, and fsck names it without advising to remove a bundle."""
+    t, alice, mallory = team
+    b = api.Bundle("default", name="x", data=1)
+    _plant(t, mallory, alice, {f".dsdt/cache/records/{b.uuid[:2]}": outside})
+    for db in (alice / ".dsdt" / "cache").glob("db-*"):
+        shutil.rmtree(db)  # the index is built again, reading the shard
+    assert [f.uuid for f in api.search("default")] == [b.uuid]
+    assert api.get("default", "x").data == 1
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and f"cache/records/{b.uuid[:2]} is a symlink" in r.out + r.err
+    assert "dsdt rm" not in r.out + r.err
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+@pytest.mark.parametrize("where", ["records/ab", "cache/records/ab", "cache/made/ab",
+                                   "cache/blobs/ab", "cache/views/v", "cache/gc-fence",
+                                   "cache/tmp", "cache/open"])
+def test_fsck_names_every_planted_symlink(project: Path, outside: Path, where: str) -> None:
+    """Each makes the writes that reach it fail: fsck must not call the repository ok."""
+    api.Bundle("default", name="x", data=1)
+    path = project / ".dsdt" / where
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(outside)
+    r = dsdt_cli("fsck")
+    assert r.code == 1, r.out
+    assert f"{path} is a symlink" in r.out + r.err
 
 
 def test_push_never_uploads_a_file_a_planted_blob_points_to(
