@@ -23,7 +23,7 @@ from typing import Any
 
 from dsdt._fs import tmp_name
 from dsdt.errors import ConflictError, NotFoundError, RemoteError
-from dsdt.remote.s3client import codes, shared_client
+from dsdt.remote.s3client import NOT_FOUND, codes, shared_client, translated_errors
 from dsdt.remote.transport import (
     Leftover,
     Progress,
@@ -36,14 +36,9 @@ from dsdt.remote.transport import (
 MiB = 1024 * 1024
 #: Retries of a write that S3 refused with 409 (a concurrent conditional write).
 _CONFLICT_RETRIES = 5
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_RANGE = {"416", "InvalidRange"}
 _PRECONDITION = {"412", "PreconditionFailed"}
 _CONCURRENT = {"409", "ConditionalRequestConflict"}
-_NO_CREDENTIALS_HINT = (
-    "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-    "AWS_SECRET_ACCESS_KEY, or run 'aws configure' / 'aws sso login'"
-)
 
 
 class S3Transport(Transport):
@@ -111,35 +106,9 @@ class S3Transport(Transport):
             max_concurrency=8,
         )
 
-    @contextlib.contextmanager
-    def _errors(self, op: str, key: str | None = None) -> Iterator[None]:
+    def _errors(self, op: str, key: str | None = None) -> contextlib.AbstractContextManager[None]:
         """Turn botocore errors into NotFoundError / RemoteError naming ``op`` and ``key``."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        where = f"{self.url}/{key}" if key is not None else self.url
-        try:
-            yield
-        except NoCredentialsError as e:
-            raise RemoteError(f"{op} {where}: {_NO_CREDENTIALS_HINT}") from e
-        except ClientError as e:
-            found = codes(e)
-            if found & _NOT_FOUND and key is not None:
-                raise NotFoundError(f"{key} not found in remote {self.url}") from e
-            if found & {"403", "AccessDenied"}:
-                raise RemoteError(
-                    f"{op} {where}: access denied; check the credentials and the "
-                    "bucket policy"
-                ) from e
-            raise RemoteError(f"{op} {where} failed: {e}") from e
-        except BotoCoreError as e:
-            raise RemoteError(f"{op} {where} failed: {e}") from e
-        except Exception as e:
-            from s3transfer.exceptions import S3DownloadFailedError, S3UploadFailedError
-
-            if isinstance(e, (S3DownloadFailedError, S3UploadFailedError)):
-                raise RemoteError(f"{op} {where} failed: {e} (did the object change while it "
-                                  "was transferred? try again)") from e
-            raise
+        return translated_errors(op, self.url, key)
 
     def _put_object(
         self, key: str, data: bytes, *, retries: int = _CONFLICT_RETRIES, **condition: str
@@ -408,7 +377,7 @@ class S3Transport(Transport):
             try:
                 resp = self._put_object(key, data, retries=1, **condition)
             except ClientError as e:
-                if codes(e) & (_PRECONDITION | _CONCURRENT | _NOT_FOUND):
+                if codes(e) & (_PRECONDITION | _CONCURRENT | NOT_FOUND):
                     raise ConflictError(
                         f"{key} in remote {self.url} was changed by somebody else; "
                         "read it again and retry"

@@ -1,4 +1,5 @@
-"""The boto3 S3 clients dsdt shares: one per process, profile, endpoint and AWS environment.
+"""The boto3 S3 clients dsdt shares (one per process, profile, endpoint and AWS
+environment), and how their errors become dsdt's.
 
 boto3 is imported on the first request only, so ``dsdt --help`` stays fast.
 Credentials come from boto3's default chain; nothing here reads, logs or
@@ -14,13 +15,23 @@ is not reused afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from dsdt.errors import NotFoundError, RemoteError
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
+
+NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NO_CREDENTIALS_HINT = (
+    "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY, or run 'aws configure' / 'aws sso login'"
+)
 
 
 def codes(e: ClientError) -> set[str]:
@@ -28,6 +39,41 @@ def codes(e: ClientError) -> set[str]:
     err = e.response.get("Error", {})
     status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return {str(err.get("Code", "")), str(status)}
+
+
+@contextlib.contextmanager
+def translated_errors(op: str, url: str, key: str | None = None) -> Iterator[None]:
+    """Turn botocore errors into NotFoundError / RemoteError naming ``op`` and ``key``.
+
+    Args:
+        op: What was being done ("read", "upload to"...).
+        url: The remote's URL.
+        key: The object's key within the remote, if the request was about one.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    where = f"{url}/{key}" if key is not None else url
+    try:
+        yield
+    except NoCredentialsError as e:
+        raise RemoteError(f"{op} {where}: {_NO_CREDENTIALS_HINT}") from e
+    except ClientError as e:
+        found = codes(e)
+        if found & NOT_FOUND and key is not None:
+            raise NotFoundError(f"{key} not found in remote {url}") from e
+        if found & {"403", "AccessDenied"}:
+            raise RemoteError(f"{op} {where}: access denied; check the credentials and the "
+                              "bucket policy") from e
+        raise RemoteError(f"{op} {where} failed: {e}") from e
+    except BotoCoreError as e:
+        raise RemoteError(f"{op} {where} failed: {e}") from e
+    except Exception as e:
+        from s3transfer.exceptions import S3DownloadFailedError, S3UploadFailedError
+
+        if isinstance(e, (S3DownloadFailedError, S3UploadFailedError)):
+            raise RemoteError(f"{op} {where} failed: {e} (did the object change while it "
+                              "was transferred? try again)") from e
+        raise
 
 
 #: Environment that decides who boto3 is and where it talks to: a client made
