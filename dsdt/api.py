@@ -14,6 +14,7 @@ resolves the context and calls one function of :mod:`dsdt.ops`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dsdt.bundle import Bundle
 from dsdt.bundle.lineage import LineageInfo
 from dsdt.errors import ApplyError, UsageError
+from dsdt.index import Index
 from dsdt.objects.codecs import DBLink, DirectoryList
 from dsdt.ops import contexts as _contexts
 from dsdt.ops import graph as _graph
@@ -98,8 +100,8 @@ __all__ = [
     "cat", "catalog", "commit", "config_value", "context", "contexts", "current_context",
     "data_states", "delete_context", "diff", "dockerize", "du", "fsck", "gc", "get", "get_config",
     "init", "install_hooks", "lineage", "lineage_graph", "list_config", "log", "ls_contexts",
-    "preview", "pull", "push", "remote", "rm", "rmr", "run", "run_hook", "search",
-    "set_aws_profile", "set_config", "status", "switch", "unset_config",
+    "on_index_progress", "preview", "pull", "push", "remote", "rm", "rmr", "run", "run_hook",
+    "search", "set_aws_profile", "set_config", "status", "switch", "unset_config",
 ]
 
 
@@ -172,6 +174,17 @@ def contexts() -> list[ContextInfo]:
 def set_aws_profile(aws_profile: str) -> None:
     """Use this AWS profile (``AWS_PROFILE``) for S3 remotes from now on."""
     os.environ["AWS_PROFILE"] = aws_profile
+
+
+def on_index_progress(progress: Callable[[int, int], None] | None) -> None:
+    """Report index rebuilds to ``progress(done, total)`` from now on (None: to nobody).
+
+    The first query of a fresh clone reads every ref and record into the
+    index (seconds at 100,000 bundles); ``done`` goes from 0 to ``total``
+    (shards of refs), which is always reached, also when the rebuild fails.
+    The CLI draws a bar from it on a terminal.
+    """
+    Index.progress = progress
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -17,15 +17,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from dsdt._db import LocalConnection, healing
+from dsdt.indexquery import COMMITTED, Query, Row, where_sql
 from dsdt.indexrows import DROP_SHARD, RecordSource, gc_paused, in_shard, read_shard, rescan
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
-from dsdt.refs.names import glob_to_sqlite
 
 _log = logging.getLogger("dsdt")
 _SCHEMA_VERSION = "11"
@@ -65,43 +64,13 @@ _INDEXES = {
 }
 
 _BY_NAME = attrgetter("name")  # shards in key order: a first build appends
-_COMMITTED = ("(m.tracked OR EXISTS (SELECT 1 FROM members c WHERE c.ctx=m.ctx "
-              "AND c.kind='committed' AND c.uuid=m.uuid AND c.sha=m.sha))")
-_HAS_TAG = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key=? AND t.value=?)"
-_IS_ROOT = "EXISTS (SELECT 1 FROM tags t WHERE t.uuid=m.uuid AND t.key='root_task')"
-_HAS_PROC = "EXISTS (SELECT 1 FROM bundles p WHERE p.uuid=m.uuid AND p.processing_name=?)"
 _OUTER = ("SELECT b.uuid, x.sha, b.name, b.processing_name, b.owner, b.created, b.created_ts, "
           "x.tracked "
           "FROM ({}) x JOIN bundles b ON b.uuid = x.uuid AND b.sha = x.sha")
 
 
-@dataclass(frozen=True)
-class Row:
-    """One bundle as the index knows it, within one context."""
-
-    uuid: str
-    sha: str
-    name: str
-    processing_name: str
-    owner: str
-    created: str
-    committed: bool
-    pulled: bool = False  #: shown from the remote's tracking state, not checked in
-
-
-@dataclass
-class Query:
-    """Filters for :meth:`Index.find`; every field is optional."""
-
-    name_glob: str | None = None
-    uuid: str | None = None
-    processing_name: str | None = None
-    tags: dict[str, str] | None = None
-    committed: bool | None = None
-    roots: bool | None = None
-    before: float | None = None
-    after: float | None = None
-    latest_per_name: bool = False
+def _no_progress(done: int, total: int) -> None:
+    """Progress nobody draws."""
 
 
 def _setup(db: sqlite3.Connection) -> None:
@@ -122,27 +91,6 @@ def _make_indexes(db: sqlite3.Connection) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
-def where_sql(ctx: str, q: Query) -> tuple[str, list[object]]:
-    """The WHERE clause (over ``members m``) and its parameters for a query."""
-    where = ["m.ctx = ?"]
-    args: list[object] = [ctx]
-    for cond, value in (("m.uuid = ?", q.uuid), ("m.name GLOB ?", q.name_glob and
-                                                 glob_to_sqlite(q.name_glob)),
-                        (_HAS_PROC, q.processing_name), ("m.created_ts < ?", q.before),
-                        ("m.created_ts >= ?", q.after)):
-        if value is not None:
-            where.append(cond)
-            args.append(value)
-    for k, v in (q.tags or {}).items():
-        where.append(_HAS_TAG)
-        args += [k, v]
-    if q.roots is not None:
-        where.append(_IS_ROOT if q.roots else "NOT " + _IS_ROOT)
-    if q.committed is not None:
-        where.append(_COMMITTED if q.committed else "NOT " + _COMMITTED)
-    return " AND ".join(where), args
-
-
 class TrackedSource(Protocol):
     """Where the index learns which members come from a context's remote (the repository)."""
 
@@ -156,6 +104,12 @@ class TrackedSource(Protocol):
 class Index:
     """The SQLite index of one repository.
 
+    Attributes:
+        progress: Process-wide: called as ``progress(done, total)`` while a refresh
+            re-reads shards (``done`` from 0 to ``total``, which is always reached,
+            also on failure); a fresh clone's first query reads every shard. The
+            CLI draws a bar from it (:func:`dsdt.api.on_index_progress`).
+
     Args:
         path: The database file.
         refs_root: The ``refs/contexts`` directory it mirrors.
@@ -163,6 +117,8 @@ class Index:
             record sha its ref names.
         tracking: The members that come from each context's remote.
     """
+
+    progress: ClassVar[Callable[[int, int], None] | None] = None
 
     def __init__(self, path: Path, refs_root: Path, records: Callable[[], RecordSource],
                  tracking: TrackedSource) -> None:
@@ -225,7 +181,7 @@ class Index:
         gone = [key for key in known if key not in seen]
         if not changes and not gone:
             return problems
-        reader = self.records()
+        reader, report = self.records(), Index.progress or _no_progress  # not bound: a plain hook
         db.execute("BEGIN IMMEDIATE")
         try:
             first = not known and not db.execute("SELECT 1 FROM bundles LIMIT 1").fetchone()
@@ -237,7 +193,8 @@ class Index:
                     for table in ("shards", "skipped"):
                         db.execute(f"DELETE FROM {table} WHERE ctx=? AND kind=? AND shard=?",  # noqa: S608
                                    (ctx, kind, shard))
-                for ctx, kind, shard, mtime, path in changes:
+                for done, (ctx, kind, shard, mtime, path) in enumerate(changes):
+                    report(done, len(changes))
                     read = ((self.tracking.tracked(ctx), []) if path is None
                             else read_shard(path, problems))
                     ok = rescan(db, reader, (ctx, kind, shard), read, problems, first)
@@ -250,6 +207,7 @@ class Index:
             raise
         finally:
             reader.close()
+            report(len(changes), len(changes))
         return problems
 
     def _shard_dirs(self, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
@@ -293,7 +251,7 @@ class Index:
         rows.sort(key=lambda r: (r[6], r[0]), reverse=True)
         one = (" AND m.uuid=?", [q.uuid]) if q.uuid else ("", [])  # one bundle: no scan
         committed = {u for (u,) in db.execute(
-            "SELECT m.uuid FROM visible m WHERE m.ctx=? AND " + _COMMITTED + one[0],  # noqa: S608
+            "SELECT m.uuid FROM visible m WHERE m.ctx=? AND " + COMMITTED + one[0],  # noqa: S608
             [ctx, *one[1]])}
         return [Row(*r[:6], r[0] in committed, bool(r[7])) for r in rows]
 

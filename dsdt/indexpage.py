@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dsdt._db import LocalConnection, healing
-from dsdt.index import Index, Query, where_sql
+from dsdt.index import Index
+from dsdt.indexquery import Query, where_sql
 
 _PAGE = ("SELECT m.name, m.uuid, m.sha, COUNT(*), MAX(m.created_ts), m.tracked "
          "FROM {} m WHERE {} GROUP BY m.name ORDER BY m.name LIMIT ? OFFSET ?")

@@ -114,8 +114,9 @@ class Repository(Members):
     def current(cls) -> Repository:
         """The repository of the current directory (or ``DSDT_DIR``), opened once per process.
 
-        It is opened again when its ``config.yaml`` changes. This cache is the
-        only process-wide state; everything below the API takes the
+        It is opened again when its ``config.yaml`` changes. This cache (and
+        the hook that draws index rebuilds, :attr:`dsdt.index.Index.progress`)
+        is the only process-wide state; everything below the API takes the
         repository as an argument.
         """
         root = cls.find()

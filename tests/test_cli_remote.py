@@ -15,7 +15,7 @@ from clirun import dsdt_cli, fails, fsck_ok, ok
 from typer.testing import CliRunner
 
 from dsdt.commands import _progress
-from dsdt.commands._progress import TransferProgress, transfer_progress
+from dsdt.commands._progress import IndexBar, TransferProgress, transfer_progress
 from dsdt.commands._render import fmt_bytes
 
 REMOTE_VERBS = ["remote", "push", "pull", "rmr"]
@@ -302,3 +302,34 @@ def test_fsck_remote_flag(loose: None, tmp_path: Path, monkeypatch: pytest.Monke
             blob.unlink()
     result = runner.invoke(app, ["fsck", "--remote"])
     assert result.exit_code == 1 and "missing" in result.output
+
+
+def test_the_index_bar_appears_only_for_a_long_rebuild_and_goes_away(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    screen = io.StringIO()
+    bar = IndexBar(Console(file=screen, force_terminal=True, width=80))
+    for done in range(11):  # quicker than the delay: nothing drawn
+        bar(done, 10)
+    assert screen.getvalue() == ""
+    monkeypatch.setattr(IndexBar, "DELAY", 0.0)
+    for done in range(11):
+        bar(done, 10)
+        if done == 5:
+            assert "indexing bundles" in screen.getvalue()
+    assert bar._bar is None  # stopped: the transient bar is cleared
+
+
+def test_the_cli_draws_index_rebuilds_on_a_terminal_only(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.index import Index
+
+    monkeypatch.setattr(Index, "progress", None)
+    ok("ls")
+    assert Index.progress is None
+    monkeypatch.setattr(_progress, "_stderr_is_tty", lambda: True)
+    ok("ls", "--help")
+    assert Index.progress is None  # help runs no verb
+    ok("ls")
+    assert isinstance(Index.progress, IndexBar)

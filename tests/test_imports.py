@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dsdt.objects",),
     ("dsdt.refs",),
     ("dsdt.config", "dsdt.configfile", "dsdt.index", "dsdt.indexrows", "dsdt.indexpage",
+     "dsdt.indexquery",
      "dsdt.gitinfo"),
     ("dsdt.repo", "dsdt.members"),
     ("dsdt.fsck", "dsdt.gc", "dsdt.gitlive"),

@@ -176,6 +176,32 @@ def test_an_interrupted_first_build_leaves_the_index_whole(
     assert len(api.search(ctx)) == 20
 
 
+def test_a_rebuild_reports_its_progress_to_the_end_also_when_it_fails(
+        ctx: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dsdt.index import Index
+    from dsdt.members import RecordReader
+
+    for i in range(40):
+        api.Bundle(ctx, name=f"n{i}", data=i)
+    _drop_index(project)
+    monkeypatch.setattr(Index, "progress", None)
+    seen: list[tuple[int, int]] = []
+    api.on_index_progress(lambda done, total: seen.append((done, total)))
+    assert len(api.search(ctx)) == 40
+    total = seen[-1][1]
+    assert total >= 20 and seen[0] == (0, total) and seen[-1] == (total, total)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    _drop_index(project)
+    monkeypatch.setattr(RecordReader, "read_checked", lambda *a: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        api.search(ctx)
+    assert seen[0] == (0, total) and seen[-1] == (total, total)  # a bar drawn from it ends
+    api.on_index_progress(None)
+    assert Index.progress is None
+
+
 @pytest.mark.parametrize("plant", ["fifo", "other shard", "not a uuid"])
 def test_a_bad_ref_leaves_out_only_itself_not_its_shard(ctx: str, project: Path,
                                                          plant: str) -> None:

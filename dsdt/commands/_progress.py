@@ -1,10 +1,12 @@
-"""Transfer progress for ``push`` and ``pull``: a rich bar on a terminal, silence elsewhere.
+"""Progress of long work on a terminal (silence elsewhere): transfers and index rebuilds.
 
-:class:`TransferProgress` implements :class:`dsdt.remote.sync.ProgressSink`.
-It always counts files and bytes (so the totals can be checked); when given a
-:class:`rich.progress.Progress` it also draws a bar with bytes transferred,
-total, speed and files done. Its methods are called from several worker
-threads, so every update is made under one lock.
+:class:`TransferProgress` implements :class:`dsdt.remote.sync.ProgressSink`
+for ``push`` and ``pull``. It always counts files and bytes (so the totals
+can be checked); when given a :class:`rich.progress.Progress` it also draws a
+bar with bytes transferred, total, speed and files done. Its methods are
+called from several worker threads, so every update is made under one lock.
+:class:`IndexBar` draws the rebuild of the index a fresh clone's first
+command makes (:func:`dsdt.api.on_index_progress`).
 
 This module is imported at start-up, so :mod:`rich` is imported only inside
 :func:`transfer_progress`, and only when stderr is a terminal.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -121,6 +124,56 @@ def transfer_progress(label: str, *, console: Any = None) -> Iterator[TransferPr
         return
     with _make_bar(console) as bar:
         yield TransferProgress(label, bar)
+
+
+class IndexBar:
+    """Draws an index rebuild on stderr once it has run for :attr:`DELAY` seconds (a quick
+    refresh draws nothing); the bar goes away when the rebuild ends.
+
+    Args:
+        console: A rich ``Console`` to draw on instead of stderr.
+    """
+
+    DELAY = 0.5  #: seconds a rebuild runs before the bar appears
+
+    def __init__(self, console: Any = None) -> None:
+        self._console = console
+        self._started = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int, total: int) -> None:
+        """``done`` of ``total`` shards of refs are in the index (0 starts a rebuild)."""
+        with self._lock:
+            if done == 0:
+                self._started = time.monotonic()
+            if (self._bar is None and done < total
+                    and time.monotonic() - self._started >= self.DELAY):
+                self._bar = _make_index_bar(self._console)
+                self._bar.start()
+                self._task = self._bar.add_task("indexing bundles", total=total)
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, completed=done, total=total)
+                if done >= total:
+                    self._bar.stop()
+                    self._bar = self._task = None
+
+
+def install_index_bar() -> None:
+    """Draw index rebuilds from now on, when stderr is a terminal."""
+    if _stderr_is_tty():
+        from dsdt import api
+
+        api.on_index_progress(IndexBar())
+
+
+def _make_index_bar(console: Any) -> Progress:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
 
 
 def _stderr_is_tty() -> bool:

@@ -42,6 +42,7 @@ from dsdt.commands import (
     switch,
     ui,
 )
+from dsdt.commands._progress import install_index_bar
 
 app = typer.Typer(
     name="dsdt",
@@ -64,7 +65,17 @@ def _command_of(name: str, fn: Callable[..., Any], **options: Any) -> None:
     head, mark, examples = doc.partition("\b\nExamples:")
     if mark:
         options = {"help": head.rstrip(), "epilog": mark + examples, **options}
-    app.command(name, **options)(fn)
+    app.command(name, **options)(_drawing_rebuilds(fn))
+
+
+def _drawing_rebuilds(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The verb ``fn``, drawing any index rebuild it makes (``--help`` imports nothing)."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        install_index_bar()
+        return fn(*args, **kwargs)
+
+    return run
 
 
 for _module in (init, context, switch, status, ls, cat, add, rm, commit, lineage, fsck,
@@ -74,7 +85,7 @@ _command_of(hooks.INSTALL, hooks.install)
 _command_of(hooks.HOOK, hooks.hook, hidden=True)
 for _module in (apply, run):  # task parameters arrive as extra arguments; --help lists them
     app.command(_module.NAME, context_settings=_module.CONTEXT_SETTINGS,
-                cls=_module.COMMAND_CLASS, epilog=_module.EPILOG)(_module.run)
+                cls=_module.COMMAND_CLASS, epilog=_module.EPILOG)(_drawing_rebuilds(_module.run))
 
 
 def _version(value: bool) -> None:
