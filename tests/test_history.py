@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -181,6 +182,19 @@ def test_frame_unchanged_columns_are_not_listed(ctx: str) -> None:
 def test_same_frame_written_twice_is_the_same(ctx: str) -> None:
     df = pd.DataFrame({"a": [1, None, 3]}, dtype="Int64", index=pd.Index([5, 6, 7], name="id"))
     assert two(ctx, df, df.copy()).data == []
+
+
+def test_copied_summaries_do_not_make_other_bytes_look_the_same(ctx: str) -> None:
+    """A record is written by others: its summaries can be copied from another frame's."""
+    from dsdt.ops.difftext import change_lines
+
+    old = api.Bundle(ctx, name="f", data=pd.DataFrame({"x": [1, 2, 3]})).record.data
+    new = dict(api.Bundle(ctx, name="f", data=pd.DataFrame({"x": [7, 8, 9]})).record.data)
+    new["stats"] = old["stats"]
+    changes = diff_values(old, new, lambda blob, limit=0: b"")
+    assert [(c.kind, c.old, c.new) for c in changes] == [("bytes", old["size"], new["size"])]
+    shown = change_lines(dataclasses.replace(api.diff(ctx, "f"), data=changes))
+    assert "stored bytes differ" in shown[-1]
 
 
 def test_renamed_columns_and_index_names(ctx: str) -> None:

@@ -28,7 +28,8 @@ class DataChange:
             ``column_unknown``, ``columns_reordered``, ``index``, ``index_changed``,
             ``index_unknown``, ``name``, ``file_added``, ``file_removed``,
             ``file_changed``, ``dir_added``, ``dir_removed``, ``files_unknown``,
-            ``path_changed``, ``mode``.
+            ``path_changed``, ``mode``, ``bytes`` (frames whose stored bytes differ
+            while their recorded summaries agree).
         item: The column, index level or file concerned (``""`` for the value itself).
         old: The old value, dtype or size (None when added).
         new: The new one (None when removed).
@@ -126,7 +127,10 @@ def diff_frames(old: dict, new: dict, path: str = "") -> list[DataChange]:
     cols_old, cols_new = _columns(old), _columns(new)
     out += _diff_columns(cols_old, cols_new, path, same)
     out += _diff_index(old, new, path, same)
-    return out + ([] if same else _rows_changed(old, new, cols_old, cols_new, path))
+    out += [] if same else _rows_changed(old, new, cols_old, cols_new, path)
+    if not out and not same and old.get("blob") != new.get("blob"):  # copied summaries?
+        out.append(DataChange(path, "bytes", old=old.get("size"), new=new.get("size")))
+    return out
 
 
 def _diff_columns(old: dict, new: dict, path: str, same: bool) -> list[DataChange]:

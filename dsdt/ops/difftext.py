@@ -113,6 +113,9 @@ def _generic(c: DataChange) -> str:
     if c.kind == "content":
         what = f"{c.item} " if c.item else ""
         return f"{what}content changed ({_bytes(c.old)} -> {_bytes(c.new)})"
+    if c.kind == "bytes":
+        return (f"stored bytes differ ({_bytes(c.old)} -> {_bytes(c.new)}) while the recorded "
+                "summaries agree")
     if c.kind == "mode":
         return f"{c.item}: executable {c.old} -> {c.new}"
     if c.kind == "shape":
