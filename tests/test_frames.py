@@ -723,3 +723,17 @@ def test_a_label_no_reader_would_take_is_refused_when_written(tmp_path: Path) ->
     odd = pd.Timestamp("2020-01-01", tz=dt.timezone(dt.timedelta(seconds=30)))  # +00:00:30
     with pytest.raises(UnsupportedValueError, match="cannot store the label"):
         roundtrip(pd.Series([1], name=odd), tmp_path)
+
+
+@pytest.mark.parametrize("index", [pd.RangeIndex(3), pd.Index([5, 6, 7], name="id")])
+def test_a_record_that_misstates_the_rows_is_refused(tmp_path: Path, index: pd.Index) -> None:
+    """ls, diff and the catalog show a record's shape: the file must hold what it says."""
+    from dsdt.objects.frames import read_head
+
+    dest = tmp_path / "blob"
+    node = put_frame(pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index), dest)
+    node["shape"] = [1_000_000, 1]
+    with pytest.raises(CorruptObjectError, match="holds 3 rows, its record says 1000000"):
+        read_frame(node, dest)
+    with pytest.raises(CorruptObjectError, match="holds 3 rows"):
+        read_head(node, dest, 2)

@@ -266,7 +266,9 @@ def read_frame(node: dict, path: Path) -> pd.DataFrame | pd.Series:
     if node.get("type") not in ("dataframe", "series"):
         raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
     try:
-        return _read_frame(node, pq.read_table(path))
+        table = pq.read_table(path)
+        _check_rows(node, table.num_rows, table.num_columns, path)
+        return _read_frame(node, table)
     except (KeyError, IndexError, TypeError, ValueError, OverflowError, pa.ArrowException) as exc:
         raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
 
@@ -284,6 +286,7 @@ def read_head(node: dict, path: Path, rows: int) -> pd.DataFrame | pd.Series:
         raise CorruptObjectError(f"not a frame node: {node.get('type')!r}")
     try:
         with pq.ParquetFile(path) as parquet:  # a long-running server must not leak it
+            _check_rows(node, parquet.metadata.num_rows, len(parquet.schema_arrow), path)
             batch = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
             table = (parquet.schema_arrow.empty_table() if batch is None or rows <= 0
                      else pa.Table.from_batches([batch]).replace_schema_metadata(
@@ -295,6 +298,15 @@ def read_head(node: dict, path: Path, rows: int) -> pd.DataFrame | pd.Series:
         return _read_frame({**node, "index": spec}, table)
     except (KeyError, IndexError, TypeError, ValueError, OverflowError, pa.ArrowException) as exc:
         raise CorruptObjectError(f"frame file {path} does not match its node: {exc}") from exc
+
+
+def _check_rows(node: dict, rows: int, columns: int, path: Path) -> None:
+    """The file must hold the rows its record says (``ls``, ``diff`` and the catalog show
+    the record's shape without reading the file); a file of no column holds no row (the
+    record's range index gives them)."""
+    if columns and rows != node["shape"][0]:
+        raise CorruptObjectError(f"frame file {path} holds {rows} rows, its record says "
+                                 f"{node['shape'][0]}")
 
 
 def _read_frame(node: dict, table: pa.Table) -> pd.DataFrame | pd.Series:
