@@ -333,3 +333,20 @@ def test_the_cli_draws_index_rebuilds_on_a_terminal_only(
     assert Index.progress is None  # help runs no verb
     ok("ls")
     assert isinstance(Index.progress, IndexBar)
+
+
+def test_an_index_bar_under_a_transfer_bar_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull that rebuilds the index draws both bars on the one stderr console."""
+    from rich.console import Console
+
+    monkeypatch.setattr(IndexBar, "DELAY", 0.0)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with transfer_progress("pull", console=console) as sink:
+        sink.begin(1, 10)
+        bar = IndexBar(console)
+        for done in range(4):
+            bar(done, 3)
+        sink.advance(10)
+    assert "indexing bundles" in screen.getvalue() and "pull" in screen.getvalue()
+    assert _progress.stderr_console() is _progress.stderr_console()

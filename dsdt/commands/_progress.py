@@ -14,6 +14,7 @@ This module is imported at start-up, so :mod:`rich` is imported only inside
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -83,7 +84,6 @@ class TransferProgress:
 
 def _make_bar(console: Any = None) -> Progress:
     """A rich progress display on stderr: label, bar, bytes done/total, speed, files, ETA."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -100,7 +100,7 @@ def _make_bar(console: Any = None) -> Progress:
         TransferSpeedColumn(),
         TextColumn("{task.fields[files]}"),
         TimeRemainingColumn(),
-        console=console or Console(stderr=True),
+        console=console or stderr_console(),
         transient=True,
     )
 
@@ -150,14 +150,25 @@ class IndexBar:
                 self._started = time.monotonic()
             if (self._bar is None and done < total
                     and time.monotonic() - self._started >= self.DELAY):
-                self._bar = _make_index_bar(self._console)
-                self._bar.start()
-                self._task = self._bar.add_task("indexing bundles", total=total)
+                self._start(total)
             if self._bar is not None and self._task is not None:
                 self._bar.update(self._task, completed=done, total=total)
                 if done >= total:
                     self._bar.stop()
                     self._bar = self._task = None
+
+
+    def _start(self, total: int) -> None:
+        """Draw the bar (under a transfer's bar, when one is drawn: they share stderr)."""
+        from rich.errors import LiveError
+
+        bar = _make_index_bar(self._console)
+        try:
+            bar.start()
+        except LiveError:  # an older rich draws one display at a time: this one waits
+            self._started = float("inf")
+            return
+        self._bar, self._task = bar, bar.add_task("indexing bundles", total=total)
 
 
 def install_index_bar() -> None:
@@ -169,11 +180,18 @@ def install_index_bar() -> None:
 
 
 def _make_index_bar(console: Any) -> Progress:
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                    TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
+                    TimeElapsedColumn(), console=console or stderr_console(), transient=True)
+
+
+@functools.cache
+def stderr_console() -> Any:
+    """The one rich console on stderr: bars drawn at once (a rebuild during a pull) stack."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _stderr_is_tty() -> bool:
