@@ -173,8 +173,8 @@ class Confined:
         """``directory`` if no symlink stands between the root and it.
 
         Raises:
-            CorruptObjectError: A component below the root is a symlink (or the
-                path is not below the root).
+            PlantedPathError: A component below the root is a symlink or not a
+                directory (or the path is not below the root).
         """
         key = str(directory)
         if not self._still(key):
@@ -210,8 +210,10 @@ class Confined:
             return
         if stat.S_ISLNK(st.st_mode):
             raise symlink_error(Path(key))
-        if stat.S_ISDIR(st.st_mode):
-            self._checked[key] = (st.st_dev, st.st_ino)
+        if not stat.S_ISDIR(st.st_mode):
+            raise PlantedPathError(f"{key} is not a directory (git can put a file where dsdt "
+                                   "keeps one); remove it")
+        self._checked[key] = (st.st_dev, st.st_ino)
 
 
 def shard_files(top: Path, *, hidden: bool = False) -> Iterator[Path]:

@@ -186,6 +186,9 @@ def _open_lock_file(path: Path) -> int:
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise symlink_error(path) from None
+        if e.errno in (errno.EISDIR, errno.ENOTDIR):
+            raise PlantedPathError(f"{path} is not a regular file (or is in one); "
+                                   "remove it") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import read_regular, shard_files
+from dsdt._fs import read_regular, shard_files, symlink_error
 from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, PlantedPathError
 from dsdt.members import BUNDLES, COMMITTED
 from dsdt.objects.blobrefs import blob_refs
@@ -129,42 +130,70 @@ def _check_context(repo: Repository, ctx_dir: Path, report: FsckReport,
 def _entries(directory: Path, report: FsckReport) -> list[Path]:
     """The entries of a directory of refs; symlinks are errors and never followed."""
     if directory.is_symlink():
-        report.errors.append(_symlink_problem(directory))
+        report.errors.append(str(symlink_error(directory)))
         return []
     if not directory.is_dir():
         return []
     out = []
     for path in sorted(directory.iterdir()):
         if path.is_symlink():
-            report.errors.append(_symlink_problem(path))
+            report.errors.append(str(symlink_error(path)))
         else:
             out.append(path)
     return out
 
 
-#: What dsdt keeps under ``.dsdt``, parents first; the entries of the sharded ones are
-#: directories too (shards, views). Git can put a symlink at any of them.
-_KEPT = ("records", "cache", "cache/records", "cache/made", "cache/blobs", "cache/views",
-         "cache/tmp", "cache/open", "cache/gc-fence")
-_SHARDED = {"records", "cache/records", "cache/made", "cache/blobs", "cache/views"}
+#: What dsdt keeps under ``.dsdt``, parents first, and what each holds: directories
+#: (shards, views), files, or what is not looked into. Git can put a symlink, or a file
+#: of the wrong kind, at any of them, or at a record file (``_RECORDS``).
+_KEPT = {"records": "dirs", "cache": "", "cache/records": "dirs", "cache/made": "dirs",
+         "cache/blobs": "dirs", "cache/views": "dirs", "cache/tracking": "files",
+         "cache/tmp": "", "cache/open": ""}
+_RECORDS = ("records", "cache/records")
+_KINDS = {"dirs": "directory", "files": "file"}
 
 
 def _check_layout(root: Path, report: FsckReport) -> None:
-    """A symlink where dsdt keeps a directory or file makes every write there fail (and
-    reads left out): name each one, so that it can be removed."""
-    cache_linked = (root / "cache").is_symlink()
-    for rel in _KEPT:
+    """A symlink or a file of the wrong kind where dsdt keeps a directory or file stops
+    the writes that reach it (and hides what is behind it): name each one."""
+    for rel, holds in _KEPT.items():
         path = root / rel
-        if cache_linked and rel.startswith("cache/"):
+        if rel.startswith("cache/") and _planted(root / "cache", True):
             continue  # named with the cache itself
-        if rel in _SHARDED:
-            _entries(path, report)  # names the directory, or any entry, that is a symlink
-        elif path.is_symlink():
-            report.errors.append(_symlink_problem(path))
+        if _planted(path, True):
+            report.errors.append(_planted_problem(path, "directory"))
+            continue
+        for entry in _scan(path) if holds else ():
+            if entry.is_symlink() or (holds == "dirs" and not entry.name.startswith(".")
+                                      and not entry.is_dir(follow_symlinks=False)):
+                report.errors.append(_planted_problem(Path(entry.path), _KINDS[holds]))
+            elif rel in _RECORDS and entry.is_dir(follow_symlinks=False):
+                report.errors += [_planted_problem(Path(f.path), "file")
+                                  for f in _scan(Path(entry.path)) if f.is_symlink()]
+    if _planted(root / "cache" / "gc-fence", False):
+        report.errors.append(_planted_problem(root / "cache" / "gc-fence", "file"))
 
 
-def _symlink_problem(path: Path) -> str:
-    return f"{path} is a symlink: dsdt never follows one in .dsdt; remove it"
+def _planted(path: Path, directory: bool) -> bool:
+    """True if something other than a directory (or a regular file) stands at ``path``."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return not (stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode))
+
+
+def _scan(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _planted_problem(path: Path, kind: str) -> str:
+    if path.is_symlink():
+        return str(symlink_error(path))
+    return f"{path} is not a {kind} (git can put one where dsdt keeps its own); remove it"
 
 
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:

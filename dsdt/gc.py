@@ -80,8 +80,9 @@ def reachable(repo: Repository, workspace_only: bool = False,
     """
     problems = repo.index.refresh()
     if problems:
-        raise CorruptObjectError(f"{problems[0]} (and {len(problems) - 1} more); run dsdt fsck "
-                                 "and repair the repository before gc")
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CorruptObjectError(f"{problems[0]}{more}; run dsdt fsck and repair the "
+                                 "repository before gc")
     report = report or GcReport(dry_run=True)
     uuids: set[str] = set()
     blobs: set[str] = set()

@@ -17,7 +17,7 @@ from typing import Any
 from dsdt._fs import Confined, DirFiles, atomic_write, is_regular, read_regular, write_once
 from dsdt._locks import FileLock
 from dsdt.config import Config
-from dsdt.errors import BundleNotFoundError, ConflictError, CorruptObjectError
+from dsdt.errors import BundleNotFoundError, ConflictError, CorruptObjectError, PlantedPathError
 from dsdt.index import Index, Query
 from dsdt.objects.ids import is_uuid, sha256_bytes
 from dsdt.objects.record import (
@@ -112,13 +112,20 @@ class Members(ABC):
         listing = self.listing(ctx)
         if listing is None:
             return {}
-        return {u: s for u, s in listing.members.items()
-                if is_regular(self.pulled_record_path(u))}
+        return {u: s for u, s in listing.members.items() if self._pulled(u)}
 
     def _tracked_sha(self, ctx: str, uuid: str) -> str | None:
         listing = self.listing(ctx)
         sha = listing.members.get(uuid) if listing is not None else None
-        return sha if sha is not None and is_regular(self.pulled_record_path(uuid)) else None
+        return sha if sha is not None and self._pulled(uuid) else None
+
+    def _pulled(self, uuid: str) -> bool:
+        """True if the record pulled for ``uuid`` is here (not behind a planted path: a
+        symlink in ``cache/records`` hides no checked-in bundle; fsck names it)."""
+        try:
+            return is_regular(self.pulled_record_path(uuid))
+        except PlantedPathError:
+            return False
 
     def adopt(self, ctx: str, uuid: str, sha: str) -> None:
         """Make a bundle pulled into ``ctx`` a checked-in, committed member of it."""

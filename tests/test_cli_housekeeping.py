@@ -41,6 +41,8 @@ def test_du(cli: CliRunner) -> None:
     assert "default/data" in out.output and "12.7 KiB" in out.output
     usage = json.loads(cli.invoke(app, ["du", "--json", "-c", "default"]).output)
     assert usage["total_unique"] == 13_000 and usage["names"][0]["bundles"] == 2
+    lines = out.output.splitlines()  # "default (all)" is longer than "default/data"
+    assert len({len(line) for line in lines}) == 1, lines  # the columns line up
 
 
 def test_gc_remote_without_remotes(cli: CliRunner) -> None:

@@ -314,11 +314,11 @@ def test_the_index_bar_appears_only_for_a_long_rebuild_and_goes_away(
         bar(done, 10)
     assert screen.getvalue() == ""
     monkeypatch.setattr(IndexBar, "DELAY", 0.0)
-    for done in range(11):
+    for done in range(10):
         bar(done, 10)
-        if done == 5:
-            assert "indexing bundles" in screen.getvalue()
-    assert bar._bar is None  # stopped: the transient bar is cleared
+    assert "indexing bundles" in screen.getvalue() and "100%" not in screen.getvalue()
+    bar(10, 10)  # the end, also of a failed rebuild: no 100% is drawn
+    assert "100%" not in screen.getvalue() and bar._bar is None
 
 
 def test_the_cli_draws_index_rebuilds_on_a_terminal_only(
@@ -331,6 +331,10 @@ def test_the_cli_draws_index_rebuilds_on_a_terminal_only(
     monkeypatch.setattr(_progress, "_stderr_is_tty", lambda: True)
     ok("ls", "--help")
     assert Index.progress is None  # help runs no verb
+    monkeypatch.setenv("TERM", "dumb")  # rich cannot redraw a line there
+    ok("ls")
+    assert Index.progress is None
+    monkeypatch.setenv("TERM", "xterm")
     ok("ls")
     assert isinstance(Index.progress, IndexBar)
 

@@ -97,21 +97,91 @@ def test_a_planted_pulled_records_shard_hides_no_checked_in_bundle(
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
 
 
-@pytest.mark.parametrize("where", ["records/ab", "cache/records/ab", "cache/made/ab",
-                                   "cache/blobs/ab", "cache/views/v", "cache/gc-fence",
-                                   "cache/tmp", "cache/open"])
-def test_fsck_names_every_planted_symlink(project: Path, outside: Path, where: str) -> None:
-    """Each makes the writes that reach it fail: fsck must not call the repository ok."""
-    api.Bundle("default", name="x", data=1)
-    path = project / ".dsdt" / where
-    if path.is_dir():
+def _plant_at(path: Path, what: str, outside: Path) -> None:
+    """Put a symlink, a regular file, a directory or a self-loop at ``path``."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.symlink_to(outside)
+    if what == "symlink":
+        path.symlink_to(outside)
+    elif what == "loop":
+        path.symlink_to(path.name)
+    elif what == "file":
+        path.write_text("planted\n")
+    else:
+        path.mkdir()
+
+
+@pytest.mark.parametrize(("where", "what"), [
+    ("records/ab", "symlink"), ("cache/records/ab", "symlink"), ("cache/made/ab", "symlink"),
+    ("cache/blobs/ab", "symlink"), ("cache/views/v", "symlink"), ("cache/gc-fence", "symlink"),
+    ("cache/tmp", "symlink"), ("cache/open", "symlink"), ("cache/tracking/default", "loop"),
+    ("records/ff", "file"), ("cache/blobs/ab", "file"), ("cache/tmp", "file"),
+    ("cache/open", "file"), ("cache/gc-fence", "directory")])
+def test_fsck_names_every_planted_path(project: Path, outside: Path, where: str,
+                                       what: str) -> None:
+    """Each stops the writes that reach it: fsck must not call the repository ok."""
+    api.Bundle("default", name="x", data=1)
+    path = project / ".dsdt" / where
+    _plant_at(path, what, outside)
     r = dsdt_cli("fsck")
-    assert r.code == 1, r.out
-    assert f"{path} is a symlink" in r.out + r.err
+    assert r.code == 1, r.out + r.err
+    kind = "a symlink" if what in ("symlink", "loop") else "not a"
+    assert f"{path} is {kind}" in r.out + r.err and "dsdt rm" not in r.out + r.err
+
+
+@pytest.mark.parametrize(("where", "what", "verb"), [
+    ("cache/gc-fence", "directory", "add"), ("cache/tmp", "file", "add"),
+    ("cache/open", "file", "bundle"), ("cache/blobs/{blob}", "file", "cat")])
+def test_a_planted_file_of_the_wrong_kind_is_named_not_an_os_error(
+        project: Path, outside: Path, where: str, what: str, verb: str) -> None:
+    b = api.Bundle("default", name="x", data=b"x" * 5000)
+    blob = b.record.data["blob"]
+    Repository.forget()
+    shutil.rmtree(project / ".dsdt" / "cache" / "views", ignore_errors=True)
+    path = project / ".dsdt" / where.format(blob=blob[:2])
+    _plant_at(path, what, outside)
+    (project / "big.bin").write_bytes(os.urandom(3 << 20))
+    if verb == "bundle":
+        with pytest.raises(CorruptObjectError, match="remove it"), \
+                api.Bundle("default", name="y") as y:
+            y.get_file("f.txt")
+        return
+    args = ("add", "y", str(project / "big.bin")) if verb == "add" else ("cat", "x")
+    assert "remove it" in fails(9, *args)
+
+
+def test_pushed_bundles_behind_a_planted_pulled_records_shard_stay_listed(
+        project: Path, outside: Path, tmp_path: Path) -> None:
+    """The remote's listing names them: a pulled record is looked for, and not found."""
+    (tmp_path / "remote").mkdir()
+    api.remote("default", "shared", str(tmp_path / "remote"))
+    made = [api.Bundle("default", name=f"n{i}", data=i).commit() for i in range(6)]
+    api.push("default")
+    Repository.forget()
+    for db in (project / ".dsdt" / "cache").glob("db-*"):
+        shutil.rmtree(db)
+    _plant_at(project / ".dsdt" / "cache" / "records" / made[0].uuid[:2], "symlink", outside)
+    assert sorted(b.uuid for b in api.search("default")) == sorted(b.uuid for b in made)
+    assert api.get("default", "n0").data == 0
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and "is a symlink" in r.out and "dsdt rm" not in r.out
+
+
+def test_a_planted_pulled_record_file_is_named_by_fsck(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "remote").mkdir()
+    api.remote("default", "shared", str(tmp_path / "remote"))
+    b = api.Bundle("default", name="x", data=1).commit()
+    api.push("default")
+    api.rm("default", uuid=b.uuid, force=True)
+    api.pull("default")
+    pulled = project / ".dsdt" / "cache" / "records" / b.uuid[:2] / f"{b.uuid}.yaml"
+    assert pulled.is_file()
+    pulled.unlink()
+    pulled.symlink_to("/etc/passwd")
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and f"{pulled} is a symlink" in r.out
 
 
 def test_push_never_uploads_a_file_a_planted_blob_points_to(

@@ -15,6 +15,7 @@ This module is imported at start-up, so :mod:`rich` is imported only inside
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 import time
@@ -152,10 +153,11 @@ class IndexBar:
                     and time.monotonic() - self._started >= self.DELAY):
                 self._start(total)
             if self._bar is not None and self._task is not None:
-                self._bar.update(self._task, completed=done, total=total)
-                if done >= total:
-                    self._bar.stop()
-                    self._bar = self._task = None
+                if done < total:
+                    self._bar.update(self._task, completed=done, total=total)
+                    return
+                self._bar.stop()  # as drawn last: a failed rebuild never shows 100%
+                self._bar = self._task = None
 
 
     def _start(self, total: int) -> None:
@@ -172,8 +174,9 @@ class IndexBar:
 
 
 def install_index_bar() -> None:
-    """Draw index rebuilds from now on, when stderr is a terminal."""
-    if _stderr_is_tty():
+    """Draw index rebuilds from now on, when stderr is a terminal that can redraw a line
+    (rich would not, and imports are kept for what runs)."""
+    if _stderr_is_tty() and os.environ.get("TERM", "").lower() not in ("dumb", "unknown"):
         from dsdt import api
 
         api.on_index_progress(IndexBar())

@@ -29,7 +29,8 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
         print_json(asdict(usage))
         return
     rows = [(u.context, u.name, u.bundles, u.apparent, u.unique) for u in usage.names]
-    width = max([len(f"{c}/{n}") for c, n, *_ in rows] + [12])
+    width = max([len(f"{c}/{n}") for c, n, *_ in rows]
+                + [len(f"{u.context} (all)") for u in usage.contexts] + [12])
     typer.echo(f"{'NAME':<{width}}  {'BUNDLES':>7}  {'APPARENT':>10}  {'STORED':>10}")
     for c, n, count, apparent, unique in rows:
         typer.echo(f"{c + '/' + n:<{width}}  {count:>7}  {fmt_bytes(apparent):>10}  "

@@ -101,7 +101,7 @@ class TrackingStore:
     def stamp(self, ctx: str) -> int:
         """A value that changes whenever the file of ``ctx`` does (0 when there is none)."""
         try:
-            st = os.stat(self.path(ctx))
+            st = os.lstat(self.path(ctx))  # a symlink is no listing (read ignores it)
         except FileNotFoundError:
             return 0
         return hash((st.st_mtime_ns, st.st_size, st.st_ino)) & ((1 << 62) - 1) or 1
@@ -110,7 +110,7 @@ class TrackingStore:
         """The listing of ``ctx``, or None when there is none (or it does not parse)."""
         path = self.path(ctx)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)  # git can plant a symlink: its mode makes it no listing
         except FileNotFoundError:
             return None
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
