@@ -18,8 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import sqlite3
+import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +33,7 @@ from dsdt.errors import CorruptObjectError, FileSystemError
 T = TypeVar("T")
 
 
+_PATIENCE = 60.0  # seconds a connection waits for another one's lock
 _DAMAGE = ("malformed", "no such table", "no such column", "disk i/o error", "not a database")
 
 
@@ -51,21 +55,34 @@ def cache_token(cache: Path) -> str:
 
     A token file that is writable, not a regular file or malformed was not
     made by dsdt: it is replaced, and with it the databases' directory.
+    Threads and processes making the token at once agree on one: only a
+    file found bad is removed, and only while it is still the one looked at.
     """
     path = cache / "owner"
     for _ in range(3):
         try:
             st = os.lstat(path)
-            data = read_regular(path, 64).decode("ascii", "replace").strip()
-            if not st.st_mode & 0o222 and len(data) == 32 and set(data) <= set("0123456789abcdef"):
-                return data
-            path.unlink()
-        except (FileNotFoundError, CorruptObjectError):
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                if path.is_symlink() or not path.is_dir():
-                    path.unlink()
-        write_once(path, (os.urandom(16).hex() + "\n").encode())
+        except FileNotFoundError:
+            write_once(path, (os.urandom(16).hex() + "\n").encode())
+            continue
+        token = _token(path, st)
+        if token is not None:
+            return token
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISDIR(st.st_mode) and os.lstat(path).st_ino == st.st_ino:
+                os.unlink(path)
     raise FileSystemError(f"cannot make {path}: remove whatever is there")
+
+
+def _token(path: Path, st: os.stat_result) -> str | None:
+    """The token in ``path`` (as ``lstat`` found it), if dsdt made it."""
+    if st.st_mode & 0o222 or not stat.S_ISREG(st.st_mode):
+        return None  # git checks files out writable: a planted one
+    try:
+        data = read_regular(path, 64).decode("ascii", "replace").strip()
+    except (FileNotFoundError, CorruptObjectError):
+        return None
+    return data if len(data) == 32 and set(data) <= set("0123456789abcdef") else None
 
 
 class LocalConnection:
@@ -107,9 +124,13 @@ class LocalConnection:
             self.path.parent.unlink()
         self.path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):  # derived: anything odd just goes
-            file = Path(f"{self.path}{suffix}")
-            if file.is_symlink() or (file.exists() and not file.is_file()):
-                file.unlink()
+            file = f"{self.path}{suffix}"
+            with contextlib.suppress(FileNotFoundError):  # another connection's may come and go
+                mode = os.lstat(file).st_mode
+                if stat.S_ISDIR(mode):
+                    shutil.rmtree(file)
+                elif not stat.S_ISREG(mode):
+                    os.unlink(file)
         db = self._connect()
         try:
             self.setup(db)
@@ -119,9 +140,9 @@ class LocalConnection:
         return db
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=_PATIENCE, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
         except BaseException:
             db.close()
@@ -145,6 +166,25 @@ class LocalConnection:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (a no-op once it is).
+
+    Making a new database WAL takes an exclusive lock, which SQLite refuses at
+    once, without waiting, while another connection (a thread, a process)
+    holds the file: threads that open a new index together retry.
+    """
+    deadline, delay = time.monotonic() + _PATIENCE, 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def insert_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -15,8 +15,10 @@ Paths under ``.dsdt/`` (see ``docs/format.md``)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,6 +34,7 @@ from dsdt.errors import (
     CorruptObjectError,
     NotARepositoryError,
     PathError,
+    PlantedPathError,
     RepositoryExistsError,
 )
 from dsdt.index import Index
@@ -231,6 +234,12 @@ class Repository(Members):
     def require_context(self, ctx: str) -> str:
         """Return ``ctx`` if it exists, else raise :class:`ContextNotFoundError`."""
         if not self.has_context(ctx):
+            base = self.root / "refs" / "contexts" / ctx
+            for path, kind in ((base, stat.S_ISDIR), (base / "context.yaml", stat.S_ISREG)):
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    if not kind(os.lstat(path).st_mode):  # git can carry a symlink there
+                        raise PlantedPathError(f"context {ctx!r} cannot be read: {path} is a "
+                                               "symlink or not what dsdt made there; remove it")
             raise ContextNotFoundError(
                 f"no context {ctx!r}; create it with 'dsdt context {ctx}' "
                 f"(existing: {', '.join(self.context_names()) or 'none'})"

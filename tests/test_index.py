@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -282,3 +283,32 @@ def test_a_ref_rewritten_to_bad_content_drops_its_bundle_from_a_warm_index(
     tmp.write_text(f"sha256:{sha}\n")
     tmp.replace(ref)  # as git writes it: the shard directory changes
     assert api.get(ctx, "x") is None and api.search(ctx) == []
+
+
+def test_threads_opening_a_new_index_together_wait_for_each_other(tmp_path: Path) -> None:
+    """Making a new database WAL takes a lock SQLite refuses at once, without waiting."""
+    import threading
+
+    from dsdt._db import LocalConnection
+
+    def setup(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+
+    errors: list[BaseException] = []
+    for round_ in range(60):
+        conn = LocalConnection(tmp_path / f"r{round_}" / "index.sqlite", setup)
+        start = threading.Barrier(8)
+
+        def open_it(conn: LocalConnection = conn, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                conn.get().execute("INSERT INTO t VALUES (1)")
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

@@ -455,3 +455,14 @@ def test_a_directory_swapped_for_a_symlink_under_a_running_process_is_refused(
                 Path(b2.get_file("f.txt")).write_text("first")  # the same bytes: same shard
                 b2.add_data(b2.get_file("f.txt"))
     assert list(outside.rglob("*")) == []
+
+
+@pytest.mark.parametrize("what", ["symlink", "directory"])
+def test_a_planted_context_description_is_named_not_taken_for_no_context(
+        project: Path, outside: Path, what: str) -> None:
+    """The repository must not look empty: ls and status say what is in the way."""
+    api.Bundle("default", name="x", data=1)
+    path = project / ".dsdt" / "refs" / "contexts" / "default" / "context.yaml"
+    _plant_at(path, what, outside)
+    for verb in ("ls", "status"):
+        assert f"{path} is a symlink or not what dsdt made there" in fails(9, verb)

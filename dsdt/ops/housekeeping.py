@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dsdt.errors import DsdtError
+from dsdt.errors import ContextNotFoundError, DsdtError
 from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
@@ -106,7 +106,7 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
                            "bundles": 0, "committed": 0, "names": 0,
                            "data": dict.fromkeys(STATES, 0), "only_here": 0,
                            "remote_seen": None, "unreachable": []}
-    if ctx is not None and repo.has_context(ctx):
+    if ctx is not None and _readable(repo, ctx):
         meta = repo.context_meta(ctx)
         if meta.get("remote_url"):
             out["remote"] = f"{meta.get('remote_context')}@{meta['remote_url']}"
@@ -125,6 +125,16 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
             elif state.where == LOCAL and out["remote"] and pushed.get(uuid) != shas[uuid]:
                 out["only_here"] += 1
     return out
+
+
+def _readable(repo: Repository, ctx: str) -> bool:
+    """False if context ``ctx`` does not exist (HEAD can name a deleted one); raises if
+    what git put there stops it being read."""
+    try:
+        repo.require_context(ctx)
+    except ContextNotFoundError:
+        return False
+    return True
 
 
 def _repair(repo: Repository, corrupt: dict[str, int]) -> list[str]:
