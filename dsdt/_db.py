@@ -59,7 +59,7 @@ def cache_token(cache: Path) -> str:
     file found bad is removed, and only while it is still the one looked at.
     """
     path = cache / "owner"
-    for _ in range(3):
+    for _ in range(5):  # planted: unlink, make, read; racing makers: a read more
         try:
             st = os.lstat(path)
         except FileNotFoundError:
