@@ -571,6 +571,17 @@ def test_startup_imports_stay_light(tmp_path: Path) -> None:
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
+def test_add_imports_no_remote_machinery(repo: Path) -> None:
+    """A verb imports what it uses: adding a file needs no push, pull, prune or remote gc."""
+    Path("data.txt").write_text("x")
+    code = ("import sys; from dsdt.commands.app import main\ntry: main(['add', 'x', 'data.txt'])\n"
+            "except SystemExit: pass\nprint(sorted(m for m in sys.modules if m in "
+            "('dsdt.remote.push', 'dsdt.remote.pull', 'dsdt.remote.prune', 'dsdt.remote.gc', "
+            "'dsdt.remote.sync', 'dsdt.ops.remote', 'boto3')))")
+    r = _proc([sys.executable, "-c", code], repo)
+    assert r.stdout.splitlines()[-1] == "[]", r.stdout + r.stderr
+
+
 def test_ls_json_data_states_of_many_bundles(repo: Path) -> None:
     for i in range(40):  # more than are looked up one by one: one query for them all
         add(f"n{i % 3}")

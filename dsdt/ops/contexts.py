@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dsdt.errors import BundleStateError, ContextExistsError, NoRemoteError, UsageError
 from dsdt.index import Query, Row
-from dsdt.ops.remote import delete_remote_context
 from dsdt.refs.names import split_context
 from dsdt.remote.state import LOCAL, data_states
 from dsdt.repo import Repository
@@ -53,6 +52,8 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
             f"remote, in no other context; first: {first.name} {first.uuid}): {keep}, or "
             "delete it anyway with -f (force=True)")
     if remote:
+        from dsdt.ops.remote import delete_remote_context  # push, pull, prune: only here
+
         delete_remote_context(repo, ctx)
     repo.delete_context(ctx)
 
