@@ -143,44 +143,51 @@ def _entries(directory: Path, report: FsckReport) -> list[Path]:
     return out
 
 
-#: What dsdt keeps under ``.dsdt``, parents first, and what each holds: directories
-#: (shards, views), files, or what is not looked into. Git can put a symlink, or a file
-#: of the wrong kind, at any of them, or at a record file (``_RECORDS``).
-_KEPT = {"records": "dirs", "cache": "", "cache/records": "dirs", "cache/made": "dirs",
-         "cache/blobs": "dirs", "cache/views": "dirs", "cache/tracking": "files",
-         "cache/tmp": "", "cache/open": ""}
-_RECORDS = ("records", "cache/records")
-_KINDS = {"dirs": "directory", "files": "file"}
+#: What dsdt keeps under ``.dsdt``, parents first: each is a directory whose entries are
+#: of the first kind and hold entries of the second (None: not looked into). Git can put
+#: a symlink, or something of the wrong kind, at any of them (``git add -f``).
+_KEPT: dict[str, tuple[str | None, str | None]] = {
+    "records": ("dir", "file"), "cache": (None, None), "cache/records": ("dir", "file"),
+    "cache/made": ("dir", "file"), "cache/blobs": ("dir", "file"), "cache/views": ("dir", None),
+    "cache/tracking": ("file", None), "cache/open": ("file", None), "cache/tmp": (None, None)}
 
 
 def _check_layout(root: Path, report: FsckReport) -> None:
-    """A symlink or a file of the wrong kind where dsdt keeps a directory or file stops
-    the writes that reach it (and hides what is behind it): name each one."""
-    for rel, holds in _KEPT.items():
+    """Something of the wrong kind where dsdt keeps a directory or file (a symlink, a
+    directory for a file...) stops the writes that reach it and hides what is behind
+    it: name each one."""
+    for rel, (kind, inner) in _KEPT.items():
         path = root / rel
-        if rel.startswith("cache/") and _planted(root / "cache", True):
+        if rel.startswith("cache/") and _planted(root / "cache", "dir"):
             continue  # named with the cache itself
-        if _planted(path, True):
-            report.errors.append(_planted_problem(path, "directory"))
+        if _planted(path, "dir"):
+            report.errors.append(_planted_problem(path, "dir"))
             continue
-        for entry in _scan(path) if holds else ():
-            if entry.is_symlink() or (holds == "dirs" and not entry.name.startswith(".")
-                                      and not entry.is_dir(follow_symlinks=False)):
-                report.errors.append(_planted_problem(Path(entry.path), _KINDS[holds]))
-            elif rel in _RECORDS and entry.is_dir(follow_symlinks=False):
-                report.errors += [_planted_problem(Path(f.path), "file")
-                                  for f in _scan(Path(entry.path)) if f.is_symlink()]
-    if _planted(root / "cache" / "gc-fence", False):
+        for entry in _scan(path) if kind else ():
+            if not _is(entry, kind):
+                report.errors.append(_planted_problem(Path(entry.path), kind))
+            elif inner and entry.is_dir(follow_symlinks=False):
+                report.errors += [_planted_problem(Path(f.path), inner)
+                                  for f in _scan(Path(entry.path)) if not _is(f, inner)]
+    if _planted(root / "cache" / "gc-fence", "file"):
         report.errors.append(_planted_problem(root / "cache" / "gc-fence", "file"))
 
 
-def _planted(path: Path, directory: bool) -> bool:
-    """True if something other than a directory (or a regular file) stands at ``path``."""
+def _is(entry: os.DirEntry[str], kind: str) -> bool:
+    """``entry`` is of ``kind``, never through a symlink (a hidden file may sit among
+    directories: an interrupted write's)."""
+    if kind == "file" or (entry.name.startswith(".") and entry.is_file(follow_symlinks=False)):
+        return entry.is_file(follow_symlinks=False)
+    return entry.is_dir(follow_symlinks=False)
+
+
+def _planted(path: Path, kind: str) -> bool:
+    """True if something other than a ``kind`` (dir or file) stands at ``path``."""
     try:
         mode = os.lstat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return False
-    return not (stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode))
+    return not (stat.S_ISDIR(mode) if kind == "dir" else stat.S_ISREG(mode))
 
 
 def _scan(path: Path) -> list[os.DirEntry[str]]:
@@ -193,7 +200,8 @@ def _scan(path: Path) -> list[os.DirEntry[str]]:
 def _planted_problem(path: Path, kind: str) -> str:
     if path.is_symlink():
         return str(symlink_error(path))
-    return f"{path} is not a {kind} (git can put one where dsdt keeps its own); remove it"
+    what = "directory" if kind == "dir" else "regular file"
+    return f"{path} is not a {what} (git can put one where dsdt keeps its own); remove it"
 
 
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:
@@ -264,7 +272,7 @@ def _check_records(repo: Repository, referenced: dict[str, str],
 def _intact_or_missing(repo: Repository) -> Callable[[str, int], bytes]:
     """Reads a tree or packed value; a corrupt one counts as missing (fsck reports it)."""
     def read(blob_id: str, limit: int) -> bytes:
-        if repo.blobs.has(blob_id) and not repo.blobs.verify(blob_id):
+        if repo.blobs.here(blob_id) and not repo.blobs.verify(blob_id):
             raise NotFoundError(f"blob {blob_id} is corrupt")
         return repo.blobs.read(blob_id, limit)
 
@@ -274,7 +282,7 @@ def _intact_or_missing(repo: Repository) -> Callable[[str, int], bytes]:
 def _check_blobs(repo: Repository, needed: dict[str, int], report: FsckReport) -> None:
     """Every blob here that a record needs must hash to its id."""
     for blob_id in sorted(needed):
-        if repo.blobs.has(blob_id):
+        if repo.blobs.here(blob_id):
             report.blobs += 1
             if not repo.blobs.verify(blob_id):
                 report.corrupt[blob_id] = needed[blob_id]

@@ -118,7 +118,9 @@ def _plant_at(path: Path, what: str, outside: Path) -> None:
     ("cache/blobs/ab", "symlink"), ("cache/views/v", "symlink"), ("cache/gc-fence", "symlink"),
     ("cache/tmp", "symlink"), ("cache/open", "symlink"), ("cache/tracking/default", "loop"),
     ("records/ff", "file"), ("cache/blobs/ab", "file"), ("cache/tmp", "file"),
-    ("cache/open", "file"), ("cache/gc-fence", "directory")])
+    ("cache/open", "file"), ("cache/gc-fence", "directory"),
+    ("cache/tracking/default", "directory"), ("cache/open/u", "directory"),
+    ("records/ab/u.yaml", "directory")])
 def test_fsck_names_every_planted_path(project: Path, outside: Path, where: str,
                                        what: str) -> None:
     """Each stops the writes that reach it: fsck must not call the repository ok."""
@@ -129,6 +131,19 @@ def test_fsck_names_every_planted_path(project: Path, outside: Path, where: str,
     assert r.code == 1, r.out + r.err
     kind = "a symlink" if what in ("symlink", "loop") else "not a"
     assert f"{path} is {kind}" in r.out + r.err and "dsdt rm" not in r.out + r.err
+
+
+@pytest.mark.parametrize(("where", "what"), [("{shard}", "file"), ("{shard}", "symlink"),
+                                           ("{shard}/{blob}", "directory")])
+def test_fsck_reports_a_planted_path_over_a_blob_in_use(project: Path, outside: Path,
+                                                         where: str, what: str) -> None:
+    """fsck prints its whole report (exit 1), not one error line, and names the path."""
+    blob = api.Bundle("default", name="x", data=b"x" * 5000).record.data["blob"]
+    path = project / ".dsdt" / "cache" / "blobs" / where.format(shard=blob[:2], blob=blob)
+    _plant_at(path, what, outside)
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and r.err == "", r.out + r.err
+    assert f"{path} is" in r.out and "remove it" in r.out
 
 
 @pytest.mark.parametrize(("where", "what", "verb"), [

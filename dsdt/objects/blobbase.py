@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
-from dsdt.errors import CorruptObjectError, NotFoundError
+from dsdt.errors import CorruptObjectError, NotFoundError, PlantedPathError
 
 
 class Blobs(ABC):
@@ -21,6 +21,14 @@ class Blobs(ABC):
     @abstractmethod
     def has(self, blob_id: str) -> bool:
         """True if the blob is present in this store."""
+
+    def here(self, blob_id: str) -> bool:
+        """:meth:`has`, for reports (``fsck``, ``status``): a blob behind a planted path
+        is not here (fsck names the path; reading or writing through it fails)."""
+        try:
+            return self.has(blob_id)
+        except PlantedPathError:
+            return False
 
     @abstractmethod
     def size(self, blob_id: str) -> int:

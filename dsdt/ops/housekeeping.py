@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dsdt.errors import ContextNotFoundError, DsdtError
+from dsdt.errors import ContextNotFoundError, DsdtError, PlantedPathError
 from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
@@ -172,7 +172,12 @@ def _check_reachable(repo: Repository, report: FsckReport) -> None:
         if info.broken:  # its context.yaml: an error of check() already
             continue
         ctx, remote = info.name, info.remote_url
-        for uuid, state in settle(repo, ctx).items():
+        try:
+            states = settle(repo, ctx)
+        except PlantedPathError as e:  # the layout check names it too: report, go on
+            report.errors.append(f"context {ctx}: where its data is cannot be told: {e}")
+            continue
+        for uuid, state in states.items():
             if state.where == REMOTE:
                 report.not_pulled += 1
             elif state.where == UNKNOWN:
