@@ -98,9 +98,8 @@ class Repository(Members):
         if not (root / "config.yaml").is_file():
             raise NotARepositoryError(f"{root} is not a dsdt repository (no config.yaml)")
         self.confined = Confined(root)
-        for part in _OWN_DIRS:  # git can plant a symlink at any of them (git add -f)
-            if (root / part).is_symlink():
-                self.confined.dir(root / part / "x")  # raises: names the symlink
+        for part in _OWN_DIRS:  # git can plant a symlink or a file at any of them
+            self.confined.dir(root / part / "x")  # raises: names it
         self.config = Config.load(root / "config.yaml")
         self.refs = RefStore(root, self.config.lock_timeout)
         self.blobs = BlobStore(root / "cache" / "blobs", root / "cache" / "tmp", self.confined)

@@ -481,3 +481,15 @@ def test_a_planted_context_description_is_named_not_taken_for_no_context(
     _plant_at(path, what, outside)
     for verb in ("ls", "status"):
         assert f"{path} is a symlink or not what dsdt made there" in fails(9, verb)
+
+
+def test_a_file_at_the_cache_is_ignored_by_git_and_named_by_dsdt(project: Path) -> None:
+    """'/cache/' in .gitignore matched only a directory: a plain 'git add .' took a file."""
+    (project / ".dsdt" / ".gitignore").write_text(
+        (Path(__file__).parents[1] / ".dsdt-template" / ".gitignore").read_text())
+    Repository.forget()
+    shutil.rmtree(project / ".dsdt" / "cache", ignore_errors=True)
+    (project / ".dsdt" / "cache").write_text("planted\n")
+    git(project, "init", "-q")
+    assert git(project, "check-ignore", ".dsdt/cache", check=False).returncode == 0
+    assert "cache is not a directory" in fails(9, "ls")
