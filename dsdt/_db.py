@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dsdt._fs import read_regular, write_once
-from dsdt.errors import CorruptObjectError, FileSystemError
+from dsdt.errors import CorruptObjectError, FileSystemError, PlantedPathError
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ def cache_token(cache: Path) -> str:
         with contextlib.suppress(FileNotFoundError):
             if not stat.S_ISDIR(st.st_mode) and os.lstat(path).st_ino == st.st_ino:
                 os.unlink(path)
-    raise FileSystemError(f"cannot make {path}: remove whatever is there")
+    raise PlantedPathError(f"cannot make {path}: remove whatever is there")
 
 
 def _token(path: Path, st: os.stat_result) -> str | None:

@@ -117,7 +117,11 @@ class FileLock:
             self._unlink(self.path)  # a symlink: no dsdt lock, and never followed
             return True
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):  # git made it (a file below it): not ours to remove
+                raise PlantedPathError(f"{self.path} is a directory where a lock file "
+                                       "belongs; remove it")
+            if not stat.S_ISREG(mode):
                 self._unlink(self.path)  # a FIFO or device: no dsdt lock
                 return True
             try:

@@ -71,8 +71,10 @@ def check(repo: Repository) -> FsckReport:
     for ctx_dir in _entries(contexts, report):
         if ctx_dir.name.startswith("."):
             report.warnings.append(f"{ctx_dir}: left by an interrupted context deletion")
-            continue
-        _check_context(repo, ctx_dir, report, referenced)
+        elif not ctx_dir.is_dir():
+            report.errors.append(_planted_problem(ctx_dir, "dir"))
+        else:
+            _check_context(repo, ctx_dir, report, referenced)
     for ctx in repo.context_names():  # pulled members are records to check too
         for uuid, sha in repo.tracked(ctx).items():
             referenced.setdefault(uuid, sha)

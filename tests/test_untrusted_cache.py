@@ -120,7 +120,7 @@ def _plant_at(path: Path, what: str, outside: Path) -> None:
     ("records/ff", "file"), ("cache/blobs/ab", "file"), ("cache/tmp", "file"),
     ("cache/open", "file"), ("cache/gc-fence", "directory"),
     ("cache/tracking/default", "directory"), ("cache/open/u", "directory"),
-    ("records/ab/u.yaml", "directory")])
+    ("records/ab/u.yaml", "directory"), ("refs/contexts/evil", "file")])
 def test_fsck_names_every_planted_path(project: Path, outside: Path, where: str,
                                        what: str) -> None:
     """Each stops the writes that reach it: fsck must not call the repository ok."""
@@ -493,3 +493,15 @@ def test_a_file_at_the_cache_is_ignored_by_git_and_named_by_dsdt(project: Path) 
     git(project, "init", "-q")
     assert git(project, "check-ignore", ".dsdt/cache", check=False).returncode == 0
     assert "cache is not a directory" in fails(9, "ls")
+
+
+@pytest.mark.parametrize(("where", "args"), [("cache/owner", ("ls",)),
+                                             ("config.yaml.lock", ("config", "lock_timeout", "5"))])
+def test_a_directory_at_a_file_dsdt_makes_is_named(project: Path, where: str,
+                                                   args: tuple[str, ...]) -> None:
+    api.Bundle("default", name="x", data=1)
+    Repository.forget()
+    path = project / ".dsdt" / where
+    path.unlink(missing_ok=True)
+    (path / "sub").mkdir(parents=True)
+    assert "remove" in fails(9, *args)
