@@ -65,7 +65,7 @@ def _read_opened(fd: int, path: Path | str, limit: int, name: str = "") -> bytes
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise PlantedPathError(f"{_joined(path, name)} is not a regular file; remove it "
-                                     "(run dsdt fsck)")
+                                   "(run dsdt fsck)")
         if st.st_size > limit:
             raise CorruptObjectError(f"{_joined(path, name)} holds {st.st_size} bytes, more "
                                      f"than the {limit} a file of its kind may; remove it "
@@ -78,7 +78,7 @@ def _read_opened(fd: int, path: Path | str, limit: int, name: str = "") -> bytes
         return data[:limit]
     except (IsADirectoryError, BlockingIOError):
         raise PlantedPathError(f"{_joined(path, name)} is not a regular file; remove it "
-                                 "(run dsdt fsck)") from None
+                               "(run dsdt fsck)") from None
     finally:
         os.close(fd)
 
@@ -106,7 +106,7 @@ class DirFiles:
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise PlantedPathError(f"{path} is not a directory (a symlink?); remove it "
-                                         "(run dsdt fsck)") from None
+                                       "(run dsdt fsck)") from None
             raise
 
     def names(self) -> list[str]:
@@ -148,7 +148,26 @@ def is_regular(path: Path) -> bool:
 
 def symlink_error(path: Path) -> PlantedPathError:
     return PlantedPathError(f"{path} is a symlink: dsdt never follows a symlink inside .dsdt "
-                              "(git can carry one); remove it")
+                            "(git can carry one); remove it")
+
+
+def misplaced(path: Path, *, directory: bool) -> bool:
+    """True if something other than a directory (or, with ``directory`` False, a regular
+    file) stands at ``path``: a symlink, a FIFO... (nothing there is not misplaced)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return not (stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode))
+
+
+def misplaced_error(path: Path, *, directory: bool) -> PlantedPathError:
+    """The error naming what :func:`misplaced` found at ``path``."""
+    if os.path.islink(path):
+        return symlink_error(path)
+    what = "directory" if directory else "regular file"
+    return PlantedPathError(f"{path} is not a {what} (git can put one where dsdt keeps its "
+                            "own); remove it")
 
 
 class Confined:
@@ -211,8 +230,7 @@ class Confined:
         if stat.S_ISLNK(st.st_mode):
             raise symlink_error(Path(key))
         if not stat.S_ISDIR(st.st_mode):
-            raise PlantedPathError(f"{key} is not a directory (git can put a file where dsdt "
-                                   "keeps one); remove it")
+            raise misplaced_error(Path(key), directory=True)
         self._checked[key] = (st.st_dev, st.st_ino)
 
 

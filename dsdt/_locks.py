@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsdt._fs import open_making_dir, symlink_error, tmp_name
+from dsdt._fs import misplaced_error, open_making_dir, symlink_error, tmp_name
 from dsdt.errors import LockError, PlantedPathError
 
 
@@ -119,8 +119,7 @@ class FileLock:
         try:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):  # git made it (a file below it): not ours to remove
-                raise PlantedPathError(f"{self.path} is a directory where a lock file "
-                                       "belongs; remove it")
+                raise misplaced_error(self.path, directory=False)
             if not stat.S_ISREG(mode):
                 self._unlink(self.path)  # a FIFO or device: no dsdt lock
                 return True
@@ -196,7 +195,7 @@ def _open_lock_file(path: Path) -> int:
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise PlantedPathError(f"{path} is not a regular file; remove it")
+        raise misplaced_error(path, directory=False)
     return fd
 
 

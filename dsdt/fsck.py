@@ -15,12 +15,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import read_regular, shard_files, symlink_error
+from dsdt._fs import misplaced, misplaced_error, read_regular, shard_files, symlink_error
 from dsdt.errors import CorruptObjectError, DsdtError, NotFoundError, PlantedPathError
 from dsdt.members import BUNDLES, COMMITTED
 from dsdt.objects.blobrefs import blob_refs
@@ -160,9 +159,9 @@ def _check_layout(root: Path, report: FsckReport) -> None:
     it: name each one."""
     for rel, (kind, inner) in _KEPT.items():
         path = root / rel
-        if rel.startswith("cache/") and _planted(root / "cache", "dir"):
+        if rel.startswith("cache/") and misplaced(root / "cache", directory=True):
             continue  # named with the cache itself
-        if _planted(path, "dir"):
+        if misplaced(path, directory=True):
             report.errors.append(_planted_problem(path, "dir"))
             continue
         for entry in _scan(path) if kind else ():
@@ -171,7 +170,7 @@ def _check_layout(root: Path, report: FsckReport) -> None:
             elif inner and entry.is_dir(follow_symlinks=False):
                 report.errors += [_planted_problem(Path(f.path), inner)
                                   for f in _scan(Path(entry.path)) if not _is(f, inner)]
-    if _planted(root / "cache" / "gc-fence", "file"):
+    if misplaced(root / "cache" / "gc-fence", directory=False):
         report.errors.append(_planted_problem(root / "cache" / "gc-fence", "file"))
 
 
@@ -183,15 +182,6 @@ def _is(entry: os.DirEntry[str], kind: str) -> bool:
     return entry.is_dir(follow_symlinks=False)
 
 
-def _planted(path: Path, kind: str) -> bool:
-    """True if something other than a ``kind`` (dir or file) stands at ``path``."""
-    try:
-        mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return not (stat.S_ISDIR(mode) if kind == "dir" else stat.S_ISREG(mode))
-
-
 def _scan(path: Path) -> list[os.DirEntry[str]]:
     try:
         return list(os.scandir(path))
@@ -200,10 +190,7 @@ def _scan(path: Path) -> list[os.DirEntry[str]]:
 
 
 def _planted_problem(path: Path, kind: str) -> str:
-    if path.is_symlink():
-        return str(symlink_error(path))
-    what = "directory" if kind == "dir" else "regular file"
-    return f"{path} is not a {what} (git can put one where dsdt keeps its own); remove it"
+    return str(misplaced_error(path, directory=kind == "dir"))
 
 
 def _ref_files(base: Path, report: FsckReport) -> list[Path]:

@@ -15,17 +15,15 @@ Paths under ``.dsdt/`` (see ``docs/format.md``)::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import stat
 import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dsdt._fs import Confined, is_regular, remove_tree
+from dsdt._fs import Confined, is_regular, misplaced, remove_tree
 from dsdt._locks import flocked
 from dsdt.config import Config
 from dsdt.errors import (
@@ -234,11 +232,10 @@ class Repository(Members):
         """Return ``ctx`` if it exists, else raise :class:`ContextNotFoundError`."""
         if not self.has_context(ctx):
             base = self.root / "refs" / "contexts" / ctx
-            for path, kind in ((base, stat.S_ISDIR), (base / "context.yaml", stat.S_ISREG)):
-                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                    if not kind(os.lstat(path).st_mode):  # git can carry a symlink there
-                        raise PlantedPathError(f"context {ctx!r} cannot be read: {path} is a "
-                                               "symlink or not what dsdt made there; remove it")
+            for path, directory in ((base, True), (base / "context.yaml", False)):
+                if misplaced(path, directory=directory):  # git can carry a symlink there
+                    raise PlantedPathError(f"context {ctx!r} cannot be read: {path} is a "
+                                           "symlink or not what dsdt made there; remove it")
             raise ContextNotFoundError(
                 f"no context {ctx!r}; create it with 'dsdt context {ctx}' "
                 f"(existing: {', '.join(self.context_names()) or 'none'})"
