@@ -12,6 +12,7 @@ and ``ls`` over 100,000 bundles reads no record. All SQL is parameterised.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -21,13 +22,13 @@ from operator import attrgetter
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from dsdt._db import LocalConnection, healing
+from dsdt._db import LocalConnection, bulk_journal, healing
 from dsdt.indexquery import COMMITTED, Query, Row, where_sql
 from dsdt.indexrows import DROP_SHARD, RecordSource, gc_paused, in_shard, read_shard, rescan
 from dsdt.indexrows import PARAM_PREFIX as PARAM_PREFIX  # re-exported: tags of params
 
 _log = logging.getLogger("dsdt")
-_SCHEMA_VERSION = "11"
+_SCHEMA_VERSION = "12"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards", "skipped")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
@@ -36,17 +37,19 @@ TRACKED = "tracked"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS bundles(uuid TEXT PRIMARY KEY, sha TEXT, name TEXT,
-    processing_name TEXT, owner TEXT, created TEXT, created_ts REAL);
-CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT, PRIMARY KEY(uuid, key));
-CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT, PRIMARY KEY(uuid, dep_uuid));
+    processing_name TEXT, owner TEXT, created TEXT, created_ts REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags(uuid TEXT, key TEXT, value TEXT,
+    PRIMARY KEY(uuid, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deps(uuid TEXT, dep_uuid TEXT,
+    PRIMARY KEY(uuid, dep_uuid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blobs(uuid TEXT, blob TEXT, size INT, meta TEXT,
-    PRIMARY KEY(uuid, blob));
+    PRIMARY KEY(uuid, blob)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members(ctx TEXT, kind TEXT, uuid TEXT, sha TEXT, name TEXT,
-    created_ts REAL, PRIMARY KEY(ctx, kind, uuid));
+    created_ts REAL, PRIMARY KEY(ctx, kind, uuid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shards(ctx TEXT, kind TEXT, shard TEXT, mtime INT,
-    PRIMARY KEY(ctx, kind, shard));
+    PRIMARY KEY(ctx, kind, shard)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS skipped(ctx TEXT, kind TEXT, uuid TEXT, shard TEXT,
-    PRIMARY KEY(ctx, kind, uuid));
+    PRIMARY KEY(ctx, kind, uuid)) WITHOUT ROWID;
 CREATE VIEW IF NOT EXISTS visible AS
     SELECT ctx, uuid, sha, name, created_ts, 0 AS tracked FROM members WHERE kind = 'bundles'
     UNION ALL
@@ -181,10 +184,16 @@ class Index:
         gone = [key for key in known if key not in seen]
         if not changes and not gone:
             return problems
+        with bulk_journal(db) if not known else contextlib.nullcontext():  # a first build
+            return self._apply(db, changes, gone, not known, problems)
+
+    def _apply(self, db: sqlite3.Connection, changes: list[tuple[str, str, str, int, Path | None]],
+               gone: list[tuple[str, str, str]], unbuilt: bool, problems: list[str]) -> list[str]:
+        """Re-read the ``changes`` shards and drop the ``gone`` ones, in one transaction."""
         reader, report = self.records(), Index.progress or _no_progress  # not bound: a plain hook
         db.execute("BEGIN IMMEDIATE")
         try:
-            first = not known and not db.execute("SELECT 1 FROM bundles LIMIT 1").fetchone()
+            first = unbuilt and not db.execute("SELECT 1 FROM bundles LIMIT 1").fetchone()
             for name in _INDEXES if first else ():
                 db.execute(f"DROP INDEX {name}")
             with gc_paused():

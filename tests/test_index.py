@@ -312,3 +312,31 @@ def test_threads_opening_a_new_index_together_wait_for_each_other(tmp_path: Path
         for t in threads:
             t.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_a_first_build_writes_pages_once_when_it_is_alone_and_leaves_wal_mode_on(
+        ctx: str, project: Path, monkeypatch: pytest.MonkeyPatch, alone: bool) -> None:
+    """Alone, a first build writes through a rollback journal (no log: each page once);
+    beside another connection it cannot leave WAL mode and writes through the log."""
+    from dsdt.index import Index
+
+    for i in range(30):
+        api.Bundle(ctx, name=f"n{i}", data=i)
+    _drop_index(project)
+    repo = Repository.current()
+    repo.index.connect()  # the new database, without a build yet
+    db_file = repo.index.handle.path
+    other = None if alone else sqlite3.connect(db_file, isolation_level=None)
+    if other is not None:
+        other.execute("SELECT * FROM meta").fetchall()  # it has the file open
+    logs: list[bool] = []
+    monkeypatch.setattr(Index, "progress", lambda done, total: logs.append(
+        Path(f"{db_file}-wal").exists()))
+    assert len(api.search(ctx)) == 30
+    assert logs and all(log is not alone for log in logs)
+    mode = repo.index.connect().execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    if other is not None:
+        assert len(other.execute("SELECT * FROM members").fetchall()) == 30
+        other.close()
