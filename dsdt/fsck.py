@@ -172,6 +172,21 @@ def _check_layout(root: Path, report: FsckReport) -> None:
                                   for f in _scan(Path(entry.path)) if not _is(f, inner)]
     if misplaced(root / "cache" / "gc-fence", directory=False):
         report.errors.append(_planted_problem(root / "cache" / "gc-fence", "file"))
+    if not misplaced(root / "cache", directory=True):
+        _check_views(root / "cache" / "views", report)
+
+
+def _check_views(views: Path, report: FsckReport) -> None:
+    """A view holds directories and regular files only: reading a bundle's files refuses
+    anything else (a symlink, a FIFO) that git put inside one."""
+    for view in _scan(views) if not misplaced(views, directory=True) else ():
+        if not view.is_dir(follow_symlinks=False):
+            continue  # named by the layout check
+        for top, dirs, files in os.walk(view.path):  # never follows a symlink
+            for name in dirs + files:
+                path = Path(top, name)
+                if misplaced(path, directory=name in dirs and not path.is_symlink()):
+                    report.errors.append(_planted_problem(path, "file"))
 
 
 def _is(entry: os.DirEntry[str], kind: str) -> bool:
@@ -225,7 +240,11 @@ def _check_lock(path: Path, report: FsckReport) -> None:
 
 
 def _check_head(repo: Repository, report: FsckReport) -> None:
-    head = repo.refs.read("HEAD")
+    try:
+        head = repo.refs.read("HEAD")
+    except DsdtError as e:  # a symlink, a directory...: named, and the report goes on
+        report.errors.append(str(e))
+        return
     if head and not (repo.root / "refs" / "contexts" / head / "context.yaml").is_file():
         report.warnings.append(f"HEAD names context {head!r}, which does not exist")
 

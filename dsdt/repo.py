@@ -284,25 +284,31 @@ class Repository(Members):
         meta = {"remote_context": remote_context, "remote_url": remote_url}
         self.refs.swap(ref, old, dump_yaml(meta).decode())
 
-    def context_names(self) -> list[str]:
-        """Names of all contexts, sorted."""
+    def context_names(self, planted: bool = False) -> list[str]:
+        """Names of all contexts, sorted; with ``planted``, also those whose ``context.yaml``
+        is not a regular file (a symlink git carried, say), which nothing uses."""
         base = self.root / "refs" / "contexts"
         if not base.is_dir():
             return []
+        described = os.path.lexists if planted else is_regular
         return sorted(e.name for e in os.scandir(base)
                       if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-                      and is_regular(Path(e.path) / "context.yaml"))
+                      and described(Path(e.path) / "context.yaml"))
 
-    def contexts(self) -> list[ContextInfo]:
+    def contexts(self, mark_current: bool = True) -> list[ContextInfo]:
         """Every context with its remote binding and whether it is current.
 
-        A context whose ``context.yaml`` is unreadable (records and refs come
-        with git: untrusted) is listed with ``broken`` saying why, so one bad
-        context does not hide the others; operations on it still refuse.
+        A context whose ``context.yaml`` is unreadable or planted (records and
+        refs come with git: untrusted) is listed with ``broken`` saying why, so
+        one bad context does not hide the others; operations on it still refuse.
+
+        Args:
+            mark_current: Read ``HEAD`` to mark the current context (False: none is
+                marked, and a planted ``HEAD`` is left to whoever needs it).
         """
-        current = self.current_context()
+        current = self.current_context() if mark_current else None
         out = []
-        for name in self.context_names():
+        for name in self.context_names(planted=True):
             try:
                 meta = self.context_meta(name)
             except CorruptObjectError as e:

@@ -120,7 +120,8 @@ def _plant_at(path: Path, what: str, outside: Path) -> None:
     ("records/ff", "file"), ("cache/blobs/ab", "file"), ("cache/tmp", "file"),
     ("cache/open", "file"), ("cache/gc-fence", "directory"),
     ("cache/tracking/default", "directory"), ("cache/open/u", "directory"),
-    ("records/ab/u.yaml", "directory"), ("refs/contexts/evil", "file")])
+    ("records/ab/u.yaml", "directory"), ("refs/contexts/evil", "file"), ("HEAD", "symlink"),
+    ("HEAD", "directory"), ("cache/views/v/d/inner", "symlink"), ("cache/views/v/d", "loop")])
 def test_fsck_names_every_planted_path(project: Path, outside: Path, where: str,
                                        what: str) -> None:
     """Each stops the writes that reach it: fsck must not call the repository ok."""
@@ -481,6 +482,9 @@ def test_a_planted_context_description_is_named_not_taken_for_no_context(
     _plant_at(path, what, outside)
     for verb in ("ls", "status"):
         assert f"{path} is a symlink or not what dsdt made there" in fails(9, verb)
+    listed = json.loads(ok("context", "--json").out)  # listed, and said why it cannot be used
+    assert [c["name"] for c in listed] == ["default"]
+    assert f"{path} is a symlink or not what dsdt made there" in listed[0]["broken"]
 
 
 def test_a_file_at_the_cache_is_ignored_by_git_and_named_by_dsdt(project: Path) -> None:

@@ -65,7 +65,7 @@ def gc(repo: Repository, dry_run: bool = False, remote: bool = False,
     if not remote:
         return collect(repo, dry_run=dry_run, workspace_only=workspace_only)
     reports: dict[str, RemoteGcReport] = {}
-    for info in repo.contexts():
+    for info in repo.contexts(mark_current=False):
         if info.remote_url and info.remote_url not in reports:
             reports[info.remote_url] = collect_remote(
                 open_remote(repo, info.name), dry_run=dry_run, grace=repo.config.remote_gc_grace)
@@ -145,7 +145,7 @@ def _repair(repo: Repository, corrupt: dict[str, int]) -> list[str]:
     """
     from dsdt.remote.pull import fetch_blobs
 
-    bound = {i.remote_url: i.name for i in repo.contexts() if i.remote_url}
+    bound = {i.remote_url: i.name for i in repo.contexts(mark_current=False) if i.remote_url}
     with repo.writing():  # gc leaves the copies set aside in cache/tmp alone
         aside = {b: repo.blobs.new_tmp(".corrupt") for b in corrupt}
         repo.blobs.tmp.mkdir(parents=True, exist_ok=True)
@@ -168,7 +168,7 @@ def _check_reachable(repo: Repository, report: FsckReport) -> None:
 
     A remote is read once when the tracking state cannot tell (a fresh clone).
     """
-    for info in repo.contexts():
+    for info in repo.contexts(mark_current=False):
         if info.broken:  # its context.yaml: an error of check() already
             continue
         ctx, remote = info.name, info.remote_url
@@ -205,7 +205,7 @@ def fsck(repo: Repository, remote: bool = False, repair: bool = False) -> FsckRe
         report.repaired = repaired
     _check_reachable(repo, report)
     if remote:
-        for info in repo.contexts():
+        for info in repo.contexts(mark_current=False):
             if info.remote_url:
                 found = verify(open_remote(repo, info.name), repair=repair)
                 report.errors += found.errors
