@@ -211,8 +211,8 @@ class Confined:
             st = os.stat(key)
         except OSError:
             st = None
-        if st is not None and (st.st_dev, st.st_ino) == ident:
-            return True
+        if st is not None and (st.st_dev, st.st_ino) == ident and stat.S_ISDIR(st.st_mode):
+            return True  # (a file put there may get the inode number the directory freed)
         del self._checked[key]
         return False
 

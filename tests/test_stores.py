@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dsdt._fs import Confined
-from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError
+from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, PlantedPathError
 from dsdt.objects import flushbatch
 from dsdt.objects.blobs import Blobs, BlobStore, MemoryBlobStore
 from dsdt.refs.store import MemoryRefStore, Refs, RefStore
@@ -313,3 +313,18 @@ def test_a_confined_directory_is_refused_through_a_symlink_however_it_is_reached
         confined.dir(absent)
     with pytest.raises(CorruptObjectError, match="symlink"):
         confined.dir(root / "records" / ".." / "..")  # out of the root
+
+
+def test_a_file_with_the_inode_number_of_a_checked_directory_is_refused(tmp_path: Path) -> None:
+    """A directory removed and a file made in its place may get its inode number back."""
+    root = tmp_path / "root"
+    shard = root / "records" / "ab"
+    shard.mkdir(parents=True)
+    confined = Confined(root)
+    assert confined.dir(shard) == shard
+    shard.rmdir()
+    shard.write_text("planted\n")
+    st = shard.stat()
+    confined._checked[str(shard)] = (st.st_dev, st.st_ino)  # as if the number came back
+    with pytest.raises(PlantedPathError, match=f"{shard} is not a directory"):
+        confined.dir(shard)
