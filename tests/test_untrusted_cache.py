@@ -185,6 +185,31 @@ def test_pushed_bundles_behind_a_planted_pulled_records_shard_stay_listed(
     assert r.code == 1 and "is a symlink" in r.out and "dsdt rm" not in r.out
 
 
+@pytest.mark.parametrize(("where", "what"), [
+    ("records/{shard}", "symlink"), ("records/{shard}", "file"),
+    ("records/{shard}/{uuid}.yaml", "directory"), ("cache/records/{shard}", "symlink"),
+    ("cache/records/{shard}/{uuid}.yaml", "directory")])
+def test_pull_names_a_planted_local_path_and_never_blames_the_remote(
+        project: Path, outside: Path, tmp_path: Path, where: str, what: str) -> None:
+    """A sound remote bundle kept out by a path planted here: the path is named (exit 9),
+    the remote is not called corrupt or hostile, and the other bundles are pulled."""
+    (tmp_path / "remote").mkdir()
+    api.remote("default", "shared", str(tmp_path / "remote"))
+    made = [api.Bundle("default", name=f"n{i}", data=i).commit() for i in range(4)]
+    api.push("default")
+    for b in made:
+        api.rm("default", uuid=b.uuid, force=True)
+    victim = made[0].uuid
+    path = project / ".dsdt" / where.format(shard=victim[:2], uuid=victim)
+    _plant_at(path, what, outside)
+    err = fails(9, "pull")
+    assert f"{path} is " in err and "remove it" in err and "dsdt fsck" in err, err
+    assert "hostile" not in err and "corrupt" not in err and victim in err, err
+    others = {b.uuid for b in made if b.uuid[:2] != victim[:2]}
+    assert others <= {b.uuid for b in api.search("default")}
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
 def test_a_planted_pulled_record_file_is_named_by_fsck(project: Path, tmp_path: Path) -> None:
     (tmp_path / "remote").mkdir()
     api.remote("default", "shared", str(tmp_path / "remote"))

@@ -15,8 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsdt._fs import read_regular, write_once
-from dsdt.errors import ConflictError, CorruptObjectError, DsdtError, NotFoundError
+from dsdt._fs import misplaced_error, read_regular, write_once
+from dsdt.errors import (
+    ConflictError,
+    CorruptObjectError,
+    DsdtError,
+    NotFoundError,
+    PlantedPathError,
+)
 from dsdt.objects.blobrefs import BlobRefs, blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
@@ -38,11 +44,16 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
 
     Raises:
         ConflictError: A local bundle with the same uuid differs from the remote one.
+        PlantedPathError: A path planted in this clone (a symlink at ``records/<ab>``...)
+            kept bundles out (raised after the others were pulled; the remote is not
+            blamed).
         CorruptObjectError: A record or blob does not match its hash, or a remote
             bundle fails the validation gate (raised after the others were pulled).
     """
     with remote.repo.writing():  # records and metadata land before the refs naming them
-        report = _pull(remote, select, localize, jobs, progress)
+        report, planted = _pull(remote, select, localize, jobs, progress)
+    if planted:
+        raise _kept_out(report, planted)
     if report.refused:
         first, why = next(iter(report.refused.items()))
         raise CorruptObjectError(
@@ -51,12 +62,64 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
     return report
 
 
+def _kept_out(report: Report, planted: dict[str, PlantedPathError]) -> PlantedPathError:
+    """The error of a pull that paths planted in this clone kept bundles out of: it names
+    the first such path, and (a local fault) never blames the remote's bundles."""
+    first, e = min(planted.items())
+    why = " ".join(str(e).split())
+    why += "" if "dsdt fsck" in why else " (run dsdt fsck)"
+    also = (f"; {len(report.refused)} corrupt or hostile remote bundle(s) were refused too "
+            f"(first: {min(report.refused)})" if report.refused else "")
+    return PlantedPathError(
+        f"{why}, then pull again: it kept {len(planted)} bundle(s) from being "
+        f"pulled (first: {first}); pulled {len(report.bundles)} bundle(s){also}")
+
+
 def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, jobs: int,
-          progress: ProgressSink | None) -> Report:
+          progress: ProgressSink | None) -> tuple[Report, dict[str, PlantedPathError]]:
+    """Pull what ``select`` picks; also return the bundles paths planted here kept out."""
     repo, report = remote.repo, Report()
+    planted: dict[str, PlantedPathError] = {}
     wanted = {u: e for u, e in remote.members().items() if select(u, e)}
+    fresh, copies = _to_fetch(remote, wanted, report)
+
+    def refuse(uuid: str, e: DsdtError) -> None:
+        report.refused[uuid] = " ".join(str(e).split())
+        repo.pulled_record_path(uuid).unlink(missing_ok=True)  # so it does not show
+
+    def fetch(uuid: str) -> None:
+        try:
+            _fetch_record(remote, uuid, wanted[uuid].sha)
+        except PlantedPathError as e:  # a path of this clone, not the remote's bundle
+            planted[uuid] = e
+        except (CorruptObjectError, NotFoundError) as e:  # a listed record that is not there
+            refuse(uuid, e)
+
+    run_jobs(jobs, fetch, fresh + copies)
+    refs = BlobRefs()
+    for uuid in wanted:
+        if uuid not in report.refused and uuid not in planted:
+            try:
+                refs.update(needed_blobs(remote, uuid, None if localize else _PREFETCH))
+            except PlantedPathError as e:
+                planted[uuid] = e
+            except CorruptObjectError as e:
+                refuse(uuid, e)
+            except _Later:
+                pass  # a large tree or packed value: fetched when the data is read
+    report.bundles = [u for u in fresh if u not in report.refused and u not in planted]
+    if localize:
+        report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
+    return report, planted
+
+
+def _to_fetch(remote: Remote, wanted: dict[str, Entry], report: Report
+              ) -> tuple[list[str], list[str]]:
+    """The bundles whose records to fetch: the new ones, and the checked-in ones with no
+    pulled copy (it stays if git drops them); these and the pulled ones are skipped."""
+    repo = remote.repo
     fresh: list[str] = []
-    copies: list[str] = []  # checked in, no pulled copy: it stays if git drops it
+    copies: list[str] = []
     for uuid, entry in sorted(wanted.items()):
         local = repo.refs.read(repo.member_ref(remote.ctx, uuid))  # the checked-in member
         if local is not None and local != entry.sha:
@@ -69,31 +132,7 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
             report.skipped.append(uuid)
             if not pulled:
                 copies.append(uuid)
-
-    def refuse(uuid: str, e: DsdtError) -> None:
-        report.refused[uuid] = " ".join(str(e).split())
-        repo.pulled_record_path(uuid).unlink(missing_ok=True)  # so it does not show
-
-    def fetch(uuid: str) -> None:
-        try:
-            _fetch_record(remote, uuid, wanted[uuid].sha)
-        except (CorruptObjectError, NotFoundError) as e:  # a listed record that is not there
-            refuse(uuid, e)
-
-    run_jobs(jobs, fetch, fresh + copies)
-    refs = BlobRefs()
-    for uuid in wanted:
-        if uuid not in report.refused:
-            try:
-                refs.update(needed_blobs(remote, uuid, None if localize else _PREFETCH))
-            except CorruptObjectError as e:
-                refuse(uuid, e)
-            except _Later:
-                pass  # a large tree or packed value: fetched when the data is read
-    report.bundles = [u for u in fresh if u not in report.refused]
-    if localize:
-        report.blobs, report.bytes = fetch_blobs(remote, refs.data, jobs=jobs, progress=progress)
-    return report
+    return fresh, copies
 
 
 def _has_pulled(repo: Repository, uuid: str, sha: str) -> bool:
@@ -122,7 +161,10 @@ def _fetch_record(remote: Remote, uuid: str, sha: str) -> None:
         raise CorruptObjectError(f"remote record {uuid} names bundle {rec.uuid}; nothing was "
                                  "pulled for it")
     path = repo.pulled_record_path(uuid)
-    path.unlink(missing_ok=True)  # another record of this uuid, from before a rebinding
+    try:
+        path.unlink(missing_ok=True)  # another record of this uuid, from before a rebinding
+    except IsADirectoryError:
+        raise misplaced_error(path, directory=False) from None
     write_once(path, data)
 
 
