@@ -19,15 +19,22 @@ import contextlib
 import errno
 import hashlib
 import os
-import re
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from dsdt._locks import FileLock
 from dsdt.errors import ConflictError, CorruptObjectError, NotFoundError, RemoteError, UsageError
-from dsdt.remote.localio import CHUNK, copy_fd, stamp, token, write_all
+from dsdt.remote.localio import (
+    CHUNK,
+    TMP_RE,
+    copy_fd,
+    is_internal,
+    stamp,
+    tmp_name,
+    token,
+    write_all,
+)
 from dsdt.remote.transport import (
     Leftover,
     Progress,
@@ -37,20 +44,8 @@ from dsdt.remote.transport import (
     truncated,
 )
 
-#: Names this transport uses for its own temporary and lock files.
-_TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
-_LOCK_SUFFIX = ".lock"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _SYMLINK_ERRNOS = {errno.ELOOP, errno.ENOTDIR}
-
-
-def _is_internal(name: str) -> bool:
-    """True for a temporary or lock file name (never a key)."""
-    return name.endswith(_LOCK_SUFFIX) or bool(_TMP_RE.match(name))
-
-
-def _tmp(name: str) -> str:
-    return f".{name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 class LocalTransport(Transport):
@@ -74,7 +69,7 @@ class LocalTransport(Transport):
         parts = key.split("/") if isinstance(key, str) else [""]
         if (not key or key.startswith("/") or "\0" in key
                 or any(p in ("", ".", "..") for p in parts)
-                or (_is_internal(parts[-1]) and not internal)):
+                or (is_internal(parts[-1]) and not internal)):
             raise UsageError(f"invalid remote key {key!r}: use a relative path without '..'")
         return parts[:-1], parts[-1]
 
@@ -218,7 +213,7 @@ class LocalTransport(Transport):
         with self._reading(key, limit) as (src_fd, _size):
             dest = Path(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(_tmp(dest.name))
+            tmp = dest.with_name(tmp_name(dest.name))
             try:
                 with open(tmp, "xb") as out:
                     copied = copy_fd(src_fd, out.fileno(), progress, limit)
@@ -263,7 +258,7 @@ class LocalTransport(Transport):
             (its stamp proves nothing about our bytes).
         """
         dirs, name = self._split(key)
-        tmp = _tmp(name)
+        tmp = tmp_name(name)
         try:
             with self._dir(key, dirs, create=True) as dfd:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666,
@@ -299,7 +294,7 @@ class LocalTransport(Transport):
     def list_info(self, prefix: str) -> Iterator[tuple[str, int, float]]:
         """Keys under ``prefix`` (regular files only) with their size and modification time."""
         for key, st in self._walk(prefix):
-            if not _is_internal(key.rsplit("/", 1)[-1]):
+            if not is_internal(key.rsplit("/", 1)[-1]):
                 yield key, st.st_size, st.st_mtime
 
     def _walk(self, prefix: str, odd: list[str] | None = None
@@ -367,7 +362,7 @@ class LocalTransport(Transport):
     def leftovers(self) -> Iterator[Leftover]:
         """Temporary files of writers that were killed (or are still running)."""
         for key, st in self._walk(""):
-            if _TMP_RE.match(key.rsplit("/", 1)[-1]):
+            if TMP_RE.match(key.rsplit("/", 1)[-1]):
                 yield Leftover(key, st.st_size, st.st_mtime)
 
     def remove_leftover(self, leftover: Leftover) -> None:

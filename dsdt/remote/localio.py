@@ -1,16 +1,34 @@
-"""Byte-level helpers of the directory remote: copying between descriptors, version tokens."""
+"""Helpers of the directory remote: copying between descriptors, version tokens, file names.
+
+The names are those of its own temporary and lock files, which are never keys.
+"""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import re
+import uuid
 
 from dsdt.remote.transport import Progress
 
+#: Names the directory remote uses for its own temporary and lock files.
+TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+_LOCK_SUFFIX = ".lock"
 CHUNK = 8 * 1024 * 1024
 #: copy_file_range cannot do this pair of files: fall back to read/write.
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+def is_internal(name: str) -> bool:
+    """True for a temporary or lock file name (never a key)."""
+    return name.endswith(_LOCK_SUFFIX) or bool(TMP_RE.match(name))
+
+
+def tmp_name(name: str) -> str:
+    """A unique temporary name beside ``name``, which :data:`TMP_RE` matches."""
+    return f".{name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 def token(data: bytes) -> str:
