@@ -87,7 +87,7 @@ def test_remote_ref_example_decodes_and_is_canonical() -> None:
 
 def test_remote_layout_keys_match_the_code() -> None:
     from dsdt.objects.ids import new_uuid, sha256_bytes
-    from dsdt.remote.layout import blob_key, context_key, record_key
+    from dsdt.remote.layout import ROOT_DIRS, blob_key, context_key, record_key
     from dsdt.remote.locks import lock_key
     from dsdt.remote.packindex import index_key, pack_key
 
@@ -104,6 +104,7 @@ def test_remote_layout_keys_match_the_code() -> None:
             lock_key("push")]
     for rx, key in zip(regexes, keys, strict=True):
         assert re.fullmatch(rx, key), (rx, key)
+    assert tuple(dict.fromkeys(p.split("/")[0] for p in patterns)) == ROOT_DIRS
 
 
 def test_pack_index_block_matches_the_code() -> None:

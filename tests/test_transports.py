@@ -279,6 +279,21 @@ def test_local_never_follows_symlinks(tmp_path: Path) -> None:
     assert sorted(t.list("")) == ["blobs/cd/file"]
 
 
+def test_misplaced_names_what_stands_where_a_directory_belongs(transport: Transport,
+                                                               tmp_path: Path) -> None:
+    transport.put("records/ab/x.yaml", b"x")
+    transport.put("locks/push-1.json", b"{}")
+    transport.put("blobs", b"an object of that name is a key like any other")
+    if isinstance(transport, LocalTransport):
+        (tmp_path / "elsewhere").mkdir()
+        (transport.root / "locks").rename(tmp_path / "elsewhere" / "locks")
+        (transport.root / "locks").symlink_to(tmp_path / "elsewhere" / "locks")
+        (transport.root / "packs").symlink_to("/dev/zero")
+    names = ["blobs", "packs", "records", "contexts", "locks"]
+    expected = ["blobs", "packs", "locks"] if isinstance(transport, LocalTransport) else []
+    assert transport.misplaced(names) == expected
+
+
 def test_leftovers_of_killed_writers(transport: Transport, tmp_path: Path) -> None:
     assert list(transport.leftovers()) == []
     if isinstance(transport, LocalTransport):

@@ -33,6 +33,7 @@ from hostile import (
 import dsdt.api as api
 from dsdt.errors import BundleStateError, CorruptObjectError, LockError
 from dsdt.remote import push
+from dsdt.remote.layout import ROOT_DIRS
 from dsdt.repo import Repository
 
 
@@ -690,6 +691,31 @@ def test_remote_sweeps_stop_at_odd_context_refs(loose: None, project: Path, remo
         assert "symlink or special file" in fails(9, "gc", "--remote")
     blob = b.record.data["blob"]
     assert (remote_dir / "blobs" / blob[:2] / blob).exists()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "file"])
+@pytest.mark.parametrize("where", ROOT_DIRS)
+def test_fsck_remote_names_what_stands_at_a_directory_of_the_remote_root(
+        project: Path, remote_dir: Path, tmp_path: Path, where: str,
+        kind: str) -> None:
+    """Each stops the pushes or pulls that reach it: ``fsck --remote`` must not say ok."""
+    api.Bundle("default", name="x", data=b"k" * 5000).commit()
+    api.push("default")
+    assert api.fsck(remote=True).ok
+    path = remote_dir / where
+    if path.exists():
+        path.rename(tmp_path / where)
+    if kind == "symlink":
+        (tmp_path / where).mkdir(exist_ok=True)
+        path.symlink_to(tmp_path / where)
+    else:
+        path.write_text("planted\n")
+    if where == "locks":
+        api.Bundle("default", name="y", data=1).commit()
+        assert "symlink" in fails(9, "push")  # push stops
+    r = dsdt_cli("fsck", "--remote")
+    assert r.code == 1, r.out + r.err
+    assert f"{path} is a symlink or not a directory" in r.out and "remove it there" in r.out
 
 
 def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: Path) -> None:

@@ -24,7 +24,9 @@ from dsdt.objects.record import MAX_RECORD_BYTES
 
 REF_FORMAT = 1
 MAX_REF_BYTES = 1 << 30  # a remote context's ref (about 200 bytes per bundle)
-__all__ = ["MAX_RECORD_BYTES", "MAX_REF_BYTES", "Entry", "blob_key", "context_key",
+#: The directories of a remote's root (``docs/format.md``, remote layout).
+ROOT_DIRS = ("blobs", "packs", "records", "contexts", "locks")
+__all__ = ["MAX_RECORD_BYTES", "MAX_REF_BYTES", "ROOT_DIRS", "Entry", "blob_key", "context_key",
            "decode_ref", "encode_ref", "record_key"]
 
 

@@ -20,7 +20,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dsdt._locks import FileLock
@@ -344,6 +344,11 @@ class LocalTransport(Transport):
         for _ in self._walk(prefix, odd):
             pass
         return odd
+
+    def misplaced(self, dirs: Iterable[str]) -> list[str]:
+        """Those of ``dirs`` (below the root) that are a symlink or not a directory."""
+        found = {d: self._lstat(d) for d in dirs}
+        return [d for d, st in found.items() if st is not None and not stat.S_ISDIR(st.st_mode)]
 
     def delete(self, key: str) -> None:
         """Remove the file of ``key`` (empty directories stay)."""

@@ -10,7 +10,7 @@ runs against both.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,14 @@ class Transport(ABC):
 
         Such entries are never followed or read; a sweep that meets one stops,
         since it might hide what it lists. Object stores have none.
+        """
+        return []
+
+    def misplaced(self, dirs: Iterable[str]) -> list[str]:
+        """Those of ``dirs`` (directories of the root) where something else stands.
+
+        A directory remote's symlink, file or FIFO there stops every read and
+        write below it (none is followed). Object stores have none.
         """
         return []
 

@@ -13,7 +13,7 @@ from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
-from dsdt.remote.layout import MAX_RECORD_BYTES, blob_key, record_key
+from dsdt.remote.layout import MAX_RECORD_BYTES, ROOT_DIRS, blob_key, record_key
 from dsdt.remote.sync import Remote, run_jobs
 
 
@@ -29,6 +29,7 @@ class RemoteCheck:
 def verify(remote: Remote, jobs: int = 8, repair: bool = False) -> RemoteCheck:
     """Check the remote context: every member's record matches its hash, every blob is there.
 
+    A symlink or file where the remote's root keeps a directory is an error.
     Temporary files and unfinished uploads left by killed pushes are warnings.
 
     Args:
@@ -44,7 +45,7 @@ def verify(remote: Remote, jobs: int = 8, repair: bool = False) -> RemoteCheck:
 
 
 def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
-    out = RemoteCheck()
+    out = RemoteCheck(errors=_planted(remote))
     tr = remote.transport
     needed: dict[str, int] = {}
     try:
@@ -96,6 +97,14 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
         out.warnings.append(f"{remote.url}: {len(left)} temporary file(s) or unfinished "
                             "upload(s) of interrupted pushes (dsdt gc --remote removes them)")
     return out
+
+
+def _planted(remote: Remote) -> list[str]:
+    """What stands where the remote's root keeps a directory of its layout and is not one
+    (a symlink, a file): it stops every push or pull that reaches it, so each is named."""
+    return [f"{remote.url}/{d} is a symlink or not a directory, where the remote keeps its "
+            f"{d}/: dsdt never follows a symlink in a remote, and each push or pull that "
+            "reaches it stops; remove it there" for d in remote.transport.misplaced(ROOT_DIRS)]
 
 
 def _intact(remote: Remote, blob_id: str) -> bool:
