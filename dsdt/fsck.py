@@ -183,9 +183,8 @@ def _check_views(views: Path, report: FsckReport) -> None:
         if not view.is_dir(follow_symlinks=False):
             continue  # named by the layout check
         for top, dirs, files in os.walk(view.path):  # never follows a symlink
-            for name in dirs + files:
-                path = Path(top, name)
-                if misplaced(path, directory=name in dirs and not path.is_symlink()):
+            for path in (Path(top, name) for name in dirs + files):
+                if misplaced(path, directory=True) and misplaced(path, directory=False):
                     report.errors.append(_planted_problem(path, "file"))
 
 
