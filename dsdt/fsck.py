@@ -240,10 +240,11 @@ def _check_lock(path: Path, report: FsckReport) -> None:
 
 def _check_head(repo: Repository, report: FsckReport) -> None:
     try:
-        head = repo.refs.read("HEAD")
-    except DsdtError as e:  # a symlink, a directory...: named, and the report goes on
+        repo.current_context()  # a symlink, a directory, no context name: raises, naming it
+    except DsdtError as e:
         report.errors.append(str(e))
         return
+    head = repo.refs.read("HEAD")
     if head and not (repo.root / "refs" / "contexts" / head / "context.yaml").is_file():
         report.warnings.append(f"HEAD names context {head!r}, which does not exist")
 

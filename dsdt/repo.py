@@ -332,6 +332,10 @@ class Repository(Members):
         """The current context (``HEAD``), ``default`` when HEAD is unset, or None."""
         head = self.refs.read("HEAD")
         if head:
+            if problem := name_problem(head, allow_space=False):  # git carries HEAD: untrusted
+                raise CorruptObjectError(f"{self.root / 'HEAD'} names {head[:80]!r}, which is "
+                                         f"not a context name ({problem}); run dsdt switch "
+                                         "<context>")
             return head
         return DEFAULT_CONTEXT if self.has_context(DEFAULT_CONTEXT) else None
 

@@ -512,6 +512,19 @@ def test_a_planted_context_description_is_named_not_taken_for_no_context(
     assert f"{path} is a symlink or not what dsdt made there" in listed[0]["broken"]
 
 
+def test_a_head_naming_no_context_is_named_by_every_command_and_by_fsck(project: Path) -> None:
+    """HEAD comes with git: a path in it is no context name, and HEAD is the file to blame."""
+    api.Bundle("default", name="x", data=1)
+    head = project / ".dsdt" / "HEAD"
+    head.write_text("../../outside\n")
+    for verb in ("ls", "status", "context"):
+        assert f"{head} names '../../outside', which is not a context name" in fails(9, verb)
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and f"{head} names" in r.out
+    ok("switch", "default")
+    assert ok("ls").out.split() == ["x"]
+
+
 def test_a_file_at_the_cache_is_ignored_by_git_and_named_by_dsdt(project: Path) -> None:
     """'/cache/' in .gitignore matched only a directory: a plain 'git add .' took a file."""
     (project / ".dsdt" / ".gitignore").write_text(
