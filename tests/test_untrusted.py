@@ -33,7 +33,7 @@ from hostile import (
 import dsdt.api as api
 from dsdt.errors import BundleStateError, CorruptObjectError, LockError
 from dsdt.remote import push
-from dsdt.remote.layout import ROOT_DIRS
+from dsdt.remote.layout import ROOT_DIRS, SHARDED_DIRS
 from dsdt.repo import Repository
 
 
@@ -716,6 +716,29 @@ def test_fsck_remote_names_what_stands_at_a_directory_of_the_remote_root(
     r = dsdt_cli("fsck", "--remote")
     assert r.code == 1, r.out + r.err
     assert f"{path} is a symlink or not a directory" in r.out and "remove it there" in r.out
+
+
+@pytest.mark.parametrize("kind", ["symlink", "file", "fifo"])
+@pytest.mark.parametrize("where", SHARDED_DIRS)
+def test_fsck_remote_names_what_stands_at_a_shard_of_the_remote(
+        project: Path, remote_dir: Path, tmp_path: Path, where: str, kind: str) -> None:
+    """A shard (or a remote context's directory) that is not a directory stops what reaches
+    it, as its parent would."""
+    api.Bundle("default", name="x", data=b"k" * 5000).commit()
+    api.Bundle("default", name="y", data=b"j" * (2 << 20)).commit()  # a blob of its own
+    api.push("default")
+    shard = min((remote_dir / where).iterdir())
+    shard.rename(tmp_path / "moved")
+    if kind == "symlink":
+        shard.symlink_to(tmp_path / "moved")
+    elif kind == "fifo":
+        os.mkfifo(shard)
+    else:
+        shard.write_text("planted\n")
+    with within(30):
+        r = dsdt_cli("fsck", "--remote")
+    assert r.code == 1, r.out + r.err
+    assert f"{shard} is a symlink or not a directory" in r.out and "remove it there" in r.out
 
 
 def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: Path) -> None:

@@ -26,8 +26,10 @@ REF_FORMAT = 1
 MAX_REF_BYTES = 1 << 30  # a remote context's ref (about 200 bytes per bundle)
 #: The directories of a remote's root (``docs/format.md``, remote layout).
 ROOT_DIRS = ("blobs", "packs", "records", "contexts", "locks")
-__all__ = ["MAX_RECORD_BYTES", "MAX_REF_BYTES", "ROOT_DIRS", "Entry", "blob_key", "context_key",
-           "decode_ref", "encode_ref", "record_key"]
+#: Those holding directories only: shards, and the remote contexts.
+SHARDED_DIRS = ROOT_DIRS[:4]
+__all__ = ["MAX_RECORD_BYTES", "MAX_REF_BYTES", "ROOT_DIRS", "SHARDED_DIRS", "Entry", "blob_key",
+           "context_key", "decode_ref", "encode_ref", "record_key"]
 
 
 def blob_key(blob_id: str) -> str:

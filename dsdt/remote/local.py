@@ -345,10 +345,16 @@ class LocalTransport(Transport):
             pass
         return odd
 
-    def misplaced(self, dirs: Iterable[str]) -> list[str]:
-        """Those of ``dirs`` (below the root) that are a symlink or not a directory."""
-        found = {d: self._lstat(d) for d in dirs}
-        return [d for d, st in found.items() if st is not None and not stat.S_ISDIR(st.st_mode)]
+    def misplaced(self, dirs: Iterable[str], inner: Iterable[str] = ()) -> list[str]:
+        """Those of ``dirs`` (below the root), and of the entries of ``inner`` ones, that are
+        a symlink or not a directory."""
+        found = [d for d in dirs if (st := self._lstat(d)) and not stat.S_ISDIR(st.st_mode)]
+        for d in (d for d in inner if d not in found):
+            with contextlib.suppress(NotFoundError), self._dir(d, [d]) as dfd, \
+                    os.scandir(dfd) as entries:
+                found += [f"{d}/{e.name}" for e in entries
+                          if not e.is_dir(follow_symlinks=False) and not is_internal(e.name)]
+        return found
 
     def delete(self, key: str) -> None:
         """Remove the file of ``key`` (empty directories stay)."""

@@ -164,8 +164,9 @@ class Transport(ABC):
         """
         return []
 
-    def misplaced(self, dirs: Iterable[str]) -> list[str]:
-        """Those of ``dirs`` (directories of the root) where something else stands.
+    def misplaced(self, dirs: Iterable[str], inner: Iterable[str] = ()) -> list[str]:
+        """Those of ``dirs`` (directories of the root), and of the entries of the ``inner``
+        ones (shards), where something other than a directory stands.
 
         A directory remote's symlink, file or FIFO there stops every read and
         write below it (none is followed). Object stores have none.

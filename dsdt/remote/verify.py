@@ -13,7 +13,13 @@ from dsdt.objects.blobrefs import blob_refs
 from dsdt.objects.ids import sha256_bytes
 from dsdt.objects.record import BundleRecord
 from dsdt.remote import locks
-from dsdt.remote.layout import MAX_RECORD_BYTES, ROOT_DIRS, blob_key, record_key
+from dsdt.remote.layout import (
+    MAX_RECORD_BYTES,
+    ROOT_DIRS,
+    SHARDED_DIRS,
+    blob_key,
+    record_key,
+)
 from dsdt.remote.sync import Remote, run_jobs
 
 
@@ -100,11 +106,13 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
 
 
 def _planted(remote: Remote) -> list[str]:
-    """What stands where the remote's root keeps a directory of its layout and is not one
-    (a symlink, a file): it stops every push or pull that reaches it, so each is named."""
-    return [f"{remote.url}/{d} is a symlink or not a directory, where the remote keeps its "
-            f"{d}/: dsdt never follows a symlink in a remote, and each push or pull that "
-            "reaches it stops; remove it there" for d in remote.transport.misplaced(ROOT_DIRS)]
+    """What stands where the remote keeps a directory of its layout (a shard too) and is
+    not one (a symlink, a file): it stops every push or pull that reaches it, so each is
+    named."""
+    return [f"{remote.url}/{d} is a symlink or not a directory, where the remote keeps a "
+            "directory: dsdt never follows a symlink in a remote, and each push or pull that "
+            "reaches it stops; remove it there"
+            for d in remote.transport.misplaced(ROOT_DIRS, SHARDED_DIRS)]
 
 
 def _intact(remote: Remote, blob_id: str) -> bool:
