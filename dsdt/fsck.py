@@ -76,7 +76,10 @@ def check(repo: Repository) -> FsckReport:
             _check_context(repo, ctx_dir, report, referenced)
     for ctx in repo.context_names():  # pulled members are records to check too
         for uuid, sha in repo.tracked(ctx).items():
-            referenced.setdefault(uuid, sha)
+            if referenced.setdefault(uuid, sha) != sha:  # pull keeps the local one
+                report.errors.append(f"bundle {uuid}: the remote of context {ctx} lists "
+                                     "another record of it than this clone has, which pull "
+                                     "does not take (dsdt fsck --remote checks the remote)")
     _check_head(repo, report)
     _check_layout(repo.root, report)
     needed = _check_records(repo, referenced, report)

@@ -190,6 +190,29 @@ def test_pull_never_overwrites_a_different_local_bundle(repos: Repos, remote_url
     assert api.cat("default", "x") == 1
 
 
+def test_a_remote_record_that_differs_from_a_local_one_holds_back_only_itself(
+        repos: Repos, remote_url: str) -> None:
+    """One hostile entry in the remote's ref must not stop every pull; fsck names it."""
+    bind(remote_url)
+    x = api.Bundle("default", name="x", data=1).commit()
+    api.push("default")
+    api.pull("default")  # x's record is pulled beside the checked-in one
+    y = api.Bundle("default", name="y", data=2).commit()
+    api.push("default")
+    api.rm("default", uuid=y.uuid, force=True)  # y is now on the remote only
+    tr = open_transport(remote_url)
+    got = tr.read_versioned(context_key("shared"))
+    members = decode_ref(got.data, "ref")
+    members[x.uuid] = members[x.uuid].__class__("0" * 64, "x", members[x.uuid].created)
+    from dsdt.remote.layout import encode_ref
+
+    tr.swap(context_key("shared"), got.token, encode_ref(members))
+    with pytest.raises(ConflictError, match=f"local bundle {x.uuid} differs.*pulled 1 bundle"):
+        api.pull("default")
+    assert api.cat("default", "x") == 1 and api.cat("default", "y") == 2
+    assert [e for e in api.fsck().errors if x.uuid in e and "another record" in e]
+
+
 def test_interrupted_push_resumes(loose: None, repos: Repos, remote_url: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     bind(remote_url)

@@ -43,7 +43,8 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
     """Bring remote bundles (and, with ``localize``, their data) into the local context.
 
     Raises:
-        ConflictError: A local bundle with the same uuid differs from the remote one.
+        ConflictError: A local bundle with the same uuid differs from the remote one
+            (raised after the others were pulled; the local one is kept).
         PlantedPathError: A path planted in this clone (a symlink at ``records/<ab>``...)
             kept bundles out (raised after the others were pulled; the remote is not
             blamed).
@@ -54,6 +55,11 @@ def pull(remote: Remote, select: Callable[[str, Entry], bool], *, localize: bool
         report, planted = _pull(remote, select, localize, jobs, progress)
     if planted:
         raise _kept_out(report, planted)
+    if report.differing:
+        raise ConflictError(
+            f"local bundle {report.differing[0]} differs from the remote one, which was not "
+            f"pulled over it ({len(report.differing)} such); pulled {len(report.bundles)} "
+            f"bundle(s), refused {len(report.refused)} (dsdt fsck names each difference)")
     if report.refused:
         first, why = next(iter(report.refused.items()))
         raise CorruptObjectError(
@@ -82,6 +88,8 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
     planted: dict[str, PlantedPathError] = {}
     wanted = {u: e for u, e in remote.members().items() if select(u, e)}
     fresh, copies = _to_fetch(remote, wanted, report)
+    for uuid in report.differing:
+        del wanted[uuid]
 
     def refuse(uuid: str, e: DsdtError) -> None:
         report.refused[uuid] = " ".join(str(e).split())
@@ -116,15 +124,16 @@ def _pull(remote: Remote, select: Callable[[str, Entry], bool], localize: bool, 
 def _to_fetch(remote: Remote, wanted: dict[str, Entry], report: Report
               ) -> tuple[list[str], list[str]]:
     """The bundles whose records to fetch: the new ones, and the checked-in ones with no
-    pulled copy (it stays if git drops them); these and the pulled ones are skipped."""
+    pulled copy (it stays if git drops them); these and the pulled ones are skipped, and
+    the checked-in ones the remote lists with another record are ``differing``."""
     repo = remote.repo
     fresh: list[str] = []
     copies: list[str] = []
     for uuid, entry in sorted(wanted.items()):
         local = repo.refs.read(repo.member_ref(remote.ctx, uuid))  # the checked-in member
         if local is not None and local != entry.sha:
-            raise ConflictError(f"local bundle {uuid} differs from the remote one; "
-                                "it was not overwritten")
+            report.differing.append(uuid)  # never pulled over it
+            continue
         pulled = _has_pulled(repo, uuid, entry.sha)
         if local is None and not pulled:
             fresh.append(uuid)

@@ -75,6 +75,8 @@ class Report:
         refused: Pull: uuid -> why its record was refused (it failed validation).
         foreign: Push: uuids not pushed because their records came by git or a
             pull (their authors push them).
+        differing: Pull: uuids of local bundles whose record the remote lists
+            with another hash (the local one was kept, the remote one not pulled).
     """
 
     bundles: list[str] = field(default_factory=list)
@@ -84,6 +86,7 @@ class Report:
     delocalized: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # uuid -> why (failed the gate)
     foreign: list[str] = field(default_factory=list)  # not pushed: their records came by git
+    differing: list[str] = field(default_factory=list)  # pull: the remote lists another record
 
 
 @dataclass
