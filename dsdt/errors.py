@@ -92,6 +92,11 @@ class ConflictError(DsdtError):
     exit_code = 8
 
 
+class BindingChangedError(ConflictError):
+    """A context's remote binding is not the one this clone last used (``context.yaml``
+    comes with git); ``dsdt remote`` accepts the new one."""
+
+
 class LockError(DsdtError):
     """A lock could not be taken in time."""
 

@@ -254,3 +254,33 @@ def test_rmr_by_name_finds_a_bundle_already_removed_here(team: tuple[Team, Path,
     assert api.rmr("default", "feat") == [b.uuid]  # the remote knows its name
     api.pull("default")
     assert _names() == []
+
+
+def test_a_binding_changed_through_git_is_used_only_once_accepted(
+        team: tuple[Team, Path, Path]) -> None:
+    """context.yaml comes with git: a teammate (or an intruder) rebinding it must not send
+    this clone's pushes elsewhere without a word, as ssh refuses a changed host key."""
+    t, alice, bob = team
+    api.Bundle("default", name="x", data=1).commit()
+    api.push("default")  # Alice has used the team's remote
+    _share(t, alice)
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    elsewhere = t.root / "elsewhere"
+    elsewhere.mkdir()
+    ok("remote", "--force", "shared", str(elsewhere))  # Bob's own rebinding: accepted at once
+    _share(t, bob, "rebind")
+    t.use(alice)
+    git(alice, "pull", "-q", "--no-rebase", "origin", "main")
+    api.Bundle("default", name="y", data=2).commit()
+    for verb in (("push",), ("pull",)):
+        r = dsdt_cli(*verb)
+        assert r.code == 8 and f"now bound to shared@{elsewhere}" in r.err, r.err
+        assert f"last used shared@{t.remote}" in r.err
+    assert list(elsewhere.iterdir()) == []  # nothing went there
+    assert "its context.yaml changed" in ok("status").out
+    r = dsdt_cli("fsck")
+    assert r.code == 1 and f"now bound to shared@{elsewhere}" in r.out
+    ok("remote", "shared", str(elsewhere))  # Alice accepts it
+    ok("push")
+    assert (elsewhere / "contexts").is_dir() and api.fsck().ok

@@ -14,7 +14,10 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     pulled yet), 'nowhere' (neither: whoever made it has not pushed it) or
     'unknown' (its record arrived, e.g. by git pull, after dsdt last read the
     remote; 'dsdt pull' or 'dsdt fsck' reads it). Local bundles the remote
-    does not have yet are counted too. This reads nothing remote.
+    does not have yet are counted too. A remote binding that changed since
+    this clone last used the remote (context.yaml comes with git) is named:
+    push and pull refuse it until 'dsdt remote' accepts it. This reads
+    nothing remote.
 
     \b
     Examples:
@@ -34,6 +37,8 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     typer.echo(f"repository: {info['repository']}")
     typer.echo(f"context:    {info.get('context') or '(none)'}")
     typer.echo(f"remote:     {remote}{_seen(info['remote_seen'])}")
+    if info["binding_changed"]:
+        typer.echo(f"            {info['binding_changed']}")
     typer.echo(f"bundles:    {info['bundles']} ({info['committed']} committed, "
                f"{info['names']} name(s))")
     counts = info["data"]

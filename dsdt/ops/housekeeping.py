@@ -7,13 +7,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dsdt.errors import ContextNotFoundError, DsdtError, PlantedPathError
+from dsdt.errors import BindingChangedError, ContextNotFoundError, DsdtError, PlantedPathError
 from dsdt.fsck import FsckReport, check
 from dsdt.gc import GcReport, bundle_blobs, collect, usage
 from dsdt.index import Query
 from dsdt.remote.gc import RemoteGcReport, collect_remote
 from dsdt.remote.state import LOCAL, NOWHERE, REMOTE, STATES, UNKNOWN, data_states, settle
-from dsdt.remote.sync import open_remote
+from dsdt.remote.sync import check_binding, open_remote
 from dsdt.remote.verify import verify
 from dsdt.repo import Repository
 
@@ -101,15 +101,20 @@ def _unique_total(repo: Repository, only: str | None) -> int:
 
 def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
     """The repository, a context (None: none is current), its remote, bundle counts, and
-    where their data is (offline: the remote as last seen)."""
+    where their data is (offline: the remote as last seen); ``binding_changed`` says why
+    push and pull refuse a binding that came with git (see :func:`check_binding`)."""
     out: dict[str, Any] = {"repository": str(repo.root), "context": ctx, "remote": None,
                            "bundles": 0, "committed": 0, "names": 0,
                            "data": dict.fromkeys(STATES, 0), "only_here": 0,
-                           "remote_seen": None, "unreachable": []}
+                           "remote_seen": None, "unreachable": [], "binding_changed": None}
     if ctx is not None and _readable(repo, ctx):
         meta = repo.context_meta(ctx)
         if meta.get("remote_url"):
             out["remote"] = f"{meta.get('remote_context')}@{meta['remote_url']}"
+            try:
+                check_binding(repo, ctx, meta["remote_url"], str(meta["remote_context"] or ctx))
+            except BindingChangedError as e:  # push and pull refuse it until accepted
+                out["binding_changed"] = str(e)
         rows = repo.index.find(ctx, Query())
         out.update(bundles=len(rows), committed=sum(r.committed for r in rows),
                    names=len({r.name for r in rows}))
@@ -122,7 +127,8 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
             out["remote_seen"] = state.seen
             if state.where in (NOWHERE, UNKNOWN):
                 out["unreachable"].append({"uuid": uuid, **asdict(state)})
-            elif state.where == LOCAL and out["remote"] and pushed.get(uuid) != shas[uuid]:
+            elif (state.where == LOCAL and out["remote"] and not out["binding_changed"]
+                  and pushed.get(uuid) != shas[uuid]):
                 out["only_here"] += 1
     return out
 
@@ -173,7 +179,12 @@ def _check_reachable(repo: Repository, report: FsckReport) -> None:
             continue
         ctx, remote = info.name, info.remote_url
         try:
+            if remote:
+                check_binding(repo, ctx, remote, str(info.remote_context or ctx))
             states = settle(repo, ctx)
+        except BindingChangedError as e:
+            report.errors.append(str(e))
+            continue
         except PlantedPathError as e:  # the layout check names it too: report, go on
             report.errors.append(f"context {ctx}: where its data is cannot be told: {e}")
             continue
@@ -207,7 +218,11 @@ def fsck(repo: Repository, remote: bool = False, repair: bool = False) -> FsckRe
     if remote:
         for info in repo.contexts(mark_current=False):
             if info.remote_url:
-                found = verify(open_remote(repo, info.name), repair=repair)
+                try:
+                    rem = open_remote(repo, info.name)
+                except BindingChangedError:
+                    continue  # reported above
+                found = verify(rem, repair=repair)
                 report.errors += found.errors
                 report.warnings += found.warnings
                 report.repaired += [f"{b} on {info.remote_url}" for b in found.repaired]

@@ -21,6 +21,10 @@ def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
          force: bool = False) -> None:
     """Bind ``ctx`` to remote context ``remote_context`` at ``remote_url`` (which must exist).
 
+    Binding accepts a binding that came with git (see
+    :func:`dsdt.remote.sync.check_binding`): what this clone knew of the
+    remote it used before is dropped.
+
     Raises:
         UsageError: ``ctx`` is bound elsewhere and ``force`` is not set.
     """
@@ -33,6 +37,9 @@ def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
         raise UsageError(f"context {ctx!r} is bound to {meta.get('remote_context')}@{bound}; "
                          "re-bind it with --force (force=True)")
     repo.bind_remote(ctx, remote_context, url)
+    last = repo.tracking.read(ctx)
+    if last is not None and not last.bound_to(url, remote_context):
+        repo.tracking.drop(ctx)  # it described the old binding
 
 
 def _to_push(repo: Repository, ctx: str, name: str | None, tags: dict[str, str],

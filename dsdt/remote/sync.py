@@ -12,6 +12,7 @@ used, and every downloaded blob is verified by sha256.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from functools import cached_property
 from typing import Protocol, TypeVar
 
 from dsdt.errors import (
+    BindingChangedError,
     ConflictError,
     CorruptObjectError,
     NoRemoteError,
@@ -174,8 +176,28 @@ def open_remote(repo: Repository, ctx: str) -> Remote:
         raise CorruptObjectError(f"context {ctx!r} names the remote {url!r}, which is not in "
                                  "canonical form (an absolute directory or s3://bucket/prefix); "
                                  "bind it again with dsdt remote")
+    remote_context = str(meta.get("remote_context") or ctx)
+    check_binding(repo, ctx, url, remote_context)
     transport = open_transport(url, endpoint_url=repo.config.s3_endpoint_url)
-    return Remote(repo, ctx, str(meta.get("remote_context") or ctx), url, transport)
+    return Remote(repo, ctx, remote_context, url, transport)
+
+
+def check_binding(repo: Repository, ctx: str, url: str, remote_context: str) -> None:
+    """Refuse a binding of ``ctx`` other than the one this clone last used, as ssh refuses
+    a changed host key: ``context.yaml`` comes with git, so a teammate (or whoever can
+    push to the project) could send this clone's pushes to a place of their choosing.
+    ``dsdt remote`` (:func:`dsdt.ops.remote.bind`) accepts the new binding.
+
+    Raises:
+        BindingChangedError: The remote-tracking state describes another binding.
+    """
+    last = repo.tracking.read(ctx)
+    if last is not None and not last.bound_to(url, remote_context):
+        raise BindingChangedError(
+            f"context {ctx!r} is now bound to {remote_context}@{url}, but this clone last "
+            f"used {last.remote_context}@{last.url}: its context.yaml changed (git brings "
+            f"it). Nothing was read or written there. If the new binding is right, accept "
+            f"it with: dsdt remote -c {ctx} {remote_context} {shlex.quote(url)}")
 
 
 def run_jobs(jobs: int, fn: Callable[[T], None], items: Iterable[T]) -> None:
