@@ -146,7 +146,7 @@ def delete_context(context_name: str, remote: bool = False, force: bool = False,
     """
     repo = Repository.current()
     _, local = split_context(context_name)
-    if repo.has_context(local):
+    if local in repo.context_names(planted=True):  # one git broke can go too
         _contexts.delete(repo, local, remote=remote, force=force, strict=strict)
 
 

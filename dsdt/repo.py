@@ -319,8 +319,11 @@ class Repository(Members):
         return out
 
     def delete_context(self, ctx: str) -> None:
-        """Remove a context and its refs (records and data stay until gc)."""
-        base = self.confined.dir(self.root / "refs" / "contexts" / self.require_context(ctx))
+        """Remove a context and its refs (records and data stay until gc); also one whose
+        ``context.yaml`` git replaced by a symlink or the like (never followed)."""
+        if ctx not in self.context_names(planted=True):
+            self.require_context(ctx)  # raises, naming what is wrong
+        base = self.confined.dir(self.root / "refs" / "contexts" / ctx)
         trash = base.with_name(f".deleted-{ctx}-{os.urandom(4).hex()}")
         os.rename(base, trash)  # atomic: the context disappears at once
         remove_tree(trash)

@@ -510,6 +510,9 @@ def test_a_planted_context_description_is_named_not_taken_for_no_context(
     listed = json.loads(ok("context", "--json").out)  # listed, and said why it cannot be used
     assert [c["name"] for c in listed] == ["default"]
     assert f"{path} is a symlink or not what dsdt made there" in listed[0]["broken"]
+    ok("context", "-d", "-f", "default")  # and it can go, never through the symlink
+    assert not path.parent.exists() and (outside / "secret.txt").is_file()
+    assert json.loads(ok("context", "--json").out) == []
 
 
 def test_a_head_naming_no_context_is_named_by_every_command_and_by_fsck(project: Path) -> None:

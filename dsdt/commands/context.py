@@ -57,7 +57,7 @@ def run(
             raise UsageError("-d/--delete, -f/--force and -r/--remote need a context name")
         _list(api.contexts(), as_json)
     elif delete:
-        if name not in api.ls_contexts():
+        if name not in [c.name for c in api.contexts()]:  # a broken one too
             raise ContextNotFoundError(f"no context {name!r} to delete")
         _delete(name, remote, force, as_json)
     elif force or remote:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dsdt.errors import BundleStateError, ContextExistsError, NoRemoteError, UsageError
+from dsdt.errors import (
+    BundleStateError,
+    ContextExistsError,
+    CorruptObjectError,
+    NoRemoteError,
+    UsageError,
+)
 from dsdt.index import Query, Row
 from dsdt.refs.names import split_context
 from dsdt.remote.state import LOCAL, data_states
@@ -35,7 +41,12 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
         UsageError: ``remote`` without ``force``.
         BundleStateError: Bundles only this context keeps, without ``force``.
     """
-    bound = repo.context_meta(ctx).get("remote_url")
+    try:
+        bound = repo.context_meta(ctx).get("remote_url")
+    except CorruptObjectError:  # a planted context.yaml: its binding is unknown
+        if remote:
+            raise
+        bound = None
     if remote and not bound:
         raise NoRemoteError(f"context {ctx!r} has no remote bound; nothing remote to delete")
     if remote and not force:
