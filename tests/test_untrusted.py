@@ -741,6 +741,29 @@ def test_fsck_remote_names_what_stands_at_a_shard_of_the_remote(
     assert f"{shard} is a symlink or not a directory" in r.out and "remove it there" in r.out
 
 
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+@pytest.mark.parametrize("what", ["blob", "pack", "index"])
+def test_fsck_remote_names_what_stands_where_the_remote_keeps_a_file(
+        project: Path, remote_dir: Path, what: str, kind: str) -> None:
+    """It counts as missing; fsck --remote says what is in the way, once."""
+    api.Bundle("default", name="x", data=b"k" * 5000).commit()
+    api.Bundle("default", name="y", data=b"j" * (2 << 20)).commit()  # a blob of its own
+    api.push("default")
+    top = "blobs" if what == "blob" else "packs"
+    files = sorted(p for p in (remote_dir / top).rglob("*") if p.is_file())
+    suffix = {"blob": "", "pack": ".pack", "index": ".idx"}[what]
+    path = next(p for p in files if p.suffix == suffix)
+    path.unlink()
+    if kind == "symlink":
+        path.symlink_to("/etc/passwd")
+    else:
+        os.mkfifo(path)
+    with within(30):
+        r = dsdt_cli("fsck", "--remote")
+    assert r.code == 1, r.out + r.err
+    assert r.out.count(f"{path} is a symlink or a special file") == 1, r.out
+
+
 def test_a_fifo_planted_as_a_lock_file_does_not_hang(project: Path, remote_dir: Path) -> None:
     b = api.Bundle("default", name="x", data=1).commit()
     lock = remote_dir / "contexts" / "shared" / "bundles.json.lock"

@@ -107,12 +107,18 @@ def _verify(remote: Remote, jobs: int, repair: bool) -> RemoteCheck:
 
 def _planted(remote: Remote) -> list[str]:
     """What stands where the remote keeps a directory of its layout (a shard too) and is
-    not one (a symlink, a file): it stops every push or pull that reaches it, so each is
-    named."""
+    not one (a symlink, a file): it stops every push or pull that reaches it; and what
+    stands where it keeps a file and is not a regular one. Each is named."""
+    tr = remote.transport
+    dirs = tr.misplaced(ROOT_DIRS, SHARDED_DIRS)
+    files = [k for d in SHARDED_DIRS if d not in dirs for k in tr.irregular(d + "/")
+             if not any(k == m or k.startswith(f"{m}/") for m in dirs)]  # each named once
     return [f"{remote.url}/{d} is a symlink or not a directory, where the remote keeps a "
             "directory: dsdt never follows a symlink in a remote, and each push or pull that "
-            "reaches it stops; remove it there"
-            for d in remote.transport.misplaced(ROOT_DIRS, SHARDED_DIRS)]
+            "reaches it stops; remove it there" for d in dirs] + [
+            f"{remote.url}/{k} is a symlink or a special file, where the remote keeps a file: "
+            "dsdt never reads one (what it should hold counts as missing); remove it there"
+            for k in files]
 
 
 def _intact(remote: Remote, blob_id: str) -> bool:
