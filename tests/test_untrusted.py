@@ -742,16 +742,18 @@ def test_fsck_remote_names_what_stands_at_a_shard_of_the_remote(
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo"])
-@pytest.mark.parametrize("what", ["blob", "pack", "index"])
+@pytest.mark.parametrize("what", ["blob", "pack", "index", "lock"])
 def test_fsck_remote_names_what_stands_where_the_remote_keeps_a_file(
         project: Path, remote_dir: Path, what: str, kind: str) -> None:
     """It counts as missing; fsck --remote says what is in the way, once."""
     api.Bundle("default", name="x", data=b"k" * 5000).commit()
     api.Bundle("default", name="y", data=b"j" * (2 << 20)).commit()  # a blob of its own
     api.push("default")
-    top = "blobs" if what == "blob" else "packs"
+    top = {"blob": "blobs", "lock": "locks"}.get(what, "packs")
+    if what == "lock":
+        (remote_dir / "locks" / "push-0123.json").write_text("{}")
     files = sorted(p for p in (remote_dir / top).rglob("*") if p.is_file())
-    suffix = {"blob": "", "pack": ".pack", "index": ".idx"}[what]
+    suffix = {"blob": "", "pack": ".pack", "index": ".idx", "lock": ".json"}[what]
     path = next(p for p in files if p.suffix == suffix)
     path.unlink()
     if kind == "symlink":

@@ -111,13 +111,14 @@ def _planted(remote: Remote) -> list[str]:
     stands where it keeps a file and is not a regular one. Each is named."""
     tr = remote.transport
     dirs = tr.misplaced(ROOT_DIRS, SHARDED_DIRS)
-    files = [k for d in SHARDED_DIRS if d not in dirs for k in tr.irregular(d + "/")
+    files = [k for d in ROOT_DIRS if d not in dirs for k in tr.irregular(d + "/")
              if not any(k == m or k.startswith(f"{m}/") for m in dirs)]  # each named once
     return [f"{remote.url}/{d} is a symlink or not a directory, where the remote keeps a "
             "directory: dsdt never follows a symlink in a remote, and each push or pull that "
             "reaches it stops; remove it there" for d in dirs] + [
             f"{remote.url}/{k} is a symlink or a special file, where the remote keeps a file: "
-            "dsdt never reads one (what it should hold counts as missing); remove it there"
+            "dsdt never reads one (what a file there would hold counts as missing, a lock as "
+            "absent); remove it there"
             for k in files]
 
 
