@@ -284,3 +284,20 @@ def test_a_binding_changed_through_git_is_used_only_once_accepted(
     ok("remote", "shared", str(elsewhere))  # Alice accepts it
     ok("push")
     assert (elsewhere / "contexts").is_dir() and api.fsck().ok
+
+
+def test_status_of_a_fresh_clone_says_the_remote_was_not_read_rather_than_push(
+        team: tuple[Team, Path, Path]) -> None:
+    t, alice, bob = team
+    api.Bundle("default", name="x", data=1).commit()
+    api.push("default")
+    _share(t, alice)
+    t.use(bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    out = ok("status").out
+    assert "not read by this clone yet" in out and "dsdt push" not in out, out
+    api.pull("default")
+    out = ok("status").out
+    assert "last read" in out and "dsdt push" not in out, out
+    api.Bundle("default", name="y", data=2).commit()
+    assert "1 local bundle(s) not on the remote: dsdt push" in ok("status").out

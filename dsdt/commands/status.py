@@ -14,7 +14,8 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     pulled yet), 'nowhere' (neither: whoever made it has not pushed it) or
     'unknown' (its record arrived, e.g. by git pull, after dsdt last read the
     remote; 'dsdt pull' or 'dsdt fsck' reads it). Local bundles the remote
-    does not have yet are counted too. A remote binding that changed since
+    does not have yet are counted once this clone has read the remote (a
+    fresh clone has not: it says so). A remote binding that changed since
     this clone last used the remote (context.yaml comes with git) is named:
     push and pull refuse it until 'dsdt remote' accepts it. This reads
     nothing remote.
@@ -36,7 +37,9 @@ def run(context: ContextOpt = None, as_json: JsonOpt = False) -> None:
     remote = info.get("remote") or "none"
     typer.echo(f"repository: {info['repository']}")
     typer.echo(f"context:    {info.get('context') or '(none)'}")
-    typer.echo(f"remote:     {remote}{_seen(info['remote_seen'])}")
+    seen = _seen(info["remote_seen"]) if info["remote_seen"] or not info.get("remote") else \
+        " (not read by this clone yet: dsdt pull reads it)"
+    typer.echo(f"remote:     {remote}{seen}")
     if info["binding_changed"]:
         typer.echo(f"            {info['binding_changed']}")
     typer.echo(f"bundles:    {info['bundles']} ({info['committed']} committed, "

@@ -127,7 +127,7 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
             out["remote_seen"] = state.seen
             if state.where in (NOWHERE, UNKNOWN):
                 out["unreachable"].append({"uuid": uuid, **asdict(state)})
-            elif (state.where == LOCAL and out["remote"] and not out["binding_changed"]
+            elif (state.where == LOCAL and listing is not None  # else: never read here
                   and pushed.get(uuid) != shas[uuid]):
                 out["only_here"] += 1
     return out
