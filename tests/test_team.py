@@ -263,6 +263,8 @@ def test_a_binding_changed_through_git_is_used_only_once_accepted(
     t, alice, bob = team
     api.Bundle("default", name="x", data=1).commit()
     api.push("default")  # Alice has used the team's remote
+    z = api.Bundle("default", name="z", data=b"z" * 5000).commit()
+    api.push("default", uuid=z.uuid, delocalize=True)  # z's data is on the remote only
     _share(t, alice)
     t.use(bob)
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
@@ -277,8 +279,11 @@ def test_a_binding_changed_through_git_is_used_only_once_accepted(
         r = dsdt_cli(*verb)
         assert r.code == 8 and f"now bound to shared@{elsewhere}" in r.err, r.err
         assert f"last used shared@{t.remote}" in r.err
+    r = dsdt_cli("cat", "z")  # reading data from the remote is refused too, and said so
+    assert r.code == 8 and f"now bound to shared@{elsewhere}" in r.err, r.err
     assert list(elsewhere.iterdir()) == []  # nothing went there
     assert "its context.yaml changed" in ok("status").out
+    api.rm("default", uuid=z.uuid, force=True)  # its data stays on the old remote
     r = dsdt_cli("fsck")
     assert r.code == 1 and f"now bound to shared@{elsewhere}" in r.out
     ok("remote", "shared", str(elsewhere))  # Alice accepts it

@@ -510,9 +510,41 @@ def test_a_planted_context_description_is_named_not_taken_for_no_context(
     listed = json.loads(ok("context", "--json").out)  # listed, and said why it cannot be used
     assert [c["name"] for c in listed] == ["default"]
     assert f"{path} is a symlink or not what dsdt made there" in listed[0]["broken"]
+    assert "delete the context with -f" in fails(9, "context", "-d", "default")
     ok("context", "-d", "-f", "default")  # and it can go, never through the symlink
     assert not path.parent.exists() and (outside / "secret.txt").is_file()
     assert json.loads(ok("context", "--json").out) == []
+
+
+@pytest.mark.parametrize("what", ["writable file", "directory"])
+def test_a_binding_change_is_not_hidden_by_a_planted_tracking_file(
+        team: tuple[Team, Path, Path], what: str) -> None:
+    """Git overwrites ignored files: a planted listing must not make the clone forget the
+    remote it used and trust the new binding as a fresh clone does."""
+    t, alice, mallory = team
+    api.Bundle("default", name="x", data=1).commit()
+    api.push("default")  # Alice's clone has used the team's remote
+    elsewhere = t.root / "elsewhere"
+    elsewhere.mkdir()
+    meta = "refs/contexts/default/context.yaml"
+    text = (mallory / ".dsdt" / meta).read_text().replace(str(t.remote), str(elsewhere))
+    planted: bytes | Path = b"dsdt-tracking 1\n" if what == "writable file" else Path("x")
+    if what == "directory":
+        (mallory / ".dsdt" / "cache" / "tracking" / "default").mkdir(parents=True)
+        (mallory / ".dsdt" / "cache" / "tracking" / "default" / "x").write_text("x\n")
+        git(mallory, "add", "-f", ".dsdt/cache/tracking/default/x")
+        files: dict[str, bytes | Path] = {}
+    else:
+        files = {".dsdt/cache/tracking/default": planted}
+    _plant(t, mallory, alice, {f".dsdt/{meta}": text.encode(), **files})
+    api.Bundle("default", name="y", data=2).commit()
+    r = dsdt_cli("push")
+    assert r.code == 8 and "was not written by dsdt" in r.err, r.err
+    assert list(elsewhere.iterdir()) == []
+    assert "was not written by dsdt" in ok("status").out
+    ok("remote", "shared", str(elsewhere))  # Alice accepts it
+    ok("push")
+    assert (elsewhere / "contexts").is_dir()
 
 
 def test_a_head_naming_no_context_is_named_by_every_command_and_by_fsck(project: Path) -> None:

@@ -43,9 +43,10 @@ def delete(repo: Repository, ctx: str, remote: bool = False, force: bool = False
     """
     try:
         bound = repo.context_meta(ctx).get("remote_url")
-    except CorruptObjectError:  # a planted context.yaml: its binding is unknown
-        if remote:
-            raise
+    except CorruptObjectError as e:  # a planted context.yaml: its binding is unknown
+        if remote or not force:
+            raise type(e)(f"{e}; or delete the context with -f (force=True): where its "
+                          "bundles' data is cannot be told") from None
         bound = None
     if remote and not bound:
         raise NoRemoteError(f"context {ctx!r} has no remote bound; nothing remote to delete")

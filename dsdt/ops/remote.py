@@ -38,8 +38,9 @@ def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
                          "re-bind it with --force (force=True)")
     repo.bind_remote(ctx, remote_context, url)
     last = repo.tracking.read(ctx)
-    if last is not None and not last.bound_to(url, remote_context):
-        repo.tracking.drop(ctx)  # it described the old binding
+    if (last is None and repo.tracking.planted(ctx)) or (
+            last is not None and not last.bound_to(url, remote_context)):
+        repo.tracking.drop(ctx)  # it described the old binding, or git put it there
 
 
 def _to_push(repo: Repository, ctx: str, name: str | None, tags: dict[str, str],

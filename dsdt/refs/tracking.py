@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsdt._fs import Confined, atomic_write, read_regular
+from dsdt._fs import Confined, atomic_write, read_regular, remove_tree
 from dsdt._locks import FileLock
 from dsdt.errors import CorruptObjectError
 from dsdt.objects.ids import is_sha256, is_uuid
@@ -143,8 +143,17 @@ class TrackingStore:
             atomic_write(path, listing.encode(), mode=0o444)
         return listing
 
+    def planted(self, ctx: str) -> bool:
+        """True if something :meth:`read` ignores stands at the file of ``ctx``: a
+        writable file (git writes files so), a symlink, a directory..."""
+        return os.path.lexists(self.path(ctx)) and self.read(ctx) is None
+
     def drop(self, ctx: str) -> None:
-        """Forget what was seen for ``ctx`` (it was deleted or bound elsewhere)."""
+        """Forget what was seen for ``ctx`` (it was deleted or bound elsewhere); what git
+        planted there goes too, never followed."""
         path = self.path(ctx)
         with FileLock(path, self.lock_timeout):
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():
+                remove_tree(path)
+            else:
+                path.unlink(missing_ok=True)

@@ -138,7 +138,9 @@ class LocalTransport(Transport):
             if stat.S_ISDIR(st.st_mode):
                 raise NotFoundError(f"{key} not found in remote {self.url}")
             if not stat.S_ISREG(st.st_mode):
-                raise self._symlink(key)
+                raise CorruptObjectError(f"{key} in directory remote {self.url} is not a "
+                                         "regular file (a FIFO?); dsdt never reads one "
+                                         "(remove it there)")
             if limit is not None and st.st_size > limit:
                 raise too_large(self.url, key, limit)
             yield fd, st.st_size

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dsdt.errors import CorruptObjectError, DataUnreachableError, DsdtError
+from dsdt.errors import BindingChangedError, CorruptObjectError, DataUnreachableError, DsdtError
 from dsdt.index import Query, Row
 from dsdt.objects.blobrefs import expand_meta
 from dsdt.objects.record import current_host, current_user
@@ -121,6 +121,8 @@ def settle(repo: Repository, ctx: str, uuids: Iterable[str] | None = None,
 
         try:
             open_remote(repo, ctx).members()  # rewrites the tracking state
+        except BindingChangedError:
+            raise  # not "unreachable": the user must decide
         except DsdtError:
             return states
         states = data_states(repo, ctx, uuids)

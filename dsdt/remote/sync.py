@@ -192,12 +192,20 @@ def check_binding(repo: Repository, ctx: str, url: str, remote_context: str) -> 
         BindingChangedError: The remote-tracking state describes another binding.
     """
     last = repo.tracking.read(ctx)
+    accept = f"dsdt remote -c {ctx} {remote_context} {shlex.quote(url)}"
+    if last is None and repo.tracking.planted(ctx):  # git wrote it: the old binding is lost
+        raise BindingChangedError(
+            f"what this clone knew of the remote of context {ctx!r} "
+            f"({repo.tracking.path(ctx)}) was not written by dsdt (git writes files "
+            f"writable), so the binding it last used cannot be told. Nothing was read or "
+            f"written on {remote_context}@{url}. If that binding is right, accept it with: "
+            f"{accept}")
     if last is not None and not last.bound_to(url, remote_context):
         raise BindingChangedError(
             f"context {ctx!r} is now bound to {remote_context}@{url}, but this clone last "
             f"used {last.remote_context}@{last.url}: its context.yaml changed (git brings "
             f"it). Nothing was read or written there. If the new binding is right, accept "
-            f"it with: dsdt remote -c {ctx} {remote_context} {shlex.quote(url)}")
+            f"it with: {accept}")
 
 
 def run_jobs(jobs: int, fn: Callable[[T], None], items: Iterable[T]) -> None:
