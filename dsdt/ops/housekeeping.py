@@ -112,7 +112,7 @@ def status(repo: Repository, ctx: str | None) -> dict[str, Any]:
         if meta.get("remote_url"):
             out["remote"] = f"{meta.get('remote_context')}@{meta['remote_url']}"
             try:
-                check_binding(repo, ctx, meta["remote_url"], str(meta["remote_context"] or ctx))
+                check_binding(repo, ctx)
             except BindingChangedError as e:  # push and pull refuse it until accepted
                 out["binding_changed"] = str(e)
         rows = repo.index.find(ctx, Query())
@@ -179,8 +179,7 @@ def _check_reachable(repo: Repository, report: FsckReport) -> None:
             continue
         ctx, remote = info.name, info.remote_url
         try:
-            if remote:
-                check_binding(repo, ctx, remote, str(info.remote_context or ctx))
+            check_binding(repo, ctx)
             states = settle(repo, ctx)
         except BindingChangedError as e:
             report.errors.append(str(e))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dsdt.errors import BundleNotFoundError, BundleStateError, UsageError
+from dsdt.errors import (
+    BindingChangedError,
+    BundleNotFoundError,
+    BundleStateError,
+    UsageError,
+)
 from dsdt.index import Query
 from dsdt.objects.ids import uuid_or_prefix
 from dsdt.ops.query import find, need, resolve_uuid, unique_prefix
@@ -37,9 +42,9 @@ def bind(repo: Repository, ctx: str, remote_context: str, remote_url: str,
         raise UsageError(f"context {ctx!r} is bound to {meta.get('remote_context')}@{bound}; "
                          "re-bind it with --force (force=True)")
     repo.bind_remote(ctx, remote_context, url)
-    last = repo.tracking.read(ctx)
-    if (last is None and repo.tracking.planted(ctx)) or (
-            last is not None and not last.bound_to(url, remote_context)):
+    try:
+        sync.check_binding(repo, ctx)
+    except BindingChangedError:
         repo.tracking.drop(ctx)  # it described the old binding, or git put it there
 
 

@@ -176,21 +176,25 @@ def open_remote(repo: Repository, ctx: str) -> Remote:
         raise CorruptObjectError(f"context {ctx!r} names the remote {url!r}, which is not in "
                                  "canonical form (an absolute directory or s3://bucket/prefix); "
                                  "bind it again with dsdt remote")
-    remote_context = str(meta.get("remote_context") or ctx)
-    check_binding(repo, ctx, url, remote_context)
+    check_binding(repo, ctx)
     transport = open_transport(url, endpoint_url=repo.config.s3_endpoint_url)
-    return Remote(repo, ctx, remote_context, url, transport)
+    return Remote(repo, ctx, str(meta.get("remote_context") or ctx), url, transport)
 
 
-def check_binding(repo: Repository, ctx: str, url: str, remote_context: str) -> None:
+def check_binding(repo: Repository, ctx: str) -> None:
     """Refuse a binding of ``ctx`` other than the one this clone last used, as ssh refuses
     a changed host key: ``context.yaml`` comes with git, so a teammate (or whoever can
     push to the project) could send this clone's pushes to a place of their choosing.
     ``dsdt remote`` (:func:`dsdt.ops.remote.bind`) accepts the new binding.
 
     Raises:
-        BindingChangedError: The remote-tracking state describes another binding.
+        BindingChangedError: The remote-tracking state describes another binding, or
+            git planted it (it then hides which one).
     """
+    meta = repo.context_meta(ctx)
+    url, remote_context = meta.get("remote_url"), str(meta.get("remote_context") or ctx)
+    if not url:
+        return
     last = repo.tracking.read(ctx)
     accept = f"dsdt remote -c {ctx} {remote_context} {shlex.quote(url)}"
     if last is None and repo.tracking.planted(ctx):  # git wrote it: the old binding is lost
