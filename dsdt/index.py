@@ -32,6 +32,9 @@ _SCHEMA_VERSION = "12"
 _TABLES = ("meta", "bundles", "tags", "deps", "blobs", "members", "shards", "skipped")
 _RACY_NS = 2_000_000_000
 _KINDS = ("bundles", "committed")
+#: A first build re-reading more shards than this leaves WAL mode meanwhile (see
+#: :func:`dsdt._db.bulk_journal`); switching costs a few ms, a small build less than that.
+_BULK_SHARDS = 32
 TRACKED = "tracked"
 
 _SCHEMA = """
@@ -184,7 +187,8 @@ class Index:
         gone = [key for key in known if key not in seen]
         if not changes and not gone:
             return problems
-        with bulk_journal(db) if not known else contextlib.nullcontext():  # a first build
+        big = not known and len(changes) > _BULK_SHARDS  # a first build worth a journal switch
+        with bulk_journal(db) if big else contextlib.nullcontext():
             return self._apply(db, changes, gone, not known, problems)
 
     def _apply(self, db: sqlite3.Connection, changes: list[tuple[str, str, str, int, Path | None]],

@@ -319,11 +319,13 @@ def test_a_first_build_writes_pages_once_when_it_is_alone_and_leaves_wal_mode_on
         ctx: str, project: Path, monkeypatch: pytest.MonkeyPatch, alone: bool) -> None:
     """Alone, a first build writes through a rollback journal (no log: each page once);
     beside another connection it cannot leave WAL mode and writes through the log."""
+    import dsdt.index as index
     from dsdt.index import Index
 
     for i in range(30):
         api.Bundle(ctx, name=f"n{i}", data=i)
     _drop_index(project)
+    monkeypatch.setattr(index, "_BULK_SHARDS", 3)  # 30 bundles: about 28 shards
     repo = Repository.current()
     repo.index.connect()  # the new database, without a build yet
     db_file = repo.index.handle.path
