@@ -242,12 +242,11 @@ def _check_lock(path: Path, report: FsckReport) -> None:
 
 
 def _check_head(repo: Repository, report: FsckReport) -> None:
-    try:
-        repo.current_context()  # a symlink, a directory, no context name: raises, naming it
+    try:  # HEAD, or default when unset and present
+        head = repo.current_context()  # a symlink, a directory, no context name: raises
     except DsdtError as e:
         report.errors.append(str(e))
         return
-    head = repo.refs.read("HEAD")
     if head and not (repo.root / "refs" / "contexts" / head / "context.yaml").is_file():
         report.warnings.append(f"HEAD names context {head!r}, which does not exist")
 

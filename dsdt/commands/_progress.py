@@ -159,7 +159,6 @@ class IndexBar:
                 self._bar.stop()  # as drawn last: a failed rebuild never shows 100%
                 self._bar = self._task = None
 
-
     def _start(self, total: int) -> None:
         """Draw the bar (under a transfer's bar, when one is drawn: they share stderr)."""
         from rich.errors import LiveError
